@@ -1,0 +1,208 @@
+"""``python -m runtime``: run, validate and describe flows from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from runtime.errors import GraphValidationError
+from runtime.events import Event
+from runtime.executor import InProcessExecutor
+from runtime.nodes.registry import default_registry
+from runtime.services import Services
+from runtime.validation import compile_graph, validate_graph
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _load_json_file(path: str) -> Any:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _UsageError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _UsageError(f"{path} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+
+
+def _parse_input(text: str | None) -> Any:
+    if text is None:
+        return {}
+    if text.startswith("@"):
+        return _load_json_file(text[1:])
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise _UsageError(f"--input is not JSON: {exc.msg} (column {exc.colno})") from None
+
+
+class _HumanPrinter:
+    """Prints events as a person reads them: one line a step change, chunks streamed inline."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.streaming: str | None = None
+
+    def emit(self, event: Event) -> None:
+        if event.type == "step.chunk":
+            if self.streaming != event.step:
+                self._end_stream()
+                self.out.write(f"  │ {event.node}: ")
+                self.streaming = event.step
+            self.out.write(str(event.data["text"]))
+            self.out.flush()
+            return
+        self._end_stream()
+        line = self._describe(event)
+        if line:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def _end_stream(self) -> None:
+        if self.streaming is not None:
+            self.out.write("\n")
+            self.streaming = None
+
+    def _describe(self, event: Event) -> str | None:
+        data = event.data
+        name = event.step
+        if event.type == "run.started":
+            return f"▶ run {event.run} started"
+        if event.type == "step.started":
+            attempt = f" (attempt {data['attempt']})" if data.get("attempt", 1) > 1 else ""
+            return f"● {name} started{attempt}"
+        if event.type == "step.succeeded":
+            figures = f"{data.get('duration_ms') or 0:.1f} ms"
+            if data.get("model"):
+                figures += (
+                    f", {data['model']}, {data['tokens_in']}→{data['tokens_out']} tokens, "
+                    f"${data['cost']:.6f}"
+                )
+            branch = f" → {data['branch']}" if data.get("branch") not in (None, "out") else ""
+            return f"✔ {name} succeeded{branch} ({figures}): {_short(data.get('output'))}"
+        if event.type == "step.failed":
+            return f"✘ {name} failed: {data['error']['message']}"
+        if event.type == "step.retrying":
+            return f"↻ {name} attempt {data['attempt']} failed ({data['error']['message']}); retrying in {data['delay']:.1f} s"
+        if event.type == "step.skipped":
+            return f"○ {name} skipped"
+        if event.type == "step.waiting":
+            return f"⏸ {name} waits for a person: {_short(data.get('request'))}"
+        if event.type == "step.delegated":
+            return f"⇉ {name} delegated: {', '.join(t['step'] for t in data['tasks'])}"
+        if event.type == "step.cancelled":
+            return f"■ {name} cancelled"
+        if event.type.startswith("run."):
+            return f"■ run {event.type.removeprefix('run.')}"
+        return None
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _JsonLines:
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.seq = 0
+
+    def emit(self, event: Event) -> None:
+        self.seq += 1
+        event.seq = self.seq
+        self.out.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self.out.flush()
+
+
+def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    graph = _load_json_file(args.flow)
+    run_input = _parse_input(args.input)
+    try:
+        plan = compile_graph(graph)
+    except GraphValidationError as exc:
+        _print_issues(exc.issues, err)
+        return 2
+    sink = _JsonLines(out) if args.json else _HumanPrinter(out)
+    executor = InProcessExecutor(services=Services.from_env(), sink=sink)
+    result = asyncio.run(executor.run(plan, run_input))
+    if not args.json:
+        out.write("\nOutput:\n")
+        output = result.output
+        out.write((output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False, default=str)) + "\n")
+        totals = result.totals
+        out.write(
+            f"\nstatus {result.status} · {totals.tokens_in}→{totals.tokens_out} tokens · ${totals.cost:.6f}\n"
+        )
+        if result.error:
+            err.write(f"error: {result.error.get('message')}: {result.error.get('node')}\n")
+    return 0 if result.status == "succeeded" else 1
+
+
+def _print_issues(issues: list[Any], err: TextIO) -> None:
+    err.write(f"{len(issues)} problem(s):\n")
+    for issue in issues:
+        err.write(f"  - [{issue.code}] {issue}\n")
+
+
+def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    issues = validate_graph(_load_json_file(args.flow))
+    if args.json:
+        out.write(json.dumps({"valid": not issues, "errors": [i.to_dict() for i in issues]}, indent=2) + "\n")
+    elif issues:
+        _print_issues(issues, err)
+    else:
+        out.write("valid\n")
+    return 1 if issues else 0
+
+
+def _cmd_node_types(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    catalogue = default_registry.catalogue()
+    if args.json:
+        out.write(json.dumps(catalogue, indent=2) + "\n")
+        return 0
+    for entry in catalogue:
+        outputs = ", ".join(entry["outputs"]) or "none"
+        if entry["dynamic_outputs"]:
+            outputs += f" (+ one per {entry['dynamic_outputs']})"
+        out.write(f"{entry['type']} — {entry['label']} [{entry['category']}]\n")
+        out.write(f"  {entry['description']}\n")
+        out.write(f"  inputs: {', '.join(entry['inputs']) or 'none'}; outputs: {outputs}\n")
+        out.write("  settings schema: " + json.dumps(entry["config_schema"], sort_keys=True) + "\n\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m runtime", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a flow in this process, printing every event")
+    run.add_argument("flow", help="the flow's graph JSON file (- for stdin)")
+    run.add_argument("--input", help="the run input as JSON, or @file.json")
+    run.add_argument("--json", action="store_true", help="print events as JSON lines")
+    run.set_defaults(handler=_cmd_run)
+    validate = commands.add_parser("validate", help="print every problem in a flow")
+    validate.add_argument("flow")
+    validate.add_argument("--json", action="store_true")
+    validate.set_defaults(handler=_cmd_validate)
+    node_types = commands.add_parser("node-types", help="print the node-type catalogue")
+    node_types.add_argument("--json", action="store_true")
+    node_types.set_defaults(handler=_cmd_node_types)
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args, out, err))
+    except _UsageError as exc:
+        err.write(f"error: {exc}\n")
+        return 2

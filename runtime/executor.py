@@ -1,0 +1,242 @@
+"""Run a whole flow in one process on asyncio: the CLI, the tests and the benchmarks use this.
+
+The executor owns no scheduling logic of its own: :mod:`runtime.scheduling` decides what is
+ready and what is skipped, and :mod:`runtime.step` runs one step (attempts, retries, timeouts).
+Steps that do I/O run as concurrent tasks, so independent branches overlap; pure steps
+(``transform``, ``router`` …) run inline, since they finish at once and a task would only add
+overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from runtime.events import Event, EventSink, EventType, NullSink
+from runtime.graph import ERROR_HANDLE
+from runtime.nodes.base import TaskResult
+from runtime.nodes.registry import NodeRegistry, default_registry
+from runtime.plan import Plan
+from runtime.records import RunResult, StepRecord
+from runtime.scheduling import SKIPPED, advance, initial_ready, run_output, step_input
+from runtime.services import Services
+from runtime.step import StepRunner
+from runtime.validation import compile_graph
+
+HumanHandler = Callable[[StepRecord, dict[str, Any]], Awaitable[Any]]
+
+
+class InProcessExecutor:
+    def __init__(
+        self,
+        registry: NodeRegistry = default_registry,
+        services: Services | None = None,
+        sink: EventSink | None = None,
+        human: HumanHandler | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.registry = registry
+        self.services = services or Services()
+        self.sink = sink or NullSink()
+        self.human = human
+        self.sleep = sleep
+
+    def run_sync(self, graph: Any, run_input: Any = None, run_id: str | None = None) -> RunResult:
+        return asyncio.run(self.run(graph, run_input, run_id))
+
+    async def run(self, graph: Any, run_input: Any = None, run_id: str | None = None) -> RunResult:
+        plan = graph if isinstance(graph, Plan) else compile_graph(graph, self.registry)
+        return await _Run(self, plan, run_input, run_id or uuid.uuid4().hex).execute()
+
+
+class _Run:
+    """The state of one run while it executes."""
+
+    def __init__(
+        self, executor: InProcessExecutor, plan: Plan, run_input: Any, run_id: str
+    ) -> None:
+        self.executor = executor
+        self.plan = plan
+        self.run_input = run_input
+        self.result = RunResult(run_id=run_id, status="running")
+        self.outcomes: dict[str, str] = {}
+        self.outputs: dict[str, Any] = {}
+        self.nodes_scope: dict[str, dict[str, Any]] = {}  # what templates read as nodes.<id>
+        self.ready: deque[str] = deque()
+        self.tasks: set[asyncio.Task[StepRecord]] = set()
+        self.failure: StepRecord | None = None
+        self.waiting: list[StepRecord] = []
+        self.child_counts: dict[str, int] = {}
+        self.runner = StepRunner(
+            services=executor.services,
+            emit=self.emit,
+            sleep=executor.sleep,
+            delegate=self.delegate,
+            human=executor.human,
+        )
+
+    def emit(
+        self, type_: EventType, step: StepRecord | None = None, data: dict[str, Any] | None = None
+    ) -> None:
+        self.executor.sink.emit(
+            Event(
+                type=type_,
+                run=self.result.run_id,
+                step=step.id if step else None,
+                node=step.node if step else None,
+                status=step.status if step else self.result.status,
+                data=data if data is not None else {},
+            )
+        )
+
+    async def execute(self) -> RunResult:
+        self.result.started_at = time.time()
+        self.emit("run.started", data={"input": self.run_input})
+        self.ready.extend(initial_ready(self.plan))
+        done: asyncio.Queue[asyncio.Task[StepRecord]] = asyncio.Queue()
+        try:
+            while True:
+                while self.ready and self.failure is None:
+                    node_id = self.ready.popleft()
+                    step = self.new_step(node_id)
+                    if self.plan.nodes[node_id].type.pure:
+                        self.finish_step(await self.run_step(step))
+                    else:
+                        task = asyncio.create_task(self.run_step(step))
+                        task.add_done_callback(done.put_nowait)
+                        self.tasks.add(task)
+                if not self.tasks:
+                    break
+                task = await done.get()
+                self.tasks.discard(task)
+                if not task.cancelled():
+                    self.finish_step(task.result())
+        except asyncio.CancelledError:
+            await self.cancel_running()
+            self.result.status = "cancelled"
+            self.finish_run("run.cancelled", {})
+            raise
+        return self.conclude()
+
+    def new_step(
+        self, node_id: str, parent: str | None = None, task_input: Any = None
+    ) -> StepRecord:
+        planned = self.plan.nodes[node_id]
+        if parent is None:
+            step_id = node_id
+            value = step_input(self.plan, node_id, self.outputs, self.outcomes)
+        else:
+            count = self.child_counts[parent] = self.child_counts.get(parent, 0) + 1
+            step_id = f"{parent}.{node_id}.{count}"
+            value = task_input
+        step = StepRecord(
+            id=step_id, node=node_id, type=planned.node.type, parent=parent, input=value
+        )
+        self.result.steps[step_id] = step
+        return step
+
+    async def run_step(self, step: StepRecord) -> StepRecord:
+        planned = self.plan.nodes[step.node]
+        scope = {"input": self.run_input, "nodes": self.nodes_scope, "upstream": step.input}
+        usage = await self.runner.run(
+            self.result.run_id, planned, step, scope, self.plan.delegates[step.node]
+        )
+        self.result.totals.add(step, usage.by_model)
+        return step
+
+    async def delegate(self, parent: StepRecord, tasks: list[tuple[str, Any]]) -> list[TaskResult]:
+        children = [
+            self.new_step(node_id, parent=parent.id, task_input=data) for node_id, data in tasks
+        ]
+        self.emit(
+            "step.delegated",
+            parent,
+            {"tasks": [{"step": child.id, "node": child.node} for child in children]},
+        )
+        finished = await asyncio.gather(*(self.run_step(child) for child in children))
+        return [
+            TaskResult(
+                node_id=child.node,
+                step_id=child.id,
+                status=child.status,
+                output=child.output,
+                error=child.error,
+            )
+            for child in finished
+        ]
+
+    def finish_step(self, step: StepRecord) -> None:
+        node_id = step.node
+        if step.status == "succeeded":
+            self.record_outcome(node_id, step.branch or "out", step.output)
+        elif step.status == "failed":
+            if self.plan.handles_errors(node_id):
+                self.record_outcome(node_id, ERROR_HANDLE, step.error)
+            elif self.failure is None:
+                self.failure = step
+                for task in self.tasks:
+                    task.cancel()
+            return
+        elif step.status == "waiting":
+            self.waiting.append(step)
+            return
+        else:
+            return
+        progress = advance(self.plan, self.outcomes, node_id)
+        for skipped in progress.skipped:
+            self.outcomes[skipped] = SKIPPED
+            record = self.new_step(skipped)
+            record.status = "skipped"
+            record.input = None
+            self.emit("step.skipped", record)
+        self.ready.extend(progress.ready)
+
+    def record_outcome(self, node_id: str, branch: str, output: Any) -> None:
+        self.outcomes[node_id] = branch
+        self.outputs[node_id] = output
+        self.nodes_scope[node_id] = {"output": output, "branch": branch}
+
+    async def cancel_running(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        for step in self.result.steps.values():
+            if step.status in ("pending", "queued", "running", "waiting"):
+                step.status = "cancelled"
+                step.finished_at = time.time()
+                self.emit("step.cancelled", step)
+
+    def conclude(self) -> RunResult:
+        if self.failure is not None:
+            for step in self.result.steps.values():
+                if step.status in ("pending", "running"):
+                    step.status = "cancelled"
+                    self.emit("step.cancelled", step)
+            self.result.status = "failed"
+            self.result.error = {
+                "message": f"step {self.failure.id!r} failed",
+                "step": self.failure.id,
+                "node": self.failure.node,
+                **(self.failure.error or {}),
+            }
+            self.finish_run("run.failed", {"error": self.result.error})
+        elif self.waiting:
+            self.result.status = "waiting"
+            self.finish_run("run.waiting", {"steps": [step.id for step in self.waiting]})
+        else:
+            self.result.status = "succeeded"
+            self.result.output = run_output(self.plan, self.outputs, self.outcomes)
+            self.finish_run(
+                "run.succeeded",
+                {"output": self.result.output, "totals": self.result.totals.to_dict()},
+            )
+        return self.result
+
+    def finish_run(self, type_: EventType, data: dict[str, Any]) -> None:
+        self.result.finished_at = time.time()
+        self.emit(type_, data=data)

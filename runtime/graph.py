@@ -1,0 +1,90 @@
+"""The graph format: the contract between canvas, API, engine and tests.
+
+A graph is JSON ``{"nodes": [...], "edges": [...]}`` (see README, "Graph format"). These models
+describe one node and one edge; :mod:`runtime.validation` checks a whole graph and reports every
+issue at once, and :mod:`runtime.plan` compiles a valid graph into the indexes the scheduler uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_NODES = 2_000
+MAX_EDGES = 10_000
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,63}$"
+DEFAULT_SOURCE_HANDLE = "out"
+DEFAULT_TARGET_HANDLE = "in"
+ERROR_HANDLE = "error"
+
+EdgeKind = Literal["flow", "delegate"]
+
+
+class Position(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    x: float = 0.0
+    y: float = 0.0
+
+
+class Node(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    type: str = Field(min_length=1, max_length=64)
+    label: str = Field(default="", max_length=200)
+    position: Position = Field(default_factory=Position)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        return self.label or self.id
+
+
+class Edge(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    source: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    kind: EdgeKind = "flow"
+    source_handle: str | None = None
+    target_handle: str | None = None
+
+    @property
+    def branch(self) -> str:
+        """The source handle this edge leaves from ("out" unless named)."""
+        return self.source_handle or DEFAULT_SOURCE_HANDLE
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One validation problem, naming the node or edge at fault."""
+
+    code: str
+    message: str
+    node_id: str | None = None
+    edge_id: str | None = None
+    field: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.node_id is not None:
+            data["node_id"] = self.node_id
+        if self.edge_id is not None:
+            data["edge_id"] = self.edge_id
+        if self.field is not None:
+            data["field"] = self.field
+        return data
+
+    def __str__(self) -> str:
+        where = (
+            f"node {self.node_id!r}"
+            if self.node_id
+            else f"edge {self.edge_id!r}"
+            if self.edge_id
+            else "graph"
+        )
+        field = f" ({self.field})" if self.field else ""
+        return f"{where}{field}: {self.message}"

@@ -1,0 +1,156 @@
+"""What a node type is, what it may return, and what it is given when it runs.
+
+A node type is a class with a settings model (its JSON Schema is what the canvas renders), its
+handles, and an async ``run``. ``run`` returns one of three results:
+
+- :class:`Complete`: the step is done, with an output and the branch (handle) it leaves by;
+- :class:`Suspend`: the step waits for a person; it is run again with ``ctx.resume`` set to
+  their answer (the approval gate is built on this);
+- :class:`Delegate`: the step hands tasks to the nodes wired to it by ``delegate`` edges; each
+  task runs as a child step and the node is run again with ``ctx.resume`` holding their results
+  (the manager agent is built on this).
+
+Suspending and delegating are control flow, not errors: failures raise :mod:`runtime.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from runtime.graph import DEFAULT_SOURCE_HANDLE, ERROR_HANDLE, Node
+from runtime.usage import Usage
+
+if TYPE_CHECKING:
+    from runtime.services import Services
+
+
+class NodeConfig(BaseModel):
+    """Base of every node type's settings: unknown keys are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+ConfigT = TypeVar("ConfigT", bound=NodeConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    output: Any
+    branch: str = DEFAULT_SOURCE_HANDLE
+
+
+@dataclass(frozen=True, slots=True)
+class Suspend:
+    """Wait for a person. ``request`` is shown to them (what to judge, who may decide)."""
+
+    request: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class DelegateTask:
+    node_id: str  # a node wired to this one by a delegate edge
+    input: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Delegate:
+    tasks: list[DelegateTask]
+    state: Any = None  # handed back as ctx.state when the node resumes
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    node_id: str
+    step_id: str
+    status: str  # "succeeded" | "failed"
+    output: Any = None
+    error: dict[str, Any] | None = None
+
+
+NodeResult = Complete | Suspend | Delegate
+
+
+@dataclass(slots=True)
+class StepContext:
+    """Everything a node sees while it runs one step."""
+
+    run_id: str
+    step_id: str
+    node: Node
+    attempt: int
+    input: Any
+    scope: Mapping[str, Any]  # {"input": run input, "nodes": {id: {"output": …}}, "upstream": …}
+    services: Services
+    usage: Usage = field(default_factory=Usage)
+    emit_chunk: Callable[[str], None] = lambda _text: None
+    resume: Any = None  # a person's answer after Suspend, or list[TaskResult] after Delegate
+    state: Any = None  # Delegate.state from the previous round
+    round: int = 0  # how many times this step has resumed
+    delegates: tuple[str, ...] = ()  # ids of the nodes this node may delegate to
+
+
+class NodeType(Generic[ConfigT]):
+    """Subclass per node type; register the class in :mod:`runtime.nodes.registry`."""
+
+    type: ClassVar[str]
+    label: ClassVar[str]
+    category: ClassVar[str]  # palette group: "io", "logic", "ai", "human"
+    description: ClassVar[str] = ""
+    config_model: ClassVar[type[NodeConfig]]
+    inputs: ClassVar[tuple[str, ...]] = ("in",)
+    has_error_handle: ClassVar[bool] = False
+    can_delegate: ClassVar[bool] = False  # may have outgoing delegate edges
+    delegatable: ClassVar[bool] = False  # may be the target of a delegate edge
+    # Pure nodes do no I/O and finish at once: the orchestrator may run them inline.
+    pure: ClassVar[bool] = False
+
+    def outputs(self, config: ConfigT) -> list[str]:
+        handles = [DEFAULT_SOURCE_HANDLE]
+        if self.has_error_handle:
+            handles.append(ERROR_HANDLE)
+        return handles
+
+    def templates(self, config: ConfigT) -> dict[str, str]:
+        """Settings fields that hold templates: field name → source (checked at validation)."""
+        return {}
+
+    def expressions(self, config: ConfigT) -> dict[str, str]:
+        """Settings fields that hold expressions: field name → source."""
+        return {}
+
+    def retry_policy(self, config: ConfigT) -> Any:
+        """The RetryPolicy for this node's steps, or None for a single attempt."""
+        return getattr(config, "retry", None)
+
+    async def run(self, ctx: StepContext, config: ConfigT) -> NodeResult:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """The catalogue entry the canvas renders."""
+        schema = self.config_model.model_json_schema()
+        return {
+            "type": self.type,
+            "label": self.label,
+            "category": self.category,
+            "description": self.description,
+            "inputs": list(self.inputs),
+            "outputs": self._static_outputs(),
+            "dynamic_outputs": self._dynamic_outputs_field(),
+            "can_delegate": self.can_delegate,
+            "delegatable": self.delegatable,
+            "config_schema": schema,
+        }
+
+    def _static_outputs(self) -> list[str]:
+        try:
+            return self.outputs(self.config_model.model_construct())  # type: ignore[arg-type]
+        except Exception:
+            return [DEFAULT_SOURCE_HANDLE]
+
+    def _dynamic_outputs_field(self) -> str | None:
+        """Name of the settings field whose entries add handles (a router's routes)."""
+        return None

@@ -1,0 +1,215 @@
+"""Running one step: a single attempt (shared by every executor), and the in-process loop of
+attempts, retries, waits for a person and delegation rounds around it."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from runtime.errors import PermanentError, RunCancelled, StepError, StepTimeoutError
+from runtime.events import EventType
+from runtime.nodes.base import (
+    Complete,
+    Delegate,
+    NodeResult,
+    StepContext,
+    Suspend,
+    TaskResult,
+)
+from runtime.plan import PlannedNode
+from runtime.records import StepRecord
+from runtime.retry import NO_RETRY, RetryPolicy
+from runtime.services import Services
+from runtime.usage import Usage
+
+
+class Emit(Protocol):
+    def __call__(
+        self, type_: EventType, step: StepRecord | None = None, data: dict[str, Any] | None = None
+    ) -> None: ...
+
+
+DelegateFn = Callable[[StepRecord, list[tuple[str, Any]]], Awaitable[list[TaskResult]]]
+HumanFn = Callable[[StepRecord, dict[str, Any]], Awaitable[Any]]
+
+
+class InternalNodeError(PermanentError):
+    """A node raised something that is not one of our errors: a bug, reported as a failure."""
+
+    code = "internal_error"
+
+
+async def run_attempt(planned: PlannedNode, ctx: StepContext) -> NodeResult:
+    """One attempt of one step, with the node's timeout; every failure comes out as StepError."""
+    timeout = getattr(planned.config, "timeout", None)
+    try:
+        if timeout:
+            return await asyncio.wait_for(planned.type.run(ctx, planned.config), timeout)
+        return await planned.type.run(ctx, planned.config)
+    except StepError:
+        raise
+    except TimeoutError:
+        raise StepTimeoutError(f"the step took longer than its timeout of {timeout} s") from None
+    except (asyncio.CancelledError, RunCancelled):
+        raise
+    except Exception as exc:
+        raise InternalNodeError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def policy_for(planned: PlannedNode) -> RetryPolicy:
+    policy = planned.type.retry_policy(planned.config)
+    return policy if isinstance(policy, RetryPolicy) else NO_RETRY
+
+
+class StepRunner:
+    def __init__(
+        self,
+        services: Services,
+        emit: Emit,
+        sleep: Callable[[float], Awaitable[None]],
+        delegate: DelegateFn,
+        human: HumanFn | None,
+    ) -> None:
+        self.services = services
+        self.emit = emit
+        self.sleep = sleep
+        self.delegate = delegate
+        self.human = human
+
+    async def run(
+        self,
+        run_id: str,
+        planned: PlannedNode,
+        step: StepRecord,
+        scope: Mapping[str, Any],
+        delegates: tuple[str, ...],
+    ) -> Usage:
+        """Drive ``step`` to succeeded, failed or waiting; returns what it spent."""
+        usage = Usage()
+        policy = policy_for(planned)
+        step.status = "running"
+        step.started_at = time.time()
+        resume: Any = None
+        state: Any = None
+        round_ = 0
+        try:
+            while True:
+                result = await self._attempts(
+                    run_id, planned, step, scope, delegates, usage, policy, resume, state, round_
+                )
+                if result is None:  # failed for good
+                    break
+                if isinstance(result, Complete):
+                    step.status = "succeeded"
+                    step.output = result.output
+                    step.branch = result.branch
+                    break
+                if isinstance(result, Suspend):
+                    if not await self._wait_for_person(step, result.request):
+                        break
+                    resume = step.output
+                    step.output = None
+                elif isinstance(result, Delegate):
+                    unknown = sorted({t.node_id for t in result.tasks} - set(delegates))
+                    if unknown:
+                        self._fail(
+                            step,
+                            PermanentError(
+                                f"cannot delegate to {', '.join(unknown)}: "
+                                "no delegate edge leads there"
+                            ),
+                        )
+                        break
+                    resume = await self.delegate(step, [(t.node_id, t.input) for t in result.tasks])
+                    state = result.state
+                round_ += 1
+                self.emit("step.resumed", step, {"round": round_})
+        finally:
+            step.model = usage.model
+            step.tokens_in = usage.tokens_in
+            step.tokens_out = usage.tokens_out
+            step.cost = usage.cost
+        if step.status == "succeeded":
+            step.finished_at = time.time()
+            self.emit(
+                "step.succeeded",
+                step,
+                {
+                    "output": step.output,
+                    "branch": step.branch,
+                    "attempt": step.attempt,
+                    **usage.to_dict(),
+                    "duration_ms": step.duration_ms,
+                },
+            )
+        return usage
+
+    async def _attempts(
+        self,
+        run_id: str,
+        planned: PlannedNode,
+        step: StepRecord,
+        scope: Mapping[str, Any],
+        delegates: tuple[str, ...],
+        usage: Usage,
+        policy: RetryPolicy,
+        resume: Any,
+        state: Any,
+        round_: int,
+    ) -> NodeResult | None:
+        attempt = 0
+        while True:
+            attempt += 1
+            step.attempt = attempt
+            self.emit(
+                "step.started",
+                step,
+                {"attempt": attempt, "input": step.input, "parent": step.parent, "round": round_},
+            )
+            ctx = StepContext(
+                run_id=run_id,
+                step_id=step.id,
+                node=planned.node,
+                attempt=attempt,
+                input=step.input,
+                scope=scope,
+                services=self.services,
+                usage=usage,
+                emit_chunk=lambda text: self.emit("step.chunk", step, {"text": text}),
+                resume=resume,
+                state=state,
+                round=round_,
+                delegates=delegates,
+            )
+            try:
+                return await run_attempt(planned, ctx)
+            except StepError as exc:
+                if not policy.should_retry(attempt, exc):
+                    self._fail(step, exc)
+                    return None
+                delay = policy.delay_before(attempt + 1, exc)
+                self.emit(
+                    "step.retrying",
+                    step,
+                    {"attempt": attempt, "error": exc.to_dict(), "delay": delay},
+                )
+                await self.sleep(delay)
+
+    def _fail(self, step: StepRecord, exc: StepError) -> None:
+        step.status = "failed"
+        step.error = exc.to_dict()
+        step.finished_at = time.time()
+        self.emit("step.failed", step, {"error": step.error, "attempt": step.attempt})
+
+    async def _wait_for_person(self, step: StepRecord, request: dict[str, Any]) -> bool:
+        """Ask the human handler; without one the step stays waiting (the server resumes it)."""
+        step.status = "waiting"
+        self.emit("step.waiting", step, {"request": request})
+        if self.human is None:
+            return False
+        answer = await self.human(step, request)
+        step.status = "running"
+        step.output = answer
+        return True

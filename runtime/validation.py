@@ -1,0 +1,347 @@
+"""Validate a graph and report every issue at once, each naming its node or edge.
+
+``validate_graph`` never raises for bad input: whatever JSON it is handed, it answers with a list
+of :class:`~runtime.graph.Issue`. ``compile_graph`` raises :class:`GraphValidationError` with that
+list, or returns the :class:`~runtime.plan.Plan` the executors run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+
+from runtime.errors import ExpressionError, GraphValidationError, TemplateError
+from runtime.graph import (
+    DEFAULT_TARGET_HANDLE,
+    MAX_EDGES,
+    MAX_NODES,
+    Edge,
+    Issue,
+    Node,
+)
+from runtime.nodes.base import NodeConfig
+from runtime.nodes.registry import NodeRegistry, default_registry
+from runtime.plan import Plan, PlannedNode, build_plan
+from runtime.sandbox import referenced_nodes, undeclared_names
+
+TEMPLATE_NAMES = frozenset({"input", "nodes", "upstream"})
+
+
+def _loc(loc: Iterable[Any]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _pydantic_issues(
+    exc: ValidationError,
+    code: str,
+    *,
+    node_id: str | None = None,
+    edge_id: str | None = None,
+    prefix: str = "",
+) -> list[Issue]:
+    issues = []
+    for error in exc.errors(include_url=False):
+        field = _loc(error["loc"])
+        if prefix:
+            field = f"{prefix}.{field}" if field else prefix
+        issues.append(
+            Issue(code, error["msg"], node_id=node_id, edge_id=edge_id, field=field or None)
+        )
+    return issues
+
+
+class _Validator:
+    def __init__(self, registry: NodeRegistry) -> None:
+        self.registry = registry
+        self.issues: list[Issue] = []
+        self.nodes: dict[str, Node] = {}
+        self.configs: dict[str, NodeConfig] = {}
+        self.edges: list[Edge] = []
+
+    def add(self, code: str, message: str, **where: Any) -> None:
+        self.issues.append(Issue(code, message, **where))
+
+    def run(self, raw: Any) -> Plan | None:
+        if not isinstance(raw, dict):
+            self.add("invalid_graph", "a graph is a JSON object with 'nodes' and 'edges' lists")
+            return None
+        raw_nodes, raw_edges = raw.get("nodes"), raw.get("edges", [])
+        if not isinstance(raw_nodes, list):
+            self.add("invalid_graph", "'nodes' must be a list", field="nodes")
+            raw_nodes = []
+        if not isinstance(raw_edges, list):
+            self.add("invalid_graph", "'edges' must be a list", field="edges")
+            raw_edges = []
+        if len(raw_nodes) > MAX_NODES:
+            self.add("too_many_nodes", f"a graph may have at most {MAX_NODES} nodes", field="nodes")
+            return None
+        if len(raw_edges) > MAX_EDGES:
+            self.add("too_many_edges", f"a graph may have at most {MAX_EDGES} edges", field="edges")
+            return None
+        if not raw_nodes:
+            self.add("empty_graph", "the graph has no nodes", field="nodes")
+        self._nodes(raw_nodes)
+        self._edges(raw_edges)
+        topological = self._acyclic()
+        if topological is not None:
+            self._templates(topological)
+        if self.issues or topological is None:
+            return None
+        planned = [
+            PlannedNode(node, self.registry.get(node.type), self.configs[node.id], 0)  # type: ignore[arg-type]
+            for node in self.nodes.values()
+        ]
+        return build_plan(planned, self.edges, topological)
+
+    def _nodes(self, raw_nodes: list[Any]) -> None:
+        for index, raw in enumerate(raw_nodes):
+            where = f"nodes[{index}]"
+            if not isinstance(raw, dict):
+                self.add("invalid_node", "a node is a JSON object", field=where)
+                continue
+            raw_id = raw.get("id")
+            if raw_id in (None, ""):
+                self.add("missing_id", "the node has no id", field=f"{where}.id")
+                continue
+            node_id = raw_id if isinstance(raw_id, str) else None
+            try:
+                node = Node.model_validate(raw)
+            except ValidationError as exc:
+                self.issues.extend(_pydantic_issues(exc, "invalid_node", node_id=node_id))
+                continue
+            if node.id in self.nodes:
+                self.add(
+                    "duplicate_id", f"node id {node.id!r} is used more than once", node_id=node.id
+                )
+                continue
+            self.nodes[node.id] = node
+            node_type = self.registry.get(node.type)
+            if node_type is None:
+                known = ", ".join(self.registry.names())
+                self.add(
+                    "unknown_type",
+                    f"unknown node type {node.type!r} (known: {known})",
+                    node_id=node.id,
+                    field="type",
+                )
+                continue
+            try:
+                self.configs[node.id] = node_type.config_model.model_validate(node.config)
+            except ValidationError as exc:
+                self.issues.extend(
+                    _pydantic_issues(exc, "invalid_config", node_id=node.id, prefix="config")
+                )
+
+    def _edges(self, raw_edges: list[Any]) -> None:
+        seen_ids: set[str] = set()
+        seen_links: set[tuple[str, str, str, str]] = set()
+        for index, raw in enumerate(raw_edges):
+            where = f"edges[{index}]"
+            if not isinstance(raw, dict):
+                self.add("invalid_edge", "an edge is a JSON object", field=where)
+                continue
+            raw_id = raw.get("id")
+            if raw_id in (None, ""):
+                self.add("missing_id", "the edge has no id", field=f"{where}.id")
+                continue
+            try:
+                edge = Edge.model_validate(raw)
+            except ValidationError as exc:
+                edge_id = raw_id if isinstance(raw_id, str) else None
+                self.issues.extend(_pydantic_issues(exc, "invalid_edge", edge_id=edge_id))
+                continue
+            if edge.id in seen_ids:
+                self.add(
+                    "duplicate_id", f"edge id {edge.id!r} is used more than once", edge_id=edge.id
+                )
+                continue
+            seen_ids.add(edge.id)
+            if self._edge_ends(edge):
+                link = (edge.source, edge.branch, edge.target, edge.kind)
+                if link in seen_links:
+                    self.add("duplicate_edge", "the same connection exists twice", edge_id=edge.id)
+                    continue
+                seen_links.add(link)
+                self.edges.append(edge)
+
+    def _edge_ends(self, edge: Edge) -> bool:
+        ok = True
+        for end in ("source", "target"):
+            node_id = getattr(edge, end)
+            if node_id not in self.nodes:
+                self.add(
+                    "dangling_edge",
+                    f"{end} node {node_id!r} does not exist",
+                    edge_id=edge.id,
+                    field=end,
+                )
+                ok = False
+        if not ok:
+            return False
+        if edge.source == edge.target:
+            self.add("cycle", f"node {edge.source!r} is connected to itself", edge_id=edge.id)
+            return False
+        source, target = self.nodes[edge.source], self.nodes[edge.target]
+        source_type, target_type = self.registry.get(source.type), self.registry.get(target.type)
+        if source_type is None or target_type is None:
+            return True  # already reported as unknown_type; the edge itself may be fine
+        if edge.kind == "delegate":
+            if not source_type.can_delegate:
+                self.add(
+                    "invalid_delegate",
+                    f"a {source.type} node cannot delegate",
+                    edge_id=edge.id,
+                    field="source",
+                )
+                ok = False
+            if not target_type.delegatable:
+                self.add(
+                    "invalid_delegate",
+                    f"a {target.type} node cannot take delegated tasks",
+                    edge_id=edge.id,
+                    field="target",
+                )
+                ok = False
+            return ok
+        config = self.configs.get(source.id)
+        if config is not None:
+            outputs = source_type.outputs(config)
+            if edge.branch not in outputs:
+                have = ", ".join(outputs) or "none"
+                self.add(
+                    "unknown_handle",
+                    f"node {source.id!r} ({source.type}) has no output handle {edge.branch!r} (it has: {have})",
+                    edge_id=edge.id,
+                    field="source_handle",
+                )
+                ok = False
+        target_handle = edge.target_handle or DEFAULT_TARGET_HANDLE
+        if target_handle not in target_type.inputs:
+            have = ", ".join(target_type.inputs) or "none"
+            self.add(
+                "unknown_handle",
+                f"node {target.id!r} ({target.type}) has no input handle {target_handle!r} (it has: {have})",
+                edge_id=edge.id,
+                field="target_handle",
+            )
+            ok = False
+        return ok
+
+    def _acyclic(self) -> list[str] | None:
+        """A deterministic topological order of all nodes over flow and delegate edges, or None."""
+        order = {node_id: index for index, node_id in enumerate(self.nodes)}
+        successors: dict[str, list[str]] = {node_id: [] for node_id in self.nodes}
+        indegree = dict.fromkeys(self.nodes, 0)
+        for edge in self.edges:
+            successors[edge.source].append(edge.target)
+            indegree[edge.target] += 1
+        import heapq
+
+        heap = [(order[n], n) for n, degree in indegree.items() if degree == 0]
+        heapq.heapify(heap)
+        result: list[str] = []
+        while heap:
+            _, node_id = heapq.heappop(heap)
+            result.append(node_id)
+            for target in successors[node_id]:
+                indegree[target] -= 1
+                if indegree[target] == 0:
+                    heapq.heappush(heap, (order[target], target))
+        if len(result) == len(self.nodes):
+            return result
+        in_cycle = [n for n in self.nodes if indegree[n] > 0]
+        for edge in self.edges:
+            if edge.source in in_cycle and edge.target in in_cycle:
+                self.add(
+                    "cycle",
+                    f"this {edge.kind} edge is part of a cycle ({' → '.join(in_cycle[:8])}); "
+                    "flows must not loop back",
+                    edge_id=edge.id,
+                )
+        return None
+
+    def _templates(self, topological: list[str]) -> None:
+        ancestors = self._ancestors(topological)
+        for node_id, config in self.configs.items():
+            node_type = self.registry.get(self.nodes[node_id].type)
+            assert node_type is not None
+            checks = [(f, s, False) for f, s in node_type.templates(config).items()] + [
+                (f, s, True) for f, s in node_type.expressions(config).items()
+            ]
+            for field, source, is_expression in checks:
+                self._check_text(
+                    node_id, f"config.{field}", source, is_expression, ancestors[node_id]
+                )
+
+    def _check_text(
+        self, node_id: str, field: str, source: str, expression: bool, upstream: set[str]
+    ) -> None:
+        kind = "expression" if expression else "template"
+        try:
+            refs = referenced_nodes(source, expression=expression)
+            names = undeclared_names(source, expression=expression)
+        except (TemplateError, ExpressionError) as exc:
+            self.add(
+                f"{kind}_syntax", f"{kind} does not parse: {exc}", node_id=node_id, field=field
+            )
+            return
+        for name in sorted(names - TEMPLATE_NAMES):
+            self.add(
+                f"{kind}_reference",
+                f"{kind} reads {name!r}; it may read input, nodes.<id>.output and upstream",
+                node_id=node_id,
+                field=field,
+            )
+        for ref in sorted(refs):
+            if ref not in self.nodes:
+                self.add(
+                    f"{kind}_reference",
+                    f"{kind} names node {ref!r}, which does not exist",
+                    node_id=node_id,
+                    field=field,
+                )
+            elif ref not in upstream:
+                self.add(
+                    f"{kind}_reference",
+                    f"{kind} names node {ref!r}, which is not upstream of this node",
+                    node_id=node_id,
+                    field=field,
+                )
+
+    def _ancestors(self, topological: list[str]) -> dict[str, set[str]]:
+        """Nodes whose results are known when each node runs.
+
+        Flow ancestors, plus for a node that takes delegated tasks, whatever its delegators know.
+        """
+        result: dict[str, set[str]] = {node_id: set() for node_id in self.nodes}
+        for node_id in topological:
+            for edge in self.edges:
+                if edge.target != node_id:
+                    continue
+                if edge.kind == "flow":
+                    result[node_id] |= result[edge.source] | {edge.source}
+                else:
+                    result[node_id] |= result[edge.source]
+        return result
+
+
+def validate_graph(raw: Any, registry: NodeRegistry = default_registry) -> list[Issue]:
+    validator = _Validator(registry)
+    validator.run(raw)
+    return validator.issues
+
+
+def compile_graph(raw: Any, registry: NodeRegistry = default_registry) -> Plan:
+    validator = _Validator(registry)
+    plan = validator.run(raw)
+    if plan is None:
+        raise GraphValidationError(validator.issues)
+    return plan
+
+
+__all__ = ["compile_graph", "validate_graph"]
