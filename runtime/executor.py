@@ -67,7 +67,7 @@ class _Run:
         self.outputs: dict[str, Any] = {}
         self.nodes_scope: dict[str, dict[str, Any]] = {}  # what templates read as nodes.<id>
         self.ready: deque[str] = deque()
-        self.tasks: set[asyncio.Task[StepRecord]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
         self.failure: StepRecord | None = None
         self.waiting: list[StepRecord] = []
         self.child_counts: dict[str, int] = {}
@@ -97,30 +97,36 @@ class _Run:
         self.result.started_at = time.time()
         self.emit("run.started", data={"input": self.run_input})
         self.ready.extend(initial_ready(self.plan))
-        done: asyncio.Queue[asyncio.Task[StepRecord]] = asyncio.Queue()
         try:
-            while True:
-                while self.ready and self.failure is None:
-                    node_id = self.ready.popleft()
-                    step = self.new_step(node_id)
-                    if self.plan.nodes[node_id].type.pure:
-                        self.finish_step(await self.run_step(step))
-                    else:
-                        task = asyncio.create_task(self.run_step(step))
-                        task.add_done_callback(done.put_nowait)
-                        self.tasks.add(task)
-                if not self.tasks:
-                    break
-                task = await done.get()
-                self.tasks.discard(task)
-                if not task.cancelled():
-                    self.finish_step(task.result())
+            await self.drive()
+            while self.tasks:
+                await asyncio.gather(*list(self.tasks))
         except asyncio.CancelledError:
             await self.cancel_running()
             self.result.status = "cancelled"
             self.finish_run("run.cancelled", {})
             raise
         return self.conclude()
+
+    async def drive(self) -> None:
+        """Run ready steps until none is left for this task.
+
+        The last ready I/O step continues in the current task and the others get tasks of their
+        own: a chain never pays for a task switch, a fan-out still runs its branches at once.
+        """
+        while self.ready and self.failure is None:
+            node_id = self.ready.popleft()
+            step = self.new_step(node_id)
+            if self.plan.nodes[node_id].type.pure or not self.ready:
+                self.finish_step(await self.run_step(step))
+            else:
+                task = asyncio.create_task(self.branch(step))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    async def branch(self, step: StepRecord) -> None:
+        self.finish_step(await self.run_step(step))
+        await self.drive()
 
     def new_step(
         self, node_id: str, parent: str | None = None, task_input: Any = None
@@ -178,8 +184,10 @@ class _Run:
                 self.record_outcome(node_id, ERROR_HANDLE, step.error)
             elif self.failure is None:
                 self.failure = step
+                current = asyncio.current_task()
                 for task in self.tasks:
-                    task.cancel()
+                    if task is not current:
+                        task.cancel()
             return
         elif step.status == "waiting":
             self.waiting.append(step)

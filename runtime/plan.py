@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.graph import Edge, Node
 from runtime.nodes.base import NodeConfig, NodeType
+from runtime.retry import NO_RETRY, RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,9 @@ class PlannedNode:
     type: NodeType[Any]
     config: NodeConfig
     order: int  # position in a deterministic topological order: ties are broken by it
+    # Read once here, not per step: pydantic attribute misses are slow on the hot path.
+    retry: RetryPolicy = field(default_factory=lambda: NO_RETRY)
+    timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -69,3 +73,8 @@ def build_plan(nodes: list[PlannedNode], edges: list[Edge], topological: list[st
         delegate_only=delegate_only,
         output_nodes=outputs,
     )
+
+
+def _policy(node_type: NodeType[Any], config: NodeConfig) -> RetryPolicy:
+    policy = node_type.retry_policy(config)
+    return policy if isinstance(policy, RetryPolicy) else NO_RETRY

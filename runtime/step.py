@@ -20,7 +20,7 @@ from runtime.nodes.base import (
 )
 from runtime.plan import PlannedNode
 from runtime.records import StepRecord
-from runtime.retry import NO_RETRY, RetryPolicy
+from runtime.retry import RetryPolicy
 from runtime.services import Services
 from runtime.usage import Usage
 
@@ -43,7 +43,7 @@ class InternalNodeError(PermanentError):
 
 async def run_attempt(planned: PlannedNode, ctx: StepContext) -> NodeResult:
     """One attempt of one step, with the node's timeout; every failure comes out as StepError."""
-    timeout = getattr(planned.config, "timeout", None)
+    timeout = planned.timeout
     try:
         if timeout:
             return await asyncio.wait_for(planned.type.run(ctx, planned.config), timeout)
@@ -56,11 +56,6 @@ async def run_attempt(planned: PlannedNode, ctx: StepContext) -> NodeResult:
         raise
     except Exception as exc:
         raise InternalNodeError(f"{type(exc).__name__}: {exc}") from exc
-
-
-def policy_for(planned: PlannedNode) -> RetryPolicy:
-    policy = planned.type.retry_policy(planned.config)
-    return policy if isinstance(policy, RetryPolicy) else NO_RETRY
 
 
 class StepRunner:
@@ -88,7 +83,7 @@ class StepRunner:
     ) -> Usage:
         """Drive ``step`` to succeeded, failed or waiting; returns what it spent."""
         usage = Usage()
-        policy = policy_for(planned)
+        policy = planned.retry
         step.status = "running"
         step.started_at = time.time()
         resume: Any = None
