@@ -18,6 +18,7 @@ EventType = Literal[
     "run.failed",
     "run.cancelled",
     "run.waiting",
+    "step.queued",
     "step.started",
     "step.chunk",
     "step.retrying",

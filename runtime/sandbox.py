@@ -9,13 +9,19 @@ powers so a setting cannot exhaust memory, and cap rendered output size.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+import re
+import string
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
 import jinja2
 from jinja2 import nodes as jnodes
+from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.visitor import NodeTransformer
 
 from runtime.errors import ExpressionError, TemplateError
 
@@ -26,6 +32,12 @@ MAX_RANGE = 10_000
 MAX_SEQUENCE_PRODUCT = 100_000
 MAX_POWER_EXPONENT = 1_000
 MAX_POWER_BITS = 100_000
+# Loop iterations plus calls (macros, methods) in one render or evaluation, and its wall-clock
+# budget. Without these, nested loops or a doubly recursive macro run for ever with no output.
+MAX_RENDER_STEPS = 250_000
+MAX_RENDER_SECONDS = 5.0
+
+_SecurityError = jinja2.exceptions.SecurityError
 
 
 def _bounded_range(*args: int) -> range:
@@ -35,10 +47,141 @@ def _bounded_range(*args: int) -> range:
     return values
 
 
+def _new_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
+    # Exposing the ``dict`` type itself lets a template call its unbound methods on our values:
+    # ``dict.clear(nodes)`` or ``dict.update(input, …)`` slip past the immutable sandbox (it only
+    # checks attribute access on instances) and change results other steps read.
+    return dict(*args, **kwargs)
+
+
+class _Budget:
+    __slots__ = ("deadline", "steps")
+
+    def __init__(self) -> None:
+        self.steps = MAX_RENDER_STEPS
+        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
+
+    def charge(self) -> None:
+        self.steps -= 1
+        if self.steps < 0:
+            raise _SecurityError(f"more than {MAX_RENDER_STEPS} loop iterations and calls")
+        if time.monotonic() > self.deadline:
+            raise _SecurityError(f"took longer than {MAX_RENDER_SECONDS} s")
+
+
+_BUDGET: ContextVar[_Budget | None] = ContextVar("flow_sandbox_budget", default=None)
+
+
+def _charge() -> None:
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.charge()
+
+
+# printf-style conversions: a width or precision of millions pads for seconds of CPU in one call.
+_PRINTF = re.compile(r"%%|%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d*))?")
+
+
+def _check_printf(fmt: str) -> None:
+    for match in _PRINTF.finditer(fmt):
+        for number in match.groups():
+            if number == "*" or (number and int(number) > MAX_RENDERED_CHARS):
+                raise _SecurityError("format width or precision too large")
+
+
+def _check_format_spec(fmt: str) -> None:
+    """The same for ``str.format``: widths come from the spec or from nested fields."""
+    try:
+        fields = list(string.Formatter().parse(fmt))
+    except ValueError:
+        return  # str.format raises the same error itself
+    for _text, _name, spec, _conversion in fields:
+        numbers = re.findall(r"\d+", spec or "")
+        if spec and ("{" in spec or any(int(n) > MAX_RENDERED_CHARS for n in numbers)):
+            raise _SecurityError("format width or precision too large")
+
+
+def _check_width_args(args: Iterable[Any]) -> None:
+    # str.ljust/center/zfill/expandtabs and the center/indent filters allocate ``width`` chars.
+    if any(isinstance(a, int) and a > MAX_RENDERED_CHARS for a in args):
+        raise _SecurityError("width too large")
+
+
+def _format_filter(value: Any, *args: Any, **kwargs: Any) -> str:
+    text = str(value)
+    _check_printf(text)
+    return text % (kwargs or args)
+
+
+def _width_filter(inner: Callable[..., str]) -> Callable[..., str]:
+    def guarded(value: Any, *args: Any, **kwargs: Any) -> str:
+        _check_width_args([*args, *kwargs.values()])
+        return inner(value, *args, **kwargs)
+
+    return guarded
+
+
+class _Guards(NodeTransformer):
+    """Route every for-loop's iterable and every ``~`` through budgeted, size-checked helpers."""
+
+    def visit_For(self, node: jnodes.For) -> jnodes.Node:
+        self.generic_visit(node)
+        node.iter = jnodes.Call(
+            jnodes.EnvironmentAttribute("flow_iter"), [node.iter], [], None, None
+        ).set_lineno(node.lineno)
+        return node
+
+    def visit_Concat(self, node: jnodes.Concat) -> jnodes.Node:
+        self.generic_visit(node)
+        return jnodes.Call(
+            jnodes.EnvironmentAttribute("flow_concat"), list(node.nodes), [], None, None
+        ).set_lineno(node.lineno)
+
+
 class _FlowSandbox(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def _generate(self, source: jnodes.Template, *args: Any, **kwargs: Any) -> str:
+        # Every template and expression is compiled through here, after parsing.
+        return super()._generate(_Guards().visit(source), *args, **kwargs)  # type: ignore[misc]
+
+    def flow_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        for item in iterable:
+            _charge()
+            yield item
+
+    def flow_concat(self, *parts: Any) -> str:
+        texts = [str(part) for part in parts]
+        if sum(map(len, texts)) > MAX_RENDERED_CHARS:
+            raise _SecurityError("concatenated text too large")
+        return "".join(texts)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        _charge()
+        if isinstance(__obj, LoopContext) and args:  # a recursive loop's loop(children)
+            args = (__self.flow_iter(args[0]), *args[1:])
+        if isinstance(getattr(__obj, "__self__", None), str):
+            _check_width_args([*args, *kwargs.values()])
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapper = super().wrap_str_format(value)
+        if wrapper is not None:
+            _check_format_spec(value.__self__)
+        return wrapper
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
+        if operator_name == "%":
+            if isinstance(left, str):
+                _check_printf(left)
+            return operator.mod(left, right)
+        if operator_name == "+":
+            sequences = isinstance(left, str | list | tuple) and isinstance(
+                right, str | list | tuple
+            )
+            if sequences and len(left) + len(right) > MAX_RENDERED_CHARS:
+                raise _SecurityError("concatenation too large")
+            return operator.add(left, right)
         if operator_name == "**":
             if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
                 raise jinja2.exceptions.SecurityError("exponent too large")
@@ -47,7 +190,11 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
                 if left.bit_length() * right > MAX_POWER_BITS:
                     raise jinja2.exceptions.SecurityError("power too large")
             return operator.pow(left, right)
-        # "*": repeating a sequence could build a huge value.
+        # "*": repeating a sequence could build a huge value; so can squaring a big int again
+        # and again (``{% set x = x * x %}`` a few dozen times runs for ever).
+        ints = isinstance(left, int) and isinstance(right, int)
+        if ints and left.bit_length() + right.bit_length() > MAX_POWER_BITS:
+            raise _SecurityError("product too large")
         for seq, count in ((left, right), (right, left)):
             if isinstance(seq, str | list | tuple) and isinstance(count, int):
                 if len(seq) * count > MAX_SEQUENCE_PRODUCT:
@@ -59,9 +206,11 @@ def _make_env() -> _FlowSandbox:
     env = _FlowSandbox(
         autoescape=False, undefined=jinja2.ChainableUndefined, keep_trailing_newline=True
     )
-    env.globals = {"range": _bounded_range, "dict": dict, "lipsum": None, "cycler": None}
-    env.globals = {k: v for k, v in env.globals.items() if v is not None}
+    env.globals = {"range": _bounded_range, "dict": _new_dict}
     env.filters["tojson"] = _tojson
+    env.filters["format"] = _format_filter
+    env.filters["center"] = _width_filter(env.filters["center"])
+    env.filters["indent"] = _width_filter(env.filters["indent"])
     return env
 
 
@@ -91,6 +240,7 @@ class CompiledTemplate:
             ) from None
 
     def render(self, scope: Mapping[str, Any]) -> str:
+        token = _BUDGET.set(_Budget())
         try:
             parts: list[str] = []
             size = 0
@@ -106,6 +256,8 @@ class CompiledTemplate:
             raise TemplateError(f"template refused by the sandbox: {exc}") from None
         except Exception as exc:  # any runtime failure inside user text is the user's error
             raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            _BUDGET.reset(token)
 
 
 @lru_cache(maxsize=4096)
@@ -128,12 +280,15 @@ class CompiledExpression:
             raise ExpressionError(f"expression syntax error: {exc.message}") from None
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
+        token = _BUDGET.set(_Budget())
         try:
             return self._fn(**scope)
         except jinja2.exceptions.SecurityError as exc:
             raise ExpressionError(f"expression refused by the sandbox: {exc}") from None
         except Exception as exc:
             raise ExpressionError(f"expression failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            _BUDGET.reset(token)
 
 
 @lru_cache(maxsize=4096)

@@ -254,12 +254,15 @@ class _Validator:
                     heapq.heappush(heap, (order[target], target))
         if len(result) == len(self.nodes):
             return result
-        in_cycle = [n for n in self.nodes if indegree[n] > 0]
+        # Nodes left with indegree > 0 include everything downstream of a cycle; an edge is on a
+        # cycle only when both ends are in the same strongly connected component.
+        component = _components(list(self.nodes), self.edges)
         for edge in self.edges:
-            if edge.source in in_cycle and edge.target in in_cycle:
+            if component[edge.source] == component[edge.target]:
+                members = [n for n in self.nodes if component[n] == component[edge.source]]
                 self.add(
                     "cycle",
-                    f"this {edge.kind} edge is part of a cycle ({' → '.join(in_cycle[:8])}); "
+                    f"this {edge.kind} edge is part of a cycle ({' → '.join(members[:8])}); "
                     "flows must not loop back",
                     edge_id=edge.id,
                 )
@@ -328,6 +331,43 @@ class _Validator:
                 else:
                     result[node_id] |= result[edge.source]
         return result
+
+
+def _components(node_ids: list[str], edges: list[Edge]) -> dict[str, str]:
+    """Strongly connected components (iterative Kosaraju): node id -> a representative id."""
+    successors: dict[str, list[str]] = {n: [] for n in node_ids}
+    predecessors: dict[str, list[str]] = {n: [] for n in node_ids}
+    for edge in edges:
+        successors[edge.source].append(edge.target)
+        predecessors[edge.target].append(edge.source)
+    finished: list[str] = []
+    seen: set[str] = set()
+    for start in node_ids:
+        if start in seen:
+            continue
+        seen.add(start)
+        stack = [(start, iter(successors[start]))]
+        while stack:
+            current, pending = stack[-1]
+            following = next((n for n in pending if n not in seen), None)
+            if following is None:
+                stack.pop()
+                finished.append(current)
+            else:
+                seen.add(following)
+                stack.append((following, iter(successors[following])))
+    component: dict[str, str] = {}
+    for root in reversed(finished):
+        if root in component:
+            continue
+        component[root] = root
+        todo = [root]
+        while todo:
+            for before in predecessors[todo.pop()]:
+                if before not in component:
+                    component[before] = root
+                    todo.append(before)
+    return component
 
 
 def validate_graph(raw: Any, registry: NodeRegistry = default_registry) -> list[Issue]:

@@ -1,0 +1,1 @@
+"""Workflows: workspaces and membership, versioned graphs, the REST API for building them."""

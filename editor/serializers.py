@@ -1,0 +1,194 @@
+"""Shapes of the editor API: read serializers for answers, input serializers for requests.
+
+Input serializers only check types and lengths; what a graph means is the engine's business
+(``runtime.validation``) and what may be stored is ``editor.operations``'.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from editor.models import Workflow, WorkflowVersion, Workspace
+from editor.operations import EXPORT_FORMAT
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": 'A graph: {"nodes": [...], "edges": [...]} (see the README, graph format)',
+        "properties": {
+            "nodes": {"type": "array", "items": {"type": "object"}},
+            "edges": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+)
+class GraphField(serializers.JSONField):
+    pass
+
+
+class IssueSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    node_id = serializers.CharField(required=False)
+    edge_id = serializers.CharField(required=False)
+    field = serializers.CharField(required=False)
+
+
+class WorkspaceSerializer(serializers.ModelSerializer):
+    role = serializers.CharField(read_only=True, help_text="Your role in this workspace")
+
+    class Meta:
+        model = Workspace
+        fields = ["id", "name", "slug", "role", "created_at"]
+
+
+class VersionSummarySerializer(serializers.ModelSerializer):
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    valid = serializers.BooleanField(source="is_valid", read_only=True)
+    issue_count = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkflowVersion
+        fields = ["number", "note", "created_by", "created_at", "valid", "issue_count"]
+
+    def get_issue_count(self, version: WorkflowVersion) -> int:
+        return len(version.issues)
+
+
+class VersionSerializer(VersionSummarySerializer):
+    graph = GraphField(read_only=True)
+    issues = IssueSerializer(many=True, read_only=True)
+
+    class Meta(VersionSummarySerializer.Meta):
+        fields = [*VersionSummarySerializer.Meta.fields, "graph", "issues"]
+
+
+class WorkflowSummarySerializer(serializers.ModelSerializer):
+    workspace = serializers.PrimaryKeyRelatedField(read_only=True)
+    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    version = serializers.IntegerField(
+        source="current_version.number", default=None, read_only=True
+    )
+    valid = serializers.BooleanField(source="current_version.is_valid", default=None, read_only=True)
+
+    class Meta:
+        model = Workflow
+        fields = [
+            "id",
+            "workspace",
+            "name",
+            "description",
+            "version",
+            "valid",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class WorkflowSerializer(WorkflowSummarySerializer):
+    """One workflow with its current graph and that graph's validation issues."""
+
+    graph = GraphField(source="current_version.graph", default=None, read_only=True)
+    issues = IssueSerializer(
+        source="current_version.issues", many=True, default=list, read_only=True
+    )
+
+    class Meta(WorkflowSummarySerializer.Meta):
+        fields = [*WorkflowSummarySerializer.Meta.fields, "graph", "issues"]
+
+
+# -- input -----------------------------------------------------------------------------------------
+
+
+class WorkspaceChoiceField(serializers.PrimaryKeyRelatedField):
+    """A workspace id, looked up among the requesting user's workspaces only."""
+
+    def get_queryset(self) -> Any:
+        from editor.access import workspaces_of
+
+        return workspaces_of(self.context["request"].user)
+
+
+class WorkflowCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    workspace = WorkspaceChoiceField(
+        required=False, default=None, help_text="Defaults to your own workspace"
+    )
+    graph = GraphField(required=False, default=None, help_text="Defaults to an empty graph")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class WorkflowUpdateSerializer(serializers.Serializer):
+    """PUT saves a graph (``graph`` required); PATCH may also only rename."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    graph = GraphField(required=True)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    base_version = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="The version this edit started from; a save on top of a newer one answers 409",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.partial and not attrs.keys() & {"name", "description", "graph"}:
+            raise serializers.ValidationError("send at least one of name, description, graph")
+        return attrs
+
+
+class ValidateRequestSerializer(serializers.Serializer):
+    graph = GraphField(
+        required=False, help_text="The graph to check; the workflow's current graph if omitted"
+    )
+
+
+class ValidateResponseSerializer(serializers.Serializer):
+    valid = serializers.BooleanField()
+    errors = IssueSerializer(many=True)
+
+
+class DuplicateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class ImportSerializer(serializers.Serializer):
+    """The file ``export`` gives, or just ``{"name", "graph"}``."""
+
+    format = serializers.ChoiceField(choices=[EXPORT_FORMAT], required=False)
+    format_version = serializers.IntegerField(min_value=1, max_value=1, required=False)
+    name = serializers.CharField(max_length=200, required=False, default="Imported workflow")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    graph = GraphField()
+    workspace = WorkspaceChoiceField(
+        required=False, default=None, help_text="Defaults to your own workspace"
+    )
+
+
+class ExportSerializer(serializers.Serializer):
+    format = serializers.CharField()
+    format_version = serializers.IntegerField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    version = serializers.IntegerField(allow_null=True)
+    graph = GraphField()
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx answer."""
+
+    error = ErrorDetailSerializer()
+

@@ -1,0 +1,227 @@
+"""The editor's REST API. Thin: parse with a serializer, scope with ``access``, call an operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.text import slugify
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from editor import operations
+from editor.access import workflows_of, workspaces_of
+from editor.errors import NotFound
+from editor.models import Workflow, WorkflowVersion, Workspace
+from editor.serializers import (
+    DuplicateSerializer,
+    ErrorSerializer,
+    ExportSerializer,
+    ImportSerializer,
+    ValidateRequestSerializer,
+    ValidateResponseSerializer,
+    VersionSerializer,
+    VersionSummarySerializer,
+    WorkflowCreateSerializer,
+    WorkflowSerializer,
+    WorkflowSummarySerializer,
+    WorkflowUpdateSerializer,
+    WorkspaceSerializer,
+)
+from runtime.nodes.registry import default_registry
+
+ERRORS: dict[int, Any] = {400: ErrorSerializer, 404: ErrorSerializer}
+NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH, description="Version number")
+WORKSPACE_FILTER = OpenApiParameter(
+    "workspace", int, OpenApiParameter.QUERY, description="Only this workspace's workflows"
+)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[WORKSPACE_FILTER], responses=WorkflowSummarySerializer(many=True)),
+    retrieve=extend_schema(responses={200: WorkflowSerializer, 404: ErrorSerializer}),
+    create=extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **ERRORS}),
+    update=extend_schema(
+        request=WorkflowUpdateSerializer,
+        responses={200: WorkflowSerializer, 409: ErrorSerializer, **ERRORS},
+        description="Save the graph as a new version (and rename if name/description are sent).",
+    ),
+    partial_update=extend_schema(
+        request=WorkflowUpdateSerializer,
+        responses={200: WorkflowSerializer, 409: ErrorSerializer, **ERRORS},
+        description="With `graph`: save a new version. Without: rename or re-describe only.",
+    ),
+    destroy=extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer}),
+)
+class WorkflowViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Workflow]
+):
+    """Workflows in your workspaces; every graph save is a new immutable version."""
+
+    queryset = Workflow.objects.none()  # for schema introspection; see get_queryset
+    serializer_class = WorkflowSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self) -> QuerySet[Workflow]:
+        workflows = workflows_of(self.request.user).select_related(
+            "current_version", "created_by", "current_version__created_by"
+        )
+        if self.action == "list":
+            # Graphs can be large; a list shows only names and validity.
+            workflows = workflows.defer("current_version__graph")
+            workspace = self.request.query_params.get("workspace")
+            if workspace is not None:
+                if not workspace.isdigit() or len(workspace) > 18:
+                    raise serializers.ValidationError({"workspace": ["a workspace id is a number"]})
+                workflows = workflows.filter(workspace_id=int(workspace))
+        return workflows
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return WorkflowSummarySerializer if self.action == "list" else WorkflowSerializer
+
+    def _input(self, serializer_class: type[serializers.Serializer[Any]], **kwargs: Any) -> Any:
+        serializer = serializer_class(data=self.request.data, context={"request": self.request}, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _answer(self, workflow: Workflow, code: int = status.HTTP_200_OK) -> Response:
+        return Response(WorkflowSerializer(workflow, context={"request": self.request}).data, status=code)
+
+    def create(self, request: Request) -> Response:
+        data = self._input(WorkflowCreateSerializer)
+        workflow = operations.create_workflow(user=request.user, **data)
+        return self._answer(workflow, status.HTTP_201_CREATED)
+
+    def update(self, request: Request, pk: str | None = None, partial: bool = False) -> Response:
+        workflow = self.get_object()
+        data = self._input(WorkflowUpdateSerializer, partial=partial)
+        if "graph" in data:
+            workflow = operations.save_workflow(workflow, user=request.user, **data)
+        else:
+            workflow = operations.rename_workflow(
+                workflow, name=data.get("name"), description=data.get("description")
+            )
+        return self._answer(workflow)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        return self.update(request, pk, partial=True)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        operations.delete_workflow(self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    # -- versions ----------------------------------------------------------------------------------
+
+    def _version(self, number: str) -> WorkflowVersion:
+        version = self.get_object().versions.select_related("created_by").filter(number=int(number))
+        found = version.first()
+        if found is None:
+            raise NotFound(f"this workflow has no version {number}")
+        return found
+
+    @extend_schema(responses=VersionSummarySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def versions(self, request: Request, pk: str | None = None) -> Response:
+        versions = self.get_object().versions.select_related("created_by").defer("graph")
+        page = self.paginate_queryset(versions.order_by("-number"))
+        return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
+
+    @extend_schema(parameters=[NUMBER], responses={200: VersionSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
+    def version(self, request: Request, pk: str | None = None, number: str = "") -> Response:
+        return Response(VersionSerializer(self._version(number)).data)
+
+    @extend_schema(
+        request=None,
+        parameters=[NUMBER],
+        responses={200: WorkflowSerializer, 404: ErrorSerializer},
+        description="Save a new version with this version's graph.",
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore")
+    def restore(self, request: Request, pk: str | None = None, number: str = "") -> Response:
+        workflow = operations.restore_version(self.get_object(), user=request.user, number=int(number))
+        return self._answer(workflow)
+
+    # -- whole-workflow actions --------------------------------------------------------------------
+
+    @extend_schema(request=DuplicateSerializer, responses={201: WorkflowSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def duplicate(self, request: Request, pk: str | None = None) -> Response:
+        workflow = self.get_object()
+        data = self._input(DuplicateSerializer)
+        copy = operations.duplicate_workflow(workflow, user=request.user, name=data.get("name"))
+        return self._answer(copy, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ValidateRequestSerializer,
+        responses={200: ValidateResponseSerializer, **ERRORS},
+        description="Check the posted graph, or the current one if none is posted. Never saves.",
+    )
+    @action(detail=True, methods=["post"])
+    def validate(self, request: Request, pk: str | None = None) -> Response:
+        workflow = self.get_object()
+        data = self._input(ValidateRequestSerializer)
+        if "graph" in data:
+            issues = operations.graph_issues(data["graph"])
+        else:
+            issues = workflow.current_version.issues if workflow.current_version else []
+        return Response({"valid": not issues, "errors": issues})
+
+    @extend_schema(responses={200: ExportSerializer, 404: ErrorSerializer})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
+    def export(self, request: Request, pk: str | None = None) -> Response:
+        workflow = self.get_object()
+        filename = f"{slugify(workflow.name) or 'workflow'}.json"
+        return Response(
+            operations.export_workflow(workflow),
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    @extend_schema(request=ImportSerializer, responses={201: WorkflowSerializer, **ERRORS})
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_(self, request: Request) -> Response:
+        data = self._input(ImportSerializer)
+        workflow = operations.import_workflow(
+            user=request.user,
+            graph=data["graph"],
+            name=data["name"],
+            description=data["description"],
+            workspace=data["workspace"],
+        )
+        return self._answer(workflow, status.HTTP_201_CREATED)
+
+
+class WorkspaceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Workspace]):
+    """Your workspaces, each with your role in it."""
+
+    queryset = Workspace.objects.none()  # for schema introspection; see get_queryset
+    serializer_class = WorkspaceSerializer
+
+    def get_queryset(self) -> QuerySet[Workspace]:
+        return workspaces_of(self.request.user)
+
+
+class NodeTypeSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    label = serializers.CharField()
+    category = serializers.CharField()
+    description = serializers.CharField()
+    inputs = serializers.ListField(child=serializers.CharField())
+    outputs = serializers.ListField(child=serializers.CharField())
+    dynamic_outputs = serializers.CharField(allow_null=True)
+    can_delegate = serializers.BooleanField()
+    delegatable = serializers.BooleanField()
+    config_schema = serializers.JSONField(help_text="JSON Schema of the node's settings")
+
+
+class NodeTypeListView(APIView):
+    """The node-type catalogue the canvas builds its palette and settings forms from."""
+
+    @extend_schema(responses=NodeTypeSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(default_registry.catalogue())

@@ -1,0 +1,118 @@
+// The run events, a plain mirror of runtime/events.py and the payloads the engine emits
+// (runtime/executor.py, runtime/step.py). One file on purpose: it may be generated from Python.
+
+export const RUN_STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const STEP_STATUSES = [
+  'pending',
+  'queued',
+  'running',
+  'waiting',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
+
+export const FINISHED_RUN_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled']);
+export const FINISHED_STEP_STATUSES: ReadonlySet<string> = new Set([
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+]);
+
+export interface StepError {
+  code?: string;
+  message: string;
+  retryable?: boolean;
+  [key: string]: unknown;
+}
+
+export interface ModelFigures {
+  tokens_in: number;
+  tokens_out: number;
+  cost: number;
+}
+
+export interface Totals extends ModelFigures {
+  by_model: Record<string, ModelFigures>;
+}
+
+export interface EventDataByType {
+  'run.started': { input: unknown };
+  'run.succeeded': { output: unknown; totals: Totals };
+  'run.failed': { error: StepError & { step?: string; node?: string } };
+  'run.cancelled': Record<string, never>;
+  'run.waiting': { steps: string[] };
+  'step.started': { attempt: number; input: unknown; parent: string | null; round: number };
+  'step.chunk': { text: string };
+  'step.retrying': { attempt: number; error: StepError; delay: number };
+  'step.succeeded': {
+    output: unknown;
+    branch: string | null;
+    attempt: number;
+    model: string | null;
+    tokens_in: number;
+    tokens_out: number;
+    cost: number;
+    duration_ms: number | null;
+  };
+  'step.failed': { error: StepError; attempt: number };
+  'step.skipped': Record<string, never>;
+  'step.cancelled': Record<string, never>;
+  'step.waiting': { request: unknown };
+  'step.delegated': { tasks: { step: string; node: string }[] };
+  'step.resumed': { round: number };
+}
+
+export type EventType = keyof EventDataByType;
+
+export const EVENT_TYPES: readonly EventType[] = [
+  'run.started',
+  'run.succeeded',
+  'run.failed',
+  'run.cancelled',
+  'run.waiting',
+  'step.started',
+  'step.chunk',
+  'step.retrying',
+  'step.succeeded',
+  'step.failed',
+  'step.skipped',
+  'step.cancelled',
+  'step.waiting',
+  'step.delegated',
+  'step.resumed',
+];
+
+/** One event as the WebSocket and the event log send it. */
+export type RunEvent = {
+  [T in EventType]: {
+    seq: number;
+    type: T;
+    run: string;
+    /** the step id for step.* events, null for run.* events */
+    step: string | null;
+    node: string | null;
+    /** the run's or step's status after the event */
+    status: string | null;
+    data: EventDataByType[T];
+    /** seconds since the epoch */
+    ts: number;
+  };
+}[EventType];
+
+export type EventOf<T extends EventType> = Extract<RunEvent, { type: T }>;
+
+export function isRunEvent(value: unknown): value is RunEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return (
+    typeof v.seq === 'number' &&
+    typeof v.type === 'string' &&
+    (EVENT_TYPES as readonly string[]).includes(v.type)
+  );
+}

@@ -1,0 +1,145 @@
+// Typed calls for every endpoint the app uses. Shapes mirror the REST contract; fields the
+// contract does not promise are optional so the app degrades instead of crashing.
+
+import { request } from './client';
+import type { RunStatus, StepError, StepStatus, Totals } from './events';
+import type { Graph, Issue, NodeTypeSpec } from './graph';
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+export interface VersionSummary {
+  number: number;
+  created_at?: string;
+  created_by?: string | null;
+  valid?: boolean;
+  note?: string;
+}
+
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  description: string;
+  updated_at: string;
+  created_at?: string;
+  current_version: VersionSummary | null;
+}
+
+export interface WorkflowDetail extends WorkflowSummary {
+  graph: Graph | null;
+  version: number | null;
+  issues?: Issue[];
+}
+
+export interface SaveResult extends WorkflowDetail {
+  issues: Issue[];
+}
+
+export interface VersionDetail extends VersionSummary {
+  graph: Graph;
+}
+
+export interface ValidateResult {
+  valid: boolean;
+  errors: Issue[];
+}
+
+export interface StepRecord {
+  id: string;
+  node: string;
+  type: string;
+  status: StepStatus;
+  parent: string | null;
+  input: unknown;
+  output: unknown;
+  branch: string | null;
+  error: StepError | null;
+  attempt: number;
+  model: string | null;
+  tokens_in: number;
+  tokens_out: number;
+  cost: number;
+  started_at: string | number | null;
+  finished_at: string | number | null;
+  duration_ms: number | null;
+}
+
+export interface RunSummary {
+  id: string;
+  status: RunStatus;
+  workflow?: string;
+  version?: number | null;
+  created_at?: string;
+  started_at?: string | null;
+  finished_at?: string | null;
+  totals?: Totals;
+  error?: StepError | null;
+}
+
+export interface RunDetail extends RunSummary {
+  input: unknown;
+  output: unknown;
+  error: StepError | null;
+  steps: StepRecord[];
+  totals: Totals;
+  last_seq: number;
+  /** Not in the contract yet: the graph that ran, so the run view never shows a later edit. */
+  graph?: Graph;
+}
+
+function pageOf<T>(data: Page<T> | T[]): Page<T> {
+  return Array.isArray(data) ? { count: data.length, next: null, previous: null, results: data } : data;
+}
+
+/** Next-page links are absolute URLs; keep only path and query so the request stays same-origin. */
+function samePath(url: string): string {
+  try {
+    const parsed = new URL(url, window.location.origin);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return url;
+  }
+}
+
+export const api = {
+  nodeTypes: () => request<NodeTypeSpec[]>('/api/node-types/'),
+
+  listWorkflows: async (pageUrl?: string) =>
+    pageOf(await request<Page<WorkflowSummary> | WorkflowSummary[]>(pageUrl ? samePath(pageUrl) : '/api/workflows/')),
+  createWorkflow: (body: { name: string; description?: string; graph?: Graph }) =>
+    request<WorkflowDetail>('/api/workflows/', { method: 'POST', body }),
+  getWorkflow: (id: string) => request<WorkflowDetail>(`/api/workflows/${id}/`),
+  saveWorkflow: (id: string, body: { name?: string; graph: Graph }) =>
+    request<SaveResult>(`/api/workflows/${id}/`, { method: 'PUT', body }),
+  renameWorkflow: (id: string, name: string) =>
+    request<WorkflowDetail>(`/api/workflows/${id}/`, { method: 'PATCH', body: { name } }),
+  deleteWorkflow: (id: string) => request<void>(`/api/workflows/${id}/`, { method: 'DELETE' }),
+  duplicateWorkflow: (id: string) =>
+    request<WorkflowDetail>(`/api/workflows/${id}/duplicate/`, { method: 'POST', body: {} }),
+  exportWorkflow: (id: string) => request<unknown>(`/api/workflows/${id}/export/`),
+  importWorkflow: (body: { name?: string; graph: Graph }) =>
+    request<WorkflowDetail>('/api/workflows/import/', { method: 'POST', body }),
+  validateWorkflow: (id: string, graph: Graph, signal?: AbortSignal) =>
+    request<ValidateResult>(`/api/workflows/${id}/validate/`, { method: 'POST', body: { graph }, signal }),
+
+  listVersions: async (id: string) =>
+    pageOf(await request<Page<VersionSummary> | VersionSummary[]>(`/api/workflows/${id}/versions/`)),
+  getVersion: (id: string, number: number) =>
+    request<VersionDetail>(`/api/workflows/${id}/versions/${number}/`),
+  restoreVersion: (id: string, number: number) =>
+    request<WorkflowDetail>(`/api/workflows/${id}/versions/${number}/restore/`, { method: 'POST', body: {} }),
+
+  startRun: (workflowId: string, input: unknown) =>
+    request<{ id: string; status: RunStatus }>(`/api/workflows/${workflowId}/runs/`, {
+      method: 'POST',
+      body: { input },
+    }),
+  listRuns: async (workflowId: string) =>
+    pageOf(await request<Page<RunSummary> | RunSummary[]>('/api/runs/', { query: { workflow: workflowId } })),
+  getRun: (runId: string, signal?: AbortSignal) => request<RunDetail>(`/api/runs/${runId}/`, { signal }),
+  cancelRun: (runId: string) => request<unknown>(`/api/runs/${runId}/cancel/`, { method: 'POST', body: {} }),
+};

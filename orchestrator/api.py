@@ -1,0 +1,124 @@
+"""The runs API: start, list, read, follow and cancel runs. Views only call operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from editor.access import workflows_of
+from editor.errors import Conflict, OperationError
+from orchestrator import operations
+from orchestrator.access import runs_of
+from orchestrator.models import Run
+from orchestrator.serializers import (
+    EventSerializer,
+    RunSerializer,
+    RunSummarySerializer,
+    StartRunSerializer,
+)
+from runtime.errors import GraphValidationError, PermanentError
+
+EVENTS_PAGE = 1000
+
+
+class GraphNotRunnable(OperationError):
+    code = "invalid_graph"
+
+
+def _refusal(exc: GraphValidationError) -> GraphNotRunnable:
+    fields: dict[str, list[str]] = {}
+    for issue in exc.issues:
+        key = (
+            f"nodes.{issue.node_id}"
+            if issue.node_id
+            else f"edges.{issue.edge_id}"
+            if issue.edge_id
+            else "graph"
+        )
+        fields.setdefault(key, []).append(issue.message)
+    count = len(exc.issues)
+    return GraphNotRunnable(
+        f"the workflow's current version has {count} problem(s); fix them and save before running",
+        fields=fields,
+    )
+
+
+class StartRunView(APIView):
+    """``POST /api/workflows/<id>/runs/``: start a run of the current version."""
+
+    @extend_schema(request=StartRunSerializer, responses={201: RunSummarySerializer})
+    def post(self, request: Request, workflow_id: str) -> Response:
+        workflow = get_object_or_404(workflows_of(request.user), pk=workflow_id)
+        body = StartRunSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            run = operations.start_run(workflow, body.validated_data["input"], request.user)
+        except GraphValidationError as exc:
+            raise _refusal(exc) from None
+        except PermanentError as exc:
+            raise OperationError(str(exc), code="not_runnable") from None
+        return Response(RunSummarySerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Run]):
+    """Runs of the workflows in my workspaces; ``?workflow=<id>`` narrows the list."""
+
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"  # anything else is simply not found
+
+    def get_queryset(self) -> Any:
+        runs = runs_of(self.request.user).select_related("version")
+        workflow = self.request.query_params.get("workflow")
+        if workflow and self.action == "list":
+            runs = runs.filter(workflow_id=workflow)  # list() has checked it is a uuid
+        return runs.order_by("-created_at")
+
+    def get_serializer_class(self) -> Any:
+        return RunSerializer if self.action == "retrieve" else RunSummarySerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        workflow = request.query_params.get("workflow")
+        if workflow:
+            import uuid
+
+            try:
+                uuid.UUID(workflow)
+            except ValueError:
+                raise OperationError(
+                    "workflow must be a workflow id", fields={"workflow": ["not a valid id"]}
+                ) from None
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="only events with a larger seq"),
+        ],
+        responses={200: EventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        try:
+            after = int(request.query_params.get("after", "0"))
+        except ValueError:
+            raise OperationError(
+                "after must be a whole number", fields={"after": ["not a number"]}
+            ) from None
+        events = run.events.filter(seq__gt=after).order_by("seq")[:EVENTS_PAGE]
+        data = EventSerializer(events, many=True).data
+        return Response({"events": data, "last_seq": run.last_seq, "more": len(data) == EVENTS_PAGE})
+
+    @extend_schema(request=None, responses={202: RunSummarySerializer})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        run = self.get_object()
+        if not operations.cancel_run(run.pk):
+            raise Conflict(f"the run has already {get_object_or_404(Run, pk=run.pk).status}")
+        run.refresh_from_db()
+        return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,94 @@
+"""``/ws/runs/<id>/?after=<seq>``: every event of a run, in order, no gap, no duplicate.
+
+On connect the consumer joins the run's group *first*, then sends the stored events after
+``after``; live events that arrive meanwhile wait in the consumer's queue (Channels handles one
+message at a time). From then on it keeps ``last_seq``: an event at or below it is a duplicate
+and dropped; an event that skips ahead means a broadcast was lost or overtaken, so the missing
+ones are read from the database first. Streamed chunks carry no seq and pass straight through.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from orchestrator.access import runs_of
+from orchestrator.models import Event
+from orchestrator.publisher import run_group
+
+CLOSE_FORBIDDEN = 4403
+CLOSE_BAD_REQUEST = 4400
+CATCH_UP_BATCH = 500
+
+
+class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    run_id: str
+    last_seq: int
+    group: str | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            self.last_seq = max(int(query.get("after", ["0"])[0]), 0)
+        except ValueError:
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        if not await self._may_watch():
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = run_group(self.run_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self._catch_up(until=None)
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        # Clients only listen; a ping keeps proxies from closing an idle socket.
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong", "last_seq": self.last_seq})
+
+    async def run_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        seq = event.get("seq")
+        if seq is None:
+            await self.send_json(event)
+            return
+        if seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1:
+            await self._catch_up(until=seq - 1)
+            if seq <= self.last_seq:
+                return
+        await self.send_json(event)
+        self.last_seq = seq
+
+    async def _catch_up(self, until: int | None) -> None:
+        while True:
+            batch = await self._events_after(self.last_seq, until)
+            for event in batch:
+                await self.send_json(event)
+                self.last_seq = event["seq"]
+            if len(batch) < CATCH_UP_BATCH:
+                return
+
+    @database_sync_to_async
+    def _may_watch(self) -> bool:
+        user = self.scope.get("user")
+        try:
+            return runs_of(user).filter(pk=self.run_id).exists()
+        except Exception:  # a malformed id is simply not a run the user can see
+            return False
+
+    @database_sync_to_async
+    def _events_after(self, after: int, until: int | None) -> list[dict[str, Any]]:
+        events = Event.objects.filter(run_id=self.run_id, seq__gt=after)
+        if until is not None:
+            events = events.filter(seq__lte=until)
+        return [event.to_message() for event in events.order_by("seq")[:CATCH_UP_BATCH]]

@@ -1,0 +1,162 @@
+"""Executing one step inside a Celery worker: claim, run the node on the process loop while
+keeping the lease alive, and record the result. Pure steps made ready run inline right after."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import deque
+from concurrent.futures import CancelledError as FutureCancelled
+from concurrent.futures import TimeoutError as FutureTimeout
+from functools import lru_cache
+from typing import Any
+
+from django.db.models import Q
+
+from orchestrator import loop, operations
+from orchestrator.models import Step
+from orchestrator.operations import Claimed, Dispatch, lease_seconds
+from orchestrator.publisher import publish, run_group
+from runtime.errors import PermanentError, StepError
+from runtime.nodes.base import Complete, Delegate, StepContext, Suspend, TaskResult
+from runtime.services import Services
+from runtime.step import run_attempt
+from runtime.usage import Usage
+
+log = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=1)
+def services() -> Services:
+    """Providers for this worker process (local always; others from the environment)."""
+    return Services.from_env()
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def execute_step(step_id: int) -> None:
+    """Run a step and then, in this same task, the pure steps it makes ready."""
+    pending = deque([step_id])
+    while pending:
+        dispatch = _execute_one(pending.popleft())
+        pending.extend(dispatch.inline)
+
+
+def _execute_one(step_id: int) -> Dispatch:
+    claimed = operations.claim_step(step_id, worker_name())
+    if claimed is None:
+        return Dispatch()  # someone else has it, it is finished, or the run is over
+    step = claimed.step
+    planned = claimed.version.plan.nodes[step.node_id]
+    usage = Usage()
+    ctx = StepContext(
+        run_id=str(claimed.run.pk),
+        step_id=step.key,
+        node=planned.node,
+        attempt=step.attempt,
+        input=step.input,
+        scope=_scope(claimed),
+        services=services(),
+        usage=usage,
+        emit_chunk=_chunk_publisher(claimed),
+        resume=_resume_value(step),
+        state=step.state,
+        round=step.round,
+        delegates=claimed.version.plan.delegates[step.node_id],
+    )
+    future = loop.submit(run_attempt(planned, ctx))
+    heartbeat = max(lease_seconds() / 3, 0.05)
+    while True:
+        try:
+            result = future.result(timeout=heartbeat)
+            break
+        except FutureTimeout:
+            if not operations.renew_lease(step_id, claimed.claim):
+                # Cancelled, or our lease ran out and another worker has the step: stop here.
+                future.cancel()
+                return Dispatch()
+        except FutureCancelled:
+            return Dispatch()
+        except StepError as error:
+            policy = planned.retry
+            retry_in = (
+                policy.delay_before(step.attempt + 1, error)
+                if policy.should_retry(step.attempt, error)
+                else None
+            )
+            return operations.fail_step(step_id, claimed.claim, error, usage, retry_in)
+    if isinstance(result, Complete):
+        return operations.complete_step(step_id, claimed.claim, result.output, result.branch, usage)
+    if isinstance(result, Suspend):
+        operations.suspend_step(step_id, claimed.claim, result.request, usage)
+        return Dispatch()
+    if isinstance(result, Delegate):
+        allowed = set(ctx.delegates)
+        unknown = sorted({task.node_id for task in result.tasks} - allowed)
+        if unknown or not result.tasks:
+            reason = (
+                f"cannot delegate to {', '.join(unknown)}: no delegate edge leads there"
+                if unknown
+                else "the node delegated no tasks"
+            )
+            return operations.fail_step(
+                step_id, claimed.claim, PermanentError(reason), usage, None
+            )
+        return operations.delegate_step(
+            step_id, claimed.claim, result.tasks, result.state, usage
+        )
+    raise TypeError(f"node {planned.node.id!r} returned {type(result).__name__}")
+
+
+def _scope(claimed: Claimed) -> dict[str, Any]:
+    """What templates read: the run input, the outputs they name, and the step's input."""
+    step = claimed.step
+    reads = claimed.version.reads.get(step.node_id, frozenset())
+    nodes: dict[str, dict[str, Any]] = {}
+    if reads:
+        rows = Step.objects.filter(
+            Q(status="succeeded") | Q(status="failed", branch="error"),
+            run_id=claimed.run.pk,
+            parent__isnull=True,
+            node_id__in=reads,
+        ).values_list("node_id", "output", "branch")
+        nodes = {node_id: {"output": output, "branch": branch} for node_id, output, branch in rows}
+    return {"input": claimed.run.input, "nodes": nodes, "upstream": step.input}
+
+
+def _resume_value(step: Step) -> Any:
+    """A delegating node resumes with TaskResults; a suspended one with the person's answer."""
+    resume = step.resume or {}
+    if "tasks" in resume:
+        return [TaskResult(**result) for result in resume["tasks"]]
+    return resume.get("answer")
+
+
+def _chunk_publisher(claimed: Claimed) -> Any:
+    """Streamed text goes to live viewers only; the step's final output is what is stored."""
+    run_id = str(claimed.run.pk)
+    step = claimed.step
+    group = run_group(run_id)
+
+    def emit(text: str) -> None:
+        publish(
+            group,
+            {
+                "type": "run.event",
+                "event": {
+                    "seq": None,
+                    "type": "step.chunk",
+                    "run": run_id,
+                    "step": step.key,
+                    "node": step.node_id,
+                    "status": "running",
+                    "data": {"text": text, "attempt": step.attempt},
+                    "ts": None,
+                },
+            },
+        )
+
+    return emit

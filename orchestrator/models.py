@@ -1,0 +1,139 @@
+"""The run side: a Run of a pinned workflow version, its Steps, and its append-only Event log.
+
+Everything about a run lives in the database; Redis only carries messages. Step transitions are
+conditional updates (see :mod:`orchestrator.operations`), so a redelivered Celery task or a
+worker that lost its lease can never finish a step twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+from runtime.events import RUN_STATUSES, STEP_STATUSES
+
+
+def _choices(values: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(value, value) for value in values]
+
+
+class Run(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workspace = models.ForeignKey("editor.Workspace", on_delete=models.CASCADE, related_name="runs")
+    workflow = models.ForeignKey("editor.Workflow", on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(
+        "editor.WorkflowVersion", on_delete=models.PROTECT, related_name="runs"
+    )
+    status = models.CharField(max_length=16, choices=_choices(RUN_STATUSES), default="queued")
+    input = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    output = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    error = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    by_model = models.JSONField(default=dict, blank=True)
+    # The last event number handed out; bumped under this row's lock, so seqs have no gaps.
+    last_seq = models.BigIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["workflow", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"run {self.id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in ("succeeded", "failed", "cancelled")
+
+
+class Step(models.Model):
+    """One execution of one node; a manager's delegated tasks are steps with a parent."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    key = models.CharField(max_length=200)  # node id, or "<parent key>.<node>.<n>" if delegated
+    node_id = models.CharField(max_length=64)
+    node_type = models.CharField(max_length=64)
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children"
+    )
+    status = models.CharField(max_length=16, choices=_choices(STEP_STATUSES), default="pending")
+    input = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    output = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    branch = models.CharField(max_length=64, null=True, blank=True)
+    error = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=0)
+    round = models.PositiveIntegerField(default=0)
+    # Delegation and human input: what the node asked for and what it resumes with.
+    request = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    resume = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    state = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    model = models.CharField(max_length=200, null=True, blank=True)
+    tokens_in = models.BigIntegerField(default=0)
+    tokens_out = models.BigIntegerField(default=0)
+    cost = models.FloatField(default=0.0)
+    by_model = models.JSONField(default=dict, blank=True)
+    # The worker holding the step: a token per claim, and a lease it must keep renewing.
+    claim = models.UUIDField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When a queued step should run (later than now while a retry backs off); the sweeper
+    # re-sends a queued step whose message was lost once this is well past.
+    due_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run", "key"], name="step_key_unique")]
+        indexes = [models.Index(fields=["status", "lease_expires_at"])]
+
+    def __str__(self) -> str:
+        return f"step {self.key} of run {self.run_id} ({self.status})"
+
+    @property
+    def duration_ms(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds() * 1000, 3)
+
+
+class Event(models.Model):
+    """Append-only; ``(run, seq)`` is unique and gap-free."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=32)
+    step_key = models.CharField(max_length=200, null=True, blank=True)
+    node_id = models.CharField(max_length=64, null=True, blank=True)
+    status = models.CharField(max_length=16, null=True, blank=True)
+    data = models.JSONField(encoder=DjangoJSONEncoder, default=dict)
+    ts = models.DateTimeField()
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="event_seq_unique")]
+
+    def to_message(self) -> dict[str, object]:
+        """The wire shape shared by the WebSocket, the events API and the engine's Event."""
+        return {
+            "seq": self.seq,
+            "type": self.type,
+            "run": str(self.run_id),
+            "step": self.step_key,
+            "node": self.node_id,
+            "status": self.status,
+            "data": self.data,
+            "ts": self.ts.timestamp(),
+        }

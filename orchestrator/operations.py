@@ -1,0 +1,621 @@
+"""Business operations of the run side. Each is one transaction that locks its run's row.
+
+The lock serialises everything that changes one run: event numbers come out gap-free, and two
+branches finishing at once cannot both miss that their join is now ready. Events are written in
+the same transaction and broadcast after commit; steps to execute are enqueued after commit.
+
+Step life: pending → queued → running → (waiting) → succeeded | failed | skipped | cancelled.
+A worker *claims* a queued step with a conditional update that hands it a fresh claim token and
+a lease; every later transition of that step names the token, so a worker that lost its lease
+(or a redelivered Celery message) changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from orchestrator.models import Event, Run, Step
+from orchestrator.plans import CompiledVersion, compiled
+from orchestrator.publisher import publish_events
+from runtime.errors import PermanentError, StepError
+from runtime.nodes.base import DelegateTask
+from runtime.scheduling import SKIPPED, advance, is_complete, run_output
+from runtime.usage import Usage
+
+ACTIVE_STEP = ("queued", "running")
+OPEN_STEP = ("pending", "queued", "running", "waiting")
+FINISHED_RUN = ("succeeded", "failed", "cancelled")
+
+
+def lease_seconds() -> float:
+    return float(getattr(settings, "STEP_LEASE_SECONDS", 15))
+
+
+class RunFinished(Exception):
+    """The run is over (finished or cancelled): nothing more may change it."""
+
+
+@dataclass
+class Dispatch:
+    """Steps made runnable by a transaction: enqueue ``queued`` after commit; run ``inline`` now."""
+
+    queued: list[tuple[int, float]] = field(default_factory=list)  # (step id, countdown seconds)
+    inline: list[int] = field(default_factory=list)
+
+
+class RunTransaction:
+    """``with RunTransaction(run_id) as txn:`` — lock the run, emit events, dispatch steps."""
+
+    def __init__(self, run_id: Any, *, inline_pure: bool = False) -> None:
+        self.run_id = run_id
+        self.inline_pure = inline_pure
+        self.events: list[Event] = []
+        self.dispatch = Dispatch()
+        self._atomic = transaction.atomic()
+        self._version: CompiledVersion | None = None
+
+    def __enter__(self) -> RunTransaction:
+        self._atomic.__enter__()
+        try:
+            self.run = Run.objects.select_for_update().select_related("version").get(pk=self.run_id)
+        except BaseException:
+            self._atomic.__exit__(*_exc_info())
+            raise
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        if exc_type is None:
+            if self.events:
+                Event.objects.bulk_create(self.events)
+                Run.objects.filter(pk=self.run.pk).update(last_seq=self.run.last_seq)
+                messages = [event.to_message() for event in self.events]
+                run_id = self.run.pk
+                transaction.on_commit(lambda: publish_events(run_id, messages))
+            if self.dispatch.queued:
+                queued = list(self.dispatch.queued)
+                transaction.on_commit(lambda: _enqueue(queued))
+        return self._atomic.__exit__(exc_type, exc, tb)
+
+    @property
+    def version(self) -> CompiledVersion:
+        if self._version is None:
+            self._version = compiled(self.run.version)
+        return self._version
+
+    def emit(
+        self, type_: str, step: Step | None = None, data: dict[str, Any] | None = None
+    ) -> Event:
+        self.run.last_seq += 1
+        event = Event(
+            run=self.run,
+            seq=self.run.last_seq,
+            type=type_,
+            step_key=step.key if step else None,
+            node_id=step.node_id if step else None,
+            status=step.status if step else self.run.status,
+            data=data or {},
+            ts=timezone.now(),
+        )
+        self.events.append(event)
+        return event
+
+    def queue(self, step: Step, countdown: float = 0.0) -> None:
+        pure = self.version.plan.nodes[step.node_id].type.pure
+        if self.inline_pure and pure and countdown == 0:
+            self.dispatch.inline.append(step.pk)
+        else:
+            self.dispatch.queued.append((step.pk, countdown))
+
+
+def _exc_info() -> tuple[Any, Any, Any]:
+    import sys
+
+    return sys.exc_info()
+
+
+def _enqueue(queued: list[tuple[int, float]]) -> None:
+    from orchestrator.tasks import execute_step
+
+    for step_id, countdown in queued:
+        if countdown > 0:
+            execute_step.apply_async((step_id,), countdown=countdown)
+        else:
+            execute_step.delay(step_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# Starting and cancelling
+
+
+def start_run(workflow: Any, run_input: Any, user: Any) -> Run:
+    """Start a run of the workflow's current version. Raises GraphValidationError if invalid."""
+    version = workflow.current_version
+    if version is None:
+        raise PermanentError("the workflow has no saved version to run")
+    plan = compiled(version).plan  # refuses an invalid graph before anything is written
+    with transaction.atomic():
+        run = Run.objects.create(
+            workspace=workflow.workspace,
+            workflow=workflow,
+            version=version,
+            status="running",
+            input=run_input,
+            created_by=user if getattr(user, "is_authenticated", False) else None,
+            started_at=timezone.now(),
+        )
+        with RunTransaction(run.pk) as txn:
+            txn.emit("run.started", data={"input": run_input, "version": version.number})
+            for node_id in plan.roots:
+                step = _new_step(txn, node_id, None)
+                txn.queue(step)
+    return run
+
+
+def cancel_run(run_id: Any) -> bool:
+    """Cancel a run; False if it had already finished. A running step is told through its lease."""
+    with RunTransaction(run_id) as txn:
+        if txn.run.status in FINISHED_RUN:
+            return False
+        _close_run(txn, "cancelled")
+        txn.emit("run.cancelled", data={})
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# A worker's view of a step
+
+
+@dataclass
+class Claimed:
+    step: Step
+    claim: uuid.UUID
+    run: Run
+    version: CompiledVersion
+
+
+def claim_step(step_id: int, worker: str) -> Claimed | None:
+    """Take a queued step (or one whose worker's lease ran out). None: someone else has it."""
+    step_row = Step.objects.filter(pk=step_id).values("run_id").first()
+    if step_row is None:
+        return None
+    now = timezone.now()
+    claim = uuid.uuid4()
+    with RunTransaction(step_row["run_id"], inline_pure=True) as txn:
+        if txn.run.status in FINISHED_RUN:
+            return None
+        claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
+        changed = Step.objects.filter(claimable, pk=step_id).update(
+            status="running",
+            claim=claim,
+            worker=worker[:200],
+            lease_expires_at=now + timedelta(seconds=lease_seconds()),
+            attempt=F("attempt") + 1,
+            started_at=Coalesce("started_at", Value(now)),
+        )
+        if not changed:
+            return None
+        step = Step.objects.get(pk=step_id)
+        if txn.run.status != "running":
+            txn.run.status = "running"
+            Run.objects.filter(pk=txn.run.pk).update(status="running")
+        txn.emit(
+            "step.started",
+            step,
+            {"attempt": step.attempt, "input": step.input, "parent": _parent_key(step),
+             "round": step.round},
+        )
+        return Claimed(step=step, claim=claim, run=txn.run, version=txn.version)
+
+
+def renew_lease(step_id: int, claim: uuid.UUID) -> bool:
+    """Extend a running step's lease. False: the step is no longer ours (cancelled, re-queued)."""
+    until = timezone.now() + timedelta(seconds=lease_seconds())
+    return bool(
+        Step.objects.filter(pk=step_id, status="running", claim=claim).update(
+            lease_expires_at=until
+        )
+    )
+
+
+def _held(step_id: int, claim: uuid.UUID) -> Q:
+    return Q(pk=step_id, status="running", claim=claim)
+
+
+def _spend(txn: RunTransaction, step: Step, usage: Usage) -> dict[str, Any]:
+    """Add a finished attempt's usage to the step and the run (and return the step's figures)."""
+    step.tokens_in += usage.tokens_in
+    step.tokens_out += usage.tokens_out
+    step.cost = round(step.cost + usage.cost, 10)
+    step.model = usage.model or step.model
+    step.by_model = _merge_by_model(step.by_model, usage.by_model)
+    run = txn.run
+    run.tokens_in += usage.tokens_in
+    run.tokens_out += usage.tokens_out
+    run.cost = round(run.cost + usage.cost, 10)
+    run.by_model = _merge_by_model(run.by_model, usage.by_model)
+    Run.objects.filter(pk=run.pk).update(
+        tokens_in=run.tokens_in, tokens_out=run.tokens_out, cost=run.cost, by_model=run.by_model
+    )
+    return {
+        "model": step.model,
+        "tokens_in": step.tokens_in,
+        "tokens_out": step.tokens_out,
+        "cost": step.cost,
+    }
+
+
+def _merge_by_model(into: dict[str, Any], more: dict[str, dict[str, float]]) -> dict[str, Any]:
+    merged = {model: dict(figures) for model, figures in (into or {}).items()}
+    for model, figures in more.items():
+        target = merged.setdefault(model, {"tokens_in": 0, "tokens_out": 0, "cost": 0.0})
+        target["tokens_in"] += figures["tokens_in"]
+        target["tokens_out"] += figures["tokens_out"]
+        target["cost"] = round(target["cost"] + figures["cost"], 10)
+    return merged
+
+
+def _locked_step(step_id: int, claim: uuid.UUID) -> Step | None:
+    return Step.objects.select_for_update().filter(_held(step_id, claim)).first()
+
+
+def complete_step(
+    step_id: int, claim: uuid.UUID, output: Any, branch: str, usage: Usage
+) -> Dispatch:
+    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    with RunTransaction(run_id, inline_pure=True) as txn:
+        step = _locked_step(step_id, claim)
+        if step is None or txn.run.status in FINISHED_RUN:
+            return Dispatch()
+        figures = _spend(txn, step, usage)
+        step.status = "succeeded"
+        step.output = output
+        step.branch = branch
+        step.finished_at = timezone.now()
+        step.lease_expires_at = None
+        step.save()
+        txn.emit(
+            "step.succeeded",
+            step,
+            {"output": output, "branch": branch, "attempt": step.attempt, **figures,
+             "duration_ms": step.duration_ms},
+        )
+        if step.parent_id is not None:
+            _child_finished(txn, step)
+        else:
+            _advance(txn, step)
+        _settle_status(txn)
+        return txn.dispatch
+
+
+def fail_step(
+    step_id: int, claim: uuid.UUID, error: StepError, usage: Usage, retry_in: float | None
+) -> Dispatch:
+    """Record a failed attempt: retry after ``retry_in`` seconds, or fail the step for good."""
+    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    with RunTransaction(run_id, inline_pure=True) as txn:
+        step = _locked_step(step_id, claim)
+        if step is None or txn.run.status in FINISHED_RUN:
+            return Dispatch()
+        _spend(txn, step, usage)
+        step.error = error.to_dict()
+        step.lease_expires_at = None
+        if retry_in is not None:
+            step.status = "queued"
+            step.claim = None
+            step.due_at = timezone.now() + timedelta(seconds=retry_in)
+            step.save()
+            txn.emit(
+                "step.retrying",
+                step,
+                {"attempt": step.attempt, "error": step.error, "delay": retry_in},
+            )
+            txn.queue(step, countdown=retry_in)
+            return txn.dispatch
+        step.status = "failed"
+        step.finished_at = timezone.now()
+        plan = txn.version.plan
+        handled = step.parent_id is None and plan.handles_errors(step.node_id)
+        if handled:
+            step.branch = "error"
+            step.output = step.error
+        step.save()
+        txn.emit(
+            "step.failed",
+            step,
+            {"error": step.error, "attempt": step.attempt, "handled": handled},
+        )
+        if step.parent_id is not None:
+            _child_finished(txn, step)
+        elif handled:
+            _advance(txn, step)
+        else:
+            _fail_run(txn, step)
+        _settle_status(txn)
+        return txn.dispatch
+
+
+def suspend_step(step_id: int, claim: uuid.UUID, request: dict[str, Any], usage: Usage) -> None:
+    """The node waits for a person; no worker is held while it waits."""
+    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    with RunTransaction(run_id) as txn:
+        step = _locked_step(step_id, claim)
+        if step is None or txn.run.status in FINISHED_RUN:
+            return
+        _spend(txn, step, usage)
+        step.status = "waiting"
+        step.request = request
+        step.claim = None
+        step.lease_expires_at = None
+        step.save()
+        txn.emit("step.waiting", step, {"request": request})
+        _settle_status(txn)
+
+
+def resume_step(step_id: int, answer: Any) -> bool:
+    """Continue a waiting step with a person's answer. False if it was not waiting."""
+    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    with RunTransaction(run_id) as txn:
+        changed = Step.objects.filter(pk=step_id, status="waiting", request__isnull=False).update(
+            status="queued", resume={"answer": answer}, round=F("round") + 1
+        )
+        if not changed or txn.run.status in FINISHED_RUN:
+            return False
+        step = Step.objects.get(pk=step_id)
+        txn.emit("step.resumed", step, {"round": step.round})
+        txn.queue(step)
+        _settle_status(txn)
+    return True
+
+
+def delegate_step(
+    step_id: int, claim: uuid.UUID, tasks: list[DelegateTask], state: Any, usage: Usage
+) -> Dispatch:
+    """Hand tasks to the nodes wired by delegate edges; the step waits for their results.
+
+    The caller has checked every task's target against the plan's delegate edges.
+    """
+    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    with RunTransaction(run_id, inline_pure=True) as txn:
+        step = _locked_step(step_id, claim)
+        if step is None or txn.run.status in FINISHED_RUN:
+            return Dispatch()
+        # The caller checked the targets against the plan's delegate edges.
+        _spend(txn, step, usage)
+        step.status = "waiting"
+        step.state = state
+        step.request = None
+        step.claim = None
+        step.lease_expires_at = None
+        step.save()
+        count = step.children.count()
+        children = []
+        for offset, task in enumerate(tasks, start=1):
+            child = _new_step(txn, task.node_id, task.input, parent=step, number=count + offset)
+            children.append(child)
+        txn.emit(
+            "step.delegated",
+            step,
+            {"round": step.round, "tasks": [{"step": c.key, "node": c.node_id} for c in children]},
+        )
+        for child in children:
+            txn.queue(child)
+        _settle_status(txn)
+        return txn.dispatch
+
+
+# ---------------------------------------------------------------------------------------------
+# Inside a run transaction
+
+
+def _parent_key(step: Step) -> str | None:
+    if step.parent_id is None:
+        return None
+    return Step.objects.values_list("key", flat=True).get(pk=step.parent_id)
+
+
+def _new_step(
+    txn: RunTransaction,
+    node_id: str,
+    step_input: Any,
+    *,
+    parent: Step | None = None,
+    number: int = 0,
+    status: str = "queued",
+) -> Step:
+    node = txn.version.plan.nodes[node_id].node
+    key = node_id if parent is None else f"{parent.key}.{node_id}.{number}"
+    step = Step.objects.create(
+        run=txn.run,
+        key=key,
+        node_id=node_id,
+        node_type=node.type,
+        parent=parent,
+        status=status,
+        input=step_input,
+        round=parent.round if parent is not None else 0,
+        finished_at=timezone.now() if status == "skipped" else None,
+    )
+    if status == "queued":
+        txn.emit("step.queued", step, {"parent": parent.key if parent else None})
+    return step
+
+
+def _outcomes(txn: RunTransaction) -> tuple[dict[str, str], dict[str, Any]]:
+    """Outcomes (branch or SKIPPED) and outputs of the run's finished top-level steps."""
+    outcomes: dict[str, str] = {}
+    outputs: dict[str, Any] = {}
+    rows = Step.objects.filter(
+        run=txn.run, parent__isnull=True, status__in=("succeeded", "failed", "skipped")
+    ).values_list("node_id", "status", "branch", "output")
+    for node_id, status, branch, output in rows:
+        if status == "skipped":
+            outcomes[node_id] = SKIPPED
+        elif branch:  # a failed step has a branch only when its error edge handles it
+            outcomes[node_id] = branch
+            outputs[node_id] = output
+    return outcomes, outputs
+
+
+def _advance(txn: RunTransaction, finished: Step) -> None:
+    plan = txn.version.plan
+    outcomes, outputs = _outcomes(txn)
+    progress = advance(plan, outcomes, finished.node_id)
+    existing = set(
+        Step.objects.filter(
+            run=txn.run, parent__isnull=True, node_id__in=progress.ready + progress.skipped
+        ).values_list("node_id", flat=True)
+    )
+    for node_id in progress.skipped:
+        outcomes[node_id] = SKIPPED
+        if node_id not in existing:
+            step = _new_step(txn, node_id, None, status="skipped")
+            txn.emit("step.skipped", step, {})
+    for node_id in progress.ready:
+        if node_id in existing:
+            continue
+        live = [
+            edge.source
+            for edge in plan.incoming[node_id]
+            if outcomes.get(edge.source) == edge.branch
+        ]
+        sources = list(dict.fromkeys(live))
+        value = outputs.get(sources[0]) if len(sources) == 1 else {s: outputs.get(s) for s in sources}
+        txn.queue(_new_step(txn, node_id, value))
+    if is_complete(plan, outcomes):
+        _succeed_run(txn, run_output(plan, outputs, outcomes))
+
+
+def _child_finished(txn: RunTransaction, child: Step) -> None:
+    """When the last task of a delegation round is done, the delegating step resumes."""
+    parent = Step.objects.select_for_update().get(pk=child.parent_id)
+    if parent.status != "waiting":
+        return
+    siblings = list(parent.children.filter(round=parent.round).order_by("id"))
+    if any(s.status not in ("succeeded", "failed", "cancelled") for s in siblings):
+        return
+    parent.resume = {
+        "tasks": [
+            {
+                "node_id": s.node_id,
+                "step_id": s.key,
+                "status": s.status,
+                "output": s.output,
+                "error": s.error,
+            }
+            for s in siblings
+        ]
+    }
+    parent.round += 1
+    parent.status = "queued"
+    parent.save()
+    txn.emit("step.resumed", parent, {"round": parent.round})
+    txn.queue(parent)
+
+
+def _succeed_run(txn: RunTransaction, output: Any) -> None:
+    run = txn.run
+    run.status = "succeeded"
+    run.output = output
+    run.finished_at = timezone.now()
+    Run.objects.filter(pk=run.pk).update(
+        status=run.status, output=output, finished_at=run.finished_at
+    )
+    txn.emit("run.succeeded", data={"output": output, "totals": _totals(run)})
+
+
+def _fail_run(txn: RunTransaction, step: Step) -> None:
+    error = {
+        "message": f"step {step.key!r} failed: {(step.error or {}).get('message', '')}",
+        "step": step.key,
+        "node": step.node_id,
+        **{k: v for k, v in (step.error or {}).items() if k != "message"},
+    }
+    txn.run.error = error
+    Run.objects.filter(pk=txn.run.pk).update(error=error)
+    _close_run(txn, "failed")
+    txn.emit("run.failed", data={"error": error})
+
+
+def _close_run(txn: RunTransaction, status: str) -> None:
+    """End the run: every step not finished is cancelled (a running one loses its lease)."""
+    run = txn.run
+    run.status = status
+    run.finished_at = timezone.now()
+    Run.objects.filter(pk=run.pk).update(status=status, finished_at=run.finished_at)
+    for step in Step.objects.filter(run=run, status__in=OPEN_STEP).order_by("id"):
+        step.status = "cancelled"
+        step.claim = None
+        step.lease_expires_at = None
+        step.finished_at = run.finished_at
+        step.save(update_fields=["status", "claim", "lease_expires_at", "finished_at"])
+        txn.emit("step.cancelled", step, {})
+
+
+def _settle_status(txn: RunTransaction) -> None:
+    """A run with nothing queued or running but a step waiting for a person is ``waiting``."""
+    run = txn.run
+    if run.status in FINISHED_RUN:
+        return
+    active = Step.objects.filter(run=run, status__in=ACTIVE_STEP).exists()
+    waiting_for_person = Step.objects.filter(
+        run=run, status="waiting", request__isnull=False
+    ).exists()
+    status = "waiting" if not active and waiting_for_person else "running"
+    if status != run.status:
+        run.status = status
+        Run.objects.filter(pk=run.pk).update(status=status)
+        if status == "waiting":
+            txn.emit("run.waiting", data={})
+
+
+def _totals(run: Run) -> dict[str, Any]:
+    return {
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost": run.cost,
+        "by_model": run.by_model,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweeper
+
+
+def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
+    """Re-queue running steps whose lease ran out (their worker died) and re-send queued
+    steps whose message was lost; returns the step ids dispatched."""
+    now = timezone.now()
+    lost = list(
+        Step.objects.filter(status="running", lease_expires_at__lt=now).values_list(
+            "pk", "run_id"
+        )
+    )
+    dispatched: list[int] = []
+    for step_id, run_id in lost:
+        with RunTransaction(run_id) as txn:
+            changed = Step.objects.filter(
+                pk=step_id, status="running", lease_expires_at__lt=now
+            ).update(status="queued", claim=None, lease_expires_at=None)
+            if not changed or txn.run.status in FINISHED_RUN:
+                continue
+            step = Step.objects.get(pk=step_id)
+            txn.emit("step.queued", step, {"reason": "worker lost", "attempt": step.attempt})
+            txn.queue(step)
+            dispatched.append(step_id)
+    stale = Step.objects.filter(
+        status="queued", due_at__lt=now - timedelta(seconds=stale_after),
+        run__status__in=("running", "waiting"),
+    ).exclude(pk__in=dispatched).values_list("pk", flat=True)[:500]
+    resend = [(pk, 0.0) for pk in stale]
+    if resend:
+        _enqueue(resend)  # a duplicate message is harmless: only one claim can succeed
+    return dispatched + [pk for pk, _ in resend]

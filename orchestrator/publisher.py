@@ -1,0 +1,71 @@
+"""Broadcast committed events to WebSocket consumers over the channel layer.
+
+Publishing happens after the transaction commits (``transaction.on_commit``), through one queue
+per process drained by one coroutine on the process loop, so a process sends its events in the
+order it committed them and reuses the channel layer's Redis connections. Events of one run can
+still arrive out of order when two worker processes commit close together; the consumer repairs
+that from the database (see :mod:`orchestrator.consumers`), so a broadcast is a wake-up call with
+the data attached, never the only copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from orchestrator import loop
+
+log = logging.getLogger(__name__)
+
+_queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+_queue_lock = threading.Lock()
+
+
+def run_group(run_id: object) -> str:
+    return f"run.{run_id}"
+
+
+def user_group(user_id: object) -> str:
+    return f"user.{user_id}"
+
+
+async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    while True:
+        group, message = await queue.get()
+        try:
+            if layer is not None:
+                await layer.group_send(group, message)
+        except Exception:  # a lost broadcast is repaired by the consumer's catch-up
+            log.exception("could not broadcast to %s", group)
+
+
+async def _start() -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    asyncio.get_running_loop().create_task(_drain(queue))
+    return queue
+
+
+def _get_queue() -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+    global _queue
+    with _queue_lock:
+        event_loop = loop.background_loop()
+        if _queue is None or getattr(_queue, "_flow_loop", None) is not event_loop:
+            _queue = loop.run(_start())
+            _queue._flow_loop = event_loop  # type: ignore[attr-defined]
+        return _queue
+
+
+def publish(group: str, message: dict[str, Any]) -> None:
+    """Queue ``message`` for ``group``; returns at once."""
+    queue = _get_queue()
+    loop.background_loop().call_soon_threadsafe(queue.put_nowait, (group, message))
+
+
+def publish_events(run_id: object, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        publish(run_group(run_id), {"type": "run.event", "event": event})

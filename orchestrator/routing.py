@@ -1,0 +1,11 @@
+"""WebSocket routes."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from orchestrator.consumers import RunConsumer
+
+websocket_urlpatterns = [
+    path("ws/runs/<str:run_id>/", RunConsumer.as_asgi()),
+]

@@ -1,0 +1,81 @@
+"""Run, step and event shapes of the REST API (the canvas and scripts read these)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from orchestrator.models import Event, Run, Step
+
+MAX_INPUT_KEYS = 1000
+
+
+class StartRunSerializer(serializers.Serializer[Any]):
+    input = serializers.JSONField(required=False, default=dict)
+
+
+class StepSerializer(serializers.ModelSerializer[Step]):
+    id = serializers.CharField(source="key")
+    node = serializers.CharField(source="node_id")
+    type = serializers.CharField(source="node_type")
+    parent = serializers.SerializerMethodField()
+    duration_ms = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Step
+        fields = [
+            "id", "node", "type", "status", "parent", "input", "output", "branch", "error",
+            "attempt", "round", "request", "model", "tokens_in", "tokens_out", "cost", "by_model",
+            "started_at", "finished_at", "duration_ms",
+        ]
+
+    def get_parent(self, step: Step) -> str | None:
+        keys: dict[int, str] = self.context.get("step_keys", {})
+        if step.parent_id is None:
+            return None
+        return keys.get(step.parent_id) or Step.objects.values_list("key", flat=True).get(
+            pk=step.parent_id
+        )
+
+
+def _totals(run: Run) -> dict[str, Any]:
+    return {
+        "tokens_in": run.tokens_in,
+        "tokens_out": run.tokens_out,
+        "cost": run.cost,
+        "by_model": run.by_model,
+    }
+
+
+class RunSummarySerializer(serializers.ModelSerializer[Run]):
+    workflow = serializers.UUIDField(source="workflow_id")
+    version = serializers.IntegerField(source="version.number")
+    totals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "workflow", "version", "status", "error", "totals", "created_at",
+            "started_at", "finished_at", "last_seq",
+        ]
+
+    def get_totals(self, run: Run) -> dict[str, Any]:
+        return _totals(run)
+
+
+class RunSerializer(RunSummarySerializer):
+    steps = serializers.SerializerMethodField()
+
+    class Meta(RunSummarySerializer.Meta):
+        fields = [*RunSummarySerializer.Meta.fields, "input", "output", "steps"]
+
+    def get_steps(self, run: Run) -> list[dict[str, Any]]:
+        steps = list(run.steps.order_by("id"))
+        keys = {step.pk: step.key for step in steps}
+        return StepSerializer(steps, many=True, context={"step_keys": keys}).data  # type: ignore[return-value]
+
+
+class EventSerializer(serializers.BaseSerializer[Event]):
+    def to_representation(self, event: Event) -> dict[str, Any]:
+        return event.to_message()

@@ -1,0 +1,18 @@
+"""Celery tasks: ids in, the work done by :mod:`orchestrator.execution` and operations."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from orchestrator import execution, operations
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def execute_step(step_id: int) -> None:
+    execution.execute_step(step_id)
+
+
+@shared_task(ignore_result=True)
+def sweep() -> int:
+    """Re-queue steps whose worker died (lease expired) or whose message was lost."""
+    return len(operations.requeue_lost_steps())

@@ -1,0 +1,28 @@
+"""The URL map: pages, the REST API (editor's and the run side's), its schema and docs, health."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from orchestrator import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("editor.urls")),
+    path("api/", include("orchestrator.api_urls")),
+]
+
+# API paths answer these in the API's error shape; pages keep Django's HTML pages.
+handler400 = "orchestrator.views.bad_request"
+handler403 = "orchestrator.views.permission_denied"
+handler404 = "orchestrator.views.page_not_found"
+handler500 = "orchestrator.views.server_error"

@@ -1,0 +1,77 @@
+"""Project-level pages: home, health, and error pages that speak JSON under /api/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views import defaults
+from django.views.decorators.cache import never_cache
+
+from editor.errors import error_body
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    # A placeholder front door until the canvas page takes this URL.
+    return render(request, "home.html")
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when the database and Redis answer, 503 (naming what is down) when not."""
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means "not healthy"; the message says which
+        checks["database"] = f"error: {exc.__class__.__name__}"
+    try:
+        client = redis.Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
+        )
+        try:
+            client.ping()
+        finally:
+            client.close()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {exc.__class__.__name__}"
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def bad_request(request: HttpRequest, exception: Exception, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("bad_request", "Bad request."), status=400)
+    return defaults.bad_request(request, exception, **kwargs)
+
+
+def permission_denied(request: HttpRequest, exception: Exception, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        message = "You do not have permission to perform this action."
+        return JsonResponse(error_body("permission_denied", message), status=403)
+    return defaults.permission_denied(request, exception, **kwargs)
+
+
+def page_not_found(request: HttpRequest, exception: Exception, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception, **kwargs)
+
+
+def server_error(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    if _is_api(request):
+        body = error_body("server_error", "Something went wrong on our side; it has been logged.")
+        return JsonResponse(body, status=500)
+    return defaults.server_error(request, **kwargs)
