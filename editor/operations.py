@@ -121,7 +121,11 @@ def _add_version(workflow: Workflow, graph: Any, user: Any, note: str) -> Workfl
 def _locked(workflow: Workflow) -> Workflow:
     # Serialises saves of one workflow, so version numbers never collide (SQLite ignores this and
     # relies on its IMMEDIATE transactions, which take the write lock at BEGIN).
-    return Workflow.objects.select_for_update().select_related("current_version").get(pk=workflow.pk)
+    return (
+        Workflow.objects.select_for_update(of=("self",))
+        .select_related("current_version")
+        .get(pk=workflow.pk)
+    )
 
 
 @transaction.atomic

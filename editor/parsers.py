@@ -9,11 +9,9 @@ from rest_framework.parsers import JSONParser
 
 
 class SafeJSONParser(JSONParser):
-    """JSON parser that answers 400, not 500, to input nested deeper than Python's recursion limit."""
+    """Answers 400, not 500, to JSON nested deeper than Python's recursion limit."""
 
-    def parse(
-        self, stream: Any, media_type: str | None = None, parser_context: Any = None
-    ) -> Any:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         try:
             return super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -72,7 +73,9 @@ class WorkflowSummarySerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(
         source="current_version.number", default=None, read_only=True
     )
-    valid = serializers.BooleanField(source="current_version.is_valid", default=None, read_only=True)
+    valid = serializers.BooleanField(
+        source="current_version.is_valid", default=None, read_only=True
+    )
 
     class Meta:
         model = Workflow
@@ -104,6 +107,7 @@ class WorkflowSerializer(WorkflowSummarySerializer):
 # -- input -----------------------------------------------------------------------------------------
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class WorkspaceChoiceField(serializers.PrimaryKeyRelatedField):
     """A workspace id, looked up among the requesting user's workspaces only."""
 
@@ -191,4 +195,3 @@ class ErrorSerializer(serializers.Serializer):
     """The body of every 4xx answer."""
 
     error = ErrorDetailSerializer()
-

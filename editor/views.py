@@ -1,4 +1,4 @@
-"""The editor's REST API. Thin: parse with a serializer, scope with ``access``, call an operation."""
+"""The editor's REST API. Thin: parse with a serializer, scope with ``access``, call operations."""
 
 from __future__ import annotations
 
@@ -43,9 +43,13 @@ WORKSPACE_FILTER = OpenApiParameter(
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[WORKSPACE_FILTER], responses=WorkflowSummarySerializer(many=True)),
+    list=extend_schema(
+        parameters=[WORKSPACE_FILTER], responses=WorkflowSummarySerializer(many=True)
+    ),
     retrieve=extend_schema(responses={200: WorkflowSerializer, 404: ErrorSerializer}),
-    create=extend_schema(request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **ERRORS}),
+    create=extend_schema(
+        request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **ERRORS}
+    ),
     update=extend_schema(
         request=WorkflowUpdateSerializer,
         responses={200: WorkflowSerializer, 409: ErrorSerializer, **ERRORS},
@@ -65,7 +69,6 @@ class WorkflowViewSet(
 
     queryset = Workflow.objects.none()  # for schema introspection; see get_queryset
     serializer_class = WorkflowSerializer
-    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
 
     def get_queryset(self) -> QuerySet[Workflow]:
         workflows = workflows_of(self.request.user).select_related(
@@ -85,12 +88,16 @@ class WorkflowViewSet(
         return WorkflowSummarySerializer if self.action == "list" else WorkflowSerializer
 
     def _input(self, serializer_class: type[serializers.Serializer[Any]], **kwargs: Any) -> Any:
-        serializer = serializer_class(data=self.request.data, context={"request": self.request}, **kwargs)
+        serializer = serializer_class(
+            data=self.request.data, context={"request": self.request}, **kwargs
+        )
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
     def _answer(self, workflow: Workflow, code: int = status.HTTP_200_OK) -> Response:
-        return Response(WorkflowSerializer(workflow, context={"request": self.request}).data, status=code)
+        return Response(
+            WorkflowSerializer(workflow, context={"request": self.request}).data, status=code
+        )
 
     def create(self, request: Request) -> Response:
         data = self._input(WorkflowCreateSerializer)
@@ -144,7 +151,9 @@ class WorkflowViewSet(
     )
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore")
     def restore(self, request: Request, pk: str | None = None, number: str = "") -> Response:
-        workflow = operations.restore_version(self.get_object(), user=request.user, number=int(number))
+        workflow = operations.restore_version(
+            self.get_object(), user=request.user, number=int(number)
+        )
         return self._answer(workflow)
 
     # -- whole-workflow actions --------------------------------------------------------------------

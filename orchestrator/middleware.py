@@ -25,7 +25,9 @@ def _too_large(request: HttpRequest) -> HttpResponse | None:
     try:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return JsonResponse(error_body("bad_request", "Content-Length is not a number."), status=400)
+        return JsonResponse(
+            error_body("bad_request", "Content-Length is not a number."), status=400
+        )
     if length <= limit:
         return None
     message = f"The request body is {length} bytes; the limit is {limit} bytes."

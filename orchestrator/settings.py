@@ -105,7 +105,9 @@ if DATABASE_URL:
     }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}}
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
+    }
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -179,7 +181,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Results are in the database (Run, Step); Celery's result backend would only duplicate them.
 CELERY_TASK_IGNORE_RESULT = True
 
-# -- the run side ------------------------------------------------------------------------------------
+# -- the run side ---------------------------------------------------------------------------------
 
 # A worker renews a running step's lease every third of this; a step whose lease ran out (its
 # worker died) is re-queued by the sweeper, which beat runs every SWEEP_SECONDS. A dead worker's

@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from runtime.events import Event, EventSink, EventType, NullSink
@@ -98,9 +98,14 @@ class _Run:
         self.emit("run.started", data={"input": self.run_input})
         self.ready.extend(initial_ready(self.plan))
         try:
-            await self.drive()
+            # The first drive gets a task of its own too: a failure elsewhere must be able to
+            # cancel the step it runs inline, and a branch cancelled that way must not surface
+            # here as the whole run being cancelled (hence return_exceptions).
+            self.spawn(self.drive())
             while self.tasks:
-                await asyncio.gather(*list(self.tasks))
+                for outcome in await asyncio.gather(*list(self.tasks), return_exceptions=True):
+                    if isinstance(outcome, Exception):
+                        raise outcome
         except asyncio.CancelledError:
             await self.cancel_running()
             self.result.status = "cancelled"
@@ -120,9 +125,12 @@ class _Run:
             if self.plan.nodes[node_id].type.pure or not self.ready:
                 self.finish_step(await self.run_step(step))
             else:
-                task = asyncio.create_task(self.branch(step))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+                self.spawn(self.branch(step))
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def branch(self, step: StepRecord) -> None:
         self.finish_step(await self.run_step(step))
@@ -181,14 +189,17 @@ class _Run:
             self.record_outcome(node_id, step.branch or "out", step.output)
         elif step.status == "failed":
             if self.plan.handles_errors(node_id):
+                # Routed along the error edge: advance like any other outcome (returning here
+                # left the error branch unscheduled and the run "succeeded" with no output).
                 self.record_outcome(node_id, ERROR_HANDLE, step.error)
-            elif self.failure is None:
-                self.failure = step
-                current = asyncio.current_task()
-                for task in self.tasks:
-                    if task is not current:
-                        task.cancel()
-            return
+            else:
+                if self.failure is None:
+                    self.failure = step
+                    current = asyncio.current_task()
+                    for task in self.tasks:
+                        if task is not current:
+                            task.cancel()
+                return
         elif step.status == "waiting":
             self.waiting.append(step)
             return

@@ -48,7 +48,18 @@ class Plan:
 
 def build_plan(nodes: list[PlannedNode], edges: list[Edge], topological: list[str]) -> Plan:
     order = {node_id: index for index, node_id in enumerate(topological)}
-    by_id = {p.node.id: PlannedNode(p.node, p.type, p.config, order[p.node.id]) for p in nodes}
+    # retry and timeout were left at their defaults here, so no node ever retried or timed out.
+    by_id = {
+        p.node.id: PlannedNode(
+            p.node,
+            p.type,
+            p.config,
+            order[p.node.id],
+            _policy(p.type, p.config),
+            getattr(p.config, "timeout", None),
+        )
+        for p in nodes
+    }
     incoming: dict[str, list[Edge]] = {node_id: [] for node_id in by_id}
     outgoing: dict[str, list[Edge]] = {node_id: [] for node_id in by_id}
     delegates: dict[str, list[str]] = {node_id: [] for node_id in by_id}

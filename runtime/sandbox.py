@@ -238,6 +238,8 @@ class CompiledTemplate:
             raise TemplateError(
                 f"template syntax error on line {exc.lineno}: {exc.message}"
             ) from None
+        except RecursionError:  # "((((…" thousands deep overflows jinja's recursive parser
+            raise TemplateError("template syntax error: nested too deeply") from None
 
     def render(self, scope: Mapping[str, Any]) -> str:
         token = _BUDGET.set(_Budget())
@@ -278,6 +280,8 @@ class CompiledExpression:
             self._fn: Callable[..., Any] = _ENV.compile_expression(source, undefined_to_none=True)
         except jinja2.TemplateSyntaxError as exc:
             raise ExpressionError(f"expression syntax error: {exc.message}") from None
+        except RecursionError:
+            raise ExpressionError("expression syntax error: nested too deeply") from None
 
     def evaluate(self, scope: Mapping[str, Any]) -> Any:
         token = _BUDGET.set(_Budget())
@@ -297,9 +301,14 @@ def compile_expression(source: str) -> CompiledExpression:
 
 
 def _parse(source: str, *, expression: bool) -> jnodes.Node:
+    # Compile the text first exactly as running it will (same length caps, same parser), so
+    # validation accepts what runs and nothing else: parsing "{{ " + source + " }}" alone let
+    # "a }}{{ b" and over-long text through, and deep nesting raised RecursionError.
     if expression:
+        compile_expression(source)
         # Parse an expression the way compile_expression does: as the body of {{ }}.
         return _ENV.parse("{{ " + source + " }}")
+    compile_template(source)
     return _ENV.parse(source)
 
 
@@ -308,16 +317,20 @@ def referenced_nodes(source: str, *, expression: bool = False) -> set[str]:
 
     Raises TemplateError/ExpressionError when the text does not parse.
     """
+    error = ExpressionError if expression else TemplateError
     try:
         tree = _parse(source, expression=expression)
+        getattrs = list(tree.find_all(jnodes.Getattr))
+        getitems = list(tree.find_all(jnodes.Getitem))
     except jinja2.TemplateSyntaxError as exc:
-        error = ExpressionError if expression else TemplateError
         raise error(f"syntax error: {exc.message}") from None
+    except RecursionError:
+        raise error("syntax error: nested too deeply") from None
     found: set[str] = set()
-    for getattr_node in tree.find_all(jnodes.Getattr):
+    for getattr_node in getattrs:
         if isinstance(getattr_node.node, jnodes.Name) and getattr_node.node.name == "nodes":
             found.add(getattr_node.attr)
-    for getitem in tree.find_all(jnodes.Getitem):
+    for getitem in getitems:
         if (
             isinstance(getitem.node, jnodes.Name)
             and getitem.node.name == "nodes"
@@ -332,5 +345,10 @@ def undeclared_names(source: str, *, expression: bool = False) -> set[str]:
     """Top-level names a template or expression reads (``input``, ``nodes`` …)."""
     from jinja2 import meta
 
-    tree = _parse(source, expression=expression)
-    return set(meta.find_undeclared_variables(tree)) - set(_ENV.globals)
+    try:
+        tree = _parse(source, expression=expression)
+        names = set(meta.find_undeclared_variables(tree))
+    except RecursionError:
+        error = ExpressionError if expression else TemplateError
+        raise error("syntax error: nested too deeply") from None
+    return names - set(_ENV.globals)

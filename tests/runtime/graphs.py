@@ -7,6 +7,7 @@ tests exercise the same path as real input.
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +81,7 @@ def wire(*links: tuple[str, str] | tuple[str, str, str]) -> list[dict[str, Any]]
 def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     """The nodes connected one after the other, in the order given."""
     ids = [n["id"] for n in nodes]
-    return graph(list(nodes), wire(*zip(ids, ids[1:], strict=False)))
+    return graph(list(nodes), wire(*pairwise(ids)))
 
 
 def load_example(name: str = "research") -> dict[str, Any]:

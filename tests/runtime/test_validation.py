@@ -1,4 +1,4 @@
-"""validate_graph / compile_graph: every error code, each naming the node, edge or field at fault."""
+"""validate_graph / compile_graph: every error code, naming the node, edge or field at fault."""
 
 from __future__ import annotations
 
@@ -218,9 +218,7 @@ def test_it_reports_a_route_name_the_router_does_not_have() -> None:
 
 
 def test_it_reports_an_unknown_target_handle() -> None:
-    raw = graph(
-        [input_node("a"), output_node("b")], [edge("e1", "a", "b", target_handle="side")]
-    )
+    raw = graph([input_node("a"), output_node("b")], [edge("e1", "a", "b", target_handle="side")])
     issue = only(validate_graph(raw), "unknown_handle")
     assert (issue.edge_id, issue.field) == ("e1", "target_handle")
 
@@ -279,12 +277,22 @@ def test_it_does_not_blame_edges_leading_into_or_out_of_a_cycle() -> None:
             output_node("o"),
         ],
         # a → b ⇄ c → d → x ⇄ y → o: two loops joined by an edge that is on neither
-        wire(("a", "b"), ("b", "c"), ("c", "b"), ("c", "d"), ("d", "x"), ("x", "y"), ("y", "x"), ("y", "o")),
+        wire(
+            ("a", "b"),
+            ("b", "c"),
+            ("c", "b"),
+            ("c", "d"),
+            ("d", "x"),
+            ("x", "y"),
+            ("y", "x"),
+            ("y", "o"),
+        ),
     )
     issues = validate_graph(raw)
     assert codes(issues) == {"cycle"}
     assert sorted(i.edge_id for i in issues) == ["e2", "e3", "e6", "e7"]
-    assert "b → c" in issues[0].message and "d" not in issues[0].message.split("(")[1]
+    messages = {i.edge_id: i.message for i in issues}
+    assert "(b → c)" in messages["e2"] and "(x → y)" in messages["e6"]
 
 
 def test_it_reports_a_node_connected_to_itself_as_a_cycle() -> None:
@@ -306,6 +314,36 @@ def test_it_reports_template_syntax_in_an_output_value() -> None:
     raw = chain(input_node("a"), output_node("o", value="{% if %}"))
     issue = only(validate_graph(raw), "template_syntax")
     assert (issue.node_id, issue.field) == ("o", "config.value")
+
+
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}", "nested too deeply"),
+        ("x" * 100_001, "longer than"),
+        ("{% for loop in input %}{% endfor %}", "loop"),  # refused by jinja's code generator
+    ],
+    ids=["deep", "long", "codegen"],
+)
+def test_it_reports_templates_that_would_fail_to_compile_at_run_time(
+    template: str, says: str
+) -> None:
+    raw = chain(input_node("a"), transform("t", template), output_node("o"))
+    issue = only(validate_graph(raw), "template_syntax")
+    assert (issue.node_id, issue.field) == ("t", "config.template")
+    assert says in issue.message
+
+
+@pytest.mark.parametrize(
+    "when", ["true }}{{ nodes.o.output", "(" * 900 + "1" + ")" * 900, "x" * 2001]
+)
+def test_it_reports_expressions_that_would_fail_to_compile_at_run_time(when: str) -> None:
+    raw = graph(
+        [input_node("a"), router("r", [("ok", when)]), output_node("o")],
+        wire(("a", "r"), ("r", "o", "ok")),
+    )
+    issue = only(validate_graph(raw), "expression_syntax")
+    assert (issue.node_id, issue.field) == ("r", "config.routes[0].when")
 
 
 def test_it_reports_a_template_reading_a_node_on_a_sibling_branch() -> None:
@@ -348,7 +386,9 @@ def test_it_accepts_templates_reading_input_upstream_and_any_ancestor() -> None:
         input_node("a"),
         transform("t1", "{{ input.topic }}"),
         transform("t2", "{{ upstream }} {{ nodes.a.output }}"),
-        output_node("o", value="{{ nodes['t1'].output }} {% for x in range(2) %}{{ x }}{% endfor %}"),
+        output_node(
+            "o", value="{{ nodes['t1'].output }} {% for x in range(2) %}{{ x }}{% endfor %}"
+        ),
     )
     assert validate_graph(raw) == []
 

@@ -50,6 +50,12 @@ INVALID_GRAPH: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # PBKDF2 is slow on purpose; three users a test would spend most of the suite's time there.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _user(username: str) -> User:
     return User.objects.create_user(username, f"{username}@example.org", PASSWORD)
 

@@ -44,9 +44,7 @@ def test_a_body_just_under_the_limit_is_accepted(alice_client: APIClient) -> Non
 
 def test_an_oversized_form_post_to_a_page_is_413_too(anon_client: APIClient) -> None:
     body = "a=" + "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    response = anon_client.post(
-        "/login/", body, content_type="application/x-www-form-urlencoded"
-    )
+    response = anon_client.post("/login/", body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 413
 
 
@@ -107,7 +105,10 @@ def test_a_body_that_is_not_an_object_is_400(alice_client: APIClient, body: Any)
         ({"nodes": [{"id": "a", "type": "input", "label": "\x00"}]}, "invalid_graph"),
         ({"nodes": [{"id": "a", "type": "input", "config": {"\x00": 1}}]}, "invalid_graph"),
         ({"nodes": [], "deep": json.loads("[" * 40 + "]" * 40)}, "invalid_graph"),
-        ({"nodes": [{"id": f"n{i}", "type": "input"} for i in range(MAX_NODES + 1)]}, "too_many_nodes"),
+        (
+            {"nodes": [{"id": f"n{i}", "type": "input"} for i in range(MAX_NODES + 1)]},
+            "too_many_nodes",
+        ),
     ],
     ids=[
         "string",
@@ -138,7 +139,9 @@ def test_a_graph_that_is_not_graph_shaped_is_refused(
 def test_a_deeply_nested_graph_still_validates(workflow: Workflow, alice_client: APIClient) -> None:
     deep = json.loads("[" * 500 + "]" * 500)
     graph = {"nodes": [{"id": "a", "type": "input", "config": {"fields": deep}}], "edges": []}
-    response = alice_client.post(f"/api/workflows/{workflow.id}/validate/", {"graph": graph}, format="json")
+    response = alice_client.post(
+        f"/api/workflows/{workflow.id}/validate/", {"graph": graph}, format="json"
+    )
     assert response.status_code == 200
     assert response.json()["valid"] is False
 

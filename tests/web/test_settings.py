@@ -24,7 +24,12 @@ def test_without_database_url_it_uses_sqlite_in_wal_mode(tmp_path: Path) -> None
         "print(connection.vendor, cursor.fetchone()[0])"
     )
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.split() == ["sqlite", "wal"]
     assert (tmp_path / "db.sqlite3").exists()

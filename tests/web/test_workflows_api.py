@@ -316,7 +316,9 @@ def test_it_deletes_a_workflow_and_its_versions(
 def test_validate_reports_issues_by_node_and_edge(
     workflow_url: str, alice_client: APIClient, invalid_graph: dict[str, Any]
 ) -> None:
-    response = alice_client.post(f"{workflow_url}validate/", {"graph": invalid_graph}, format="json")
+    response = alice_client.post(
+        f"{workflow_url}validate/", {"graph": invalid_graph}, format="json"
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["valid"] is False
@@ -465,3 +467,42 @@ def test_it_lists_my_workspaces_with_my_role(
     body = bob_client.get("/api/workspaces/").json()
     roles = {item["slug"]: item["role"] for item in body["results"]}
     assert roles == {"alice": "editor", "bob": "owner"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_saves_get_distinct_version_numbers(
+    alice: User, alice_workspace: Workspace, valid_graph: dict[str, Any]
+) -> None:
+    import threading
+
+    from django.db import connection
+
+    from editor import operations
+
+    if connection.vendor == "sqlite":
+        pytest.skip("the in-memory test database is one shared cache; PostgreSQL proves this")
+    workflow = operations.create_workflow(
+        user=alice, workspace=alice_workspace, name="Busy", graph=valid_graph
+    )
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            start.wait()
+            operations.save_workflow(workflow, user=alice, graph=valid_graph)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    numbers = sorted(workflow.versions.values_list("number", flat=True))
+    assert numbers == [1, 2, 3, 4, 5]
+    workflow.refresh_from_db()
+    assert workflow.current_version is not None and workflow.current_version.number == 5

@@ -39,3 +39,42 @@ export function defaultTargetHandle(spec: NodeTypeSpec): string | null {
   if (spec.inputs.includes(DEFAULT_TARGET_HANDLE)) return DEFAULT_TARGET_HANDLE;
   return spec.inputs[0] ?? null;
 }
+
+/**
+ * When a node's settings change its dynamic handles (a route renamed, added or removed), say
+ * where each old handle's edges go. With as many entries as before, the entry at each position
+ * was edited, so its edges follow the new name (even an empty or half-typed one, so no edge is lost
+ * while typing). With fewer entries, edges of names that are gone map to null (removed). The default
+ * branch follows its field the same way. Unchanged handles are not listed.
+ */
+export function remapHandles(
+  spec: NodeTypeSpec,
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): Map<string, string | null> {
+  const result = new Map<string, string | null>();
+  if (!spec.dynamic_outputs) return result;
+  const field = spec.dynamic_outputs;
+  const nameOf = (entry: unknown): string | null => {
+    const name = typeof entry === 'string' ? entry : (entry as { name?: unknown } | null)?.name;
+    return typeof name === 'string' ? name : null;
+  };
+  const oldNames = (Array.isArray(before[field]) ? (before[field] as unknown[]) : []).map(nameOf);
+  const newNames = (Array.isArray(after[field]) ? (after[field] as unknown[]) : []).map(nameOf);
+  if (oldNames.length === newNames.length) {
+    oldNames.forEach((name, index) => {
+      const renamed = newNames[index];
+      if (name !== null && renamed !== name) result.set(name, renamed);
+    });
+  } else {
+    for (const name of oldNames) if (name && !newNames.includes(name)) result.set(name, null);
+  }
+  const defaultOf = (config: Record<string, unknown>) =>
+    'default' in config ? config.default : schemaDefault(spec, 'default');
+  const oldDefault = defaultOf(before);
+  const newDefault = defaultOf(after);
+  if (typeof oldDefault === 'string' && oldDefault && oldDefault !== newDefault && !newNames.includes(oldDefault)) {
+    result.set(oldDefault, typeof newDefault === 'string' && newDefault ? newDefault : null);
+  }
+  return result;
+}

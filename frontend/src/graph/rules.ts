@@ -163,3 +163,24 @@ export function danglingEdges(graph: Graph, catalogue: Catalogue): string[] {
   }
   return result;
 }
+
+/** Nodes whose results a node's templates may read: its flow ancestors (nearest first). */
+export function upstreamOf(graph: Graph, id: string): string[] {
+  const result: string[] = [];
+  const seen = new Set<string>([id]);
+  let frontier = [id];
+  while (frontier.length) {
+    const next: string[] = [];
+    for (const node of frontier) {
+      for (const edge of graph.edges) {
+        if (edge.target === node && (edge.kind ?? 'flow') === 'flow' && !seen.has(edge.source)) {
+          seen.add(edge.source);
+          result.push(edge.source);
+          next.push(edge.source);
+        }
+      }
+    }
+    frontier = next;
+  }
+  return result;
+}

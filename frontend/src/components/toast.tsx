@@ -1,0 +1,50 @@
+// Short notices in a polite live region ("Saved version 4", "Could not save: …").
+
+import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
+
+export type ToastKind = 'info' | 'success' | 'error';
+interface Toast {
+  id: number;
+  kind: ToastKind;
+  text: string;
+}
+
+interface ToastApi {
+  show: (text: string, kind?: ToastKind) => void;
+}
+
+const ToastContext = createContext<ToastApi>({ show: () => undefined });
+
+export function ToastProvider({ children }: { children: ReactNode }) {
+  const [toasts, setToasts] = useState<Toast[]>([]);
+  const counter = useRef(0);
+  const dismiss = useCallback((id: number) => setToasts((list) => list.filter((t) => t.id !== id)), []);
+  const show = useCallback(
+    (text: string, kind: ToastKind = 'info') => {
+      const id = ++counter.current;
+      setToasts((list) => [...list.slice(-3), { id, kind, text }]);
+      setTimeout(() => dismiss(id), kind === 'error' ? 8000 : 3500);
+    },
+    [dismiss],
+  );
+  const api = useMemo(() => ({ show }), [show]);
+  return (
+    <ToastContext.Provider value={api}>
+      {children}
+      <div className="toasts" aria-live="polite" aria-relevant="additions">
+        {toasts.map((toast) => (
+          <div key={toast.id} className={`toast toast-${toast.kind}`} role={toast.kind === 'error' ? 'alert' : 'status'} data-testid={`toast-${toast.kind}`}>
+            <span>{toast.text}</span>
+            <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => dismiss(toast.id)}>
+              ×
+            </button>
+          </div>
+        ))}
+      </div>
+    </ToastContext.Provider>
+  );
+}
+
+export function useToast(): ToastApi {
+  return useContext(ToastContext);
+}

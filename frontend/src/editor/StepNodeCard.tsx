@@ -1,0 +1,215 @@
+// The card every node is drawn as: category stripe and glyph, label, a one-line summary of its
+// settings, its handles, validation messages, and in the run view its status and figures.
+
+import { Handle, Position, useUpdateNodeInternals, type NodeProps } from '@xyflow/react';
+import { memo, useEffect, useState, type CSSProperties } from 'react';
+import { ERROR_HANDLE } from '../api/graph';
+import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from '../graph/handles';
+import type { StepNode } from '../graph/convert';
+import { formatCost, formatDuration, formatTokens } from '../run/format';
+import { nodeStatus } from '../run/reducer';
+import { Spinner, statusText } from '../components/ui';
+import { useCanvasInfo } from './canvasContext';
+import { categoryClass, glyphOf } from './look';
+
+function spread(index: number, count: number): CSSProperties {
+  return { top: `${((index + 1) / (count + 1)) * 100}%` };
+}
+
+function summary(type: string, config: Record<string, unknown>): string {
+  if (typeof config.model === 'string' && config.model) {
+    return typeof config.role === 'string' && config.role ? `${config.role} · ${config.model}` : config.model;
+  }
+  if (type === 'router' && Array.isArray(config.routes)) {
+    const n = config.routes.length;
+    return `${n} route${n === 1 ? '' : 's'}${config.default ? ` + ${config.default}` : ''}`;
+  }
+  if (typeof config.template === 'string') return config.template.replace(/\s+/g, ' ').slice(0, 60);
+  if (typeof config.prompt === 'string') return config.prompt.replace(/\s+/g, ' ').slice(0, 60);
+  if (type === 'input' && config.fields && typeof config.fields === 'object') {
+    const props = Object.keys((config.fields as { properties?: object }).properties ?? {});
+    return props.length ? `fields: ${props.join(', ')}` : '';
+  }
+  return '';
+}
+
+/** Seconds since the epoch, ticking while `active`. */
+function useNow(active: boolean): number {
+  const [now, setNow] = useState(() => Date.now() / 1000);
+  useEffect(() => {
+    if (!active) return;
+    const timer = setInterval(() => setNow(Date.now() / 1000), 250);
+    return () => clearInterval(timer);
+  }, [active]);
+  return now;
+}
+
+export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: NodeProps<StepNode>) {
+  const info = useCanvasInfo();
+  const spec = info.catalogue.get(data.type);
+  const updateInternals = useUpdateNodeInternals();
+  const outputs = spec ? sourceHandles(spec, data.config) : ['out'];
+  const inputs = spec?.inputs ?? ['in'];
+  const handleKey = `${inputs.join(',')}|${outputs.join(',')}|${spec?.can_delegate}|${spec?.delegatable}`;
+  useEffect(() => {
+    updateInternals(id); // handles came or went (router routes): React Flow must measure them again
+  }, [handleKey, id, updateInternals]);
+
+  const issues = info.nodeIssues.get(id) ?? [];
+  const run = info.run;
+  const status = run ? nodeStatus(run, id) : 'idle';
+  const view = run?.nodes[id];
+  const step = view?.step ? run?.steps[view.step] : undefined;
+  const running = status === 'running';
+  const now = useNow(running);
+  const duration =
+    view?.duration_ms ?? (running && view?.startedAt ? Math.max(0, (now - view.startedAt) * 1000) : null);
+  const runError = status === 'failed' ? (view?.error?.message ?? step?.error?.message) : null;
+  const errorText = run ? runError : issues[0]?.message;
+  const labelled = outputs.length > 1 || (outputs.length === 1 && outputs[0] !== 'out');
+  const minHeight = Math.max(inputs.length, outputs.length) * 24 + 40;
+  const cardClass = [
+    'node-card',
+    categoryClass(spec?.category),
+    run ? `status-${status}` : '',
+    selected ? 'selected' : '',
+    !run && issues.length ? 'invalid' : '',
+    !spec ? 'unknown-type' : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+
+  return (
+    <div
+      className={cardClass}
+      style={{ minHeight }}
+      data-testid={`node-${id}`}
+      data-status={status}
+      data-type={data.type}
+      data-invalid={issues.length ? 'true' : undefined}
+      title={spec?.description}
+    >
+      {spec?.delegatable && (
+        <Handle
+          type="target"
+          id={TASK_HANDLE}
+          position={Position.Top}
+          className="handle handle-task"
+          isConnectable={!info.readOnly}
+          title="Takes tasks delegated by a manager"
+        />
+      )}
+      {inputs.map((handle, index) => (
+        <Handle
+          key={handle}
+          type="target"
+          id={handle}
+          position={Position.Left}
+          className="handle handle-in"
+          style={spread(index, inputs.length)}
+          isConnectable={!info.readOnly}
+        />
+      ))}
+      <div className="node-stripe" aria-hidden="true" />
+      <div className="node-main">
+        <div className="node-head">
+          <span className="node-glyph" aria-hidden="true">
+            {glyphOf(spec, data.type)}
+          </span>
+          <span className="node-title">
+            <span className="node-label">{data.label || spec?.label || data.type}</span>
+            <span className="node-type">{spec ? spec.label : `unknown type “${data.type}”`}</span>
+          </span>
+          {run && (
+            <span className={`node-status node-status-${status}`} data-testid={`node-status-${id}`} title={statusText(status)}>
+              {running ? <Spinner small label="Running" /> : <StatusGlyph status={status} />}
+            </span>
+          )}
+        </div>
+        {!run && summary(data.type, data.config) && <div className="node-summary">{summary(data.type, data.config)}</div>}
+        {run && view && (
+          <div className="node-figures" data-testid={`node-figures-${id}`}>
+            {duration !== null && <span title="Duration">{formatDuration(duration)}</span>}
+            {(view.own.tokens_in > 0 || view.own.tokens_out > 0) && (
+              <span title={`${view.own.tokens_in} in, ${view.own.tokens_out} out`}>
+                {formatTokens(view.own.tokens_in + view.own.tokens_out)} tok
+              </span>
+            )}
+            {view.own.cost > 0 && <span title="Cost of this node">{formatCost(view.own.cost)}</span>}
+            {view.attempt > 1 && <span className="badge-warn">attempt {view.attempt}</span>}
+          </div>
+        )}
+        {run && view && view.children.length > 0 && (
+          <div className="node-children" data-testid={`node-children-${id}`}>
+            <div className="node-children-badges">
+              {view.children.map((child) => (
+                <button
+                  type="button"
+                  key={child.step}
+                  className={`child-badge status-${child.status} nodrag`}
+                  title={`${child.node}: ${statusText(child.status)}`}
+                  data-testid={`child-${child.step}`}
+                  data-status={child.status}
+                  onClick={(e) => {
+                    e.stopPropagation();
+                    info.onSelectStep?.(child.step);
+                  }}
+                >
+                  {child.node}
+                </button>
+              ))}
+            </div>
+            <div className="node-subtree" title="This node and every task delegated under it" data-testid={`node-subtree-${id}`}>
+              Σ {formatCost(view.subtree.cost)} · {formatTokens(view.subtree.tokens_in + view.subtree.tokens_out)} tok
+            </div>
+          </div>
+        )}
+        {errorText && (
+          <div className="node-error" data-testid={`node-error-${id}`} role={run ? undefined : 'note'}>
+            {errorText}
+            {!run && issues.length > 1 && <span className="muted"> (+{issues.length - 1} more)</span>}
+          </div>
+        )}
+      </div>
+      {outputs.map((handle, index) => (
+        <Handle
+          key={handle}
+          type="source"
+          id={handle}
+          position={Position.Right}
+          className={`handle handle-out${handle === ERROR_HANDLE ? ' handle-error' : ''}`}
+          style={spread(index, outputs.length)}
+          isConnectable={!info.readOnly}
+        >
+          {labelled && <span className="handle-label">{handle}</span>}
+        </Handle>
+      ))}
+      {spec?.can_delegate && (
+        <Handle
+          type="source"
+          id={DELEGATE_HANDLE}
+          position={Position.Bottom}
+          className="handle handle-delegate"
+          isConnectable={!info.readOnly}
+          title="Delegate tasks to workers"
+        >
+          <span className="handle-label handle-label-bottom">delegate</span>
+        </Handle>
+      )}
+    </div>
+  );
+});
+
+function StatusGlyph({ status }: { status: string }) {
+  const glyph: Record<string, string> = {
+    succeeded: '✓',
+    failed: '✕',
+    skipped: '⤼',
+    cancelled: '⊘',
+    waiting: '⏸',
+    queued: '…',
+    pending: '·',
+    idle: '·',
+  };
+  return <span aria-label={statusText(status)}>{glyph[status] ?? '·'}</span>;
+}

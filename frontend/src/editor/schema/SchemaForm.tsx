@@ -1,0 +1,598 @@
+// A settings form generated from a node type's JSON Schema. Every field shows its message under
+// it as the user types (the caller validates with `validate` and passes the errors in).
+
+import { memo, useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import type { JsonSchema } from '../../api/graph';
+import { deref, newItem, resolveField, type ResolvedField } from './resolve';
+import { joinPath, setIn, type Errors } from './validate';
+
+export const MODEL_SUGGESTIONS = [
+  'local/echo',
+  'openai/gpt-4o-mini',
+  'openai/gpt-4o',
+  'openai/gpt-4.1-mini',
+  'openai/gpt-4.1',
+];
+
+export interface UpstreamRef {
+  id: string;
+  label: string;
+}
+
+export interface SchemaFormProps {
+  schema: JsonSchema;
+  value: Record<string, unknown>;
+  /** the whole new value, and the path of the field that changed (for undo coalescing) */
+  onChange: (next: Record<string, unknown>, path: string) => void;
+  errors?: Errors;
+  /** nodes upstream of this one, offered as {{ nodes.<id>.output }} in template fields */
+  upstream?: UpstreamRef[];
+  modelSuggestions?: string[];
+  /** names of top-level fields to leave out */
+  hidden?: string[];
+}
+
+interface Ctx {
+  root: JsonSchema;
+  errors: Errors;
+  upstream: UpstreamRef[];
+  modelListId: string;
+  idBase: string;
+  change: (path: (string | number)[], value: unknown) => void;
+}
+
+function pathText(path: (string | number)[]): string {
+  return path.reduce<string>((text, key) => joinPath(text, key), '');
+}
+
+function domId(ctx: Ctx, path: string): string {
+  return `${ctx.idBase}-${path.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+export const SchemaForm = memo(function SchemaForm(props: SchemaFormProps) {
+  const idBase = useId().replace(/:/g, '');
+  const valueRef = useRef(props.value);
+  valueRef.current = props.value;
+  const onChangeRef = useRef(props.onChange);
+  onChangeRef.current = props.onChange;
+  const ctx: Ctx = {
+    root: props.schema,
+    errors: props.errors ?? {},
+    upstream: props.upstream ?? [],
+    modelListId: `${idBase}-models`,
+    idBase,
+    change: (path, value) => {
+      const next = setIn(valueRef.current, path, value) as Record<string, unknown>;
+      onChangeRef.current(next, pathText(path));
+    },
+  };
+  const properties = Object.entries(props.schema.properties ?? {}).filter(([name]) => !props.hidden?.includes(name));
+  if (!properties.length) return <p className="muted">This node has no settings.</p>;
+  return (
+    <div className="schema-form">
+      <ObjectFields ctx={ctx} schema={props.schema} value={props.value} path={[]} />
+      <datalist id={ctx.modelListId}>
+        {(props.modelSuggestions ?? MODEL_SUGGESTIONS).map((model) => (
+          <option key={model} value={model} />
+        ))}
+      </datalist>
+    </div>
+  );
+});
+
+function ObjectFields({ ctx, schema, value, path }: { ctx: Ctx; schema: JsonSchema; value: unknown; path: (string | number)[] }) {
+  const object = (value && typeof value === 'object' ? value : {}) as Record<string, unknown>;
+  const resolved = deref(schema, ctx.root);
+  return (
+    <>
+      {Object.entries(resolved.properties ?? {}).map(([name, sub]) => (
+        <Field
+          key={name}
+          ctx={ctx}
+          name={name}
+          field={resolveField(name, sub, ctx.root)}
+          required={resolved.required?.includes(name) ?? false}
+          value={object[name]}
+          path={[...path, name]}
+        />
+      ))}
+    </>
+  );
+}
+
+interface FieldProps {
+  ctx: Ctx;
+  name: string;
+  field: ResolvedField;
+  required: boolean;
+  value: unknown;
+  path: (string | number)[];
+}
+
+function Row({
+  ctx,
+  field,
+  required,
+  path,
+  children,
+  localError,
+  inline = false,
+}: {
+  ctx: Ctx;
+  field: ResolvedField;
+  required: boolean;
+  path: string;
+  children: (ids: { id: string; describedBy: string | undefined; invalid: boolean }) => ReactNode;
+  localError?: string | null;
+  inline?: boolean;
+}) {
+  const id = domId(ctx, path);
+  const error = localError ?? ctx.errors[path];
+  const helpId = field.description ? `${id}-help` : undefined;
+  const errorId = error ? `${id}-error` : undefined;
+  const describedBy = [errorId, helpId].filter(Boolean).join(' ') || undefined;
+  return (
+    <div className={`field${inline ? ' field-inline' : ''}${error ? ' field-invalid' : ''}`}>
+      <label htmlFor={id} className="field-label">
+        {field.title}
+        {required && (
+          <span className="required" aria-hidden="true">
+            *
+          </span>
+        )}
+      </label>
+      {children({ id, describedBy, invalid: !!error })}
+      {error && (
+        <p className="field-error" id={errorId} data-testid={`field-error-${path}`} role="alert">
+          {error}
+        </p>
+      )}
+      {field.description && (
+        <p className="field-help" id={helpId}>
+          {field.description}
+        </p>
+      )}
+    </div>
+  );
+}
+
+function placeholderOf(field: ResolvedField): string | undefined {
+  if (field.default === undefined || field.default === null) return field.nullable ? 'Not set' : undefined;
+  return `Default: ${typeof field.default === 'string' ? field.default : JSON.stringify(field.default)}`;
+}
+
+function Field({ ctx, name, field, required, value, path }: FieldProps) {
+  const key = pathText(path);
+  const set = (next: unknown) => ctx.change(path, next);
+  const emptyValue = field.nullable && !required ? null : undefined;
+
+  switch (field.kind) {
+    case 'boolean': {
+      const checked = typeof value === 'boolean' ? value : field.default === true;
+      return (
+        <Row ctx={ctx} field={field} required={required} path={key} inline>
+          {({ id, describedBy }) => (
+            <input
+              id={id}
+              type="checkbox"
+              role="switch"
+              className="switch nodrag"
+              checked={checked}
+              aria-describedby={describedBy}
+              data-testid={`field-${key}`}
+              onChange={(e) => set(e.target.checked)}
+            />
+          )}
+        </Row>
+      );
+    }
+    case 'enum': {
+      const options = field.schema.enum ?? [];
+      const current = value === undefined || value === null ? '' : String(value);
+      return (
+        <Row ctx={ctx} field={field} required={required} path={key}>
+          {({ id, describedBy, invalid }) => (
+            <select
+              id={id}
+              className="input nodrag"
+              value={current}
+              aria-describedby={describedBy}
+              aria-invalid={invalid || undefined}
+              data-testid={`field-${key}`}
+              onChange={(e) => {
+                const picked = options.find((o) => String(o) === e.target.value);
+                set(e.target.value === '' ? emptyValue : picked);
+              }}
+            >
+              {(!required || current === '') && (
+                <option value="">{field.default !== undefined && field.default !== null ? `Default (${String(field.default)})` : '—'}</option>
+              )}
+              {options.map((option) => (
+                <option key={String(option)} value={String(option)}>
+                  {String(option)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Row>
+      );
+    }
+    case 'number':
+    case 'integer':
+      return <NumberField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+    case 'template':
+    case 'textarea':
+    case 'expression':
+    case 'model':
+    case 'text':
+      return <TextField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+    case 'array-strings':
+      return <StringListField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+    case 'array-objects':
+      return <ObjectListField ctx={ctx} field={field} required={required} value={value} path={path} name={name} />;
+    case 'object': {
+      const isSet = value !== undefined && value !== null;
+      return (
+        <details className="field-group" open={!!Object.keys(ctx.errors).find((p) => p.startsWith(`${key}.`))}>
+          <summary>
+            <span>{field.title}</span>
+            <span className="muted small">{isSet ? 'customised' : 'defaults'}</span>
+          </summary>
+          {field.description && <p className="field-help">{field.description}</p>}
+          <div className="field-group-body">
+            <ObjectFields ctx={ctx} schema={field.schema} value={value} path={path} />
+            {isSet && (
+              <button type="button" className="btn btn-link btn-small" onClick={() => set(undefined)}>
+                Reset to defaults
+              </button>
+            )}
+          </div>
+        </details>
+      );
+    }
+    case 'json':
+    case 'json-schema':
+    default:
+      return <JsonField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+  }
+}
+
+interface LeafProps {
+  ctx: Ctx;
+  field: ResolvedField;
+  required: boolean;
+  value: unknown;
+  path: string;
+  onSet: (value: unknown) => void;
+  emptyValue: null | undefined;
+}
+
+function TextField({ ctx, field, required, value, path, onSet, emptyValue }: LeafProps) {
+  const text = typeof value === 'string' ? value : value === undefined || value === null ? '' : String(value);
+  const areaRef = useRef<HTMLTextAreaElement>(null);
+  const change = (next: string) => onSet(next === '' && emptyValue === null ? null : next);
+  const multiline = field.kind === 'template' || field.kind === 'textarea';
+  const insert = (snippet: string) => {
+    const area = areaRef.current;
+    const start = area?.selectionStart ?? text.length;
+    const end = area?.selectionEnd ?? text.length;
+    change(text.slice(0, start) + snippet + text.slice(end));
+    requestAnimationFrame(() => {
+      area?.focus();
+      area?.setSelectionRange(start + snippet.length, start + snippet.length);
+    });
+  };
+  return (
+    <Row ctx={ctx} field={field} required={required} path={path}>
+      {({ id, describedBy, invalid }) =>
+        multiline ? (
+          <>
+            <textarea
+              id={id}
+              ref={areaRef}
+              className={`input nodrag nowheel${field.kind === 'template' ? ' mono' : ''}`}
+              rows={Math.min(12, Math.max(3, text.split('\n').length + 1))}
+              value={text}
+              placeholder={placeholderOf(field)}
+              aria-describedby={describedBy}
+              aria-invalid={invalid || undefined}
+              data-testid={`field-${path}`}
+              spellCheck={field.kind !== 'template'}
+              onChange={(e) => change(e.target.value)}
+            />
+            {field.kind === 'template' && (
+              <div className="template-vars" aria-label="Insert a value">
+                <button type="button" className="chip" onClick={() => insert('{{ upstream }}')}>
+                  upstream
+                </button>
+                <button type="button" className="chip" onClick={() => insert('{{ input }}')}>
+                  input
+                </button>
+                {ctx.upstream.map((ref) => (
+                  <button
+                    type="button"
+                    key={ref.id}
+                    className="chip"
+                    title={`Insert {{ nodes.${ref.id}.output }}`}
+                    onClick={() => insert(`{{ nodes.${ref.id}.output }}`)}
+                  >
+                    {ref.label || ref.id}
+                  </button>
+                ))}
+              </div>
+            )}
+          </>
+        ) : (
+          <input
+            id={id}
+            type="text"
+            className={`input nodrag${field.kind === 'expression' ? ' mono' : ''}`}
+            value={text}
+            list={field.kind === 'model' ? ctx.modelListId : undefined}
+            placeholder={placeholderOf(field)}
+            autoComplete="off"
+            spellCheck={false}
+            aria-describedby={describedBy}
+            aria-invalid={invalid || undefined}
+            data-testid={`field-${path}`}
+            onChange={(e) => change(e.target.value)}
+          />
+        )
+      }
+    </Row>
+  );
+}
+
+function NumberField({ ctx, field, required, value, path, onSet, emptyValue }: LeafProps) {
+  const shown = typeof value === 'number' ? String(value) : '';
+  const [draft, setDraft] = useState(shown);
+  const [local, setLocal] = useState<string | null>(null);
+  // follow outside changes (undo, another field) unless the draft already means the same number
+  useEffect(() => {
+    setDraft((current) => (Number(current) === value && current.trim() !== '' ? current : shown));
+    setLocal(null);
+  }, [shown, value]);
+  const change = (text: string) => {
+    setDraft(text);
+    const trimmed = text.trim();
+    if (trimmed === '') {
+      setLocal(null);
+      onSet(emptyValue);
+      return;
+    }
+    const number = Number(trimmed);
+    if (!Number.isFinite(number)) {
+      setLocal('Enter a number');
+      return;
+    }
+    if (field.kind === 'integer' && !Number.isInteger(number)) {
+      setLocal('Enter a whole number');
+      return;
+    }
+    setLocal(null);
+    onSet(number);
+  };
+  return (
+    <Row ctx={ctx} field={field} required={required} path={path} localError={local}>
+      {({ id, describedBy, invalid }) => (
+        <input
+          id={id}
+          type="text"
+          inputMode={field.kind === 'integer' ? 'numeric' : 'decimal'}
+          className="input input-number nodrag"
+          value={draft}
+          placeholder={placeholderOf(field)}
+          aria-describedby={describedBy}
+          aria-invalid={invalid || undefined}
+          data-testid={`field-${path}`}
+          onChange={(e) => change(e.target.value)}
+        />
+      )}
+    </Row>
+  );
+}
+
+function StringListField({ ctx, field, required, value, path, onSet, emptyValue }: LeafProps) {
+  const list = Array.isArray(value) ? (value as unknown[]).map(String) : [];
+  const [draft, setDraft] = useState(list.join(', '));
+  useEffect(() => {
+    setDraft((current) => {
+      const parsed = current.split(',').map((s) => s.trim()).filter(Boolean);
+      return parsed.join('\u0000') === list.join('\u0000') ? current : list.join(', ');
+    });
+  }, [list.join('\u0000')]);
+  return (
+    <Row ctx={ctx} field={field} required={required} path={path}>
+      {({ id, describedBy, invalid }) => (
+        <input
+          id={id}
+          type="text"
+          className="input nodrag"
+          value={draft}
+          placeholder={field.nullable ? 'Comma-separated; empty for none' : 'Comma-separated'}
+          aria-describedby={describedBy}
+          aria-invalid={invalid || undefined}
+          data-testid={`field-${path}`}
+          onChange={(e) => {
+            setDraft(e.target.value);
+            const items = e.target.value.split(',').map((s) => s.trim()).filter(Boolean);
+            onSet(items.length ? items : emptyValue === null ? null : []);
+          }}
+        />
+      )}
+    </Row>
+  );
+}
+
+function JsonField({ ctx, field, required, value, path, onSet, emptyValue }: LeafProps) {
+  const format = (v: unknown) => (v === undefined || v === null ? '' : JSON.stringify(v, null, 2));
+  const [draft, setDraft] = useState(format(value));
+  const [local, setLocal] = useState<string | null>(null);
+  const serialised = JSON.stringify(value ?? null);
+  useEffect(() => {
+    setDraft((current) => {
+      try {
+        if (current.trim() && JSON.stringify(JSON.parse(current)) === serialised) return current;
+      } catch {
+        /* the draft is mid-edit; replace it with the outside value */
+      }
+      return format(value);
+    });
+    setLocal(null);
+  }, [serialised]);
+  const change = (text: string) => {
+    setDraft(text);
+    if (!text.trim()) {
+      setLocal(null);
+      onSet(emptyValue);
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (error) {
+      setLocal(`Not valid JSON: ${(error as Error).message}`);
+      return;
+    }
+    if (field.kind === 'json-schema') {
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        setLocal('A JSON Schema is an object, e.g. {"type": "object", "properties": {…}}');
+        return;
+      }
+      const props = (parsed as JsonSchema).properties;
+      if (props !== undefined && (typeof props !== 'object' || Array.isArray(props))) {
+        setLocal('“properties” must be an object of field schemas');
+        return;
+      }
+    }
+    setLocal(null);
+    onSet(parsed);
+  };
+  const example = {
+    type: 'object',
+    properties: { topic: { type: 'string', title: 'Topic', description: 'What to write about' } },
+    required: ['topic'],
+  };
+  return (
+    <Row ctx={ctx} field={field} required={required} path={path} localError={local}>
+      {({ id, describedBy, invalid }) => (
+        <>
+          <textarea
+            id={id}
+            className="input mono nodrag nowheel"
+            rows={Math.min(14, Math.max(4, draft.split('\n').length + 1))}
+            value={draft}
+            placeholder={field.kind === 'json-schema' ? '{"type": "object", "properties": {…}}' : 'JSON'}
+            spellCheck={false}
+            aria-describedby={describedBy}
+            aria-invalid={invalid || undefined}
+            data-testid={`field-${path}`}
+            onChange={(e) => change(e.target.value)}
+          />
+          {field.kind === 'json-schema' && !draft.trim() && (
+            <button type="button" className="btn btn-link btn-small" onClick={() => change(JSON.stringify(example, null, 2))}>
+              Start from an example
+            </button>
+          )}
+        </>
+      )}
+    </Row>
+  );
+}
+
+function ObjectListField({
+  ctx,
+  field,
+  required,
+  value,
+  path,
+}: {
+  ctx: Ctx;
+  field: ResolvedField;
+  required: boolean;
+  value: unknown;
+  path: (string | number)[];
+  name: string;
+}) {
+  const key = pathText(path);
+  const items = Array.isArray(value) ? (value as unknown[]) : [];
+  const itemSchema = deref(field.schema.items ?? {}, ctx.root);
+  const itemTitle = itemSchema.title ?? 'Item';
+  const error = ctx.errors[key];
+  const max = field.schema.maxItems;
+  const set = (next: unknown[]) => ctx.change(path, next);
+  const move = (from: number, to: number) => {
+    const next = [...items];
+    const [moved] = next.splice(from, 1);
+    next.splice(to, 0, moved);
+    set(next);
+  };
+  return (
+    <fieldset className={`field field-list${error ? ' field-invalid' : ''}`}>
+      <legend className="field-label">
+        {field.title}
+        {required && (
+          <span className="required" aria-hidden="true">
+            *
+          </span>
+        )}
+      </legend>
+      {field.description && <p className="field-help">{field.description}</p>}
+      {items.length === 0 && <p className="muted small">No {itemTitle.toLowerCase()}s yet.</p>}
+      <ol className="list-items">
+        {items.map((item, index) => (
+          <li key={index} className="list-item" data-testid={`list-item-${key}-${index}`}>
+            <div className="list-item-head">
+              <span className="list-item-title">
+                {itemTitle} {index + 1}
+              </span>
+              <span className="list-item-actions">
+                <button
+                  type="button"
+                  className="icon-btn"
+                  aria-label={`Move ${itemTitle} ${index + 1} up`}
+                  disabled={index === 0}
+                  onClick={() => move(index, index - 1)}
+                >
+                  ↑
+                </button>
+                <button
+                  type="button"
+                  className="icon-btn"
+                  aria-label={`Move ${itemTitle} ${index + 1} down`}
+                  disabled={index === items.length - 1}
+                  onClick={() => move(index, index + 1)}
+                >
+                  ↓
+                </button>
+                <button
+                  type="button"
+                  className="icon-btn danger"
+                  aria-label={`Remove ${itemTitle} ${index + 1}`}
+                  onClick={() => set(items.filter((_, i) => i !== index))}
+                >
+                  ×
+                </button>
+              </span>
+            </div>
+            <ObjectFields ctx={ctx} schema={itemSchema} value={item} path={[...path, index]} />
+          </li>
+        ))}
+      </ol>
+      {error && (
+        <p className="field-error" data-testid={`field-error-${key}`} role="alert">
+          {error}
+        </p>
+      )}
+      <button
+        type="button"
+        className="btn btn-secondary btn-small"
+        disabled={max !== undefined && items.length >= max}
+        data-testid={`add-${key}`}
+        onClick={() => set([...items, newItem(itemSchema, ctx.root, items.length)])}
+      >
+        + Add {itemTitle.toLowerCase()}
+      </button>
+    </fieldset>
+  );
+}

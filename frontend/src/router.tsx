@@ -1,0 +1,139 @@
+// A small router over the history API: three routes, links, and a guard that asks before
+// leaving a page with unsaved changes (in-app navigation, back/forward and closing the tab).
+
+import { useEffect, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
+
+export type Route =
+  | { name: 'list' }
+  | { name: 'editor'; id: string }
+  | { name: 'run'; id: string; runId: string }
+  | { name: 'not-found'; path: string };
+
+/** Where Django mounts the app ('' for the site root); set with <meta name="app-base" content="/app">. */
+export function appBase(): string {
+  const meta = typeof document !== 'undefined' ? document.querySelector<HTMLMetaElement>('meta[name="app-base"]') : null;
+  return (meta?.content ?? '').replace(/\/+$/, '');
+}
+
+export function matchRoute(pathname: string, base = appBase()): Route {
+  let path = pathname;
+  if (base && path.startsWith(base)) path = path.slice(base.length) || '/';
+  path = path.replace(/\/+$/, '') || '/';
+  if (path === '/' || path === '/workflows') return { name: 'list' };
+  let m = /^\/workflows\/([^/]+)$/.exec(path);
+  if (m) return { name: 'editor', id: decodeURIComponent(m[1]) };
+  m = /^\/workflows\/([^/]+)\/runs\/([^/]+)$/.exec(path);
+  if (m) return { name: 'run', id: decodeURIComponent(m[1]), runId: decodeURIComponent(m[2]) };
+  return { name: 'not-found', path };
+}
+
+export const paths = {
+  list: () => `${appBase()}/`,
+  editor: (id: string) => `${appBase()}/workflows/${encodeURIComponent(id)}`,
+  run: (id: string, runId: string) => `${appBase()}/workflows/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`,
+};
+
+const CHANGE = 'app:navigate';
+type Blocker = () => string | null;
+const blockers = new Set<Blocker>();
+
+function subscribe(callback: () => void): () => void {
+  window.addEventListener(CHANGE, callback);
+  window.addEventListener('popstate', callback);
+  return () => {
+    window.removeEventListener(CHANGE, callback);
+    window.removeEventListener('popstate', callback);
+  };
+}
+
+function currentPath(): string {
+  return window.location.pathname;
+}
+
+export function usePath(): string {
+  return useSyncExternalStore(subscribe, currentPath, () => '/');
+}
+
+export function useRoute(): Route {
+  return matchRoute(usePath());
+}
+
+/** Ask every guard; true when the user agrees to leave (or nothing is at stake). */
+export function confirmLeave(): boolean {
+  for (const blocker of blockers) {
+    const message = blocker();
+    if (message && !window.confirm(message)) return false;
+  }
+  return true;
+}
+
+export function navigate(to: string, options: { replace?: boolean; force?: boolean } = {}): boolean {
+  if (to === window.location.pathname + window.location.search) return true;
+  // paths that only add a run to the same workflow are not "leaving"
+  if (!options.force && !sameWorkflow(window.location.pathname, to) && !confirmLeave()) return false;
+  if (options.replace) window.history.replaceState(null, '', to);
+  else window.history.pushState(null, '', to);
+  window.dispatchEvent(new Event(CHANGE));
+  window.scrollTo?.(0, 0);
+  return true;
+}
+
+function sameWorkflow(from: string, to: string): boolean {
+  const a = matchRoute(from);
+  const b = matchRoute(new URL(to, window.location.origin).pathname);
+  return 'id' in a && 'id' in b && a.id === b.id;
+}
+
+let lastPath = typeof window !== 'undefined' ? window.location.pathname : '/';
+let restoring = false;
+if (typeof window !== 'undefined') {
+  // back/forward: the URL has already changed; put it back if the user wants to stay
+  window.addEventListener('popstate', () => {
+    if (restoring) {
+      restoring = false;
+      return;
+    }
+    const to = window.location.pathname;
+    if (!sameWorkflow(lastPath, to) && !confirmLeave()) {
+      restoring = true;
+      window.history.pushState(null, '', lastPath);
+      window.dispatchEvent(new Event(CHANGE));
+      return;
+    }
+    lastPath = to;
+  });
+  window.addEventListener(CHANGE, () => {
+    lastPath = window.location.pathname;
+  });
+}
+
+/** While `when` holds, leaving the page (in the app or the browser) asks `message` first. */
+export function useLeaveGuard(when: boolean, message = 'You have unsaved changes. Leave without saving?'): void {
+  useEffect(() => {
+    if (!when) return;
+    const blocker: Blocker = () => message;
+    const onBeforeUnload = (event: BeforeUnloadEvent) => {
+      event.preventDefault();
+      event.returnValue = message; // older browsers show nothing without it
+      return message;
+    };
+    blockers.add(blocker);
+    window.addEventListener('beforeunload', onBeforeUnload);
+    return () => {
+      blockers.delete(blocker);
+      window.removeEventListener('beforeunload', onBeforeUnload);
+    };
+  }, [when, message]);
+}
+
+export function Link({ to, onClick, ...rest }: AnchorHTMLAttributes<HTMLAnchorElement> & { to: string }) {
+  const handle = (event: MouseEvent<HTMLAnchorElement>) => {
+    onClick?.(event);
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+      return;
+    }
+    event.preventDefault();
+    navigate(to);
+  };
+  return <a href={to} onClick={handle} {...rest} />;
+}

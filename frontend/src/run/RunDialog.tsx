@@ -1,0 +1,191 @@
+// Ask for the run's input: a form from the input node's `fields` JSON Schema when there is one,
+// or JSON. Submitting saves unsaved changes first (runs use the latest saved version).
+
+import { useEffect, useMemo, useState } from 'react';
+import { ApiError, errorMessage } from '../api/client';
+import type { JsonSchema } from '../api/graph';
+import { Modal } from '../components/Modal';
+import { SchemaForm } from '../editor/schema/SchemaForm';
+import { validate } from '../editor/schema/validate';
+
+export interface RunDialogProps {
+  open: boolean;
+  onClose: () => void;
+  /** the input node's config.fields, if any */
+  schema: JsonSchema | null;
+  dirty: boolean;
+  storageKey: string;
+  onSubmit: (input: unknown) => Promise<void>;
+}
+
+function usable(schema: JsonSchema | null): schema is JsonSchema {
+  return !!schema && typeof schema === 'object' && !!schema.properties && Object.keys(schema.properties).length > 0;
+}
+
+function remembered(key: string): Record<string, unknown> | null {
+  try {
+    const raw = localStorage.getItem(key);
+    const parsed = raw ? JSON.parse(raw) : null;
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }: RunDialogProps) {
+  const hasForm = usable(schema);
+  const [mode, setMode] = useState<'form' | 'json'>(hasForm ? 'form' : 'json');
+  const [value, setValue] = useState<Record<string, unknown>>({});
+  const [json, setJson] = useState('{}');
+  const [jsonError, setJsonError] = useState<string | null>(null);
+  const [submitError, setSubmitError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    if (!open) return;
+    const last = remembered(storageKey) ?? {};
+    setValue(last);
+    setJson(JSON.stringify(last, null, 2));
+    setMode(hasForm ? 'form' : 'json');
+    setJsonError(null);
+    setSubmitError(null);
+  }, [open, storageKey, hasForm]);
+
+  const errors = useMemo(() => (hasForm && mode === 'form' ? validate({ type: 'object', ...schema }, value) : {}), [hasForm, mode, schema, value]);
+  const formInvalid = Object.keys(errors).length > 0;
+
+  const switchMode = (next: 'form' | 'json') => {
+    if (next === 'json') {
+      setJson(JSON.stringify(value, null, 2));
+      setJsonError(null);
+    } else {
+      try {
+        const parsed = JSON.parse(json);
+        if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) setValue(parsed);
+      } catch {
+        /* keep the last form value */
+      }
+    }
+    setMode(next);
+  };
+
+  const submit = async () => {
+    let input: unknown = value;
+    if (mode === 'json') {
+      try {
+        input = json.trim() ? JSON.parse(json) : {};
+      } catch (error) {
+        setJsonError(`Not valid JSON: ${(error as Error).message}`);
+        return;
+      }
+      if (hasForm) {
+        const problems = validate({ type: 'object', ...schema }, input);
+        const first = Object.entries(problems)[0];
+        if (first) {
+          setJsonError(`${first[0] || 'input'}: ${first[1]}`);
+          return;
+        }
+      }
+    } else if (formInvalid) {
+      return;
+    }
+    setBusy(true);
+    setSubmitError(null);
+    try {
+      await onSubmit(input);
+      try {
+        localStorage.setItem(storageKey, JSON.stringify(input));
+      } catch {
+        /* private mode: nothing to remember */
+      }
+    } catch (error) {
+      const fields = error instanceof ApiError ? Object.entries(error.fields).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : v}`) : [];
+      setSubmitError([errorMessage(error), ...fields].join(' '));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <Modal
+      title="Run this workflow"
+      open={open}
+      onClose={onClose}
+      testId="run-dialog"
+      footer={
+        <>
+          {dirty && <span className="muted small">Unsaved changes are saved as a new version first.</span>}
+          <span className="spacer" />
+          <button type="button" className="btn btn-secondary" onClick={onClose}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="btn btn-primary"
+            data-testid="run-submit"
+            disabled={busy || (mode === 'form' && formInvalid)}
+            onClick={submit}
+          >
+            {busy ? 'Starting…' : dirty ? 'Save and run' : 'Run'}
+          </button>
+        </>
+      }
+    >
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          void submit();
+        }}
+      >
+        {hasForm && (
+          <div className="segmented" role="group" aria-label="Input as">
+            <button type="button" className={mode === 'form' ? 'active' : ''} aria-pressed={mode === 'form'} onClick={() => switchMode('form')}>
+              Form
+            </button>
+            <button type="button" className={mode === 'json' ? 'active' : ''} aria-pressed={mode === 'json'} onClick={() => switchMode('json')}>
+              JSON
+            </button>
+          </div>
+        )}
+        {mode === 'form' && hasForm ? (
+          <SchemaForm schema={{ type: 'object', ...schema }} value={value} errors={errors} onChange={(next) => setValue(next)} />
+        ) : (
+          <div className={`field${jsonError ? ' field-invalid' : ''}`}>
+            <label className="field-label" htmlFor="run-input-json">
+              Input (JSON)
+            </label>
+            <textarea
+              id="run-input-json"
+              className="input mono"
+              rows={10}
+              value={json}
+              spellCheck={false}
+              data-testid="run-input-json"
+              aria-invalid={!!jsonError || undefined}
+              onChange={(e) => {
+                setJson(e.target.value);
+                setJsonError(null);
+              }}
+            />
+            {jsonError && (
+              <p className="field-error" role="alert">
+                {jsonError}
+              </p>
+            )}
+            {!hasForm && (
+              <p className="field-help">
+                Give the Input node a <code>fields</code> schema to get a form here.
+              </p>
+            )}
+          </div>
+        )}
+        {submitError && (
+          <p className="banner banner-error" role="alert" data-testid="run-submit-error">
+            {submitError}
+          </p>
+        )}
+        <button type="submit" hidden />
+      </form>
+    </Modal>
+  );
+}

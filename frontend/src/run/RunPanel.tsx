@@ -1,0 +1,292 @@
+// The run view's side panel: the streamed output, the timeline of steps, and one step's detail
+// (input, output, error, attempts).
+
+import { memo, useEffect, useRef } from 'react';
+import { StatusPill } from '../components/ui';
+import { formatCost, formatDuration, formatTime, formatTokens, formatValue } from './format';
+import { depthOf, isFinished, type RunView, type StepView } from './reducer';
+import type { Connection } from './useRunView';
+
+export type RunTab = 'output' | 'timeline' | 'step';
+
+export interface RunPanelProps {
+  view: RunView;
+  tab: RunTab;
+  onTab: (tab: RunTab) => void;
+  selectedStep: string | null;
+  onSelectStep: (id: string) => void;
+  labelOf: (nodeId: string) => string;
+  connection: Connection;
+}
+
+export function connectionText(connection: Connection, finished: boolean): string {
+  if (finished) return 'Finished';
+  switch (connection.state) {
+    case 'open':
+      return 'Live';
+    case 'connecting':
+      return 'Connecting…';
+    case 'reconnecting':
+      return connection.delay !== undefined
+        ? `Connection lost; retrying in ${Math.max(1, Math.round(connection.delay / 1000))} s`
+        : 'Reconnecting…';
+    case 'closed':
+      return 'Disconnected';
+    default:
+      return '';
+  }
+}
+
+export const RunPanel = memo(function RunPanel({ view, tab, onTab, selectedStep, onSelectStep, labelOf, connection }: RunPanelProps) {
+  const finished = isFinished(view);
+  const tabs: [RunTab, string][] = [
+    ['output', 'Output'],
+    ['timeline', `Timeline (${view.order.length})`],
+    ['step', 'Step'],
+  ];
+  return (
+    <aside className="side-panel run-panel" aria-label="Run" data-testid="run-panel">
+      <header className="run-summary">
+        <div className="run-summary-row">
+          <StatusPill status={view.status} testId="run-status" />
+          <span className={`conn conn-${finished ? 'done' : connection.state}`} data-testid="run-connection" aria-live="polite">
+            {connectionText(connection, finished)}
+          </span>
+        </div>
+        <dl className="run-figures">
+          <div>
+            <dt>Tokens</dt>
+            <dd data-testid="run-tokens">{formatTokens(view.totals.tokens_in + view.totals.tokens_out)}</dd>
+          </div>
+          <div>
+            <dt>Cost</dt>
+            <dd data-testid="run-cost">{formatCost(view.totals.cost)}</dd>
+          </div>
+          <div>
+            <dt>Duration</dt>
+            <dd>{view.startedAt && view.finishedAt ? formatDuration((view.finishedAt - view.startedAt) * 1000) : finished ? '—' : '…'}</dd>
+          </div>
+        </dl>
+      </header>
+      <div className="tabs" role="tablist" aria-label="Run details">
+        {tabs.map(([key, text]) => (
+          <button
+            key={key}
+            type="button"
+            role="tab"
+            id={`run-tab-${key}`}
+            aria-selected={tab === key}
+            aria-controls={`run-tabpanel-${key}`}
+            className={`tab${tab === key ? ' active' : ''}`}
+            data-testid={`run-tab-${key}`}
+            onClick={() => onTab(key)}
+          >
+            {text}
+          </button>
+        ))}
+      </div>
+      <div className="panel-body run-tab-body" role="tabpanel" id={`run-tabpanel-${tab}`} aria-labelledby={`run-tab-${tab}`}>
+        {tab === 'output' && <OutputTab view={view} labelOf={labelOf} onSelectStep={onSelectStep} />}
+        {tab === 'timeline' && <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} labelOf={labelOf} />}
+        {tab === 'step' && <StepDetail view={view} step={selectedStep ? view.steps[selectedStep] : undefined} labelOf={labelOf} />}
+      </div>
+    </aside>
+  );
+});
+
+function OutputTab({ view, labelOf, onSelectStep }: { view: RunView; labelOf: (id: string) => string; onSelectStep: (id: string) => void }) {
+  const streaming = view.streaming ? view.steps[view.streaming] : undefined;
+  const box = useRef<HTMLPreElement>(null);
+  const text = streaming?.text ?? '';
+  useEffect(() => {
+    const el = box.current;
+    if (el) el.scrollTop = el.scrollHeight; // follow the stream
+  }, [text]);
+  return (
+    <div className="output-tab">
+      {view.status === 'failed' && view.error && (
+        <div className="banner banner-error" data-testid="run-error">
+          <strong>The run failed.</strong> {view.error.message}
+          {view.error.step && (
+            <button type="button" className="btn btn-link btn-small" onClick={() => onSelectStep(view.error!.step!)}>
+              Show step
+            </button>
+          )}
+        </div>
+      )}
+      {view.status === 'waiting' && <div className="banner banner-warn">The run is waiting for a person (an approval).</div>}
+      <section data-testid="run-output" aria-live="polite" className="run-output">
+        {streaming && (
+          <>
+            <h3 className="section-title">
+              {labelOf(streaming.node)} <span className="muted small">{streaming.status === 'running' ? 'streaming…' : ''}</span>
+            </h3>
+            <pre ref={box} className="stream" data-testid="run-stream">
+              {text || (streaming.status === 'running' ? 'Waiting for output…' : formatValue(streaming.output))}
+              {streaming.status === 'running' && <span className="caret" aria-hidden="true" />}
+            </pre>
+          </>
+        )}
+        {view.status === 'succeeded' && (
+          <>
+            <h3 className="section-title">Run output</h3>
+            <pre className="stream final" data-testid="run-final-output">
+              {formatValue(view.output)}
+            </pre>
+          </>
+        )}
+        {!streaming && view.status !== 'succeeded' && (
+          <p className="muted">
+            {view.status === 'idle' || view.status === 'queued' ? 'The run is queued; output appears here as it streams.' : 'No output yet.'}
+          </p>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function Timeline({
+  view,
+  selected,
+  onSelect,
+  labelOf,
+}: {
+  view: RunView;
+  selected: string | null;
+  onSelect: (id: string) => void;
+  labelOf: (id: string) => string;
+}) {
+  if (!view.order.length) return <p className="muted">No steps yet.</p>;
+  const origin = view.startedAt ?? view.steps[view.order[0]]?.startedAt ?? null;
+  return (
+    <ol className="timeline" data-testid="run-timeline">
+      {view.order.map((id) => {
+        const step = view.steps[id];
+        if (!step) return null;
+        const depth = depthOf(view, id);
+        return (
+          <li key={id}>
+            <button
+              type="button"
+              className={`timeline-item${selected === id ? ' selected' : ''}`}
+              style={{ paddingLeft: 8 + depth * 16 }}
+              data-testid={`timeline-${id}`}
+              data-status={step.status}
+              onClick={() => onSelect(id)}
+            >
+              <span className={`dot dot-${step.status}`} aria-hidden="true" />
+              <span className="timeline-name">
+                {depth > 0 && <span className="muted">↳ </span>}
+                {labelOf(step.node)}
+                {step.attempt > 1 && <span className="badge-warn">×{step.attempt}</span>}
+              </span>
+              <span className="timeline-meta muted small">
+                {step.startedAt && origin ? `+${formatDuration((step.startedAt - origin) * 1000)}` : ''}
+                {step.duration_ms !== null ? ` · ${formatDuration(step.duration_ms)}` : ''}
+                {step.cost > 0 ? ` · ${formatCost(step.cost)}` : ''}
+              </span>
+            </button>
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function Block({ title, value, testId }: { title: string; value: unknown; testId?: string }) {
+  return (
+    <section className="detail-block">
+      <h4>{title}</h4>
+      <pre className="code-block" data-testid={testId}>
+        {value === null || value === undefined || value === '' ? <span className="muted">—</span> : formatValue(value)}
+      </pre>
+    </section>
+  );
+}
+
+function StepDetail({ view, step, labelOf }: { view: RunView; step: StepView | undefined; labelOf: (id: string) => string }) {
+  if (!step) return <p className="muted">Click a node or a timeline entry to see its step.</p>;
+  const parent = step.parent ? view.steps[step.parent] : null;
+  return (
+    <div className="step-detail" data-testid="step-detail">
+      <div className="step-detail-head">
+        <h3>{labelOf(step.node)}</h3>
+        <StatusPill status={step.status} testId="step-status" />
+      </div>
+      <dl className="facts">
+        <dt>Step</dt>
+        <dd>
+          <code>{step.id}</code>
+        </dd>
+        {parent && (
+          <>
+            <dt>Delegated by</dt>
+            <dd>{labelOf(parent.node)}</dd>
+          </>
+        )}
+        <dt>Attempts</dt>
+        <dd data-testid="step-attempts">{step.attempt || '—'}</dd>
+        {step.model && (
+          <>
+            <dt>Model</dt>
+            <dd>{step.model}</dd>
+          </>
+        )}
+        <dt>Tokens</dt>
+        <dd>
+          {step.tokens_in} in · {step.tokens_out} out
+        </dd>
+        <dt>Cost</dt>
+        <dd>{formatCost(step.cost)}</dd>
+        <dt>Duration</dt>
+        <dd>{formatDuration(step.duration_ms) || '—'}</dd>
+        {step.startedAt && (
+          <>
+            <dt>Started</dt>
+            <dd>{formatTime(step.startedAt)}</dd>
+          </>
+        )}
+        {step.branch && step.branch !== 'out' && (
+          <>
+            <dt>Branch</dt>
+            <dd>{step.branch}</dd>
+          </>
+        )}
+      </dl>
+      {step.error && (
+        <div className="banner banner-error" data-testid="step-error">
+          <strong>{step.error.code ?? 'error'}</strong>: {step.error.message}
+        </div>
+      )}
+      {step.retries.length > 0 && (
+        <section className="detail-block">
+          <h4>Failed attempts</h4>
+          <ol className="attempts" data-testid="step-retries">
+            {step.retries.map((retry) => (
+              <li key={retry.attempt}>
+                Attempt {retry.attempt}: {retry.error?.message ?? 'error'}
+                <span className="muted small"> — retried after {retry.delay}s</span>
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+      {step.children.length > 0 && (
+        <section className="detail-block">
+          <h4>Delegated tasks</h4>
+          <ul className="attempts">
+            {step.children.map((id) => (
+              <li key={id}>
+                {labelOf(view.steps[id]?.node ?? id)} — {view.steps[id]?.status}
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {step.request !== null && step.request !== undefined && <Block title="Waiting for" value={step.request} />}
+      <Block title="Input" value={step.input} testId="step-input" />
+      {step.text && <Block title="Streamed" value={step.text} />}
+      <Block title="Output" value={step.output} testId="step-output" />
+    </div>
+  );
+}
