@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -99,7 +99,16 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         parameters=[
             OpenApiParameter("after", int, description="only events with a larger seq"),
         ],
-        responses={200: EventSerializer(many=True)},
+        responses={
+            200: inline_serializer(
+                "RunEvents",
+                {
+                    "events": EventSerializer(many=True),
+                    "last_seq": serializers.IntegerField(),
+                    "more": serializers.BooleanField(),
+                },
+            )
+        },
     )
     @action(detail=True, methods=["get"])
     def events(self, request: Request, pk: str | None = None) -> Response:

@@ -76,6 +76,17 @@ class RunSerializer(RunSummarySerializer):
         return StepSerializer(steps, many=True, context={"step_keys": keys}).data  # type: ignore[return-value]
 
 
-class EventSerializer(serializers.BaseSerializer[Event]):
+class EventSerializer(serializers.Serializer[Event]):
+    """The wire shape of an event, the same on the WebSocket and in the events API."""
+
+    seq = serializers.IntegerField()
+    type = serializers.CharField()
+    run = serializers.UUIDField()
+    step = serializers.CharField(allow_null=True)
+    node = serializers.CharField(allow_null=True)
+    status = serializers.CharField(allow_null=True)
+    data = serializers.JSONField()
+    ts = serializers.FloatField()
+
     def to_representation(self, event: Event) -> dict[str, Any]:
         return event.to_message()
