@@ -15,9 +15,36 @@ from typing import Any, Literal, Protocol, TypedDict
 ChunkCallback = Callable[[str], None]
 
 
-class ChatMessage(TypedDict):
-    role: Literal["system", "user", "assistant"]
+class ToolCall(TypedDict):
+    id: str  # the vendor's id for the call; echoed back in the tool's result message
+    name: str
+    arguments: dict[str, Any]  # already parsed from the vendor's JSON
+
+
+class ChatMessage(TypedDict, total=False):
+    """One message. ``role`` and ``content`` always; the rest only where the role needs them.
+
+    - an assistant turn that called tools carries ``tool_calls``;
+    - a ``tool`` message answers one call: ``tool_call_id`` and ``name`` name it, ``content`` is
+      the tool's result as text.
+    Providers translate this one shape to their vendor's (OpenAI tool messages, Anthropic
+    tool_use / tool_result content blocks).
+    """
+
+    role: Literal["system", "user", "assistant", "tool"]
     content: str
+    tool_calls: list[ToolCall]
+    tool_call_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call: its name, what it does, and a JSON Schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -28,6 +55,11 @@ class ChatRequest:
     max_tokens: int | None = None
     stream: bool = False
     timeout: float | None = None  # seconds for the whole call; None: the provider's default
+    tools: list[ToolSpec] = field(default_factory=list)
+    # Structured output: the answer must be JSON matching this schema. Providers ask for it the
+    # vendor's way (OpenAI response_format json_schema; Anthropic a forced tool); the caller
+    # still validates, since not every endpoint enforces it.
+    response_schema: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the vendor body
 
 
@@ -37,7 +69,8 @@ class ChatResponse:
     model: str
     tokens_in: int
     tokens_out: int
-    finish_reason: str | None = None
+    finish_reason: str | None = None  # normalised: "stop", "length", "tool_calls", …
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 class Provider(Protocol):
