@@ -58,9 +58,7 @@ REGISTRY.register(PureAddOne())
 
 def chain(length: int, node_type: str, config: dict[str, Any] | None = None) -> dict[str, Any]:
     nodes = [{"id": f"n{i}", "type": node_type, "config": config or {}} for i in range(length)]
-    edges = [
-        {"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(length - 1)
-    ]
+    edges = [{"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(length - 1)]
     return {"nodes": nodes, "edges": edges}
 
 

@@ -121,7 +121,9 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             ) from None
         events = run.events.filter(seq__gt=after).order_by("seq")[:EVENTS_PAGE]
         data = EventSerializer(events, many=True).data
-        return Response({"events": data, "last_seq": run.last_seq, "more": len(data) == EVENTS_PAGE})
+        return Response(
+            {"events": data, "last_seq": run.last_seq, "more": len(data) == EVENTS_PAGE}
+        )
 
     @extend_schema(request=None, responses={202: RunSummarySerializer})
     @action(detail=True, methods=["post"])

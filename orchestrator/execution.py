@@ -102,12 +102,8 @@ def _execute_one(step_id: int) -> Dispatch:
                 if unknown
                 else "the node delegated no tasks"
             )
-            return operations.fail_step(
-                step_id, claimed.claim, PermanentError(reason), usage, None
-            )
-        return operations.delegate_step(
-            step_id, claimed.claim, result.tasks, result.state, usage
-        )
+            return operations.fail_step(step_id, claimed.claim, PermanentError(reason), usage, None)
+        return operations.delegate_step(step_id, claimed.claim, result.tasks, result.state, usage)
     raise TypeError(f"node {planned.node.id!r} returned {type(result).__name__}")
 
 

@@ -210,8 +210,12 @@ def claim_step(step_id: int, worker: str) -> Claimed | None:
         txn.emit(
             "step.started",
             step,
-            {"attempt": step.attempt, "input": step.input, "parent": _parent_key(step),
-             "round": step.round},
+            {
+                "attempt": step.attempt,
+                "input": step.input,
+                "parent": _parent_key(step),
+                "round": step.round,
+            },
         )
         return Claimed(step=step, claim=claim, run=txn.run, version=txn.version)
 
@@ -285,8 +289,13 @@ def complete_step(
         txn.emit(
             "step.succeeded",
             step,
-            {"output": output, "branch": branch, "attempt": step.attempt, **figures,
-             "duration_ms": step.duration_ms},
+            {
+                "output": output,
+                "branch": branch,
+                "attempt": step.attempt,
+                **figures,
+                "duration_ms": step.duration_ms,
+            },
         )
         if step.parent_id is not None:
             _child_finished(txn, step)
@@ -488,7 +497,9 @@ def _advance(txn: RunTransaction, finished: Step) -> None:
             if outcomes.get(edge.source) == edge.branch
         ]
         sources = list(dict.fromkeys(live))
-        value = outputs.get(sources[0]) if len(sources) == 1 else {s: outputs.get(s) for s in sources}
+        value = (
+            outputs.get(sources[0]) if len(sources) == 1 else {s: outputs.get(s) for s in sources}
+        )
         txn.queue(_new_step(txn, node_id, value))
     if is_complete(plan, outcomes):
         _succeed_run(txn, run_output(plan, outputs, outcomes))
@@ -595,9 +606,7 @@ def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
     steps whose message was lost; returns the step ids dispatched."""
     now = timezone.now()
     lost = list(
-        Step.objects.filter(status="running", lease_expires_at__lt=now).values_list(
-            "pk", "run_id"
-        )
+        Step.objects.filter(status="running", lease_expires_at__lt=now).values_list("pk", "run_id")
     )
     dispatched: list[int] = []
     for step_id, run_id in lost:
@@ -611,10 +620,15 @@ def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
             txn.emit("step.queued", step, {"reason": "worker lost", "attempt": step.attempt})
             txn.queue(step)
             dispatched.append(step_id)
-    stale = Step.objects.filter(
-        status="queued", due_at__lt=now - timedelta(seconds=stale_after),
-        run__status__in=("running", "waiting"),
-    ).exclude(pk__in=dispatched).values_list("pk", flat=True)[:500]
+    stale = (
+        Step.objects.filter(
+            status="queued",
+            due_at__lt=now - timedelta(seconds=stale_after),
+            run__status__in=("running", "waiting"),
+        )
+        .exclude(pk__in=dispatched)
+        .values_list("pk", flat=True)[:500]
+    )
     resend = [(pk, 0.0) for pk in stale]
     if resend:
         _enqueue(resend)  # a duplicate message is harmless: only one claim can succeed

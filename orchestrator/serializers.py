@@ -25,9 +25,26 @@ class StepSerializer(serializers.ModelSerializer[Step]):
     class Meta:
         model = Step
         fields = [
-            "id", "node", "type", "status", "parent", "input", "output", "branch", "error",
-            "attempt", "round", "request", "model", "tokens_in", "tokens_out", "cost", "by_model",
-            "started_at", "finished_at", "duration_ms",
+            "id",
+            "node",
+            "type",
+            "status",
+            "parent",
+            "input",
+            "output",
+            "branch",
+            "error",
+            "attempt",
+            "round",
+            "request",
+            "model",
+            "tokens_in",
+            "tokens_out",
+            "cost",
+            "by_model",
+            "started_at",
+            "finished_at",
+            "duration_ms",
         ]
 
     def get_parent(self, step: Step) -> str | None:
@@ -56,8 +73,16 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
     class Meta:
         model = Run
         fields = [
-            "id", "workflow", "version", "status", "error", "totals", "created_at",
-            "started_at", "finished_at", "last_seq",
+            "id",
+            "workflow",
+            "version",
+            "status",
+            "error",
+            "totals",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "last_seq",
         ]
 
     def get_totals(self, run: Run) -> dict[str, Any]:
