@@ -10,7 +10,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from orchestrator import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", views.app, name="home"),
+    path("workflows/<path:route>", views.app, name="app"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -12,14 +12,24 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import ensure_csrf_cookie
 
 from editor.errors import error_body
 
 
+APP_INDEX = settings.BASE_DIR / "static" / "app" / "index.html"
+
+
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
-    # A placeholder front door until the canvas page takes this URL.
-    return render(request, "home.html")
+@ensure_csrf_cookie  # the canvas reads the csrftoken cookie for its unsafe API calls
+def app(request: HttpRequest, **route: Any) -> HttpResponse:
+    """The canvas app (built by Vite into static/app/) for every in-app URL."""
+    try:
+        page = APP_INDEX.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        # A checkout where the canvas was never built: say how, instead of a blank page.
+        return render(request, "home.html", {"canvas_missing": True}, status=503)
+    return HttpResponse(page)
 
 
 @never_cache

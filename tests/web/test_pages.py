@@ -28,8 +28,10 @@ def test_the_login_page_logs_a_person_in(alice: User) -> None:
     assert response.status_code == 302
     assert response["Location"] == "/"
     home = client.get("/")
+    # The canvas app: ./dev builds it into static/app/ before the tests run.
     assert home.status_code == 200
-    assert b"alice" in home.content
+    assert b"/static/app/" in home.content
+    assert "csrftoken" in home.cookies
 
 
 def test_a_wrong_password_shows_the_form_again(alice: User) -> None:
