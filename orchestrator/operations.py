@@ -157,6 +157,9 @@ def start_run(workflow: Any, run_input: Any, user: Any) -> Run:
             for node_id in plan.roots:
                 step = _new_step(txn, node_id, None)
                 txn.queue(step)
+    # The RunTransaction bumped last_seq on its own locked copy of the row; without this the
+    # caller (the 201 answer, run_workflow) would see last_seq 0 although events 1..n exist.
+    run.refresh_from_db()
     return run
 
 

@@ -1,0 +1,213 @@
+"""The run side under load: real PostgreSQL, Redis, a Celery worker with 2 processes and Daphne.
+
+    .venv/bin/python bench/runs.py [--chains 5] [--runs 100]
+
+Prints:
+1. per-step overhead of a 40-node chain of ``transform`` steps (wall ÷ 40), beside the floor: a
+   bare Celery chain of 40 no-op tasks (Celery's built-in ``celery.accumulate``) on the same broker;
+2. throughput in steps per second with 100 concurrent 5-node runs;
+3. latency from a step's state change (the event's timestamp, taken inside the transaction
+   that makes the change) to the event arriving at a WebSocket client: p50 and p99.
+
+It needs PostgreSQL at 127.0.0.1:5432 (it creates and migrates the database ``flowbench``) and
+Redis at 127.0.0.1:6379 (it uses db 6 and empties it first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/flowbench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+
+
+def chain_graph(length: int) -> dict[str, Any]:
+    nodes: list[dict[str, Any]] = [{"id": "n0", "type": "input", "config": {}}]
+    nodes += [
+        {"id": f"n{i}", "type": "transform", "config": {"template": "{{ upstream }}."}}
+        for i in range(1, length - 1)
+    ]
+    nodes.append({"id": f"n{length - 1}", "type": "output", "config": {}})
+    edges = [{"id": f"e{i}", "source": f"n{i}", "target": f"n{i + 1}"} for i in range(length - 1)]
+    return {"nodes": nodes, "edges": edges}
+
+
+def prepare_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as db:
+        exists = db.execute("SELECT 1 FROM pg_database WHERE datname = 'flowbench'").fetchone()
+        if not exists:
+            db.execute("CREATE DATABASE flowbench")
+    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
+    )
+
+
+def wait_for(runs: list[Any], timeout: float) -> None:
+    from orchestrator.models import Run
+
+    ids = [run.pk for run in runs]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = Run.objects.filter(pk__in=ids).exclude(
+            status__in=("succeeded", "failed", "cancelled")
+        )
+        if not left.exists():
+            failed = Run.objects.filter(pk__in=ids).exclude(status="succeeded").count()
+            if failed:
+                raise SystemExit(f"{failed} run(s) did not succeed")
+            return
+        time.sleep(0.02)
+    raise SystemExit("runs did not finish in time")
+
+
+def step_overhead(workflow: Any, user: Any, repeat: int, length: int = 40) -> list[float]:
+    from orchestrator import operations
+    from orchestrator.models import Run
+
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run = operations.start_run(workflow, {}, user)
+        wait_for([run], 120)
+        wall = time.perf_counter() - started
+        assert Run.objects.get(pk=run.pk).steps.count() == length
+        samples.append(wall / length)
+    return samples
+
+
+def celery_floor(repeat: int) -> list[float]:
+    from celery import Celery, chain
+
+    app = Celery("bench-floor", broker=REDIS_URL, backend=REDIS_URL, set_as_current=False)
+    app.conf.broker_connection_retry_on_startup = True
+    samples = []
+    for _ in range(repeat):
+        # The worker runs celery.accumulate (a built-in that returns its arguments): a no-op.
+        work = chain(
+            *(app.signature("celery.accumulate", args=(i,)).set(ignore_result=False)
+              for i in range(40))
+        )
+        started = time.perf_counter()
+        work.apply_async().get(timeout=60)
+        samples.append((time.perf_counter() - started) / 40)
+    return samples
+
+
+def throughput(workflow: Any, user: Any, count: int) -> tuple[float, float]:
+    from orchestrator import operations
+
+    started = time.perf_counter()
+    runs = [operations.start_run(workflow, {}, user) for _ in range(count)]
+    wait_for(runs, 300)
+    wall = time.perf_counter() - started
+    return count * 5 / wall, wall
+
+
+def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int) -> list[float]:
+    from django.test import Client
+    from websockets.sync.client import connect
+
+    from orchestrator import operations
+
+    client = Client()
+    client.force_login(user)
+    session = client.cookies["sessionid"].value
+    latencies: list[float] = []
+    for _ in range(repeat):
+        run = operations.start_run(workflow, {}, user)
+        with connect(
+            daphne.ws_url(f"/ws/runs/{run.pk}/?after=0"),
+            origin=daphne.origin,
+            additional_headers={"Cookie": f"sessionid={session}"},
+            proxy=None,
+        ) as socket:
+            opened = time.time()
+            while True:
+                message = json.loads(socket.recv(timeout=60))
+                arrived = time.time()
+                if message.get("seq") is None:
+                    continue
+                if message["ts"] >= opened:  # live, not read back from the log on connect
+                    latencies.append((arrived - message["ts"]) * 1000)
+                if message["type"] in ("run.succeeded", "run.failed"):
+                    break
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chains", type=int, default=5, help="40-node chains to time")
+    parser.add_argument("--runs", type=int, default=100, help="concurrent 5-node runs")
+    args = parser.parse_args()
+
+    os.environ.update({"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
+    os.environ.setdefault("SECRET_KEY", "bench-secret-key-not-for-production")
+    prepare_database()
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from editor import operations as editor_operations
+    from tests.support.stack import Stack
+
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    chain40 = editor_operations.create_workflow(user=user, name="chain 40", graph=chain_graph(40))
+    chain5 = editor_operations.create_workflow(user=user, name="chain 5", graph=chain_graph(5))
+
+    stack = Stack(DATABASE_URL, REDIS_URL, env={
+        "STEP_LEASE_SECONDS": "15",
+        "SWEEP_SECONDS": "5",
+        # Sessions are signed with it: Daphne must accept the login made here.
+        "SECRET_KEY": os.environ["SECRET_KEY"],
+    })
+    stack.flush_redis()
+    try:
+        stack.worker(concurrency=2)
+        daphne = stack.daphne()
+        step_overhead(chain5, user, 2, length=5)  # warm the worker processes (imports, connections)
+        overhead = step_overhead(chain40, user, args.chains)
+        floor = celery_floor(args.chains)
+        steps_per_second, wall = throughput(chain5, user, args.runs)
+        latencies = event_latency(daphne, chain40, user, 3)
+    finally:
+        stack.close()
+
+    ours = statistics.median(overhead) * 1000
+    bare = statistics.median(floor) * 1000
+    print("Run side on PostgreSQL + Redis, one Celery worker with 2 processes, Daphne")
+    print(f"per-step overhead, 40-node transform chain : {ours:7.2f} ms/step (median of {len(overhead)})")
+    print(f"bare Celery chain of 40 no-op tasks        : {bare:7.2f} ms/task (the floor)")
+    print(f"ratio to the floor                         : {ours / bare:7.2f}×   (target ≤ 3×)")
+    print(
+        f"throughput, {args.runs} concurrent 5-node runs    : {steps_per_second:7.1f} steps/s "
+        f"({args.runs * 5} steps in {wall:.2f} s; target ≥ 300)"
+    )
+    print(
+        f"event latency, state change → WebSocket    : p50 {percentile(latencies, 0.5):.1f} ms, "
+        f"p99 {percentile(latencies, 0.99):.1f} ms over {len(latencies)} events (target p99 ≤ 50)"
+    )
+
+
+if __name__ == "__main__":
+    main()
