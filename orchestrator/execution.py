@@ -7,10 +7,11 @@ import logging
 import os
 import socket
 from collections import deque
+from collections.abc import Coroutine
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import TimeoutError as FutureTimeout
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Q
 
@@ -21,10 +22,11 @@ from orchestrator.publisher import publish, run_group
 from runtime.errors import PermanentError, StepError
 from runtime.nodes.base import Complete, Delegate, StepContext, Suspend, TaskResult
 from runtime.services import Services
-from runtime.step import run_attempt
+from runtime.step import InternalNodeError, run_attempt
 from runtime.usage import Usage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=1)
@@ -39,20 +41,53 @@ def worker_name() -> str:
 
 def execute_step(step_id: int) -> None:
     """Run a step and then, in this same task, the pure steps it makes ready."""
-    pending = deque([step_id])
+    run_id = operations.run_of(step_id)
+    if run_id is None:
+        return
+    pending = deque(_execute_one(step_id).inline)
     while pending:
-        dispatch = _execute_one(pending.popleft())
-        pending.extend(dispatch.inline)
+        pending.extend(_execute_pure(pending.popleft(), run_id).inline)
 
 
-def _execute_one(step_id: int) -> Dispatch:
-    claimed = operations.claim_step(step_id, worker_name())
-    if claimed is None:
-        return Dispatch()  # someone else has it, it is finished, or the run is over
+def run_now(coro: Coroutine[Any, Any, T]) -> T:
+    """Drive a coroutine that never waits (a pure node) to its end without an event loop."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise InternalNodeError("a pure node awaited something; pure nodes must not do I/O")
+
+
+def _execute_pure(step_id: int, run_id: Any) -> Dispatch:
+    """Claim, run and complete a pure step in one transaction: it does no I/O and ends at once,
+    so there is no lease to keep and no reason to pay for two commits."""
+    with operations.RunTransaction(run_id, inline_pure=True) as txn:
+        claimed = operations.claim_in(txn, step_id, worker_name(), save=False)
+        if claimed is None:
+            return Dispatch()
+        step = claimed.step
+        planned = claimed.version.plan.nodes[step.node_id]
+        ctx = _context(claimed, Usage())
+        try:
+            result = run_now(run_attempt(planned, ctx))
+        except StepError as error:
+            step.save(update_fields=operations.CLAIM_FIELDS)
+            operations.fail_in(txn, step, error, ctx.usage, None)
+            return txn.dispatch
+        if not isinstance(result, Complete):
+            step.save(update_fields=operations.CLAIM_FIELDS)
+            error = InternalNodeError(f"pure node {planned.node.id!r} did not complete")
+            operations.fail_in(txn, step, error, ctx.usage, None)
+            return txn.dispatch
+        operations.complete_in(txn, step, result.output, result.branch, ctx.usage)
+        return txn.dispatch
+
+
+def _context(claimed: Claimed, usage: Usage) -> StepContext:
     step = claimed.step
     planned = claimed.version.plan.nodes[step.node_id]
-    usage = Usage()
-    ctx = StepContext(
+    return StepContext(
         run_id=str(claimed.run.pk),
         step_id=step.key,
         node=planned.node,
@@ -67,6 +102,16 @@ def _execute_one(step_id: int) -> Dispatch:
         round=step.round,
         delegates=claimed.version.plan.delegates[step.node_id],
     )
+
+
+def _execute_one(step_id: int) -> Dispatch:
+    claimed = operations.claim_step(step_id, worker_name())
+    if claimed is None:
+        return Dispatch()  # someone else has it, it is finished, or the run is over
+    step = claimed.step
+    planned = claimed.version.plan.nodes[step.node_id]
+    usage = Usage()
+    ctx = _context(claimed, usage)
     future = loop.submit(run_attempt(planned, ctx))
     heartbeat = max(lease_seconds() / 3, 0.05)
     while True:

@@ -19,8 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Q
 from django.utils import timezone
 
 from orchestrator.models import Event, Run, Step
@@ -32,6 +31,7 @@ from runtime.scheduling import SKIPPED, advance, is_complete, run_output
 from runtime.usage import Usage
 
 ACTIVE_STEP = ("queued", "running")
+CLAIM_FIELDS = ["status", "claim", "worker", "lease_expires_at", "attempt", "started_at"]
 OPEN_STEP = ("pending", "queued", "running", "waiting")
 FINISHED_RUN = ("succeeded", "failed", "cancelled")
 
@@ -60,6 +60,7 @@ class RunTransaction:
         self.inline_pure = inline_pure
         self.events: list[Event] = []
         self.dispatch = Dispatch()
+        self.dirty: set[str] = set()  # Run fields changed, written once at the end
         self._atomic = transaction.atomic()
         self._version: CompiledVersion | None = None
 
@@ -76,7 +77,12 @@ class RunTransaction:
         if exc_type is None:
             if self.events:
                 Event.objects.bulk_create(self.events)
-                Run.objects.filter(pk=self.run.pk).update(last_seq=self.run.last_seq)
+                self.dirty.add("last_seq")
+            if self.dirty:
+                Run.objects.filter(pk=self.run.pk).update(
+                    **{name: getattr(self.run, name) for name in self.dirty}
+                )
+            if self.events:
                 messages = [event.to_message() for event in self.events]
                 run_id = self.run.pk
                 transaction.on_commit(lambda: publish_events(run_id, messages))
@@ -90,6 +96,9 @@ class RunTransaction:
         if self._version is None:
             self._version = compiled(self.run.version)
         return self._version
+
+    def touch(self, *fields: str) -> None:
+        self.dirty.update(fields)
 
     def emit(
         self, type_: str, step: Step | None = None, data: dict[str, Any] | None = None
@@ -115,6 +124,11 @@ class RunTransaction:
         else:
             self.dispatch.queued.append((step.pk, countdown))
 
+    @property
+    def active(self) -> bool:
+        """Whether this transaction queued a step (so the run certainly has one active)."""
+        return bool(self.dispatch.queued or self.dispatch.inline)
+
 
 def _exc_info() -> tuple[Any, Any, Any]:
     import sys
@@ -126,10 +140,7 @@ def _enqueue(queued: list[tuple[int, float]]) -> None:
     from orchestrator.tasks import execute_step
 
     for step_id, countdown in queued:
-        if countdown > 0:
-            execute_step.apply_async((step_id,), countdown=countdown)
-        else:
-            execute_step.delay(step_id)
+        execute_step.apply_async((step_id,), countdown=countdown if countdown > 0 else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,42 +196,54 @@ class Claimed:
     version: CompiledVersion
 
 
+def run_of(step_id: int) -> Any:
+    """The run id of a step (None if there is no such step)."""
+    return Step.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
+
+
 def claim_step(step_id: int, worker: str) -> Claimed | None:
     """Take a queued step (or one whose worker's lease ran out). None: someone else has it."""
-    step_row = Step.objects.filter(pk=step_id).values("run_id").first()
-    if step_row is None:
+    run_id = run_of(step_id)
+    if run_id is None:
+        return None
+    with RunTransaction(run_id, inline_pure=True) as txn:
+        return claim_in(txn, step_id, worker)
+
+
+def claim_in(
+    txn: RunTransaction, step_id: int, worker: str, *, save: bool = True
+) -> Claimed | None:
+    """Claim a step inside an open run transaction. ``save=False`` leaves the write to the
+    completion in the same transaction (a pure step: one UPDATE instead of two)."""
+    if txn.run.status in FINISHED_RUN:
         return None
     now = timezone.now()
-    claim = uuid.uuid4()
-    with RunTransaction(step_row["run_id"], inline_pure=True) as txn:
-        if txn.run.status in FINISHED_RUN:
-            return None
-        claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
-        changed = Step.objects.filter(claimable, pk=step_id).update(
-            status="running",
-            claim=claim,
-            worker=worker[:200],
-            lease_expires_at=now + timedelta(seconds=lease_seconds()),
-            attempt=F("attempt") + 1,
-            started_at=Coalesce("started_at", Value(now)),
-        )
-        if not changed:
-            return None
-        step = Step.objects.get(pk=step_id)
-        if txn.run.status != "running":
-            txn.run.status = "running"
-            Run.objects.filter(pk=txn.run.pk).update(status="running")
-        txn.emit(
-            "step.started",
-            step,
-            {
-                "attempt": step.attempt,
-                "input": step.input,
-                "parent": _parent_key(step),
-                "round": step.round,
-            },
-        )
-        return Claimed(step=step, claim=claim, run=txn.run, version=txn.version)
+    claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
+    step = Step.objects.select_for_update().filter(claimable, pk=step_id).first()
+    if step is None:
+        return None
+    step.status = "running"
+    step.claim = uuid.uuid4()
+    step.worker = worker[:200]
+    step.lease_expires_at = now + timedelta(seconds=lease_seconds())
+    step.attempt += 1
+    step.started_at = step.started_at or now
+    if save:
+        step.save(update_fields=CLAIM_FIELDS)
+    if txn.run.status != "running":
+        txn.run.status = "running"
+        txn.touch("status")
+    txn.emit(
+        "step.started",
+        step,
+        {
+            "attempt": step.attempt,
+            "input": step.input,
+            "parent": _parent_key(step),
+            "round": step.round,
+        },
+    )
+    return Claimed(step=step, claim=step.claim, run=txn.run, version=txn.version)
 
 
 def renew_lease(step_id: int, claim: uuid.UUID) -> bool:
@@ -239,6 +262,13 @@ def _held(step_id: int, claim: uuid.UUID) -> Q:
 
 def _spend(txn: RunTransaction, step: Step, usage: Usage) -> dict[str, Any]:
     """Add a finished attempt's usage to the step and the run (and return the step's figures)."""
+    if usage.calls == 0 and not usage.tokens_in and not usage.tokens_out:
+        return {
+            "model": step.model,
+            "tokens_in": step.tokens_in,
+            "tokens_out": step.tokens_out,
+            "cost": step.cost,
+        }
     step.tokens_in += usage.tokens_in
     step.tokens_out += usage.tokens_out
     step.cost = round(step.cost + usage.cost, 10)
@@ -249,9 +279,7 @@ def _spend(txn: RunTransaction, step: Step, usage: Usage) -> dict[str, Any]:
     run.tokens_out += usage.tokens_out
     run.cost = round(run.cost + usage.cost, 10)
     run.by_model = _merge_by_model(run.by_model, usage.by_model)
-    Run.objects.filter(pk=run.pk).update(
-        tokens_in=run.tokens_in, tokens_out=run.tokens_out, cost=run.cost, by_model=run.by_model
-    )
+    txn.touch("tokens_in", "tokens_out", "cost", "by_model")
     return {
         "model": step.model,
         "tokens_in": step.tokens_in,
@@ -277,87 +305,112 @@ def _locked_step(step_id: int, claim: uuid.UUID) -> Step | None:
 def complete_step(
     step_id: int, claim: uuid.UUID, output: Any, branch: str, usage: Usage
 ) -> Dispatch:
-    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    run_id = run_of(step_id)
     with RunTransaction(run_id, inline_pure=True) as txn:
         step = _locked_step(step_id, claim)
         if step is None or txn.run.status in FINISHED_RUN:
             return Dispatch()
-        figures = _spend(txn, step, usage)
-        step.status = "succeeded"
-        step.output = output
-        step.branch = branch
-        step.finished_at = timezone.now()
-        step.lease_expires_at = None
-        step.save()
-        txn.emit(
-            "step.succeeded",
-            step,
-            {
-                "output": output,
-                "branch": branch,
-                "attempt": step.attempt,
-                **figures,
-                "duration_ms": step.duration_ms,
-            },
-        )
-        if step.parent_id is not None:
-            _child_finished(txn, step)
-        else:
-            _advance(txn, step)
-        _settle_status(txn)
+        complete_in(txn, step, output, branch, usage)
         return txn.dispatch
+
+
+def complete_in(txn: RunTransaction, step: Step, output: Any, branch: str, usage: Usage) -> None:
+    """Record a step's success inside an open run transaction, and advance the run."""
+    figures = _spend(txn, step, usage)
+    step.status = "succeeded"
+    step.output = output
+    step.branch = branch
+    step.finished_at = timezone.now()
+    step.lease_expires_at = None
+    step.save(
+        update_fields=[
+            # A pure step claimed with claim_in(save=False) is written only here: without the
+            # claim fields it was stored with attempt 0, no worker and no started_at.
+            *CLAIM_FIELDS,
+            "output",
+            "branch",
+            "finished_at",
+            "model",
+            "tokens_in",
+            "tokens_out",
+            "cost",
+            "by_model",
+        ]
+    )
+    txn.emit(
+        "step.succeeded",
+        step,
+        {
+            "output": output,
+            "branch": branch,
+            "attempt": step.attempt,
+            **figures,
+            "duration_ms": step.duration_ms,
+        },
+    )
+    if step.parent_id is not None:
+        _child_finished(txn, step)
+    else:
+        _advance(txn, step)
+    _settle_status(txn)
 
 
 def fail_step(
     step_id: int, claim: uuid.UUID, error: StepError, usage: Usage, retry_in: float | None
 ) -> Dispatch:
     """Record a failed attempt: retry after ``retry_in`` seconds, or fail the step for good."""
-    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    run_id = run_of(step_id)
     with RunTransaction(run_id, inline_pure=True) as txn:
         step = _locked_step(step_id, claim)
         if step is None or txn.run.status in FINISHED_RUN:
             return Dispatch()
-        _spend(txn, step, usage)
-        step.error = error.to_dict()
-        step.lease_expires_at = None
-        if retry_in is not None:
-            step.status = "queued"
-            step.claim = None
-            step.due_at = timezone.now() + timedelta(seconds=retry_in)
-            step.save()
-            txn.emit(
-                "step.retrying",
-                step,
-                {"attempt": step.attempt, "error": step.error, "delay": retry_in},
-            )
-            txn.queue(step, countdown=retry_in)
-            return txn.dispatch
-        step.status = "failed"
-        step.finished_at = timezone.now()
-        plan = txn.version.plan
-        handled = step.parent_id is None and plan.handles_errors(step.node_id)
-        if handled:
-            step.branch = "error"
-            step.output = step.error
+        fail_in(txn, step, error, usage, retry_in)
+        return txn.dispatch
+
+
+def fail_in(
+    txn: RunTransaction, step: Step, error: StepError, usage: Usage, retry_in: float | None
+) -> None:
+    _spend(txn, step, usage)
+    step.error = error.to_dict()
+    step.lease_expires_at = None
+    if retry_in is not None:
+        step.status = "queued"
+        step.claim = None
+        step.due_at = timezone.now() + timedelta(seconds=retry_in)
         step.save()
         txn.emit(
-            "step.failed",
+            "step.retrying",
             step,
-            {"error": step.error, "attempt": step.attempt, "handled": handled},
+            {"attempt": step.attempt, "error": step.error, "delay": retry_in},
         )
-        if step.parent_id is not None:
-            _child_finished(txn, step)
-        elif handled:
-            _advance(txn, step)
-        else:
-            _fail_run(txn, step)
-        _settle_status(txn)
-        return txn.dispatch
+        txn.queue(step, countdown=retry_in)
+        return
+    step.status = "failed"
+    step.finished_at = timezone.now()
+    plan = txn.version.plan
+    handled = step.parent_id is None and plan.handles_errors(step.node_id)
+    if handled:
+        step.branch = "error"
+        step.output = step.error
+    step.save()
+    txn.emit(
+        "step.failed",
+        step,
+        {"error": step.error, "attempt": step.attempt, "handled": handled},
+    )
+    if step.parent_id is not None:
+        _child_finished(txn, step)
+    elif handled:
+        _advance(txn, step)
+    else:
+        _fail_run(txn, step)
+    _settle_status(txn)
 
 
 def suspend_step(step_id: int, claim: uuid.UUID, request: dict[str, Any], usage: Usage) -> None:
     """The node waits for a person; no worker is held while it waits."""
-    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    run_id = run_of(step_id)
     with RunTransaction(run_id) as txn:
         step = _locked_step(step_id, claim)
         if step is None or txn.run.status in FINISHED_RUN:
@@ -374,7 +427,7 @@ def suspend_step(step_id: int, claim: uuid.UUID, request: dict[str, Any], usage:
 
 def resume_step(step_id: int, answer: Any) -> bool:
     """Continue a waiting step with a person's answer. False if it was not waiting."""
-    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    run_id = run_of(step_id)
     with RunTransaction(run_id) as txn:
         changed = Step.objects.filter(pk=step_id, status="waiting", request__isnull=False).update(
             status="queued", resume={"answer": answer}, round=F("round") + 1
@@ -395,7 +448,7 @@ def delegate_step(
 
     The caller has checked every task's target against the plan's delegate edges.
     """
-    run_id = Step.objects.values_list("run_id", flat=True).get(pk=step_id)
+    run_id = run_of(step_id)
     with RunTransaction(run_id, inline_pure=True) as txn:
         step = _locked_step(step_id, claim)
         if step is None or txn.run.status in FINISHED_RUN:
@@ -461,50 +514,68 @@ def _new_step(
     return step
 
 
-def _outcomes(txn: RunTransaction) -> tuple[dict[str, str], dict[str, Any]]:
-    """Outcomes (branch or SKIPPED) and outputs of the run's finished top-level steps."""
+def _outcomes(txn: RunTransaction) -> dict[str, str]:
+    """Outcomes (branch or SKIPPED) of the run's finished top-level steps; outputs stay behind."""
     outcomes: dict[str, str] = {}
-    outputs: dict[str, Any] = {}
     rows = Step.objects.filter(
         run=txn.run, parent__isnull=True, status__in=("succeeded", "failed", "skipped")
-    ).values_list("node_id", "status", "branch", "output")
-    for node_id, status, branch, output in rows:
+    ).values_list("node_id", "status", "branch")
+    for node_id, status, branch in rows:
         if status == "skipped":
             outcomes[node_id] = SKIPPED
         elif branch:  # a failed step has a branch only when its error edge handles it
             outcomes[node_id] = branch
-            outputs[node_id] = output
-    return outcomes, outputs
+    return outcomes
+
+
+def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[str, Any]:
+    """Outputs of some finished top-level steps (the one just finished is already in hand)."""
+    outputs: dict[str, Any] = {}
+    if finished.node_id in node_ids and finished.parent_id is None:
+        outputs[finished.node_id] = finished.output
+    wanted = node_ids - outputs.keys()
+    if wanted:
+        rows = Step.objects.filter(
+            run=txn.run, parent__isnull=True, node_id__in=wanted, branch__isnull=False
+        ).values_list("node_id", "output")
+        outputs.update(rows)
+    return outputs
 
 
 def _advance(txn: RunTransaction, finished: Step) -> None:
     plan = txn.version.plan
-    outcomes, outputs = _outcomes(txn)
+    outcomes = _outcomes(txn)
     progress = advance(plan, outcomes, finished.node_id)
-    existing = set(
-        Step.objects.filter(
-            run=txn.run, parent__isnull=True, node_id__in=progress.ready + progress.skipped
-        ).values_list("node_id", flat=True)
-    )
+    # Each node becomes ready or skipped exactly once: when the last of its incoming edges is
+    # decided, which happens in exactly one (conditional, run-locked) completion. The unique
+    # (run, key) constraint backs that up.
     for node_id in progress.skipped:
         outcomes[node_id] = SKIPPED
-        if node_id not in existing:
-            step = _new_step(txn, node_id, None, status="skipped")
-            txn.emit("step.skipped", step, {})
-    for node_id in progress.ready:
-        if node_id in existing:
-            continue
-        live = [
-            edge.source
-            for edge in plan.incoming[node_id]
-            if outcomes.get(edge.source) == edge.branch
-        ]
-        sources = list(dict.fromkeys(live))
+        step = _new_step(txn, node_id, None, status="skipped")
+        txn.emit("step.skipped", step, {})
+    live_sources = {
+        node_id: list(
+            dict.fromkeys(
+                edge.source
+                for edge in plan.incoming[node_id]
+                if outcomes.get(edge.source) == edge.branch
+            )
+        )
+        for node_id in progress.ready
+    }
+    complete = is_complete(plan, outcomes)
+    needed = {source for sources in live_sources.values() for source in sources}
+    if complete:
+        needed |= set(plan.output_nodes)
+    outputs = _outputs(txn, needed, finished)
+    for node_id, sources in live_sources.items():
         value = (
-            outputs.get(sources[0]) if len(sources) == 1 else {s: outputs.get(s) for s in sources}
+            outputs.get(sources[0])
+            if len(sources) == 1
+            else {source: outputs.get(source) for source in sources}
         )
         txn.queue(_new_step(txn, node_id, value))
-    if is_complete(plan, outcomes):
+    if complete:
         _succeed_run(txn, run_output(plan, outputs, outcomes))
 
 
@@ -540,9 +611,7 @@ def _succeed_run(txn: RunTransaction, output: Any) -> None:
     run.status = "succeeded"
     run.output = output
     run.finished_at = timezone.now()
-    Run.objects.filter(pk=run.pk).update(
-        status=run.status, output=output, finished_at=run.finished_at
-    )
+    txn.touch("status", "output", "finished_at")
     txn.emit("run.succeeded", data={"output": output, "totals": _totals(run)})
 
 
@@ -554,7 +623,7 @@ def _fail_run(txn: RunTransaction, step: Step) -> None:
         **{k: v for k, v in (step.error or {}).items() if k != "message"},
     }
     txn.run.error = error
-    Run.objects.filter(pk=txn.run.pk).update(error=error)
+    txn.touch("error")
     _close_run(txn, "failed")
     txn.emit("run.failed", data={"error": error})
 
@@ -564,7 +633,7 @@ def _close_run(txn: RunTransaction, status: str) -> None:
     run = txn.run
     run.status = status
     run.finished_at = timezone.now()
-    Run.objects.filter(pk=run.pk).update(status=status, finished_at=run.finished_at)
+    txn.touch("status", "finished_at")
     for step in Step.objects.filter(run=run, status__in=OPEN_STEP).order_by("id"):
         step.status = "cancelled"
         step.claim = None
@@ -577,16 +646,17 @@ def _close_run(txn: RunTransaction, status: str) -> None:
 def _settle_status(txn: RunTransaction) -> None:
     """A run with nothing queued or running but a step waiting for a person is ``waiting``."""
     run = txn.run
-    if run.status in FINISHED_RUN:
+    if run.status in FINISHED_RUN or (txn.active and run.status == "running"):
         return
     active = Step.objects.filter(run=run, status__in=ACTIVE_STEP).exists()
-    waiting_for_person = Step.objects.filter(
-        run=run, status="waiting", request__isnull=False
-    ).exists()
-    status = "waiting" if not active and waiting_for_person else "running"
+    waiting_for_person = (
+        not active
+        and Step.objects.filter(run=run, status="waiting", request__isnull=False).exists()
+    )
+    status = "waiting" if waiting_for_person else "running"
     if status != run.status:
         run.status = status
-        Run.objects.filter(pk=run.pk).update(status=status)
+        txn.touch("status")
         if status == "waiting":
             txn.emit("run.waiting", data={})
 

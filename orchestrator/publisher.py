@@ -44,19 +44,20 @@ async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
             log.exception("could not broadcast to %s", group)
 
 
-async def _start() -> asyncio.Queue[tuple[str, dict[str, Any]]]:
-    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
-    asyncio.get_running_loop().create_task(_drain(queue))
-    return queue
-
-
 def _get_queue() -> asyncio.Queue[tuple[str, dict[str, Any]]]:
     global _queue
     with _queue_lock:
         event_loop = loop.background_loop()
         if _queue is None or getattr(_queue, "_flow_loop", None) is not event_loop:
-            _queue = loop.run(_start())
-            _queue._flow_loop = event_loop  # type: ignore[attr-defined]
+            # Never wait for the loop here: publish() is also called *on* the loop thread (a
+            # running node's streamed chunks), and waiting there for the loop to create the queue
+            # deadlocked the step whenever a chunk was the process's first message (seen when
+            # execute_step ran inside a transaction, so no on_commit broadcast came first).
+            # Since Python 3.10 a Queue binds to its loop on first use, so it can be made here.
+            queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+            asyncio.run_coroutine_threadsafe(_drain(queue), event_loop)
+            queue._flow_loop = event_loop  # type: ignore[attr-defined]
+            _queue = queue
         return _queue
 
 

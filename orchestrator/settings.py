@@ -142,6 +142,9 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# WhiteNoise serves static/ (the built canvas included) straight from the source folders, so
+# a rebuilt canvas needs no collectstatic before a test server or `./dev start` picks it up.
+WHITENOISE_USE_FINDERS = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -16,7 +16,6 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from editor.errors import error_body
 
-
 APP_INDEX = settings.BASE_DIR / "static" / "app" / "index.html"
 
 

@@ -13,7 +13,9 @@
     │       ├── ProviderResponseError      the vendor answered with something we cannot parse
     │       ├── TemplateError              a template does not parse or fails to render
     │       ├── ExpressionError            a router expression does not parse or fails
-    │       └── NodeConfigError            settings that validation could not catch
+    │       ├── NodeConfigError            settings that validation could not catch
+    │       ├── OutputSchemaError          a model's answer failed its JSON Schema (after repairs)
+    │       └── BudgetExceededError        the run spent more tokens or money than its budget
     └── RunCancelled               the run was cancelled while a step ran
 
 Waiting for a human and delegating to other nodes are *not* errors: a node returns
@@ -98,6 +100,25 @@ class ExpressionError(PermanentError):
 
 class NodeConfigError(PermanentError):
     code = "node_config_error"
+
+
+class OutputSchemaError(PermanentError):
+    """A model's answer is not the JSON its settings ask for, even after repair requests."""
+
+    code = "invalid_output"
+
+
+class BudgetExceededError(PermanentError):
+    """The run has spent more than its budget: it stops here, whatever error edges say."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, spent: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.spent = spent or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "budget": self.spent}
 
 
 class RunCancelled(FlowError):

@@ -16,12 +16,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from runtime.errors import BudgetExceededError
 from runtime.events import Event, EventSink, EventType, NullSink
 from runtime.graph import ERROR_HANDLE
-from runtime.nodes.base import TaskResult
+from runtime.nodes.base import TaskResult, describe_delegates
 from runtime.nodes.registry import NodeRegistry, default_registry
 from runtime.plan import Plan
 from runtime.records import RunResult, StepRecord
+from runtime.routing import Budget
 from runtime.scheduling import SKIPPED, advance, initial_ready, run_output, step_input
 from runtime.services import Services
 from runtime.step import StepRunner
@@ -45,19 +47,38 @@ class InProcessExecutor:
         self.human = human
         self.sleep = sleep
 
-    def run_sync(self, graph: Any, run_input: Any = None, run_id: str | None = None) -> RunResult:
-        return asyncio.run(self.run(graph, run_input, run_id))
+    def run_sync(
+        self,
+        graph: Any,
+        run_input: Any = None,
+        run_id: str | None = None,
+        budget: Budget | None = None,
+    ) -> RunResult:
+        return asyncio.run(self.run(graph, run_input, run_id, budget))
 
-    async def run(self, graph: Any, run_input: Any = None, run_id: str | None = None) -> RunResult:
+    async def run(
+        self,
+        graph: Any,
+        run_input: Any = None,
+        run_id: str | None = None,
+        budget: Budget | None = None,
+    ) -> RunResult:
+        """Run ``graph`` to its end. ``budget`` caps the run's spend; every model call of every
+        step charges that one object, so it also tells what the run spent."""
         plan = graph if isinstance(graph, Plan) else compile_graph(graph, self.registry)
-        return await _Run(self, plan, run_input, run_id or uuid.uuid4().hex).execute()
+        return await _Run(self, plan, run_input, run_id or uuid.uuid4().hex, budget).execute()
 
 
 class _Run:
     """The state of one run while it executes."""
 
     def __init__(
-        self, executor: InProcessExecutor, plan: Plan, run_input: Any, run_id: str
+        self,
+        executor: InProcessExecutor,
+        plan: Plan,
+        run_input: Any,
+        run_id: str,
+        budget: Budget | None = None,
     ) -> None:
         self.executor = executor
         self.plan = plan
@@ -71,12 +92,14 @@ class _Run:
         self.failure: StepRecord | None = None
         self.waiting: list[StepRecord] = []
         self.child_counts: dict[str, int] = {}
+        self.delegate_info: dict[str, tuple[dict[str, Any], ...]] = {}
         self.runner = StepRunner(
             services=executor.services,
             emit=self.emit,
             sleep=executor.sleep,
             delegate=self.delegate,
             human=executor.human,
+            budget=budget,
         )
 
     def emit(
@@ -156,8 +179,12 @@ class _Run:
     async def run_step(self, step: StepRecord) -> StepRecord:
         planned = self.plan.nodes[step.node]
         scope = {"input": self.run_input, "nodes": self.nodes_scope, "upstream": step.input}
+        delegates = self.plan.delegates[step.node]
+        info = self.delegate_info.get(step.node)
+        if info is None and delegates:
+            info = self.delegate_info[step.node] = describe_delegates(self.plan, step.node)
         usage = await self.runner.run(
-            self.result.run_id, planned, step, scope, self.plan.delegates[step.node]
+            self.result.run_id, planned, step, scope, delegates, info or ()
         )
         self.result.totals.add(step, usage.by_model)
         return step
@@ -188,7 +215,9 @@ class _Run:
         if step.status == "succeeded":
             self.record_outcome(node_id, step.branch or "out", step.output)
         elif step.status == "failed":
-            if self.plan.handles_errors(node_id):
+            # A spent budget stops the run: an error edge must not carry it on to more calls.
+            run_fatal = (step.error or {}).get("code") == BudgetExceededError.code
+            if self.plan.handles_errors(node_id) and not run_fatal:
                 # Routed along the error edge: advance like any other outcome (returning here
                 # left the error branch unscheduled and the run "succeeded" with no output).
                 self.record_outcome(node_id, ERROR_HANDLE, step.error)

@@ -1,10 +1,47 @@
-"""One LLM call on behalf of a step: resolve the provider, stream, count tokens and cost."""
+"""Model calls on behalf of a step.
+
+- :func:`chat`: one call. Resolves a tier name to a model (budget-aware, :mod:`runtime.routing`),
+  streams, counts tokens and cost into ``ctx.usage`` and charges the run's budget.
+- :func:`chat_with_fallback`: the same over a chain of models; a model that is down, slow, rate
+  limited, refuses our key or has no provider configured hands over to the next.
+- :func:`chat_json` / :func:`repair_json`: an answer that must be JSON matching a JSON Schema,
+  re-asked with the validation error when it is not.
+
+Every call any of these makes goes through :func:`chat`, so every token is counted once.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from runtime.errors import (
+    NodeConfigError,
+    OutputSchemaError,
+    ProviderAuthError,
+    RetryableError,
+    StepError,
+)
 from runtime.nodes.base import StepContext
-from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse
+from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse, ToolSpec
+from runtime.routing import routing_policy
 from runtime.usage import cost_of
+
+# Errors of one model that another model may not have: it is down, slow, rate limited, or our key
+# for that vendor is wrong. A bad request or an unparseable answer would fail the same way again.
+FALLBACK_ERRORS: tuple[type[StepError], ...] = (RetryableError, ProviderAuthError)
+
+
+def choose_model(ctx: StepContext, model: str | None) -> str:
+    """The model id to call for a setting that is a model id, a tier name or empty (default)."""
+    chosen = routing_policy(ctx.services).choose(model, ctx.budget)
+    return chosen or ctx.services.default_model
 
 
 async def chat(
@@ -16,8 +53,12 @@ async def chat(
     max_tokens: int | None = None,
     timeout: float | None = None,
     stream: bool = True,
+    tools: Sequence[ToolSpec] = (),
+    response_schema: dict[str, Any] | None = None,
 ) -> ChatResponse:
-    provider, vendor_model, full_model = ctx.services.resolve(model)
+    if ctx.budget is not None:
+        ctx.budget.check()  # spent by another step already: no new call
+    provider, vendor_model, full_model = ctx.services.resolve(choose_model(ctx, model))
     request = ChatRequest(
         model=vendor_model,
         messages=messages,
@@ -25,8 +66,169 @@ async def chat(
         max_tokens=max_tokens,
         stream=stream,
         timeout=timeout,
+        tools=list(tools),
+        response_schema=response_schema,
     )
     response = await provider.complete(request, ctx.emit_chunk if stream else None)
     cost = cost_of(ctx.services.price(full_model), response.tokens_in, response.tokens_out)
     ctx.usage.add(full_model, response.tokens_in, response.tokens_out, cost)
+    if ctx.budget is not None:
+        ctx.budget.charge(response.tokens_in + response.tokens_out, cost)
+        ctx.budget.check()
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    response: ChatResponse
+    model: str  # the model id that answered
+    fell_back: tuple[dict[str, Any], ...] = ()  # models tried first: {"model", "error"}
+
+    @property
+    def text(self) -> str:
+        return self.response.text
+
+
+def _provider_missing(ctx: StepContext, model: str) -> bool:
+    prefix, sep, _ = model.partition("/")
+    providers = getattr(ctx.services, "providers", {})
+    return bool(sep) and prefix not in providers
+
+
+async def chat_with_fallback(
+    ctx: StepContext,
+    models: Sequence[str | None],
+    messages: list[ChatMessage],
+    **options: Any,
+) -> Answer:
+    """Ask the first model; on an error another model may not have, ask the next one.
+
+    ``models`` are model ids or tier names (the primary first). When every one fails, the last
+    error is raised, its message naming what the others said; its class (retryable or not)
+    decides whether the step's retry policy tries the whole chain again.
+    """
+    chain = list(dict.fromkeys(choose_model(ctx, model) for model in models or [None]))
+    failures: list[tuple[str, StepError]] = []
+    for model in chain:
+        try:
+            response = await chat(ctx, model, messages, **options)
+        except FALLBACK_ERRORS as exc:
+            failures.append((model, exc))
+            continue
+        except NodeConfigError as exc:
+            if not _provider_missing(ctx, model):
+                raise
+            failures.append((model, exc))
+            continue
+        fell_back = tuple({"model": m, "error": e.to_dict()} for m, e in failures)
+        return Answer(response, model, fell_back)
+    last_model, last = failures[-1]
+    if len(failures) > 1:
+        others = "; ".join(f"{m}: {e}" for m, e in failures[:-1])
+        last.args = (f"{last_model}: {last} (every model failed; before it {others})",)
+    raise last
+
+
+# -- JSON answers ---------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value in a model's answer: the whole text, or one fenced or embedded block."""
+    candidates = [text.strip()]
+    fenced = _FENCE.match(text)
+    if fenced:
+        candidates.append(fenced.group(1).strip())
+    for opening, closing in ("{}", "[]"):
+        start, end = text.find(opening), text.rfind(closing)
+        if 0 <= start < end:
+            candidates.append(text[start : end + 1])
+    error: json.JSONDecodeError | None = None
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError as exc:
+            error = error or exc
+    detail = f"{error.msg} at line {error.lineno} column {error.colno}" if error else "empty"
+    raise ValueError(f"the answer is not JSON ({detail})")
+
+
+def schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
+    """The most relevant way ``value`` violates ``schema``, or None when it is valid."""
+    validator = jsonschema.Draft202012Validator(schema)
+    error = best_match(validator.iter_errors(value))
+    if error is None:
+        return None
+    where = error.json_path
+    return error.message if where == "$" else f"{error.message} (at {where})"
+
+
+def check_json(text: str, schema: dict[str, Any] | None) -> tuple[Any, str | None]:
+    """(value, None) when ``text`` is JSON valid against ``schema``; (None, problem) otherwise."""
+    try:
+        value = parse_json(text)
+    except ValueError as exc:
+        return None, str(exc)
+    problem = schema_problem(value, schema) if schema is not None else None
+    return (None, problem) if problem else (value, None)
+
+
+def json_instruction(schema: dict[str, Any] | None) -> str:
+    text = "Answer with only a JSON value: no prose before or after it, no code fences."
+    if schema is not None:
+        text += "\nIt must match this JSON Schema:\n" + json.dumps(schema, ensure_ascii=False)
+    return text
+
+
+def repair_message(problem: str, schema: dict[str, Any] | None) -> str:
+    text = f"Your answer is not valid: {problem}.\nAnswer again with the corrected JSON only."
+    if schema is not None:
+        text += "\nIt must match this JSON Schema:\n" + json.dumps(schema, ensure_ascii=False)
+    return text
+
+
+async def repair_json(
+    ctx: StepContext,
+    models: Sequence[str | None],
+    messages: list[ChatMessage],
+    answer: Answer,
+    schema: dict[str, Any] | None,
+    *,
+    max_repairs: int,
+    what: str = "answer",
+    **options: Any,
+) -> tuple[Any, Answer]:
+    """Validate ``answer``; while it is invalid, show the model its error and ask again.
+
+    ``messages`` is the conversation that produced ``answer``; it is extended with each invalid
+    answer and the repair request. Raises OutputSchemaError after ``max_repairs`` failed repairs.
+    """
+    for repairs in range(max_repairs + 1):
+        value, problem = check_json(answer.text, schema)
+        if problem is None:
+            return value, answer
+        if repairs == max_repairs:
+            tail = f" after {max_repairs} repair(s)" if max_repairs else ""
+            raise OutputSchemaError(f"the {what} is not valid{tail}: {problem}")
+        messages.append({"role": "assistant", "content": answer.text})
+        messages.append({"role": "user", "content": repair_message(problem, schema)})
+        answer = await chat_with_fallback(ctx, models, messages, response_schema=schema, **options)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def chat_json(
+    ctx: StepContext,
+    models: Sequence[str | None],
+    messages: list[ChatMessage],
+    schema: dict[str, Any] | None,
+    *,
+    max_repairs: int = 2,
+    what: str = "answer",
+    **options: Any,
+) -> tuple[Any, Answer]:
+    """Ask for JSON matching ``schema`` (structured output), repairing invalid answers."""
+    answer = await chat_with_fallback(ctx, models, messages, response_schema=schema, **options)
+    return await repair_json(
+        ctx, models, messages, answer, schema, max_repairs=max_repairs, what=what, **options
+    )

@@ -1,6 +1,7 @@
 """What a step may call on: LLM providers by model-id prefix, and model prices.
 
-A model id is ``<provider>/<vendor model>``: ``local/echo``, ``openai/gpt-4o-mini``.
+A model id is ``<provider>/<vendor model>``: ``local/echo``, ``openai/gpt-4o-mini``,
+``anthropic/claude-haiku-4-5``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class Services:
 
     @classmethod
     def from_env(cls) -> Services:
-        """Local always; OpenAI-compatible when OPENAI_API_KEY or OPENAI_BASE_URL is set."""
+        """Local always; OpenAI-compatible when OPENAI_API_KEY or OPENAI_BASE_URL is set;
+        Anthropic when ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set."""
         import os
 
         services = cls()
@@ -47,4 +49,8 @@ class Services:
             from runtime.providers.openai_compat import OpenAICompatibleProvider
 
             services.providers["openai"] = OpenAICompatibleProvider.from_env()
+        if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_BASE_URL"):
+            from runtime.providers.anthropic import AnthropicProvider
+
+            services.providers["anthropic"] = AnthropicProvider.from_env()
         return services

@@ -21,6 +21,7 @@ from runtime.nodes.base import (
 from runtime.plan import PlannedNode
 from runtime.records import StepRecord
 from runtime.retry import RetryPolicy
+from runtime.routing import Budget
 from runtime.services import Services
 from runtime.usage import Usage
 
@@ -66,12 +67,14 @@ class StepRunner:
         sleep: Callable[[float], Awaitable[None]],
         delegate: DelegateFn,
         human: HumanFn | None,
+        budget: Budget | None = None,
     ) -> None:
         self.services = services
         self.emit = emit
         self.sleep = sleep
         self.delegate = delegate
         self.human = human
+        self.budget = budget  # the run's, shared by all its steps
 
     async def run(
         self,
@@ -80,6 +83,7 @@ class StepRunner:
         step: StepRecord,
         scope: Mapping[str, Any],
         delegates: tuple[str, ...],
+        delegate_info: tuple[dict[str, Any], ...] = (),
     ) -> Usage:
         """Drive ``step`` to succeeded, failed or waiting; returns what it spent."""
         usage = Usage()
@@ -92,7 +96,17 @@ class StepRunner:
         try:
             while True:
                 result = await self._attempts(
-                    run_id, planned, step, scope, delegates, usage, policy, resume, state, round_
+                    run_id,
+                    planned,
+                    step,
+                    scope,
+                    delegates,
+                    delegate_info,
+                    usage,
+                    policy,
+                    resume,
+                    state,
+                    round_,
                 )
                 if result is None:  # failed for good
                     break
@@ -148,6 +162,7 @@ class StepRunner:
         step: StepRecord,
         scope: Mapping[str, Any],
         delegates: tuple[str, ...],
+        delegate_info: tuple[dict[str, Any], ...],
         usage: Usage,
         policy: RetryPolicy,
         resume: Any,
@@ -177,6 +192,8 @@ class StepRunner:
                 state=state,
                 round=round_,
                 delegates=delegates,
+                delegate_info=delegate_info,
+                budget=self.budget,
             )
             try:
                 return await run_attempt(planned, ctx)

@@ -22,6 +22,19 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
     "openai/gpt-4o": ModelPrice(2.50, 10.00, 128_000),
     "openai/gpt-4.1-mini": ModelPrice(0.40, 1.60, 1_047_576),
     "openai/gpt-4.1": ModelPrice(2.00, 8.00, 1_047_576),
+    "openai/gpt-4.1-nano": ModelPrice(0.10, 0.40, 1_047_576),
+    "openai/gpt-5": ModelPrice(1.25, 10.00, 400_000),
+    "openai/gpt-5-mini": ModelPrice(0.25, 2.00, 400_000),
+    "openai/gpt-5-nano": ModelPrice(0.05, 0.40, 400_000),
+    "openai/o4-mini": ModelPrice(1.10, 4.40, 200_000),
+    # Anthropic: the aliases and the dated ids they point at. Input tokens here include cache
+    # reads and writes, which Anthropic bills at 0.1x and 1.25x; the estimate ignores that.
+    "anthropic/claude-haiku-4-5": ModelPrice(1.00, 5.00, 200_000),
+    "anthropic/claude-haiku-4-5-20251001": ModelPrice(1.00, 5.00, 200_000),
+    "anthropic/claude-sonnet-4-5": ModelPrice(3.00, 15.00, 200_000),
+    "anthropic/claude-sonnet-4-5-20250929": ModelPrice(3.00, 15.00, 200_000),
+    "anthropic/claude-opus-4-1": ModelPrice(15.00, 75.00, 200_000),
+    "anthropic/claude-3-5-haiku-latest": ModelPrice(0.80, 4.00, 200_000),
 }
 
 

@@ -1,10 +1,13 @@
 // The app shell: routes by URL, toasts, and a page for unknown addresses.
 
+import { lazy, Suspense } from 'react';
 import { ToastProvider } from './components/toast';
-import { EmptyState } from './components/ui';
-import { EditorPage } from './pages/EditorPage';
+import { EmptyState, LoadingState } from './components/ui';
 import { WorkflowListPage } from './pages/WorkflowListPage';
 import { Link, paths, useRoute } from './router';
+
+// the canvas (React Flow) loads only when a workflow is opened
+const EditorPage = lazy(() => import('./pages/EditorPage').then((m) => ({ default: m.EditorPage })));
 
 export function App() {
   const route = useRoute();
@@ -13,7 +16,9 @@ export function App() {
       {route.name === 'list' && <WorkflowListPage />}
       {(route.name === 'editor' || route.name === 'run') && (
         // one editor per workflow: switching to its run view keeps unsaved edits and history
-        <EditorPage key={route.id} workflowId={route.id} runId={route.name === 'run' ? route.runId : null} />
+        <Suspense fallback={<LoadingState label="Opening the editor…" />}>
+          <EditorPage key={route.id} workflowId={route.id} runId={route.name === 'run' ? route.runId : null} />
+        </Suspense>
       )}
       {route.name === 'not-found' && (
         <div className="page page-center">

@@ -27,6 +27,12 @@ export function matchRoute(pathname: string, base = appBase()): Route {
   return { name: 'not-found', path };
 }
 
+/** Django's login page, coming back here afterwards (<meta name="login-url"> may move it). */
+export function loginUrl(): string {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="login-url"]');
+  return `${meta?.content || '/login/'}?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+}
+
 export const paths = {
   list: () => `${appBase()}/`,
   editor: (id: string) => `${appBase()}/workflows/${encodeURIComponent(id)}`,

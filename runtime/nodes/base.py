@@ -15,6 +15,7 @@ Suspending and delegating are control flow, not errors: failures raise :mod:`run
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -25,6 +26,8 @@ from runtime.graph import DEFAULT_SOURCE_HANDLE, ERROR_HANDLE, Node
 from runtime.usage import Usage
 
 if TYPE_CHECKING:
+    from runtime.plan import Plan
+    from runtime.routing import Budget
     from runtime.services import Services
 
 
@@ -91,6 +94,12 @@ class StepContext:
     state: Any = None  # Delegate.state from the previous round
     round: int = 0  # how many times this step has resumed
     delegates: tuple[str, ...] = ()  # ids of the nodes this node may delegate to
+    # One entry per delegate, in the order of ``delegates``: what a manager tells its model about
+    # each ({"id", "type", "label", "role"?, "goal"?}); built by :func:`describe_delegates`.
+    delegate_info: tuple[dict[str, Any], ...] = ()
+    # The run's budget, shared by every model call of the run (None: no limit). See
+    # :mod:`runtime.routing`.
+    budget: Budget | None = None
 
 
 class NodeType(Generic[ConfigT]):
@@ -100,7 +109,7 @@ class NodeType(Generic[ConfigT]):
     label: ClassVar[str]
     category: ClassVar[str]  # palette group: "io", "logic", "ai", "human"
     description: ClassVar[str] = ""
-    config_model: ClassVar[type[NodeConfig]]
+    config_model: ClassVar[builtins.type[NodeConfig]]
     inputs: ClassVar[tuple[str, ...]] = ("in",)
     has_error_handle: ClassVar[bool] = False
     can_delegate: ClassVar[bool] = False  # may have outgoing delegate edges
@@ -154,3 +163,21 @@ class NodeType(Generic[ConfigT]):
     def _dynamic_outputs_field(self) -> str | None:
         """Name of the settings field whose entries add handles (a router's routes)."""
         return None
+
+    def delegate_summary(self, node: Node, config: ConfigT) -> dict[str, Any]:
+        """How a node of this type is described to a manager that may delegate to it."""
+        summary: dict[str, Any] = {"id": node.id, "type": node.type, "label": node.title}
+        for key in ("role", "goal"):
+            value = getattr(config, key, None)
+            if isinstance(value, str) and value.strip():
+                summary[key] = value.strip()
+        return summary
+
+
+def describe_delegates(plan: Plan, node_id: str) -> tuple[dict[str, Any], ...]:
+    """``StepContext.delegate_info`` for a step of ``node_id``: one summary per delegate."""
+    summaries = []
+    for delegate_id in plan.delegates.get(node_id, ()):
+        planned = plan.nodes[delegate_id]
+        summaries.append(planned.type.delegate_summary(planned.node, planned.config))
+    return tuple(summaries)

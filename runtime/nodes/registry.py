@@ -32,19 +32,31 @@ class NodeRegistry:
         return NodeRegistry(list(self._types.values()))
 
     def catalogue(self) -> list[dict[str, Any]]:
-        """Every type's label, category, handles and settings JSON Schema, sorted for stable diffs."""
+        """Every type's label, category, handles and settings JSON Schema (sorted: stable diffs)."""
         order = {"io": 0, "ai": 1, "logic": 2, "human": 3}
         entries = [node_type.describe() for node_type in self._types.values()]
         return sorted(entries, key=lambda e: (order.get(e["category"], 9), e["type"]))
 
 
 def build_default_registry() -> NodeRegistry:
+    from runtime.nodes.classifier import ClassifierNode
     from runtime.nodes.io import InputNode, OutputNode
+    from runtime.nodes.manager import ManagerNode
     from runtime.nodes.router import RouterNode
     from runtime.nodes.transform import TransformNode
     from runtime.nodes.worker import WorkerNode
 
-    return NodeRegistry([InputNode(), OutputNode(), TransformNode(), WorkerNode(), RouterNode()])
+    return NodeRegistry(
+        [
+            InputNode(),
+            OutputNode(),
+            TransformNode(),
+            WorkerNode(),
+            ManagerNode(),
+            ClassifierNode(),
+            RouterNode(),
+        ]
+    )
 
 
 default_registry = build_default_registry()

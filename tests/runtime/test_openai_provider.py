@@ -7,6 +7,7 @@ timeouts behave as they would against OpenAI, Ollama or vLLM.
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import time
 from collections.abc import AsyncIterator
@@ -25,17 +26,20 @@ from runtime.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from runtime.providers.base import ChatMessage, ChatRequest
+from runtime.providers.base import ChatMessage, ChatRequest, ToolSpec
+from runtime.providers.common import normalise_finish_reason
 from runtime.providers.openai_compat import OpenAICompatibleProvider, parse_retry_after
 from tests.support.vendor_server import (
     Completion,
     Delay,
     Disconnect,
     HTTPError,
+    JSONAnswer,
     MalformedJSON,
     MalformedSSE,
     Raw,
     Stream,
+    ToolCalls,
     VendorServer,
     unused_port_url,
 )
@@ -443,6 +447,262 @@ async def test_it_rejects_a_base_url_without_a_scheme_as_a_permanent_error(
 
     with pytest.raises(ProviderBadRequestError, match="invalid base URL"):
         await typo.complete(chat())
+
+
+# -- tool calling ----------------------------------------------------------------------------------
+
+SEARCH = ToolSpec(
+    name="search",
+    description="Search the web",
+    parameters={
+        "type": "object",
+        "properties": {"q": {"type": "string"}, "limit": {"type": "integer"}},
+        "required": ["q"],
+    },
+)
+CLOCK = ToolSpec(name="clock", description="The time now", parameters={})
+
+
+def tool_chat(stream: bool = False, messages: list[ChatMessage] | None = None) -> ChatRequest:
+    return ChatRequest(
+        model="gpt-4o-mini",
+        messages=list(MESSAGES) if messages is None else messages,
+        stream=stream,
+        tools=[SEARCH, CLOCK],
+    )
+
+
+async def test_it_sends_tools_and_parses_the_tool_calls_of_a_plain_answer(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.push(
+        ToolCalls(
+            [
+                {"name": "search", "arguments": {"q": "capital of France", "limit": 3}},
+                {"name": "clock", "arguments": {}, "id": "call_clock"},
+            ],
+            prompt_tokens=30,
+            completion_tokens=12,
+        )
+    )
+
+    response = await provider.complete(tool_chat())
+
+    assert response.text == ""  # content null beside the calls
+    assert response.tool_calls == [
+        {"id": "call_0", "name": "search", "arguments": {"q": "capital of France", "limit": 3}},
+        {"id": "call_clock", "name": "clock", "arguments": {}},
+    ]
+    assert response.finish_reason == "tool_calls"
+    assert (response.tokens_in, response.tokens_out) == (30, 12)
+    assert vendor_server.last_request.body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "search",
+                "description": "Search the web",
+                "parameters": SEARCH.parameters,
+            },
+        },
+        {
+            "type": "function",
+            "function": {
+                "name": "clock",
+                "description": "The time now",
+                # An empty parameters schema is sent as the "no arguments" object schema.
+                "parameters": {"type": "object", "properties": {}},
+            },
+        },
+    ]
+
+
+async def test_it_assembles_streamed_tool_call_deltas_by_index(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    arguments = {"q": "a longer query, split into many pieces", "limit": 10}
+    vendor_server.push(
+        ToolCalls(
+            [{"name": "search", "arguments": arguments}, {"name": "clock", "arguments": {}}],
+            text="Let me look that up.",
+            prompt_tokens=40,
+            completion_tokens=25,
+            arg_chunk=3,
+        )
+    )
+    seen: list[str] = []
+
+    response = await provider.complete(tool_chat(stream=True), on_chunk=seen.append)
+
+    assert seen == ["Let me look that up."]  # argument pieces are not text
+    assert response.text == "Let me look that up."
+    assert response.tool_calls == [
+        {"id": "call_0", "name": "search", "arguments": arguments},
+        {"id": "call_1", "name": "clock", "arguments": {}},
+    ]
+    assert response.finish_reason == "tool_calls"
+    assert (response.tokens_in, response.tokens_out) == (40, 25)
+
+
+async def test_it_assembles_streamed_calls_from_a_server_that_sends_no_index(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    # Some gateways send each call whole, without "index", and finish with "stop".
+    def event(delta: dict[str, Any], finish: str | None = None) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish}
+        return "data: " + json.dumps({"choices": [choice]}) + "\n\n"
+
+    body = (
+        event({"tool_calls": [{"id": "a", "function": {"name": "search", "arguments": '{"q":'}}]})
+        + event({"tool_calls": [{"function": {"arguments": ' "x"}'}}]})
+        + event({"tool_calls": [{"id": "b", "function": {"name": "clock", "arguments": {}}}]})
+        + event({}, finish="stop")
+        + "data: [DONE]\n\n"
+    )
+    vendor_server.push(Raw(200, body, content_type="text/event-stream"))
+
+    response = await provider.complete(tool_chat(stream=True))
+
+    assert response.tool_calls == [
+        {"id": "a", "name": "search", "arguments": {"q": "x"}},
+        {"id": "b", "name": "clock", "arguments": {}},
+    ]
+    assert response.finish_reason == "tool_calls"  # normalised: the answer is the calls
+
+
+@pytest.mark.parametrize("arguments", ['{"q": "unterminated', '["not", "an object"]'])
+async def test_it_raises_response_error_on_malformed_tool_arguments(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, arguments: str
+) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "search", "arguments": arguments}}
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    body = {"choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}]}
+    vendor_server.push(Raw(200, json.dumps(body)))
+
+    with pytest.raises(ProviderResponseError, match="arguments of tool call 'search'") as caught:
+        await provider.complete(tool_chat())
+    assert not caught.value.retryable
+
+
+async def test_it_raises_response_error_on_malformed_streamed_tool_arguments(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    call = {"index": 0, "id": "c", "function": {"name": "search", "arguments": "{"}}
+    events = [
+        {"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+    vendor_server.push(Raw(200, body, content_type="text/event-stream"))
+
+    with pytest.raises(ProviderResponseError, match="not valid JSON"):
+        await provider.complete(tool_chat(stream=True))
+
+
+async def test_it_sends_tool_results_and_tool_calling_turns_in_the_openai_shape(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    # A whole tool loop over the wire: the calls the model made go back with their results.
+    vendor_server.push(
+        ToolCalls([{"name": "search", "arguments": {"q": "France"}, "id": "call_A"}]),
+        Completion("Paris."),
+    )
+    messages: list[ChatMessage] = list(MESSAGES)
+    first = await provider.complete(tool_chat(messages=messages))
+    messages.append({"role": "assistant", "content": first.text, "tool_calls": first.tool_calls})
+    messages.append(
+        {"role": "tool", "tool_call_id": "call_A", "name": "search", "content": "Paris is..."}
+    )
+
+    second = await provider.complete(tool_chat(messages=messages))
+
+    assert second.text == "Paris."
+    assert second.finish_reason == "stop"
+    assert vendor_server.last_request.body["messages"] == [
+        *MESSAGES,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_A",
+                    "type": "function",
+                    "function": {"name": "search", "arguments": '{"q": "France"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_A", "content": "Paris is..."},
+    ]
+
+
+# -- structured output -----------------------------------------------------------------------------
+
+CITY_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["city"],
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_it_asks_for_structured_output_with_a_json_schema_response_format(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, stream: bool
+) -> None:
+    vendor_server.push(JSONAnswer({"city": "Paris", "population": 2_100_000}))
+    request = chat(stream=stream)
+    request.response_schema = CITY_SCHEMA
+
+    response = await provider.complete(request)
+
+    assert json.loads(response.text) == {"city": "Paris", "population": 2_100_000}
+    assert response.finish_reason == "stop"
+    assert vendor_server.last_request.body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": CITY_SCHEMA, "strict": False},
+    }
+
+
+async def test_extra_still_overrides_the_response_format_and_tool_choice(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    # Older servers only know json_object; the caller can say so through extra.
+    request = tool_chat()
+    request.response_schema = CITY_SCHEMA
+    request.extra = {"response_format": {"type": "json_object"}, "tool_choice": "required"}
+
+    await provider.complete(request)
+
+    sent = vendor_server.last_request.body
+    assert sent["response_format"] == {"type": "json_object"}
+    assert sent["tool_choice"] == "required"
+
+
+@pytest.mark.parametrize(
+    ("vendor", "normalised"),
+    [
+        ("stop", "stop"),
+        ("length", "length"),
+        ("tool_calls", "tool_calls"),
+        ("function_call", "tool_calls"),
+        ("content_filter", "content_filter"),
+        ("end_turn", "stop"),
+        ("max_tokens", "length"),
+        ("eos", "stop"),
+        ("Something_New", "something_new"),
+    ],
+)
+async def test_it_normalises_the_finish_reason(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, vendor: str, normalised: str
+) -> None:
+    vendor_server.push(Completion("x", finish_reason=vendor))
+
+    assert (await provider.complete(chat())).finish_reason == normalised
+
+
+def test_a_stop_beside_tool_calls_counts_as_tool_calls() -> None:
+    assert normalise_finish_reason("stop", has_tool_calls=True) == "tool_calls"
+    assert normalise_finish_reason(None, has_tool_calls=True) == "tool_calls"
+    assert normalise_finish_reason("length", has_tool_calls=True) == "length"
+    assert normalise_finish_reason(None) is None
 
 
 # -- Retry-After parsing ---------------------------------------------------------------------------

@@ -4,13 +4,16 @@ Provider tests talk to this over loopback TCP instead of mocking httpx, so statu
 chunked SSE framing, timeouts and refused connections all go through the real client stack.
 
 A test queues *scripted responses*, which are vendor-neutral (a ``Completion`` is "answer this
-text"); the route for the request's path renders them in that vendor's wire format. Only the
-OpenAI chat-completions route exists so far; an Anthropic ``/v1/messages`` route belongs in
-``_ROUTES`` next to it.
+text"); the route for the request's path renders them in that vendor's wire format, so one
+server stands in for both vendors (one queue, taken in request order):
+
+- ``POST /v1/chat/completions``: OpenAI chat completions (point a provider at :attr:`url`);
+- ``POST /v1/messages``: the Anthropic Messages API (point a provider at :attr:`base`).
 
     with VendorServer() as server:
         server.push(Completion("hi", prompt_tokens=3, completion_tokens=1))
         server.push(HTTPError(429, headers={"Retry-After": "7"}))
+        server.push(ToolCalls([{"name": "search", "arguments": {"q": "tea"}}]))
         ...  # point a provider at server.url
         assert server.requests[0].body["model"] == "gpt-4o-mini"
 
@@ -27,7 +30,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -67,13 +70,49 @@ class Stream:
 
 
 @dataclass(frozen=True)
+class ToolCalls:
+    """The model calls tools: OpenAI ``message.tool_calls`` / Anthropic ``tool_use`` blocks.
+
+    Each call is ``{"name": ..., "arguments": {...}}``, optionally with an ``"id"`` (default
+    ``call_<n>`` on OpenAI, ``toolu_<n>`` on Anthropic). Streamed when the request streams, with
+    each call's arguments JSON split into pieces of ``arg_chunk`` characters.
+    """
+
+    calls: Sequence[Mapping[str, Any]]
+    prompt_tokens: int = 5
+    completion_tokens: int = 5
+    text: str = ""  # text the model says before the calls
+    arg_chunk: int = 7
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class JSONAnswer:
+    """A structured answer: a completion whose text is ``json.dumps(value)``.
+
+    On the Anthropic route, when the request forced the ``output`` tool (how structured output is
+    asked for there), the answer is that tool's ``tool_use`` block with ``value`` as its input.
+    """
+
+    value: Any
+    prompt_tokens: int = 5
+    completion_tokens: int = 5
+    model: str | None = None
+
+
+@dataclass(frozen=True)
 class HTTPError:
-    """An error status with the vendor's JSON error body (``{"error": {"message": ...}}``)."""
+    """An error status with the vendor's JSON error body.
+
+    OpenAI route: ``{"error": {"message", "type", ...}}``; Anthropic route: ``{"type": "error",
+    "error": {"type", "message"}}``. ``error_type`` None picks the vendor's usual type for the
+    status (OpenAI: always ``invalid_request_error``).
+    """
 
     status: int
     message: str | None = "scripted error"
     headers: dict[str, str] = field(default_factory=dict)
-    error_type: str = "invalid_request_error"
+    error_type: str | None = None
     body: str | bytes | None = None  # a raw body instead of the JSON one
 
 
@@ -116,7 +155,18 @@ class Disconnect:
     """Read the request, then close the connection without answering."""
 
 
-Scripted = Completion | Stream | HTTPError | Delay | MalformedJSON | MalformedSSE | Raw | Disconnect
+Scripted = (
+    Completion
+    | Stream
+    | ToolCalls
+    | JSONAnswer
+    | HTTPError
+    | Delay
+    | MalformedJSON
+    | MalformedSSE
+    | Raw
+    | Disconnect
+)
 
 
 @dataclass(frozen=True)
@@ -383,6 +433,81 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.vendor._closing.wait(seconds)
 
 
+# -- what both routes share ------------------------------------------------------------------------
+
+
+def _settle(handler: _Handler, scripted: Scripted) -> Scripted | None:
+    """Handle the vendor-neutral parts: wait out a Delay, send Raw, hang up on Disconnect.
+
+    Returns what is left to render in the vendor's shape, or None when the answer is sent.
+    """
+    while isinstance(scripted, Delay):
+        if handler._wait(scripted.seconds):
+            handler.close_connection = True
+            return None
+        scripted = scripted.then if scripted.then is not None else Completion()
+    if isinstance(scripted, Raw):
+        raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
+        handler._send_raw(scripted.status, raw, scripted.content_type, scripted.headers)
+        return None
+    if isinstance(scripted, Disconnect):
+        handler.close_connection = True
+        # Shut the socket down so the client sees the close now, not when the thread ends.
+        handler.connection.shutdown(socket.SHUT_RDWR)
+        return None
+    if isinstance(scripted, MalformedJSON):
+        handler._send_raw(200, scripted.body.encode(), scripted.content_type)
+        return None
+    if isinstance(scripted, HTTPError) and scripted.body is not None:
+        raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
+        handler._send_raw(scripted.status, raw, "application/json", scripted.headers)
+        return None
+    return scripted
+
+
+def _call_id(call: Mapping[str, Any], prefix: str, index: int) -> str:
+    return str(call.get("id") or f"{prefix}_{index}")
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    size = max(size, 1)
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _sse(payload: Any) -> str:
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+def _text_of(content: Any) -> str:
+    """The text of a message's content: a string, or (Anthropic) a list of content blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "text":
+                parts.append(str(block.get("text", "")))
+            elif isinstance(block, dict) and block.get("type") == "tool_result":
+                parts.append(_text_of(block.get("content", "")))
+        return "".join(parts)
+    return "" if content is None else str(content)
+
+
+def _echo(body: dict[str, Any]) -> Completion:
+    raw_messages = body.get("messages")
+    messages: list[Any] = raw_messages if isinstance(raw_messages, list) else []
+    user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    text = _text_of(user[-1].get("content", "")) if user else ""
+    prompt_chars = sum(len(_text_of(m.get("content", ""))) for m in messages if isinstance(m, dict))
+    if isinstance(body.get("system"), str):
+        prompt_chars += len(body["system"])
+    return Completion(
+        text=text,
+        prompt_tokens=math.ceil(prompt_chars / 4),
+        completion_tokens=math.ceil(len(text) / 4),
+    )
+
+
 # -- OpenAI chat completions -----------------------------------------------------------------------
 
 
@@ -393,14 +518,18 @@ def _openai_chat(handler: _Handler, request: RecordedRequest, scripted: Scripted
     wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
     model = str(body.get("model") or "scripted-model")
 
-    if scripted is None:
-        scripted = _echo(body)
+    settled = _settle(handler, _echo(body) if scripted is None else scripted)
+    if settled is None:
+        return
+    scripted = settled
 
-    if isinstance(scripted, Delay):
-        if handler._wait(scripted.seconds):
-            handler.close_connection = True
-            return
-        scripted = scripted.then if scripted.then is not None else Completion()
+    if isinstance(scripted, JSONAnswer):
+        scripted = Completion(
+            json.dumps(scripted.value),
+            prompt_tokens=scripted.prompt_tokens,
+            completion_tokens=scripted.completion_tokens,
+            model=scripted.model,
+        )
 
     if isinstance(scripted, Completion):
         if wants_stream:
@@ -412,45 +541,40 @@ def _openai_chat(handler: _Handler, request: RecordedRequest, scripted: Scripted
                 model=scripted.model,
             )
         else:
-            handler._send_json(
-                200,
-                {
-                    "id": "chatcmpl-scripted",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": scripted.model or model,
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": scripted.text},
-                            "finish_reason": scripted.finish_reason,
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": scripted.prompt_tokens,
-                        "completion_tokens": scripted.completion_tokens,
-                        "total_tokens": scripted.prompt_tokens + scripted.completion_tokens,
-                    },
-                },
-            )
+            message = {"role": "assistant", "content": scripted.text}
+            _openai_completion(handler, scripted, model, message, scripted.finish_reason)
             return
 
     if isinstance(scripted, Stream):
         _openai_stream(handler, scripted, model, wants_usage)
-    elif isinstance(scripted, HTTPError):
-        if scripted.body is not None:
-            raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
-            handler._send_raw(scripted.status, raw, "application/json", scripted.headers)
+    elif isinstance(scripted, ToolCalls):
+        if wants_stream:
+            _openai_tool_stream(handler, scripted, model, wants_usage)
         else:
-            error: dict[str, Any] = {
-                "message": scripted.message,
-                "type": scripted.error_type,
-                "param": None,
-                "code": None,
+            message = {
+                "role": "assistant",
+                "content": scripted.text or None,
+                "tool_calls": [
+                    {
+                        "id": _call_id(call, "call", index),
+                        "type": "function",
+                        "function": {
+                            "name": call["name"],
+                            "arguments": json.dumps(call.get("arguments", {})),
+                        },
+                    }
+                    for index, call in enumerate(scripted.calls)
+                ],
             }
-            handler._send_json(scripted.status, {"error": error}, scripted.headers)
-    elif isinstance(scripted, MalformedJSON):
-        handler._send_raw(200, scripted.body.encode(), scripted.content_type)
+            _openai_completion(handler, scripted, model, message, "tool_calls")
+    elif isinstance(scripted, HTTPError):
+        error: dict[str, Any] = {
+            "message": scripted.message,
+            "type": scripted.error_type or "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+        handler._send_json(scripted.status, {"error": error}, scripted.headers)
     elif isinstance(scripted, MalformedSSE):
         handler._start_sse()
         for index, text in enumerate(scripted.before):
@@ -458,15 +582,32 @@ def _openai_chat(handler: _Handler, request: RecordedRequest, scripted: Scripted
         handler._send_chunk(scripted.line + "\n\n")
         handler._send_chunk("data: [DONE]\n\n")
         handler._end_chunks()
-    elif isinstance(scripted, Raw):
-        raw = scripted.body.encode() if isinstance(scripted.body, str) else scripted.body
-        handler._send_raw(scripted.status, raw, scripted.content_type, scripted.headers)
-    elif isinstance(scripted, Disconnect):
-        handler.close_connection = True
-        # Shut the socket down so the client sees the close now, not when the thread ends.
-        handler.connection.shutdown(socket.SHUT_RDWR)
     else:  # pragma: no cover - a new Scripted type without a rendering here
         raise TypeError(f"cannot render {scripted!r} as an OpenAI chat completion")
+
+
+def _openai_completion(
+    handler: _Handler,
+    scripted: Completion | ToolCalls,
+    model: str,
+    message: dict[str, Any],
+    finish_reason: str,
+) -> None:
+    handler._send_json(
+        200,
+        {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": scripted.model or model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+            "usage": {
+                "prompt_tokens": scripted.prompt_tokens,
+                "completion_tokens": scripted.completion_tokens,
+                "total_tokens": scripted.prompt_tokens + scripted.completion_tokens,
+            },
+        },
+    )
 
 
 def _openai_stream(handler: _Handler, stream: Stream, model: str, wants_usage: bool) -> None:
@@ -485,18 +626,56 @@ def _openai_stream(handler: _Handler, stream: Stream, model: str, wants_usage: b
         completion_tokens = (
             len(stream.chunks) if stream.completion_tokens is None else stream.completion_tokens
         )
-        usage_chunk = _openai_chunk(model, {}, first=False)
-        # OpenAI's usage chunk: empty choices, totals for the whole answer.
-        usage_chunk["choices"] = []
-        usage_chunk["usage"] = {
-            "prompt_tokens": stream.prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": stream.prompt_tokens + completion_tokens,
-        }
-        handler._send_chunk(_sse(usage_chunk))
+        _openai_usage_chunk(handler, model, stream.prompt_tokens, completion_tokens)
     if stream.send_done:
         handler._send_chunk("data: [DONE]\n\n")
     handler._end_chunks()
+
+
+def _openai_tool_stream(
+    handler: _Handler, scripted: ToolCalls, model: str, wants_usage: bool
+) -> None:
+    """Tool calls as OpenAI streams them: id and name first, then the arguments in pieces."""
+    model = scripted.model or model
+    handler._start_sse()
+    first = True
+    if scripted.text:
+        handler._send_chunk(_sse(_openai_chunk(model, {"content": scripted.text}, first=True)))
+        first = False
+    for index, call in enumerate(scripted.calls):
+        opening = {
+            "index": index,
+            "id": _call_id(call, "call", index),
+            "type": "function",
+            "function": {"name": call["name"], "arguments": ""},
+        }
+        handler._send_chunk(_sse(_openai_chunk(model, {"tool_calls": [opening]}, first=first)))
+        first = False
+        arguments = json.dumps(call.get("arguments", {}))
+        for piece in _pieces(arguments, scripted.arg_chunk):
+            delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
+            handler._send_chunk(_sse(_openai_chunk(model, delta, first=False)))
+    final = _openai_chunk(model, {}, first=False)
+    final["choices"][0]["finish_reason"] = "tool_calls"
+    handler._send_chunk(_sse(final))
+    if wants_usage:
+        _openai_usage_chunk(handler, model, scripted.prompt_tokens, scripted.completion_tokens)
+    handler._send_chunk("data: [DONE]\n\n")
+    handler._end_chunks()
+
+
+def _openai_usage_chunk(
+    handler: _Handler, model: str, prompt_tokens: int, completion_tokens: int
+) -> None:
+    usage_chunk = _openai_chunk(model, {}, first=False)
+    # OpenAI's usage chunk: empty choices, totals for the whole answer.
+    usage_chunk["choices"] = []
+    usage_chunk["usage"] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+    handler._send_chunk(_sse(usage_chunk))
 
 
 def _openai_chunk(model: str, delta: dict[str, Any], first: bool) -> dict[str, Any]:
@@ -512,26 +691,254 @@ def _openai_chunk(model: str, delta: dict[str, Any], first: bool) -> dict[str, A
     }
 
 
-def _sse(payload: Any) -> str:
-    return f"data: {json.dumps(payload)}\n\n"
+# -- Anthropic messages ----------------------------------------------------------------------------
+
+# Our finish reasons as Anthropic's stop reasons; anything else is sent as it is.
+_ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+# The error type Anthropic sends with each status.
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
-def _echo(body: dict[str, Any]) -> Completion:
-    raw_messages = body.get("messages")
-    messages: list[Any] = raw_messages if isinstance(raw_messages, list) else []
-    user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-    text = str(user[-1].get("content", "")) if user else ""
-    prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
-    return Completion(
-        text=text,
-        prompt_tokens=math.ceil(prompt_chars / 4),
-        completion_tokens=math.ceil(len(text) / 4),
+def _anthropic_messages(
+    handler: _Handler, request: RecordedRequest, scripted: Scripted | None
+) -> None:
+    body = request.body if isinstance(request.body, dict) else {}
+    wants_stream = bool(body.get("stream"))
+    model = str(body.get("model") or "scripted-model")
+
+    settled = _settle(handler, _echo(body) if scripted is None else scripted)
+    if settled is None:
+        return
+    scripted = settled
+
+    blocks: list[dict[str, Any]]
+    if isinstance(scripted, Stream):
+        _anthropic_stream(handler, scripted, model)
+        return
+    if isinstance(scripted, Completion):
+        if wants_stream:
+            _anthropic_stream(
+                handler,
+                Stream(
+                    chunks=[scripted.text],
+                    prompt_tokens=scripted.prompt_tokens,
+                    completion_tokens=scripted.completion_tokens,
+                    finish_reason=scripted.finish_reason,
+                    model=scripted.model,
+                ),
+                model,
+            )
+            return
+        blocks = [{"type": "text", "text": scripted.text}]
+        _anthropic_message(handler, scripted, model, blocks, scripted.finish_reason)
+    elif isinstance(scripted, (ToolCalls, JSONAnswer)):
+        if isinstance(scripted, ToolCalls):
+            blocks = [{"type": "text", "text": scripted.text}] if scripted.text else []
+            blocks += [
+                {
+                    "type": "tool_use",
+                    "id": _call_id(call, "toolu", index),
+                    "name": call["name"],
+                    "input": dict(call.get("arguments", {})),
+                }
+                for index, call in enumerate(scripted.calls)
+            ]
+            finish = "tool_calls"
+            arg_chunk = scripted.arg_chunk
+        elif _forces_output_tool(body):
+            blocks = [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_output",
+                    "name": "output",
+                    "input": scripted.value,
+                }
+            ]
+            finish, arg_chunk = "tool_calls", 7
+        else:
+            blocks = [{"type": "text", "text": json.dumps(scripted.value)}]
+            finish, arg_chunk = "stop", 7
+        if wants_stream:
+            _anthropic_block_stream(handler, scripted, model, blocks, finish, arg_chunk)
+        else:
+            _anthropic_message(handler, scripted, model, blocks, finish)
+    elif isinstance(scripted, HTTPError):
+        error_type = scripted.error_type or _ANTHROPIC_ERROR_TYPES.get(
+            scripted.status, "api_error" if scripted.status >= 500 else "invalid_request_error"
+        )
+        payload = {"type": "error", "error": {"type": error_type, "message": scripted.message}}
+        handler._send_json(scripted.status, payload, scripted.headers)
+    elif isinstance(scripted, MalformedSSE):
+        handler._start_sse()
+        handler._send_chunk(_anthropic_event(_anthropic_start(model, 5)))
+        handler._send_chunk(_anthropic_event(_block_start(0, {"type": "text", "text": ""})))
+        for text in scripted.before:
+            handler._send_chunk(_anthropic_event(_text_delta(0, text)))
+        handler._send_chunk(scripted.line + "\n\n")
+        handler._end_chunks()
+    else:  # pragma: no cover - a new Scripted type without a rendering here
+        raise TypeError(f"cannot render {scripted!r} as an Anthropic message")
+
+
+def _forces_output_tool(body: dict[str, Any]) -> bool:
+    """Whether the request asked for structured output the Anthropic way: a forced tool."""
+    choice = body.get("tool_choice")
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    has_output = any(isinstance(t, dict) and t.get("name") == "output" for t in tools)
+    if not isinstance(choice, dict) or not has_output:
+        return False
+    return choice.get("type") == "any" or (
+        choice.get("type") == "tool" and choice.get("name") == "output"
     )
+
+
+def _anthropic_message(
+    handler: _Handler,
+    scripted: Completion | ToolCalls | JSONAnswer,
+    model: str,
+    blocks: list[dict[str, Any]],
+    finish_reason: str,
+) -> None:
+    handler._send_json(
+        200,
+        {
+            "id": "msg_scripted",
+            "type": "message",
+            "role": "assistant",
+            "model": scripted.model or model,
+            "content": blocks,
+            "stop_reason": _ANTHROPIC_STOP.get(finish_reason, finish_reason),
+            "stop_sequence": None,
+            "usage": {
+                "input_tokens": scripted.prompt_tokens,
+                "output_tokens": scripted.completion_tokens,
+            },
+        },
+    )
+
+
+def _anthropic_stream(handler: _Handler, stream: Stream, model: str) -> None:
+    """A text answer as Anthropic streams it; ``include_usage=False`` leaves usage out."""
+    model = stream.model or model
+    with_usage = stream.include_usage is not False
+    handler._start_sse()
+    handler._send_chunk(
+        _anthropic_event(_anthropic_start(model, stream.prompt_tokens if with_usage else None))
+    )
+    handler._send_chunk(_anthropic_event(_block_start(0, {"type": "text", "text": ""})))
+    handler._send_chunk(_anthropic_event({"type": "ping"}))
+    for index, text in enumerate(stream.chunks):
+        if index and stream.chunk_delay and handler._wait(stream.chunk_delay):
+            return
+        handler._send_chunk(_anthropic_event(_text_delta(0, text)))
+    handler._send_chunk(_anthropic_event({"type": "content_block_stop", "index": 0}))
+    if stream.finish_reason is not None:
+        completion_tokens = (
+            len(stream.chunks) if stream.completion_tokens is None else stream.completion_tokens
+        )
+        handler._send_chunk(
+            _anthropic_event(
+                _message_delta(
+                    _ANTHROPIC_STOP.get(stream.finish_reason, stream.finish_reason),
+                    completion_tokens if with_usage else None,
+                )
+            )
+        )
+    if stream.send_done:
+        handler._send_chunk(_anthropic_event({"type": "message_stop"}))
+    handler._end_chunks()
+
+
+def _anthropic_block_stream(
+    handler: _Handler,
+    scripted: ToolCalls | JSONAnswer,
+    model: str,
+    blocks: list[dict[str, Any]],
+    finish_reason: str,
+    arg_chunk: int,
+) -> None:
+    """Text and tool_use blocks as Anthropic streams them (tool input as input_json_delta)."""
+    handler._start_sse()
+    handler._send_chunk(
+        _anthropic_event(_anthropic_start(scripted.model or model, scripted.prompt_tokens))
+    )
+    for index, block in enumerate(blocks):
+        if block["type"] == "text":
+            handler._send_chunk(_anthropic_event(_block_start(index, {"type": "text", "text": ""})))
+            handler._send_chunk(_anthropic_event(_text_delta(index, block["text"])))
+        else:
+            opening = {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}
+            handler._send_chunk(_anthropic_event(_block_start(index, opening)))
+            for piece in _pieces(json.dumps(block["input"]), arg_chunk):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                handler._send_chunk(
+                    _anthropic_event(
+                        {"type": "content_block_delta", "index": index, "delta": delta}
+                    )
+                )
+        handler._send_chunk(_anthropic_event({"type": "content_block_stop", "index": index}))
+    stop = _ANTHROPIC_STOP.get(finish_reason, finish_reason)
+    handler._send_chunk(_anthropic_event(_message_delta(stop, scripted.completion_tokens)))
+    handler._send_chunk(_anthropic_event({"type": "message_stop"}))
+    handler._end_chunks()
+
+
+def _anthropic_start(model: str, input_tokens: int | None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": "msg_scripted",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+    }
+    if input_tokens is not None:
+        message["usage"] = {"input_tokens": input_tokens, "output_tokens": 1}
+    return {"type": "message_start", "message": message}
+
+
+def _block_start(index: int, block: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def _text_delta(index: int, text: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "text_delta", "text": text},
+    }
+
+
+def _message_delta(stop_reason: str, output_tokens: int | None) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+    }
+    if output_tokens is not None:
+        event["usage"] = {"output_tokens": output_tokens}
+    return event
+
+
+def _anthropic_event(payload: dict[str, Any]) -> str:
+    # Anthropic names every event twice: in the SSE "event:" field and in the data's "type".
+    return f"event: {payload['type']}\ndata: {json.dumps(payload)}\n\n"
 
 
 Route = Callable[[_Handler, RecordedRequest, "Scripted | None"], None]
 
-# (method, path) -> renderer. The Anthropic Messages API goes here as ("POST", "/v1/messages").
+# (method, path) -> renderer.
 _ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/chat/completions"): _openai_chat,
+    ("POST", "/v1/messages"): _anthropic_messages,
 }

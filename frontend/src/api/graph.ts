@@ -62,6 +62,7 @@ export interface JsonSchema {
   items?: JsonSchema;
   minItems?: number;
   maxItems?: number;
+  uniqueItems?: boolean;
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
@@ -70,7 +71,8 @@ export interface JsonSchema {
   maxLength?: number;
   pattern?: string;
   format?: string;
-  widget?: 'template' | 'expression' | 'model' | 'json-schema';
+  examples?: unknown[];
+  widget?: 'template' | 'expression' | 'model' | 'models' | 'json-schema' | string;
 }
 
 export interface NodeTypeSpec {

@@ -26,12 +26,20 @@ export interface WorkflowSummary {
   description: string;
   updated_at: string;
   created_at?: string;
-  current_version: VersionSummary | null;
+  /** the current version's number (the API's shape) */
+  version?: number | null;
+  /** whether the current version passes validation */
+  valid?: boolean | null;
+  /** the brief's shape; either may come */
+  current_version?: VersionSummary | null;
+}
+
+export function versionOf(workflow: Pick<WorkflowSummary, 'version' | 'current_version'> | null | undefined): number | null {
+  return workflow?.version ?? workflow?.current_version?.number ?? null;
 }
 
 export interface WorkflowDetail extends WorkflowSummary {
   graph: Graph | null;
-  version: number | null;
   issues?: Issue[];
 }
 
@@ -113,7 +121,8 @@ export const api = {
   createWorkflow: (body: { name: string; description?: string; graph?: Graph }) =>
     request<WorkflowDetail>('/api/workflows/', { method: 'POST', body }),
   getWorkflow: (id: string) => request<WorkflowDetail>(`/api/workflows/${id}/`),
-  saveWorkflow: (id: string, body: { name?: string; graph: Graph }) =>
+  /** `base_version`: the version the edit started from; a newer one on the server answers 409. */
+  saveWorkflow: (id: string, body: { name?: string; graph: Graph; base_version?: number }) =>
     request<SaveResult>(`/api/workflows/${id}/`, { method: 'PUT', body }),
   renameWorkflow: (id: string, name: string) =>
     request<WorkflowDetail>(`/api/workflows/${id}/`, { method: 'PATCH', body: { name } }),

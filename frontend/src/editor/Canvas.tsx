@@ -2,6 +2,7 @@
 // canvas of the run view and of a version preview.
 
 import {
+  applyNodeChanges,
   Background,
   BackgroundVariant,
   ConnectionMode,
@@ -18,7 +19,7 @@ import {
   type NodeTypes,
   type OnBeforeDelete,
 } from '@xyflow/react';
-import { useCallback, useRef, useState, type DragEvent, type ReactNode } from 'react';
+import { useCallback, useEffect, useRef, useState, type DragEvent, type ReactNode } from 'react';
 import type { LinkEdge, StepNode } from '../graph/convert';
 import type { Verdict } from '../graph/rules';
 import { useCanvasInfo } from './canvasContext';
@@ -31,8 +32,11 @@ const nodeTypes: NodeTypes = { step: StepNodeCard };
 const edgeTypes: EdgeTypes = { flow: FlowEdge, delegate: DelegateEdge };
 
 export const GRID = 16;
+// the mini map paints with inline fills, so its colours live here rather than in CSS
+const CATEGORY_COLOUR: Record<string, string> = { io: '#7dd3fc', ai: '#c4b5fd', logic: '#fcd34d', human: '#6ee7b7' };
+const STATUS_COLOUR: Record<string, string> = { running: '#2563eb', succeeded: '#47cd89', failed: '#d92d20', waiting: '#f79009' };
 /** Where a dropped node's top-left goes relative to the pointer (about half a card). */
-const DROP_OFFSET = { x: 120, y: 36 };
+const DROP_OFFSET = { x: 108, y: 36 };
 
 export interface CanvasEditing {
   onNodesChange: (changes: NodeChange<StepNode>[]) => void;
@@ -61,6 +65,16 @@ export function Canvas({ nodes, edges, editing, snap = true, onNodeClick, onPane
   const [hint, setHint] = useState<string | null>(null);
   const hintRef = useRef<string | null>(null);
   const readOnly = !editing || info.readOnly;
+
+  // Read-only canvases keep React Flow's measurements and selection in a local copy: the mini
+  // map and selection need them, and the graph they show must not change.
+  const [shownNodes, setShownNodes] = useState(nodes);
+  useEffect(() => setShownNodes(nodes), [nodes]);
+  const onReadOnlyNodesChange = useCallback(
+    (changes: NodeChange<StepNode>[]) =>
+      setShownNodes((current) => applyNodeChanges(changes.filter((c) => c.type === 'dimensions' || c.type === 'select'), current)),
+    [],
+  );
 
   const showHint = (message: string | null) => {
     if (hintRef.current !== message) {
@@ -119,11 +133,11 @@ export function Canvas({ nodes, edges, editing, snap = true, onNodeClick, onPane
   return (
     <div className={`canvas${readOnly ? ' canvas-readonly' : ''}`} ref={wrapper} onDragOver={onDragOver} onDrop={onDrop} data-testid="canvas">
       <ReactFlow<StepNode, LinkEdge>
-        nodes={nodes}
+        nodes={editing ? nodes : shownNodes}
         edges={edges}
         nodeTypes={nodeTypes}
         edgeTypes={edgeTypes}
-        onNodesChange={editing?.onNodesChange}
+        onNodesChange={editing ? editing.onNodesChange : onReadOnlyNodesChange}
         onEdgesChange={editing?.onEdgesChange}
         onConnect={readOnly ? undefined : onConnect}
         onConnectEnd={() => showHint(null)}
@@ -144,8 +158,9 @@ export function Canvas({ nodes, edges, editing, snap = true, onNodeClick, onPane
         elementsSelectable
         snapToGrid={snap}
         snapGrid={[GRID, GRID]}
-        fitView
+        fitView={nodes.length > 0}
         fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        defaultViewport={{ x: 80, y: 80, zoom: 1 }}
         minZoom={0.15}
         maxZoom={2}
         attributionPosition="bottom-center"
@@ -158,10 +173,10 @@ export function Canvas({ nodes, edges, editing, snap = true, onNodeClick, onPane
           zoomable
           position="bottom-right"
           ariaLabel="Mini map"
-          nodeClassName={(node) => {
-            const spec = info.catalogue.get((node as StepNode).data.type);
+          nodeColor={(node) => {
             const status = info.run?.nodes[node.id]?.status;
-            return `minimap-node cat-${spec?.category ?? 'other'}${status ? ` minimap-${status}` : ''}`;
+            if (status && STATUS_COLOUR[status]) return STATUS_COLOUR[status];
+            return CATEGORY_COLOUR[info.catalogue.get((node as StepNode).data.type)?.category ?? ''] ?? '#cbd5e1';
           }}
           nodeBorderRadius={6}
         />

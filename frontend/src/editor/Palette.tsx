@@ -4,7 +4,8 @@
 import { memo, useMemo, useState, type DragEvent } from 'react';
 import type { NodeTypeSpec } from '../api/graph';
 import { ErrorState, LoadingState } from '../components/ui';
-import { CATEGORY_LABEL, CATEGORY_ORDER, categoryClass, glyphOf } from './look';
+import { CATEGORY_LABEL, CATEGORY_ORDER, categoryClass } from './look';
+import { NodeIcon } from './NodeIcon';
 
 export const DRAG_TYPE = 'application/x-flow-node-type';
 
@@ -73,7 +74,7 @@ export const Palette = memo(function Palette({ specs, status, error, onRetry, on
                     onClick={() => onAdd(spec.type)}
                   >
                     <span className="palette-glyph" aria-hidden="true">
-                      {glyphOf(spec)}
+                      <NodeIcon type={spec.type} category={spec.category} />
                     </span>
                     <span className="palette-text">
                       <span className="palette-label">{spec.label}</span>

@@ -4,7 +4,8 @@
 import { memo, useMemo } from 'react';
 import type { Issue, NodeTypeSpec } from '../api/graph';
 import type { LinkEdge, StepNode } from '../graph/convert';
-import { categoryClass, glyphOf } from './look';
+import { categoryClass } from './look';
+import { NodeIcon } from './NodeIcon';
 import { SchemaForm, type UpstreamRef } from './schema/SchemaForm';
 import { configPath, validate, type Errors } from './schema/validate';
 
@@ -49,7 +50,7 @@ export const SettingsPanel = memo(function SettingsPanel({
     <aside className="side-panel settings-panel" aria-label="Node settings" data-testid="settings-panel">
       <header className={`panel-head ${categoryClass(spec?.category)}`}>
         <span className="panel-glyph" aria-hidden="true">
-          {glyphOf(spec, node.data.type)}
+          <NodeIcon type={node.data.type} category={spec?.category} size={20} />
         </span>
         <div className="panel-title">
           <h2>{node.data.label || spec?.label || node.data.type}</h2>

@@ -2,7 +2,7 @@
 // settings, its handles, validation messages, and in the run view its status and figures.
 
 import { Handle, Position, useUpdateNodeInternals, type NodeProps } from '@xyflow/react';
-import { memo, useEffect, useState, type CSSProperties } from 'react';
+import { memo, useEffect, useRef, useState, type CSSProperties } from 'react';
 import { ERROR_HANDLE } from '../api/graph';
 import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from '../graph/handles';
 import type { StepNode } from '../graph/convert';
@@ -10,7 +10,8 @@ import { formatCost, formatDuration, formatTokens } from '../run/format';
 import { nodeStatus } from '../run/reducer';
 import { Spinner, statusText } from '../components/ui';
 import { useCanvasInfo } from './canvasContext';
-import { categoryClass, glyphOf } from './look';
+import { categoryClass } from './look';
+import { NodeIcon } from './NodeIcon';
 
 function spread(index: number, count: number): CSSProperties {
   return { top: `${((index + 1) / (count + 1)) * 100}%` };
@@ -51,8 +52,13 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   const outputs = spec ? sourceHandles(spec, data.config) : ['out'];
   const inputs = spec?.inputs ?? ['in'];
   const handleKey = `${inputs.join(',')}|${outputs.join(',')}|${spec?.can_delegate}|${spec?.delegatable}`;
+  const measuredKey = useRef(handleKey);
   useEffect(() => {
-    updateInternals(id); // handles came or went (router routes): React Flow must measure them again
+    // handles came or went (router routes): React Flow must measure them again. Not on mount:
+    // React Flow measures new nodes itself, and an early call would fit the view to this node only.
+    if (measuredKey.current === handleKey) return;
+    measuredKey.current = handleKey;
+    updateInternals(id);
   }, [handleKey, id, updateInternals]);
 
   const issues = info.nodeIssues.get(id) ?? [];
@@ -111,10 +117,11 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
         />
       ))}
       <div className="node-stripe" aria-hidden="true" />
-      <div className="node-main">
+      {/* keep text clear of the branch labels drawn inside the card's right edge */}
+      <div className="node-main" style={labelled ? { paddingRight: Math.min(96, 18 + Math.max(...outputs.map((h) => h.length)) * 6.5) } : undefined}>
         <div className="node-head">
           <span className="node-glyph" aria-hidden="true">
-            {glyphOf(spec, data.type)}
+            <NodeIcon type={data.type} category={spec?.category} size={16} />
           </span>
           <span className="node-title">
             <span className="node-label">{data.label || spec?.label || data.type}</span>

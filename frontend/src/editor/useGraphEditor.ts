@@ -8,7 +8,7 @@ import { copyFragment, pasteFragment, type Fragment } from '../graph/clipboard';
 import { flowToGraph, graphKey, normaliseGraph, toFlowEdge, toFlowNode, type LinkEdge, type StepNode } from '../graph/convert';
 import { remapHandles } from '../graph/handles';
 import { nextEdgeId, nextId } from '../graph/ids';
-import { autoLayout, type Size } from '../graph/layout';
+import type { Size } from '../graph/size';
 import { checkConnection, edgeFromConnection, type Verdict } from '../graph/rules';
 import { canRedo, canUndo, createHistory, record, redo as redoHistory, undo as undoHistory, type HistoryState } from './history';
 import { initialConfig } from './schema/resolve';
@@ -39,7 +39,7 @@ export interface GraphEditor {
   selectOnly: (nodeIds: string[]) => void;
   undo: () => void;
   redo: () => void;
-  layout: (sizes: Record<string, Size | undefined>) => void;
+  layout: (sizes: Record<string, Size | undefined>) => Promise<void>;
 }
 
 function mergeNodes(graph: Graph, existing: StepNode[]): StepNode[] {
@@ -114,8 +114,16 @@ export function useGraphEditor(catalogue: ReadonlyMap<string, NodeTypeSpec>): Gr
   const markSaved = useCallback((saved: Graph) => setSavedKey(graphKey(normaliseGraph(saved))), []);
 
   const onNodesChange = useCallback(
-    (changes: NodeChange<StepNode>[]) => setNodes(applyNodeChanges(changes, nodesRef.current)),
-    [setNodes],
+    (changes: NodeChange<StepNode>[]) => {
+      // Nodes moved with the arrow keys arrive as position changes outside a drag (a drag's own
+      // changes come while its nodes are flagged dragging, and its start is recorded already):
+      // one undo step per burst of key presses.
+      const keyboardMove =
+        changes.some((c) => c.type === 'position' && c.position && !c.dragging) && !nodesRef.current.some((n) => n.dragging);
+      if (keyboardMove) beforeChange('keyboard-move');
+      setNodes(applyNodeChanges(changes, nodesRef.current));
+    },
+    [beforeChange, setNodes],
   );
   const onEdgesChange = useCallback(
     (changes: EdgeChange<LinkEdge>[]) => setEdges(applyEdgeChanges(changes, edgesRef.current)),
@@ -255,9 +263,11 @@ export function useGraphEditor(catalogue: ReadonlyMap<string, NodeTypeSpec>): Gr
   }, [apply, current, setHist]);
 
   const layout = useCallback(
-    (sizes: Record<string, Size | undefined>) => {
+    async (sizes: Record<string, Size | undefined>) => {
       const graphNow = current();
       if (!graphNow.nodes.length) return;
+      // dagre is loaded on first use: most sessions never press "Tidy up"
+      const { autoLayout } = await import('../graph/layout');
       const positions = autoLayout(graphNow, sizes);
       beforeChange();
       setNodes(nodesRef.current.map((n) => (positions[n.id] ? { ...n, position: positions[n.id] } : n)));

@@ -30,4 +30,11 @@ describe('handles', () => {
     expect(remapHandles(router, before, { ...before, routes: [{ name: '', when: 'x' }, before.routes[1]] })).toEqual(new Map([['long', '']]));
     expect(remapHandles(spec('worker'), {}, {})).toEqual(new Map());
   });
+
+  it('keeps a classifier’s error handle after its categories and default', () => {
+    const classifier = spec('classifier');
+    expect(sourceHandles(classifier, { categories: [{ name: 'billing' }, { name: 'bug' }], default: 'other' })).toEqual(['billing', 'bug', 'other', 'error']);
+    expect(sourceHandles(classifier, {})).toEqual(['default', 'error']);
+    expect(sourceHandles(classifier, { categories: [{ name: 'a' }], default: null })).toEqual(['a', 'error']);
+  });
 });

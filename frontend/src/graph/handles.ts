@@ -13,8 +13,9 @@ function schemaDefault(spec: NodeTypeSpec, field: string): unknown {
 
 /**
  * Source handles of a node: the static outputs, or for a type with `dynamic_outputs` one handle
- * per entry of that settings field (its `name`) plus the `default` branch when one is set
- * (mirrors RouterNode.outputs).
+ * per entry of that settings field (its `name`), the `default` branch when one is set, then the
+ * static outputs that are not the default branch (a classifier's `error`). Mirrors the engine's
+ * RouterNode.outputs and ClassifierNode.outputs.
  */
 export function sourceHandles(spec: NodeTypeSpec, config: Record<string, unknown>): string[] {
   if (!spec.dynamic_outputs) return spec.outputs;
@@ -28,6 +29,10 @@ export function sourceHandles(spec: NodeTypeSpec, config: Record<string, unknown
   }
   const fallback = 'default' in config ? config.default : schemaDefault(spec, 'default');
   if (typeof fallback === 'string' && fallback && !handles.includes(fallback)) handles.push(fallback);
+  const staticDefault = schemaDefault(spec, 'default');
+  for (const handle of spec.outputs) {
+    if (handle !== staticDefault && !handles.includes(handle)) handles.push(handle);
+  }
   return handles;
 }
 

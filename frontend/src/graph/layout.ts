@@ -2,13 +2,9 @@
 
 import { Graph as DagreGraph, layout } from '@dagrejs/dagre';
 import type { Graph, Position } from '../api/graph';
+import { DEFAULT_NODE_SIZE, type Size } from './size';
 
-export interface Size {
-  width: number;
-  height: number;
-}
-
-export const DEFAULT_NODE_SIZE: Size = { width: 240, height: 88 };
+export type { Size };
 
 export interface LayoutOptions {
   direction?: 'LR' | 'TB';

@@ -85,7 +85,9 @@ describe('connection rules while dragging', () => {
     it('refuses delegating to a type that cannot take tasks', () => {
       const verdict = checkConnection(c('lead', 'out', DELEGATE_HANDLE, 'in'), team, catalogue);
       expect(verdict).toMatchObject({ ok: false, reason: 'not_delegatable' });
-      expect(checkConnection(c('boss', 'lead', DELEGATE_HANDLE, TASK_HANDLE), withSecondManager, catalogue).reason).toBe('not_delegatable');
+      expect(checkConnection(c('boss', 'brief', DELEGATE_HANDLE, TASK_HANDLE), withSecondManager, catalogue).reason).toBe('not_delegatable');
+      // a manager may hand work to another manager (the engine marks managers delegatable)
+      expect(checkConnection(c('boss', 'lead', DELEGATE_HANDLE, TASK_HANDLE), withSecondManager, catalogue)).toEqual({ ok: true, kind: 'delegate' });
     });
 
     it('refuses delegation from a node that is not a manager', () => {

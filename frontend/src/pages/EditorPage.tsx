@@ -1,19 +1,21 @@
 // The editor of one workflow, and its run view (the same page, the canvas read-only and the run's
 // state drawn on it). Routes: /workflows/<id> and /workflows/<id>/runs/<runId>.
 
+import '@xyflow/react/dist/style.css';
 import { ReactFlowProvider, useReactFlow, type NodeMouseHandler } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useCatalogue } from '../api/catalogue';
 import { ApiError, errorMessage } from '../api/client';
 import { FINISHED_RUN_STATUSES } from '../api/events';
 import type { Graph, Issue, JsonSchema } from '../api/graph';
-import { api, type WorkflowDetail } from '../api/resources';
+import { api, versionOf, type WorkflowDetail } from '../api/resources';
 import { ErrorState, LoadingState } from '../components/ui';
 import { useToast } from '../components/toast';
 import { isFragment, type Fragment } from '../graph/clipboard';
-import { graphToFlow, normaliseGraph, type StepNode } from '../graph/convert';
+import { FLOW_MARKER, graphToFlow, normaliseGraph, type LinkEdge, type StepNode } from '../graph/convert';
 import { danglingEdges, upstreamOf } from '../graph/rules';
-import { Canvas } from '../editor/Canvas';
+import { Canvas, GRID } from '../editor/Canvas';
+import { freeSpot } from '../graph/place';
 import { CanvasContext, groupIssues, type CanvasInfo } from '../editor/canvasContext';
 import { HelpPopover } from '../editor/HelpPopover';
 import { Palette } from '../editor/Palette';
@@ -27,7 +29,7 @@ import { RunHistory } from '../run/RunHistory';
 import { RunPanel, type RunTab } from '../run/RunPanel';
 import { isFinished } from '../run/reducer';
 import { useRunView } from '../run/useRunView';
-import { Link, navigate, paths, useLeaveGuard } from '../router';
+import { Link, loginUrl, navigate, paths, useLeaveGuard } from '../router';
 
 const CLIPBOARD_MIME = 'application/x-flow-fragment';
 let internalClipboard: Fragment | null = null;
@@ -72,7 +74,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const flow = useReactFlow();
 
   const [workflow, setWorkflow] = useState<WorkflowDetail | null>(null);
-  const [loadError, setLoadError] = useState<{ message: string; notFound: boolean } | null>(null);
+  const [loadError, setLoadError] = useState<{ message: string; notFound: boolean; login: boolean } | null>(null);
   const [loadAttempt, setLoadAttempt] = useState(0);
   const [savedGraph, setSavedGraph] = useState<Graph>(EMPTY_GRAPH);
   const [issues, setIssues] = useState<Issue[]>([]);
@@ -89,7 +91,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const validatedKey = useRef<string>('');
 
   const mode: 'edit' | 'run' | 'preview' = runId ? 'run' : preview ? 'preview' : 'edit';
-  const live = useRunView(runId, workflowId, workflow?.version ?? workflow?.current_version?.number ?? null);
+  const live = useRunView(runId, workflowId, versionOf(workflow));
 
   // ---- load ---------------------------------------------------------------------------------
   useEffect(() => {
@@ -108,7 +110,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       },
       (error) => {
         if (!alive) return;
-        setLoadError({ message: errorMessage(error), notFound: error instanceof ApiError && error.status === 404 });
+        setLoadError({
+          message: errorMessage(error),
+          notFound: error instanceof ApiError && error.status === 404,
+          login: error instanceof ApiError && error.needsLogin,
+        });
       },
     );
     return () => {
@@ -150,8 +156,20 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     if (!workflow || saving) return false;
     setSaving(true);
     const graph = editor.graph;
+    const base = versionOf(workflow);
     try {
-      const result = await api.saveWorkflow(workflowId, { graph });
+      let result;
+      try {
+        result = await api.saveWorkflow(workflowId, base ? { graph, base_version: base } : { graph });
+      } catch (error) {
+        // someone saved a newer version since this one was opened: overwrite only if asked to
+        if (!(error instanceof ApiError && error.status === 409)) throw error;
+        if (!window.confirm(`${error.message}\n\nSave your version anyway, as the newest? (Theirs stays in the version history.)`)) {
+          toast.show('Not saved: a newer version exists. Open Versions to compare.', 'info');
+          return false;
+        }
+        result = await api.saveWorkflow(workflowId, { graph });
+      }
       const saved = normaliseGraph(result.graph ?? graph);
       editor.markSaved(graph);
       setSavedGraph(saved);
@@ -160,7 +178,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       setIssues(found);
       validatedKey.current = structureKey(graph);
       setVersionsKey((n) => n + 1);
-      const number = result.version ?? result.current_version?.number;
+      const number = versionOf(result);
       toast.show(
         found.length
           ? `Saved${number ? ` version ${number}` : ''} as a draft: ${found.length} problem${found.length === 1 ? '' : 's'} to fix before it can run.`
@@ -266,6 +284,20 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
 
   const grouped = useMemo(() => groupIssues(issues), [issues]);
   const edgeStates = useMemo(() => (mode === 'run' ? edgeRunStates(runGraph, live.view) : {}), [mode, runGraph, live.view]);
+
+  // arrowheads are SVG markers with a colour of their own: match them to the edge's state
+  const shownEdges = useMemo(() => {
+    const colour = (edge: LinkEdge): string | null => {
+      if (mode === 'run') return MARKER_COLOUR[edgeStates[edge.id] ?? 'idle'] ?? null;
+      if (mode === 'edit' && grouped.edges.has(edge.id)) return MARKER_COLOUR.invalid;
+      return null;
+    };
+    const source = display ? display.edges : editor.edges;
+    return source.map((edge) => {
+      const c = edge.type === 'flow' ? colour(edge) : null;
+      return c ? { ...edge, markerEnd: { ...FLOW_MARKER, color: c } } : edge;
+    });
+  }, [display, editor.edges, edgeStates, grouped.edges, mode]);
   const selectStep = useCallback((stepId: string) => {
     setSelectedStep(stepId);
     setRunTab('step');
@@ -310,8 +342,12 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       const centre = bounds
         ? flow.screenToFlowPosition({ x: bounds.left + bounds.width / 2, y: bounds.top + bounds.height / 2 })
         : { x: 0, y: 0 };
-      const offset = (editor.nodes.length % 5) * 24; // pressing twice does not stack two cards exactly
-      editor.addNode(type, { x: centre.x - 120 + offset, y: centre.y - 36 + offset });
+      const wanted = { x: Math.round((centre.x - 108) / GRID) * GRID, y: Math.round((centre.y - 44) / GRID) * GRID };
+      const spot = freeSpot(editor.graph, wanted); // never on top of another card
+      editor.addNode(type, spot);
+      if (spot.x !== wanted.x || spot.y !== wanted.y) {
+        flow.setCenter(spot.x + 108, spot.y + 44, { zoom: flow.getZoom(), duration: 250 }); // bring it into view
+      }
     },
     [editor, flow],
   );
@@ -325,8 +361,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     const sizes = Object.fromEntries(
       flow.getNodes().map((n) => [n.id, n.measured?.width && n.measured?.height ? { width: n.measured.width, height: n.measured.height } : undefined]),
     );
-    editor.layout(sizes);
-    requestAnimationFrame(() => flow.fitView({ padding: 0.2, duration: 300, maxZoom: 1.2 }));
+    void editor.layout(sizes).then(() => requestAnimationFrame(() => flow.fitView({ padding: 0.2, duration: 300, maxZoom: 1.2 })));
   }, [editor, flow]);
 
   const focusIssue = useCallback(
@@ -343,8 +378,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   );
 
   // ---- keyboard -----------------------------------------------------------------------------
-  const keys = useRef({ save, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, duplicateSelection, autoLayout, mode, dirty: editor.dirty });
-  keys.current = { save, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, duplicateSelection, autoLayout, mode, dirty: editor.dirty };
+  const keyActions = { save, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, selectOnly: editor.selectOnly, duplicateSelection, autoLayout, mode };
+  const keys = useRef(keyActions);
+  keys.current = keyActions;
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       const k = keys.current;
@@ -370,6 +406,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       if (event.key === 'Escape') {
         setHelp(false);
         setDrawer('none');
+        if (k.mode === 'edit') k.selectOnly([]);
         return;
       }
       if (k.mode !== 'edit') {
@@ -456,21 +493,28 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     return (
       <div className="page page-center">
         <ErrorState
-          title={loadError.notFound ? 'No such workflow' : 'Could not open the workflow'}
+          title={loadError.login ? 'You are signed out' : loadError.notFound ? 'No such workflow' : 'Could not open the workflow'}
           message={loadError.notFound ? 'It may have been deleted, or you may not have access to it.' : loadError.message}
           onRetry={loadError.notFound ? undefined : () => setLoadAttempt((n) => n + 1)}
         />
-        <Link to={paths.list()} className="btn btn-secondary">
-          Back to workflows
-        </Link>
+        {loadError.login ? (
+          <a className="btn btn-primary" href={loginUrl()}>
+            Sign in
+          </a>
+        ) : (
+          <Link to={paths.list()} className="btn btn-secondary">
+            Back to workflows
+          </Link>
+        )}
       </div>
     );
   }
-  if (!workflow) return <LoadingState label="Opening workflow…" />;
+  // the canvas waits for the catalogue too: node sizes depend on it, and the first fit on them
+  if (!workflow || catalogue.status === 'loading') return <LoadingState label="Opening workflow…" />;
 
   const runActive = mode === 'run' && !isFinished(live.view) && !FINISHED_RUN_STATUSES.has(live.detail?.status ?? '');
   const dangling = mode === 'edit' ? danglingEdges(editor.graph, catalogue.byType).length : 0;
-  const version = workflow.version ?? workflow.current_version?.number ?? null;
+  const version = versionOf(workflow);
 
   return (
     <CanvasContext.Provider value={info}>
@@ -633,7 +677,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               <Canvas
                 key={mode === 'run' ? `run-${runId}` : mode === 'preview' ? `preview-${preview?.number}` : 'edit'}
                 nodes={display ? display.nodes : editor.nodes}
-                edges={display ? display.edges : editor.edges}
+                edges={shownEdges}
                 editing={mode === 'edit' ? editor : undefined}
                 snap={snap}
                 onNodeClick={mode === 'run' ? onRunNodeClick : undefined}
@@ -704,6 +748,13 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     </CanvasContext.Provider>
   );
 }
+
+const MARKER_COLOUR: Record<string, string> = {
+  active: '#2563eb',
+  done: '#47cd89',
+  'not-taken': '#d0d5dd',
+  invalid: '#d92d20',
+};
 
 /** The graph without positions: moving a node does not need a new validation. */
 function structureKey(graph: Graph): string {

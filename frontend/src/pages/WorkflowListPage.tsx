@@ -3,12 +3,12 @@
 import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'react';
 import { ApiError, errorMessage } from '../api/client';
 import type { Graph } from '../api/graph';
-import { api, type WorkflowSummary } from '../api/resources';
+import { api, versionOf, type WorkflowSummary } from '../api/resources';
 import { Modal } from '../components/Modal';
 import { useToast } from '../components/toast';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
-import { Link, navigate, paths } from '../router';
+import { Link, loginUrl, navigate, paths } from '../router';
 
 type Dialog =
   | { kind: 'create' }
@@ -125,7 +125,7 @@ export function WorkflowListPage() {
     return (
       <div className="page page-center">
         <ErrorState title="You are signed out" message="Sign in to see your workflows." />
-        <a className="btn btn-primary" href={`/accounts/login/?next=${encodeURIComponent(window.location.pathname)}`}>
+        <a className="btn btn-primary" href={loginUrl()}>
           Sign in
         </a>
       </div>
@@ -191,7 +191,10 @@ export function WorkflowListPage() {
                   </Link>
                   {workflow.description && <div className="muted small">{workflow.description}</div>}
                 </td>
-                <td>{workflow.current_version ? `v${workflow.current_version.number}` : <span className="muted">—</span>}</td>
+                <td>
+                  {versionOf(workflow) ? `v${versionOf(workflow)}` : <span className="muted">—</span>}
+                  {workflow.valid === false && <span className="chip static chip-warn" title="The current version has problems to fix before it can run">draft</span>}
+                </td>
                 <td title={workflow.updated_at}>{formatDate(workflow.updated_at)}</td>
                 <td className="row-actions">
                   <button type="button" className="btn btn-ghost btn-small" disabled={busy === workflow.id} onClick={() => setDialog({ kind: 'rename', workflow })} aria-label={`Rename ${workflow.name}`}>

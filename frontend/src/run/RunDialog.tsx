@@ -40,6 +40,8 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
   const [jsonError, setJsonError] = useState<string | null>(null);
   const [submitError, setSubmitError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // messages appear once the user has typed or tried to run, not on an untouched form
+  const [touched, setTouched] = useState(false);
 
   useEffect(() => {
     if (!open) return;
@@ -49,6 +51,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
     setMode(hasForm ? 'form' : 'json');
     setJsonError(null);
     setSubmitError(null);
+    setTouched(false);
   }, [open, storageKey, hasForm]);
 
   const errors = useMemo(() => (hasForm && mode === 'form' ? validate({ type: 'object', ...schema }, value) : {}), [hasForm, mode, schema, value]);
@@ -87,6 +90,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
         }
       }
     } else if (formInvalid) {
+      setTouched(true);
       return;
     }
     setBusy(true);
@@ -123,7 +127,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
             type="button"
             className="btn btn-primary"
             data-testid="run-submit"
-            disabled={busy || (mode === 'form' && formInvalid)}
+            disabled={busy || (touched && mode === 'form' && formInvalid)}
             onClick={submit}
           >
             {busy ? 'Starting…' : dirty ? 'Save and run' : 'Run'}
@@ -148,7 +152,15 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
           </div>
         )}
         {mode === 'form' && hasForm ? (
-          <SchemaForm schema={{ type: 'object', ...schema }} value={value} errors={errors} onChange={(next) => setValue(next)} />
+          <SchemaForm
+            schema={{ type: 'object', ...schema }}
+            value={value}
+            errors={touched ? errors : {}}
+            onChange={(next) => {
+              setValue(next);
+              setTouched(true);
+            }}
+          />
         ) : (
           <div className={`field${jsonError ? ' field-invalid' : ''}`}>
             <label className="field-label" htmlFor="run-input-json">

@@ -19,6 +19,15 @@ export interface RunPanelProps {
   connection: Connection;
 }
 
+function runDuration(view: RunView, finished: boolean): string {
+  // the run's own start, else its first step's (a snapshot may come without started_at)
+  const firstStep = view.order.map((id) => view.steps[id]?.startedAt).find((t) => t);
+  const start = view.startedAt ?? firstStep ?? null;
+  const end = view.finishedAt ?? (finished ? Math.max(0, ...Object.values(view.steps).map((s) => s.finishedAt ?? 0)) : null);
+  if (start && end) return formatDuration((end - start) * 1000);
+  return finished ? '—' : '…';
+}
+
 export function connectionText(connection: Connection, finished: boolean): string {
   if (finished) return 'Finished';
   switch (connection.state) {
@@ -64,7 +73,7 @@ export const RunPanel = memo(function RunPanel({ view, tab, onTab, selectedStep,
           </div>
           <div>
             <dt>Duration</dt>
-            <dd>{view.startedAt && view.finishedAt ? formatDuration((view.finishedAt - view.startedAt) * 1000) : finished ? '—' : '…'}</dd>
+            <dd>{runDuration(view, finished)}</dd>
           </div>
         </dl>
       </header>

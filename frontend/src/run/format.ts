@@ -19,10 +19,11 @@ export function formatTokens(n: number | null | undefined): string {
   return `${(n / 1_000_000).toFixed(1)}M`;
 }
 
+/** Dollars with two significant digits below $1 (model calls cost fractions of a cent). */
 export function formatCost(usd: number | null | undefined): string {
   if (!usd) return '$0';
-  if (usd < 0.0001) return '<$0.0001';
-  if (usd < 1) return `$${usd.toFixed(4)}`;
+  if (usd < 0.000001) return '<$0.000001';
+  if (usd < 1) return `$${Number(usd.toPrecision(2))}`;
   return `$${usd.toFixed(2)}`;
 }
 

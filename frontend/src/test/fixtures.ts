@@ -10,7 +10,7 @@ import plannedTypes from './fixtures/node-types.planned.json';
 import researchGraph from './fixtures/research.graph.json';
 import researchEvents from './fixtures/research-run.events.json';
 
-export const realCatalogue: NodeTypeSpec[] = realTypes as NodeTypeSpec[];
+export const realCatalogue: NodeTypeSpec[] = realTypes as unknown as NodeTypeSpec[];
 export const allTypes: NodeTypeSpec[] = [...realCatalogue, ...(plannedTypes as unknown as NodeTypeSpec[])];
 export const catalogue = catalogueMap(allTypes);
 
@@ -20,8 +20,8 @@ export function spec(type: string): NodeTypeSpec {
   return found;
 }
 
-export const research: Graph = researchGraph as Graph;
-export const researchRun: RunEvent[] = researchEvents as RunEvent[];
+export const research: Graph = researchGraph as unknown as Graph;
+export const researchRun: RunEvent[] = researchEvents as unknown as RunEvent[];
 
 /** A manager delegating to two workers, then an approval gate and outputs. */
 export const team: Graph = {

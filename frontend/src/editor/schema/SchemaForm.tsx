@@ -157,7 +157,7 @@ function Row({
 }
 
 function placeholderOf(field: ResolvedField): string | undefined {
-  if (field.default === undefined || field.default === null) return field.nullable ? 'Not set' : undefined;
+  if (field.default === undefined || field.default === null || field.default === '') return field.nullable ? 'Not set' : undefined;
   return `Default: ${typeof field.default === 'string' ? field.default : JSON.stringify(field.default)}`;
 }
 
@@ -228,6 +228,8 @@ function Field({ ctx, name, field, required, value, path }: FieldProps) {
       return <TextField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'array-strings':
       return <StringListField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+    case 'array-enum':
+      return <ChoiceListField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'array-objects':
       return <ObjectListField ctx={ctx} field={field} required={required} value={value} path={path} name={name} />;
     case 'object': {
@@ -283,6 +285,7 @@ function TextField({ ctx, field, required, value, path, onSet, emptyValue }: Lea
     });
   };
   return (
+    <>
     <Row ctx={ctx} field={field} required={required} path={path}>
       {({ id, describedBy, invalid }) =>
         multiline ? (
@@ -328,7 +331,7 @@ function TextField({ ctx, field, required, value, path, onSet, emptyValue }: Lea
             type="text"
             className={`input nodrag${field.kind === 'expression' ? ' mono' : ''}`}
             value={text}
-            list={field.kind === 'model' ? ctx.modelListId : undefined}
+            list={field.kind === 'model' ? (field.schema.examples?.length ? `${ctx.modelListId}-${path}` : ctx.modelListId) : undefined}
             placeholder={placeholderOf(field)}
             autoComplete="off"
             spellCheck={false}
@@ -340,6 +343,15 @@ function TextField({ ctx, field, required, value, path, onSet, emptyValue }: Lea
         )
       }
     </Row>
+    {field.kind === 'model' && field.schema.examples?.length ? (
+      // the type's own examples first (e.g. the deployment's tiers "fast", "strong"), then the usual models
+      <datalist id={`${ctx.modelListId}-${path}`}>
+        {[...new Set([...field.schema.examples.map(String), ...MODEL_SUGGESTIONS])].map((model) => (
+          <option key={model} value={model} />
+        ))}
+      </datalist>
+    ) : null}
+    </>
   );
 }
 
@@ -421,6 +433,50 @@ function StringListField({ ctx, field, required, value, path, onSet, emptyValue 
         />
       )}
     </Row>
+  );
+}
+
+function ChoiceListField({ ctx, field, required, value, path, onSet }: LeafProps) {
+  const chosen = Array.isArray(value) ? (value as unknown[]) : [];
+  const options = deref(field.schema.items ?? {}, ctx.root).enum ?? [];
+  const error = ctx.errors[path];
+  const id = domId(ctx, path);
+  return (
+    <fieldset className={`field field-choices${error ? ' field-invalid' : ''}`} data-testid={`field-${path}`}>
+      <legend className="field-label">
+        {field.title}
+        {required && (
+          <span className="required" aria-hidden="true">
+            *
+          </span>
+        )}
+      </legend>
+      <div className="choices">
+        {options.map((option) => {
+          const text = String(option);
+          const on = chosen.some((c) => c === option);
+          return (
+            <label key={text} className={`choice${on ? ' on' : ''}`} htmlFor={`${id}-${text}`}>
+              <input
+                id={`${id}-${text}`}
+                type="checkbox"
+                className="nodrag"
+                checked={on}
+                data-testid={`field-${path}-${text}`}
+                onChange={() => onSet(on ? chosen.filter((c) => c !== option) : [...chosen, option])}
+              />
+              {text.replace(/_/g, ' ')}
+            </label>
+          );
+        })}
+      </div>
+      {error && (
+        <p className="field-error" data-testid={`field-error-${path}`} role="alert">
+          {error}
+        </p>
+      )}
+      {field.description && <p className="field-help">{field.description}</p>}
+    </fieldset>
   );
 }
 

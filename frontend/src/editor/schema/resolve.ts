@@ -17,6 +17,7 @@ export type FieldKind =
   | 'object'
   | 'array-objects'
   | 'array-strings'
+  | 'array-enum'
   | 'json'
   | 'json-schema';
 
@@ -98,6 +99,7 @@ export function resolveField(name: string, raw: JsonSchema, root: JsonSchema): R
     case 'array': {
       const items = schema.items ? deref(schema.items, root) : undefined;
       if (items?.type === 'object' && items.properties) return { ...base, kind: 'array-objects' };
+      if (items?.enum?.length) return { ...base, kind: 'array-enum' };
       if (!items || items.type === 'string') return { ...base, kind: 'array-strings' };
       return { ...base, kind: 'json' };
     }

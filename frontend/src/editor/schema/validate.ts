@@ -116,6 +116,9 @@ function check(schema: JsonSchema, value: unknown, root: JsonSchema, path: strin
     } else if (schema.maxItems !== undefined && value.length > schema.maxItems) {
       errors[path] = `At most ${plural(schema.maxItems, 'item')}`;
     }
+    if (schema.uniqueItems && new Set(value.map((v) => JSON.stringify(v))).size !== value.length && !errors[path]) {
+      errors[path] = 'Each item may appear only once';
+    }
     if (schema.items) {
       const items = deref(schema.items, root);
       value.forEach((item, index) => check(items, item, root, joinPath(path, index), errors));

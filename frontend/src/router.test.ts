@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { matchRoute } from './router';
+
+describe('routes', () => {
+  it('matches the list, the editor and the run view', () => {
+    expect(matchRoute('/')).toEqual({ name: 'list' });
+    expect(matchRoute('/workflows/')).toEqual({ name: 'list' });
+    expect(matchRoute('/workflows/6f1c')).toEqual({ name: 'editor', id: '6f1c' });
+    expect(matchRoute('/workflows/6f1c/')).toEqual({ name: 'editor', id: '6f1c' });
+    expect(matchRoute('/workflows/6f1c/runs/9a')).toEqual({ name: 'run', id: '6f1c', runId: '9a' });
+    expect(matchRoute('/nope')).toEqual({ name: 'not-found', path: '/nope' });
+  });
+
+  it('works under a mount prefix', () => {
+    expect(matchRoute('/app/workflows/1', '/app')).toEqual({ name: 'editor', id: '1' });
+    expect(matchRoute('/app', '/app')).toEqual({ name: 'list' });
+  });
+});
