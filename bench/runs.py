@@ -98,8 +98,10 @@ def celery_floor(repeat: int) -> list[float]:
     for _ in range(repeat):
         # The worker runs celery.accumulate (a built-in that returns its arguments): a no-op.
         work = chain(
-            *(app.signature("celery.accumulate", args=(i,)).set(ignore_result=False)
-              for i in range(40))
+            *(
+                app.signature("celery.accumulate", args=(i,)).set(ignore_result=False)
+                for i in range(40)
+            )
         )
         started = time.perf_counter()
         work.apply_async().get(timeout=60)
@@ -150,7 +152,7 @@ def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int) -> list[fl
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -175,12 +177,16 @@ def main() -> None:
     chain40 = editor_operations.create_workflow(user=user, name="chain 40", graph=chain_graph(40))
     chain5 = editor_operations.create_workflow(user=user, name="chain 5", graph=chain_graph(5))
 
-    stack = Stack(DATABASE_URL, REDIS_URL, env={
-        "STEP_LEASE_SECONDS": "15",
-        "SWEEP_SECONDS": "5",
-        # Sessions are signed with it: Daphne must accept the login made here.
-        "SECRET_KEY": os.environ["SECRET_KEY"],
-    })
+    stack = Stack(
+        DATABASE_URL,
+        REDIS_URL,
+        env={
+            "STEP_LEASE_SECONDS": "15",
+            "SWEEP_SECONDS": "5",
+            # Sessions are signed with it: Daphne must accept the login made here.
+            "SECRET_KEY": os.environ["SECRET_KEY"],
+        },
+    )
     stack.flush_redis()
     try:
         stack.worker(concurrency=2)
@@ -196,7 +202,10 @@ def main() -> None:
     ours = statistics.median(overhead) * 1000
     bare = statistics.median(floor) * 1000
     print("Run side on PostgreSQL + Redis, one Celery worker with 2 processes, Daphne")
-    print(f"per-step overhead, 40-node transform chain : {ours:7.2f} ms/step (median of {len(overhead)})")
+    print(
+        f"per-step overhead, 40-node transform chain : {ours:7.2f} ms/step "
+        f"(median of {len(overhead)})"
+    )
     print(f"bare Celery chain of 40 no-op tasks        : {bare:7.2f} ms/task (the floor)")
     print(f"ratio to the floor                         : {ours / bare:7.2f}×   (target ≤ 3×)")
     print(

@@ -29,7 +29,9 @@ def _load_json_file(path: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _UsageError(f"{path} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        raise _UsageError(
+            f"{path} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        ) from None
 
 
 def _parse_input(text: str | None) -> Any:
@@ -90,7 +92,10 @@ class _HumanPrinter:
         if event.type == "step.failed":
             return f"✘ {name} failed: {data['error']['message']}"
         if event.type == "step.retrying":
-            return f"↻ {name} attempt {data['attempt']} failed ({data['error']['message']}); retrying in {data['delay']:.1f} s"
+            return (
+                f"↻ {name} attempt {data['attempt']} failed ({data['error']['message']}); "
+                f"retrying in {data['delay']:.1f} s"
+            )
         if event.type == "step.skipped":
             return f"○ {name} skipped"
         if event.type == "step.waiting":
@@ -136,10 +141,18 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.json:
         out.write("\nOutput:\n")
         output = result.output
-        out.write((output if isinstance(output, str) else json.dumps(output, indent=2, ensure_ascii=False, default=str)) + "\n")
+        out.write(
+            (
+                output
+                if isinstance(output, str)
+                else json.dumps(output, indent=2, ensure_ascii=False, default=str)
+            )
+            + "\n"
+        )
         totals = result.totals
         out.write(
-            f"\nstatus {result.status} · {totals.tokens_in}→{totals.tokens_out} tokens · ${totals.cost:.6f}\n"
+            f"\nstatus {result.status} · {totals.tokens_in}→{totals.tokens_out} tokens"
+            f" · ${totals.cost:.6f}\n"
         )
         if result.error:
             err.write(f"error: {result.error.get('message')}: {result.error.get('node')}\n")
@@ -155,7 +168,10 @@ def _print_issues(issues: list[Any], err: TextIO) -> None:
 def _cmd_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     issues = validate_graph(_load_json_file(args.flow))
     if args.json:
-        out.write(json.dumps({"valid": not issues, "errors": [i.to_dict() for i in issues]}, indent=2) + "\n")
+        out.write(
+            json.dumps({"valid": not issues, "errors": [i.to_dict() for i in issues]}, indent=2)
+            + "\n"
+        )
     elif issues:
         _print_issues(issues, err)
     else:
@@ -175,7 +191,9 @@ def _cmd_node_types(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"{entry['type']} — {entry['label']} [{entry['category']}]\n")
         out.write(f"  {entry['description']}\n")
         out.write(f"  inputs: {', '.join(entry['inputs']) or 'none'}; outputs: {outputs}\n")
-        out.write("  settings schema: " + json.dumps(entry["config_schema"], sort_keys=True) + "\n\n")
+        out.write(
+            "  settings schema: " + json.dumps(entry["config_schema"], sort_keys=True) + "\n\n"
+        )
     return 0
 
 
@@ -197,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     args = build_parser().parse_args(argv)

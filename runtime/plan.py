@@ -39,7 +39,7 @@ class Plan:
         return sorted(node_ids, key=lambda node_id: self.nodes[node_id].order)
 
     def handles_errors(self, node_id: str) -> bool:
-        """Whether a failure of this node is routed along an ``error`` edge instead of failing the run."""
+        """Whether this node's failure goes along an ``error`` edge instead of failing the run."""
         return any(edge.branch == "error" for edge in self.outgoing.get(node_id, ()))
 
     def upstream_of(self, node_id: str) -> list[str]:

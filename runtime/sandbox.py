@@ -143,7 +143,7 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
 
     def _generate(self, source: jnodes.Template, *args: Any, **kwargs: Any) -> str:
         # Every template and expression is compiled through here, after parsing.
-        return super()._generate(_Guards().visit(source), *args, **kwargs)  # type: ignore[misc]
+        return super()._generate(_Guards().visit(source), *args, **kwargs)
 
     def flow_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
         for item in iterable:
@@ -186,9 +186,13 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
             if isinstance(right, int | float) and abs(right) > MAX_POWER_EXPONENT:
                 raise jinja2.exceptions.SecurityError("exponent too large")
             # A chain of modest powers can still build an enormous integer.
-            if isinstance(left, int) and isinstance(right, int) and right > 0:
-                if left.bit_length() * right > MAX_POWER_BITS:
-                    raise jinja2.exceptions.SecurityError("power too large")
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and right > 0
+                and left.bit_length() * right > MAX_POWER_BITS
+            ):
+                raise jinja2.exceptions.SecurityError("power too large")
             return operator.pow(left, right)
         # "*": repeating a sequence could build a huge value; so can squaring a big int again
         # and again (``{% set x = x * x %}`` a few dozen times runs for ever).
@@ -196,9 +200,12 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
         if ints and left.bit_length() + right.bit_length() > MAX_POWER_BITS:
             raise _SecurityError("product too large")
         for seq, count in ((left, right), (right, left)):
-            if isinstance(seq, str | list | tuple) and isinstance(count, int):
-                if len(seq) * count > MAX_SEQUENCE_PRODUCT:
-                    raise jinja2.exceptions.SecurityError("repetition too large")
+            if (
+                isinstance(seq, str | list | tuple)
+                and isinstance(count, int)
+                and len(seq) * count > MAX_SEQUENCE_PRODUCT
+            ):
+                raise jinja2.exceptions.SecurityError("repetition too large")
         return operator.mul(left, right)
 
 
@@ -347,7 +354,7 @@ def undeclared_names(source: str, *, expression: bool = False) -> set[str]:
 
     try:
         tree = _parse(source, expression=expression)
-        names = set(meta.find_undeclared_variables(tree))
+        names = set(meta.find_undeclared_variables(tree))  # type: ignore[arg-type]
     except RecursionError:
         error = ExpressionError if expression else TemplateError
         raise error("syntax error: nested too deeply") from None

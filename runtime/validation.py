@@ -215,7 +215,8 @@ class _Validator:
                 have = ", ".join(outputs) or "none"
                 self.add(
                     "unknown_handle",
-                    f"node {source.id!r} ({source.type}) has no output handle {edge.branch!r} (it has: {have})",
+                    f"node {source.id!r} ({source.type}) has no output handle "
+                    f"{edge.branch!r} (it has: {have})",
                     edge_id=edge.id,
                     field="source_handle",
                 )
@@ -225,7 +226,8 @@ class _Validator:
             have = ", ".join(target_type.inputs) or "none"
             self.add(
                 "unknown_handle",
-                f"node {target.id!r} ({target.type}) has no input handle {target_handle!r} (it has: {have})",
+                f"node {target.id!r} ({target.type}) has no input handle "
+                f"{target_handle!r} (it has: {have})",
                 edge_id=edge.id,
                 field="target_handle",
             )

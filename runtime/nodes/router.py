@@ -18,7 +18,9 @@ class Route(BaseModel):
     when: str = Field(
         min_length=1,
         title="When",
-        description="An expression over input, nodes.<id>.output and upstream, e.g. upstream.score > 3",
+        description=(
+            "An expression over input, nodes.<id>.output and upstream, e.g. upstream.score > 3"
+        ),
         json_schema_extra={"widget": "expression"},
     )
 
