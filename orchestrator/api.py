@@ -59,7 +59,12 @@ class StartRunView(APIView):
         body = StartRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            run = operations.start_run(workflow, body.validated_data["input"], request.user)
+            run = operations.start_run(
+                workflow,
+                body.validated_data["input"],
+                request.user,
+                budget=body.validated_data.get("budget"),
+            )
         except GraphValidationError as exc:
             raise _refusal(exc) from None
         except PermanentError as exc:

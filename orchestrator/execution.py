@@ -20,7 +20,15 @@ from orchestrator.models import Step
 from orchestrator.operations import Claimed, Dispatch, lease_seconds
 from orchestrator.publisher import publish, run_group
 from runtime.errors import PermanentError, StepError
-from runtime.nodes.base import Complete, Delegate, StepContext, Suspend, TaskResult
+from runtime.nodes.base import (
+    Complete,
+    Delegate,
+    StepContext,
+    Suspend,
+    TaskResult,
+    describe_delegates,
+)
+from runtime.routing import Budget
 from runtime.services import Services
 from runtime.step import InternalNodeError, run_attempt
 from runtime.usage import Usage
@@ -101,6 +109,18 @@ def _context(claimed: Claimed, usage: Usage) -> StepContext:
         state=step.state,
         round=step.round,
         delegates=claimed.version.plan.delegates[step.node_id],
+        delegate_info=describe_delegates(claimed.version.plan, step.node_id),
+        budget=_budget(claimed.run),
+    )
+
+
+def _budget(run: Any) -> Budget | None:
+    """The run's budget with what it has spent so far (read when the step starts: steps running
+    at the same moment can overshoot by what they spend before they see each other's totals)."""
+    if not run.budget:
+        return None
+    return Budget.from_dict(
+        {**run.budget, "tokens": run.tokens_in + run.tokens_out, "cost": run.cost}
     )
 
 

@@ -147,7 +147,9 @@ def _enqueue(queued: list[tuple[int, float]]) -> None:
 # Starting and cancelling
 
 
-def start_run(workflow: Any, run_input: Any, user: Any) -> Run:
+def start_run(
+    workflow: Any, run_input: Any, user: Any, budget: dict[str, Any] | None = None
+) -> Run:
     """Start a run of the workflow's current version. Raises GraphValidationError if invalid."""
     version = workflow.current_version
     if version is None:
@@ -160,6 +162,7 @@ def start_run(workflow: Any, run_input: Any, user: Any) -> Run:
             version=version,
             status="running",
             input=run_input,
+            budget=budget or None,
             created_by=user if getattr(user, "is_authenticated", False) else None,
             started_at=timezone.now(),
         )
@@ -389,7 +392,12 @@ def fail_in(
     step.status = "failed"
     step.finished_at = timezone.now()
     plan = txn.version.plan
-    handled = step.parent_id is None and plan.handles_errors(step.node_id)
+    # Crossing the run's budget stops the run: an error edge must not route around it.
+    handled = (
+        step.parent_id is None
+        and plan.handles_errors(step.node_id)
+        and step.error.get("code") != "budget_exceeded"
+    )
     if handled:
         step.branch = "error"
         step.output = step.error

@@ -11,8 +11,18 @@ from orchestrator.models import Event, Run, Step
 MAX_INPUT_KEYS = 1000
 
 
+class BudgetSerializer(serializers.Serializer[Any]):
+    """Limits for one run. Past 80% of a limit tiered nodes use the cheap tier; past it the run
+    stops with ``budget_exceeded``."""
+
+    max_tokens = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    max_cost = serializers.FloatField(required=False, min_value=0, allow_null=True)
+    downgrade_at = serializers.FloatField(required=False, min_value=0, max_value=1)
+
+
 class StartRunSerializer(serializers.Serializer[Any]):
     input = serializers.JSONField(required=False, default=dict)
+    budget = BudgetSerializer(required=False, allow_null=True)
 
 
 class StepSerializer(serializers.ModelSerializer[Step]):
@@ -79,6 +89,7 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
             "status",
             "error",
             "totals",
+            "budget",
             "created_at",
             "started_at",
             "finished_at",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from runtime.errors import NodeConfigError
 from runtime.providers.base import Provider
 from runtime.providers.local import LocalProvider
+from runtime.routing import RoutingPolicy
 from runtime.usage import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_MODEL = "local/echo"
@@ -22,6 +23,8 @@ class Services:
     providers: dict[str, Provider] = field(default_factory=lambda: {"local": LocalProvider()})
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     default_model: str = DEFAULT_MODEL
+    # Which model each tier (fast, strong) means; None: runtime.routing.DEFAULT_POLICY.
+    routing: RoutingPolicy | None = None
 
     def resolve(self, model: str | None) -> tuple[Provider, str, str]:
         """(provider, vendor model name, full model id) for a model id."""
@@ -53,4 +56,15 @@ class Services:
             from runtime.providers.anthropic import AnthropicProvider
 
             services.providers["anthropic"] = AnthropicProvider.from_env()
+        # MODEL_FAST / MODEL_STRONG: what the tiers mean here, e.g. openai/gpt-4.1-mini and
+        # anthropic/claude-sonnet-4-5. Unset tiers stay on the offline local model.
+        fast, strong = os.environ.get("MODEL_FAST"), os.environ.get("MODEL_STRONG")
+        if fast or strong:
+            default = RoutingPolicy()
+            services.routing = RoutingPolicy(
+                tiers={
+                    "fast": fast or default.tiers["fast"],
+                    "strong": strong or default.tiers["strong"],
+                }
+            )
         return services
