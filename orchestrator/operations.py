@@ -27,6 +27,7 @@ from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.publisher import publish_events
 from runtime.errors import PermanentError, StepError
 from runtime.nodes.base import DelegateTask
+from runtime.nodes.io import prepare_input
 from runtime.scheduling import SKIPPED, advance, is_complete, run_output
 from runtime.usage import Usage
 
@@ -155,6 +156,7 @@ def start_run(
     if version is None:
         raise PermanentError("the workflow has no saved version to run")
     plan = compiled(version).plan  # refuses an invalid graph before anything is written
+    run_input = prepare_input(plan, run_input)
     with transaction.atomic():
         run = Run.objects.create(
             workspace=workflow.workspace,

@@ -20,6 +20,7 @@ from runtime.errors import BudgetExceededError
 from runtime.events import Event, EventSink, EventType, NullSink
 from runtime.graph import ERROR_HANDLE
 from runtime.nodes.base import TaskResult, describe_delegates
+from runtime.nodes.io import prepare_input
 from runtime.nodes.registry import NodeRegistry, default_registry
 from runtime.plan import Plan
 from runtime.records import RunResult, StepRecord
@@ -66,6 +67,7 @@ class InProcessExecutor:
         """Run ``graph`` to its end. ``budget`` caps the run's spend; every model call of every
         step charges that one object, so it also tells what the run spent."""
         plan = graph if isinstance(graph, Plan) else compile_graph(graph, self.registry)
+        run_input = prepare_input(plan, run_input)
         return await _Run(self, plan, run_input, run_id or uuid.uuid4().hex, budget).execute()
 
 

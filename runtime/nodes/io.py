@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from pydantic import Field, field_validator
@@ -10,6 +10,9 @@ from pydantic import Field, field_validator
 from runtime.errors import PermanentError
 from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
 from runtime.sandbox import compile_template
+
+if TYPE_CHECKING:
+    from runtime.plan import Plan
 
 
 class InputConfig(NodeConfig):
@@ -31,6 +34,28 @@ class InputConfig(NodeConfig):
         return value
 
 
+def with_defaults(run_input: Any, fields: dict[str, Any] | None) -> Any:
+    """The run input with the top-level defaults of ``fields`` filled in where a key is missing,
+    as a form would pre-fill them."""
+    properties = (fields or {}).get("properties")
+    if not isinstance(run_input, dict) or not isinstance(properties, dict):
+        return run_input
+    filled = dict(run_input)
+    for name, spec in properties.items():
+        if name not in filled and isinstance(spec, dict) and "default" in spec:
+            filled[name] = spec["default"]
+    return filled
+
+
+def prepare_input(plan: Plan, run_input: Any) -> Any:
+    """The run input every step sees: defaults of the input nodes' fields filled in."""
+    for node_id in plan.roots:
+        planned = plan.nodes[node_id]
+        if isinstance(planned.config, InputConfig):
+            run_input = with_defaults(run_input, planned.config.fields)
+    return run_input
+
+
 class InputNode(NodeType[InputConfig]):
     type = "input"
     label = "Input"
@@ -41,7 +66,7 @@ class InputNode(NodeType[InputConfig]):
     pure = True
 
     async def run(self, ctx: StepContext, config: InputConfig) -> NodeResult:
-        run_input = ctx.scope["input"]
+        run_input = ctx.scope["input"]  # executors fill defaults in first (prepare_input)
         if config.fields is not None:
             errors = sorted(
                 jsonschema.Draft202012Validator(config.fields).iter_errors(run_input),
