@@ -28,6 +28,7 @@ from runtime.nodes.base import (
     TaskResult,
     describe_delegates,
 )
+from runtime.nodes.registry import default_registry
 from runtime.routing import Budget
 from runtime.services import Services
 from runtime.step import InternalNodeError, run_attempt
@@ -49,10 +50,13 @@ def worker_name() -> str:
 
 def execute_step(step_id: int) -> None:
     """Run a step and then, in this same task, the pure steps it makes ready."""
-    run_id = operations.run_of(step_id)
-    if run_id is None:
+    row = Step.objects.filter(pk=step_id).values_list("run_id", "node_type").first()
+    if row is None:
         return
-    pending = deque(_execute_one(step_id).inline)
+    run_id, node_type = row
+    node = default_registry.get(node_type)
+    first = _execute_pure(step_id, run_id) if node and node.pure else _execute_one(step_id)
+    pending = deque(first.inline)
     while pending:
         pending.extend(_execute_pure(pending.popleft(), run_id).inline)
 

@@ -7,6 +7,7 @@ The stack fixtures (real Celery workers, Daphne, Redis) come from :mod:`tests.su
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,13 @@ def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     """Nodes wired one after the other."""
     return {
         "nodes": list(nodes),
-        "edges": [edge(a["id"], b["id"]) for a, b in zip(nodes, nodes[1:], strict=False)],
+        "edges": [edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)],
     }
 
 
-def make_workflow(user: User, workspace: Workspace, graph: dict[str, Any], name: str = "Flow") -> Workflow:
+def make_workflow(
+    user: User, workspace: Workspace, graph: dict[str, Any], name: str = "Flow"
+) -> Workflow:
     return editor_operations.create_workflow(
         user=user, workspace=workspace, name=name, graph=copy.deepcopy(graph)
     )
@@ -97,5 +100,5 @@ def event_log(run: Run | Any) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def research_workflow(alice: User, alice_workspace: Workspace) -> Workflow:
+def research_workflow(alice: User, alice_workspace: Workspace) -> Workflow:  # noqa: F811
     return make_workflow(alice, alice_workspace, research_graph(), name="Research")

@@ -72,7 +72,13 @@ def seqs(events: list[dict[str, Any]]) -> list[int]:
 def worker_graph() -> dict[str, Any]:
     return chain(
         node("brief", "input"),
-        node("writer", "worker", model="local/echo", role="Writer", instructions="On {{ input.topic }}"),
+        node(
+            "writer",
+            "worker",
+            model="local/echo",
+            role="Writer",
+            instructions="On {{ input.topic }}",
+        ),
         node("result", "output"),
     )
 
@@ -203,8 +209,12 @@ def test_a_malformed_or_unknown_run_id_is_not_found(alice_client: APIClient, pat
     error_of(alice_client.get(path), 404)
 
 
-@pytest.mark.parametrize("path", ["/api/runs/not-a-uuid/cancel/", f"/api/runs/{uuid.uuid4()}/cancel/"])
-def test_cancelling_a_malformed_or_unknown_run_is_not_found(alice_client: APIClient, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/api/runs/not-a-uuid/cancel/", f"/api/runs/{uuid.uuid4()}/cancel/"]
+)
+def test_cancelling_a_malformed_or_unknown_run_is_not_found(
+    alice_client: APIClient, path: str
+) -> None:
     error_of(alice_client.post(path), 404)
 
 
@@ -276,7 +286,8 @@ def test_the_events_endpoint_is_gap_free_and_reads_after_a_seq(
     assert events[-1]["type"] == "run.succeeded"
     assert events[-1]["data"]["output"] == run.output
     assert {event["run"] for event in events} == {str(run.pk)}
-    assert all(set(e) == {"seq", "type", "run", "step", "node", "status", "data", "ts"} for e in events)
+    wire = {"seq", "type", "run", "step", "node", "status", "data", "ts"}
+    assert all(set(event) == wire for event in events)
     assert [e["type"] for e in events if e["step"] == "writer"] == [
         "step.queued",
         "step.started",

@@ -117,7 +117,9 @@ def test_it_finishes_the_run_on_another_worker_when_the_running_one_is_killed(
     assert [(e["step"], e["data"]["reason"], e["data"]["attempt"]) for e in lost] == [
         ("slow", "worker lost", 1)
     ]
-    starts = [e["data"]["attempt"] for e in log if e["type"] == "step.started" and e["step"] == "slow"]
+    starts = [
+        e["data"]["attempt"] for e in log if e["type"] == "step.started" and e["step"] == "slow"
+    ]
     assert starts == [1, 2]
     assert len(vendor.requests) == 2
 

@@ -79,9 +79,7 @@ class StackError(RuntimeError):
     """A stack process did not start, or died: the message carries the end of its log."""
 
 
-def wait_until(
-    check: Callable[[], T], timeout: float, what: str, interval: float = 0.05
-) -> T:
+def wait_until(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll ``check`` until it returns something truthy; AssertionError naming ``what`` if not."""
     deadline = time.monotonic() + timeout
     while True:
@@ -214,17 +212,15 @@ class ManagedProcess:
         self._reaped(timeout=10)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM (a Celery worker finishes its tasks: warm shutdown), then SIGKILL what is left."""
+        """SIGTERM (a Celery worker finishes its tasks first), then SIGKILL whatever is left."""
         if self.popen is None:
             return
         self.tree()
         if self.alive:
             with contextlib.suppress(ProcessLookupError):
                 self.popen.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
         self.kill()
 
     def _reaped(self, timeout: float) -> None:
@@ -390,6 +386,12 @@ class Stack:
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
+
+    def strays(self) -> list[str]:
+        """Celery workers already answering on this Redis database (say, left over from a run
+        that was killed): they would take this stack's tasks, so a stack must not start."""
+        replies = self.control.control.ping(timeout=0.5) or []
+        return sorted(name for reply in replies for name in reply)
 
     def flush_redis(self) -> None:
         """Empty the stack's Redis database: no stale task of an earlier run can be delivered.
@@ -571,7 +573,9 @@ class RunSocket:
             if message is not None and predicate(message):
                 return message
 
-    def read_until_type(self, type_: str, timeout: float, step: str | None = None) -> dict[str, Any]:
+    def read_until_type(
+        self, type_: str, timeout: float, step: str | None = None
+    ) -> dict[str, Any]:
         return self.read_until(
             lambda m: m.get("type") == type_ and (step is None or m.get("step") == step), timeout
         )
@@ -594,7 +598,8 @@ class RunSocket:
         raise AssertionError(f"the server kept the socket open for {timeout} s")
 
     def close(self) -> None:
-        self.connection.close()
+        with contextlib.suppress(OSError):  # the server may have hung up first
+            self.connection.close()
 
     def __enter__(self) -> RunSocket:
         return self
@@ -660,6 +665,12 @@ def stack(
     with Stack(
         stack_database_url, redis_url, env=env, workdir=tmp_path_factory.mktemp("stack")
     ) as started:
+        strays = started.strays()
+        if strays:
+            raise StackError(
+                f"Celery workers already listen on {redis_url}: {', '.join(strays)}. Stop them, "
+                "or give these tests another Redis database with STACK_REDIS_URL."
+            )
         started.flush_redis()
         yield started
 

@@ -35,6 +35,7 @@ export const GRID = 16;
 // the mini map paints with inline fills, so its colours live here rather than in CSS
 const CATEGORY_COLOUR: Record<string, string> = { io: '#7dd3fc', ai: '#c4b5fd', logic: '#fcd34d', human: '#6ee7b7' };
 const STATUS_COLOUR: Record<string, string> = { running: '#2563eb', succeeded: '#47cd89', failed: '#d92d20', waiting: '#f79009' };
+const FIT_OPTIONS = { padding: 0.2, maxZoom: 1.2 };
 /** Where a dropped node's top-left goes relative to the pointer (about half a card). */
 const DROP_OFFSET = { x: 108, y: 36 };
 
@@ -65,6 +66,10 @@ export function Canvas({ nodes, edges, editing, snap = true, onNodeClick, onPane
   const [hint, setHint] = useState<string | null>(null);
   const hintRef = useRef<string | null>(null);
   const readOnly = !editing || info.readOnly;
+  // Fit the view once, to the nodes the canvas opens with. React Flow fits again whenever this prop
+  // turns true, so deriving it from the node count would zoom and re-centre the view under the
+  // pointer as soon as the first node is dropped on an empty canvas.
+  const [fitOnOpen] = useState(() => nodes.length > 0);
 
   // Read-only canvases keep React Flow's measurements and selection in a local copy: the mini
   // map and selection need them, and the graph they show must not change.
@@ -158,8 +163,8 @@ export function Canvas({ nodes, edges, editing, snap = true, onNodeClick, onPane
         elementsSelectable
         snapToGrid={snap}
         snapGrid={[GRID, GRID]}
-        fitView={nodes.length > 0}
-        fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        fitView={fitOnOpen}
+        fitViewOptions={FIT_OPTIONS}
         defaultViewport={{ x: 80, y: 80, zoom: 1 }}
         minZoom={0.15}
         maxZoom={2}
