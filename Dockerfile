@@ -28,6 +28,8 @@ RUN pip install -e .
 
 COPY manage.py Procfile ./
 COPY templates templates
+# The example flows the app lists at /api/examples/ (read from here at request time).
+COPY examples examples
 COPY static static
 COPY --from=frontend /src/static/app static/app
 RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput -v0 \

@@ -174,6 +174,24 @@ class ImportSerializer(serializers.Serializer):
     )
 
 
+class ExampleSerializer(serializers.Serializer):
+    """One example flow that ships with the app (``examples/<name>.json``)."""
+
+    name = serializers.CharField(help_text="What to import it by: /api/examples/<name>/import/")
+    title = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    node_count = serializers.IntegerField()
+
+
+class ExampleImportSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="Defaults to the example's title"
+    )
+    workspace = WorkspaceChoiceField(
+        required=False, default=None, help_text="Defaults to your own workspace"
+    )
+
+
 class ExportSerializer(serializers.Serializer):
     format = serializers.CharField()
     format_version = serializers.IntegerField()

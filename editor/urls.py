@@ -5,7 +5,13 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from editor.views import NodeTypeListView, WorkflowViewSet, WorkspaceViewSet
+from editor.views import (
+    ExampleImportView,
+    ExampleListView,
+    NodeTypeListView,
+    WorkflowViewSet,
+    WorkspaceViewSet,
+)
 
 # SimpleRouter, not DefaultRouter: /api/ is shared with the run side's routes, so no root view.
 router = SimpleRouter()
@@ -14,5 +20,8 @@ router.register("workspaces", WorkspaceViewSet, basename="workspace")
 
 urlpatterns = [
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
+    path("examples/", ExampleListView.as_view(), name="examples"),
+    # Any segment reaches the view, which answers 404 for names that are not a safe slug.
+    path("examples/<str:name>/import/", ExampleImportView.as_view(), name="example-import"),
     *router.urls,
 ]

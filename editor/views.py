@@ -14,13 +14,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor import operations
+from editor import examples, operations
 from editor.access import workflows_of, workspaces_of
 from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
 from editor.serializers import (
     DuplicateSerializer,
     ErrorSerializer,
+    ExampleImportSerializer,
+    ExampleSerializer,
     ExportSerializer,
     ImportSerializer,
     ValidateRequestSerializer,
@@ -37,6 +39,9 @@ from runtime.nodes.registry import default_registry
 
 ERRORS: dict[int, Any] = {400: ErrorSerializer, 404: ErrorSerializer}
 NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH, description="Version number")
+EXAMPLE_NAME = OpenApiParameter(
+    "name", str, OpenApiParameter.PATH, description="An example's name, e.g. research"
+)
 WORKSPACE_FILTER = OpenApiParameter(
     "workspace", int, OpenApiParameter.QUERY, description="Only this workspace's workflows"
 )
@@ -234,3 +239,35 @@ class NodeTypeListView(APIView):
     @extend_schema(responses=NodeTypeSerializer(many=True))
     def get(self, request: Request) -> Response:
         return Response(default_registry.catalogue())
+
+
+class ExampleListView(APIView):
+    """The example flows that ship with the app, to start a workflow from."""
+
+    @extend_schema(responses=ExampleSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(ExampleSerializer(examples.list_examples(), many=True).data)
+
+
+class ExampleImportView(APIView):
+    """Create a workflow from an example, in your own workspace unless you name another."""
+
+    @extend_schema(
+        request=ExampleImportSerializer,
+        parameters=[EXAMPLE_NAME],
+        responses={201: WorkflowSerializer, **ERRORS},
+    )
+    def post(self, request: Request, name: str) -> Response:
+        serializer = ExampleImportSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        workflow = examples.import_example(
+            user=request.user,
+            name=name,
+            workspace=data["workspace"],
+            workflow_name=data.get("name"),
+        )
+        return Response(
+            WorkflowSerializer(workflow, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )

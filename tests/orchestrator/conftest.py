@@ -24,6 +24,7 @@ from tests.support.stack import (  # noqa: F401  (fixtures, registered by being 
     stack_daphne,
     stack_database_url,
     stack_vendor,
+    stack_worker,
     vendor,
 )
 from tests.web.conftest import (  # noqa: F401  (fixtures, registered by being imported here)

@@ -21,7 +21,7 @@ from websockets.exceptions import InvalidStatus
 from editor.models import Workflow, Workspace
 from orchestrator.models import Event, Run, Step
 from tests.orchestrator.conftest import chain, edge, make_workflow, node, research_graph
-from tests.support.stack import CeleryWorker, Daphne, RunSocket, Stack, wait_until
+from tests.support.stack import CeleryWorker, Daphne, RunSocket, wait_until
 from tests.support.vendor_server import Completion, Delay, Stream, VendorServer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -29,15 +29,8 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 MODEL = "openai/gpt-4o-mini"  # the vendor server, through the OpenAI-compatible provider
 
 
-@pytest.fixture(scope="module")
-def workers(stack: Stack) -> Iterator[CeleryWorker]:
-    """One Celery worker with two prefork processes for the whole module."""
-    with stack.worker(concurrency=2) as worker:
-        yield worker
-
-
 @pytest.fixture
-def api(alice: User, stack_daphne: Daphne, workers: CeleryWorker) -> Iterator[httpx.Client]:
+def api(alice: User, stack_daphne: Daphne, stack_worker: CeleryWorker) -> Iterator[httpx.Client]:
     """Alice's HTTP client for Daphne (token auth), once the workers are up."""
     token = Token.objects.create(user=alice)
     with httpx.Client(
@@ -133,7 +126,7 @@ def test_it_runs_the_research_example_on_the_workers_and_the_socket_gets_every_e
     alice_workspace: Workspace,
     alice_session: str,
     stack_daphne: Daphne,
-    workers: CeleryWorker,
+    stack_worker: CeleryWorker,
 ) -> None:
     workflow = make_workflow(alice, alice_workspace, research_graph(), name="Research")
     run_id = start(api, workflow, {"topic": "owls"})
@@ -151,7 +144,7 @@ def test_it_runs_the_research_example_on_the_workers_and_the_socket_gets_every_e
     assert set(statuses.values()) == {"succeeded"}
     # Every step that ran, ran in one of the worker's pool processes.
     ran = Step.objects.filter(run_id=run_id, status="succeeded")
-    assert {pid_of(step) for step in ran} <= set(workers.pool_pids())
+    assert {pid_of(step) for step in ran} <= set(stack_worker.pool_pids())
 
 
 # -- (b) independent branches at the same time on different processes ------------------------------
@@ -162,7 +155,7 @@ def test_independent_branches_run_at_the_same_time_on_different_worker_processes
     alice: User,
     alice_workspace: Workspace,
     vendor: VendorServer,
-    workers: CeleryWorker,
+    stack_worker: CeleryWorker,
 ) -> None:
     vendor.push(
         Delay(1.5, Completion("alpha", prompt_tokens=5, completion_tokens=2)),
@@ -179,7 +172,7 @@ def test_independent_branches_run_at_the_same_time_on_different_worker_processes
     assert left.started_at < right.finished_at
     assert right.started_at < left.finished_at
     assert left.worker != right.worker
-    assert {pid_of(left), pid_of(right)} <= set(workers.pool_pids())
+    assert {pid_of(left), pid_of(right)} <= set(stack_worker.pool_pids())
     assert len(vendor.requests) == 2
     # Usage went through the real provider and was added up on the run.
     assert run.tokens_in == 10 and run.tokens_out == 4

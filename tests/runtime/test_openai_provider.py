@@ -144,6 +144,30 @@ async def test_it_answers_the_default_echo_when_nothing_is_scripted(
     assert response.tokens_out == math.ceil(len("Capital of France?") / 4)
 
 
+async def test_the_vendor_server_lets_a_responder_answer_by_model_once_the_queue_is_empty(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    # Not the provider's behaviour but the test server's: concurrent callers get answers by what
+    # they ask, not by arrival order. The queue still comes first; None falls back to the echo.
+    vendor_server.respond_with(
+        lambda request: Completion(f"from {request.model}") if request.model != "echo" else None
+    )
+    vendor_server.push(Completion("queued first"))
+
+    first = await provider.complete(chat())
+    second = await provider.complete(chat())
+    echoed = await provider.complete(ChatRequest(model="echo", messages=list(MESSAGES)))
+
+    assert [first.text, second.text, echoed.text] == [
+        "queued first",
+        "from gpt-4o-mini",
+        "Capital of France?",
+    ]
+    assert [request.model for request in vendor_server.requests] == ["gpt-4o-mini"] * 2 + ["echo"]
+    vendor_server.reset()
+    assert (await provider.complete(chat())).text == "Capital of France?"
+
+
 async def test_it_creates_and_closes_its_own_client_when_none_is_injected(
     vendor_server: VendorServer,
 ) -> None:

@@ -16,15 +16,12 @@ Outside pytest (a benchmark)::
         stack.close()                         # SIGTERM, then SIGKILL after a timeout; reaped
 
 In pytest, import the fixtures below into a conftest: ``stack`` (session: the Stack on the
-pytest-django test database and Redis db 5, flushed at start; skipped without PostgreSQL or
-Redis), ``stack_daphne`` (session), ``stack_vendor`` (session: the scripted LLM vendor every
-process of the stack talks to) and ``vendor`` (the same server, emptied around each test).
-Workers are started by the tests, usually in a module fixture::
-
-    @pytest.fixture(scope="module")
-    def workers(stack):
-        with stack.worker(concurrency=2) as worker:
-            yield worker
+pytest-django test database and Redis db 5 — or STACK_REDIS_URL — flushed at start; skipped
+without PostgreSQL or Redis; refuses to start if other workers listen there), ``stack_daphne``
+(session), ``stack_worker`` (module: one worker, two prefork processes), ``stack_vendor``
+(session: the scripted LLM vendor every process of the stack talks to: OPENAI_BASE_URL) and
+``vendor`` (the same server, emptied around each test). Other workers are started by the tests
+themselves, e.g. ``with stack.worker(concurrency=1) as a, stack.beat() as beat: ...``.
 
 Tests that use the stack need ``@pytest.mark.django_db(transaction=True)``: the processes only
 see committed rows. :class:`RunSocket` is a WebSocket client for ``/ws/runs/<id>/``.
@@ -677,5 +674,14 @@ def stack(
 
 @pytest.fixture(scope="session")
 def stack_daphne(stack: Stack) -> Iterator[Daphne]:
+    """Daphne on a free port, answering /healthz, for the whole session."""
     with stack.daphne() as daphne:
         yield daphne
+
+
+@pytest.fixture(scope="module")
+def stack_worker(stack: Stack) -> Iterator[CeleryWorker]:
+    """One Celery worker with two prefork processes, for the module that asks for it (stopped at
+    the module's end, so the next module's own workers are the only ones taking tasks)."""
+    with stack.worker(concurrency=2) as worker:
+        yield worker

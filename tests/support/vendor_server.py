@@ -17,7 +17,12 @@ server stands in for both vendors (one queue, taken in request order):
         ...  # point a provider at server.url
         assert server.requests[0].body["model"] == "gpt-4o-mini"
 
-When the queue is empty the server answers a completion echoing the last user message.
+When the queue is empty, a *responder* set with :meth:`VendorServer.respond_with` decides from the
+request (the model asked for, the prompt), for answers that must not depend on the order in which
+concurrent requests arrive; with no responder (or when it returns None) the server answers a
+completion echoing the last user message.
+
+    server.respond_with(lambda req: JSONAnswer({"n": 1}) if req.model == "big" else None)
 """
 
 from __future__ import annotations
@@ -177,6 +182,16 @@ class RecordedRequest:
     body: Any  # parsed JSON, or None when the body was not JSON
     raw: bytes
 
+    @property
+    def model(self) -> str | None:
+        """The model the request asks for (the vendor's name: ``gpt-4o-mini``, no provider)."""
+        model = self.body.get("model") if isinstance(self.body, dict) else None
+        return model if isinstance(model, str) else None
+
+
+# Decides the answer to a request when nothing is queued; None: the default echo.
+Responder = Callable[[RecordedRequest], "Scripted | None"]
+
 
 # -- the server ------------------------------------------------------------------------------------
 
@@ -188,6 +203,7 @@ class VendorServer:
         self._lock = threading.Lock()
         self._queue: deque[Scripted] = deque()
         self._requests: list[RecordedRequest] = []
+        self._responder: Responder | None = None
         # Set on close so a Delay in a handler thread ends at once instead of outliving the test.
         self._closing = threading.Event()
         self._httpd: _Server | None = None
@@ -257,6 +273,13 @@ class VendorServer:
             self._queue.extend(responses)
         return self
 
+    def respond_with(self, responder: Responder | None) -> VendorServer:
+        """Answer requests that find the queue empty with ``responder(request)`` (None from it:
+        the echo). It runs on the server's handler threads, so it must be thread-safe."""
+        with self._lock:
+            self._responder = responder
+        return self
+
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request received so far, oldest first (a copy)."""
@@ -277,16 +300,24 @@ class VendorServer:
             return len(self._queue)
 
     def reset(self) -> None:
+        """Forget queued answers, recorded requests and the responder."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._responder = None
 
     # used by the handler thread
 
     def _record(self, request: RecordedRequest, *, take: bool) -> Scripted | None:
         with self._lock:
             self._requests.append(request)
-            return self._queue.popleft() if take and self._queue else None
+            if not take:
+                return None
+            if self._queue:
+                return self._queue.popleft()
+            responder = self._responder
+        # Outside the lock: the responder is the test's code and may take its time.
+        return responder(request) if responder is not None else None
 
 
 def unused_port_url() -> str:

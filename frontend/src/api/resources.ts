@@ -99,6 +99,14 @@ export interface RunDetail extends RunSummary {
   graph?: Graph;
 }
 
+/** An example flow that ships with the app (GET /api/examples/). */
+export interface ExampleSummary {
+  name: string;
+  title: string;
+  description: string;
+  node_count: number;
+}
+
 function pageOf<T>(data: Page<T> | T[]): Page<T> {
   return Array.isArray(data) ? { count: data.length, next: null, previous: null, results: data } : data;
 }
@@ -132,6 +140,10 @@ export const api = {
   exportWorkflow: (id: string) => request<unknown>(`/api/workflows/${id}/export/`),
   importWorkflow: (body: { name?: string; graph: Graph }) =>
     request<WorkflowDetail>('/api/workflows/import/', { method: 'POST', body }),
+  listExamples: () => request<ExampleSummary[]>('/api/examples/'),
+  /** A new workflow in the user's own workspace, named after the example's title. */
+  importExample: (name: string) =>
+    request<WorkflowDetail>(`/api/examples/${encodeURIComponent(name)}/import/`, { method: 'POST', body: {} }),
   validateWorkflow: (id: string, graph: Graph, signal?: AbortSignal) =>
     request<ValidateResult>(`/api/workflows/${id}/validate/`, { method: 'POST', body: { graph }, signal }),
 

@@ -1,4 +1,5 @@
-// The user's workflows: create, open, rename, duplicate, export, delete, import a JSON file.
+// The user's workflows: create (blank or from an example), open, rename, duplicate, export,
+// delete, import a JSON file.
 
 import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'react';
 import { ApiError, errorMessage } from '../api/client';
@@ -9,9 +10,11 @@ import { useToast } from '../components/toast';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
 import { Link, loginUrl, navigate, paths } from '../router';
+import { ExamplesDialog } from './ExamplesDialog';
 
 type Dialog =
   | { kind: 'create' }
+  | { kind: 'examples' }
   | { kind: 'rename'; workflow: WorkflowSummary }
   | { kind: 'delete'; workflow: WorkflowSummary }
   | null;
@@ -144,6 +147,9 @@ export function WorkflowListPage() {
           <button type="button" className="btn btn-secondary" onClick={() => fileInput.current?.click()} data-testid="import">
             Import JSON
           </button>
+          <button type="button" className="btn btn-secondary" onClick={() => setDialog({ kind: 'examples' })} aria-haspopup="dialog" data-testid="examples-menu">
+            New from example
+          </button>
           <button type="button" className="btn btn-primary" onClick={() => setDialog({ kind: 'create' })} data-testid="new-workflow">
             + New workflow
           </button>
@@ -160,6 +166,9 @@ export function WorkflowListPage() {
             <>
               <button type="button" className="btn btn-primary" onClick={() => setDialog({ kind: 'create' })}>
                 Create your first workflow
+              </button>
+              <button type="button" className="btn btn-secondary" onClick={() => setDialog({ kind: 'examples' })}>
+                Start from an example
               </button>
               <button type="button" className="btn btn-secondary" onClick={() => fileInput.current?.click()}>
                 Import a JSON file
@@ -233,6 +242,16 @@ export function WorkflowListPage() {
           onSubmit={async (name, description) => {
             const created = await api.createWorkflow({ name, description, graph: { nodes: [], edges: [] } });
             setDialog(null);
+            navigate(paths.editor(created.id));
+          }}
+        />
+      )}
+      {dialog?.kind === 'examples' && (
+        <ExamplesDialog
+          onClose={() => setDialog(null)}
+          onImported={(created) => {
+            setDialog(null);
+            toast.show(`Created “${created.name}” from an example.`, 'success');
             navigate(paths.editor(created.id));
           }}
         />

@@ -1,0 +1,146 @@
+"""The example flows that ship in ``examples/*.json``: listed for the app and imported as new
+workflows.
+
+An example file is a graph with an optional top-level ``"meta": {"title", "description"}``; the
+engine and ``check_graph_shape`` read only ``nodes`` and ``edges``, so the file stays runnable as
+it is (``python -m runtime run examples/research.json``). The workflow made from an example gets
+the title and description as its name and description, and the graph without ``meta``.
+
+Names are file stems matching :data:`NAME_PATTERN` (a lower-case slug): a name is never joined to
+a path before it has matched, so nothing outside the examples directory can be read.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from editor import operations
+from editor.errors import GraphRefused, NotFound
+from editor.models import Workflow, Workspace
+
+log = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_NAME_LENGTH = 64
+MAX_FILE_BYTES = 1_000_000  # the shipped examples are a few kB; anything near this is a mistake
+
+
+@dataclass(frozen=True)
+class Example:
+    name: str
+    title: str
+    description: str
+    graph: dict[str, Any]  # nodes and edges only
+
+    @property
+    def node_count(self) -> int:
+        return len(self.graph["nodes"])
+
+
+def examples_dir() -> Path:
+    """``settings.EXAMPLES_DIR``, by default ``examples/`` beside the code."""
+    return Path(getattr(settings, "EXAMPLES_DIR", Path(settings.BASE_DIR) / "examples"))
+
+
+def is_example_name(name: str) -> bool:
+    return len(name) <= MAX_NAME_LENGTH and NAME_PATTERN.fullmatch(name) is not None
+
+
+def _inside(directory: Path, path: Path) -> bool:
+    """Whether ``path`` is a regular file directly in ``directory`` (a symlink pointing out of
+    it is not)."""
+    try:
+        return path.resolve().parent == directory.resolve() and path.is_file()
+    except OSError:
+        return False
+
+
+def _title_of(name: str) -> str:
+    return name.replace("-", " ").capitalize()
+
+
+def _load(name: str, path: Path) -> Example:
+    """Read one example file; ValueError when it is not one."""
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict):
+        raise ValueError("not a JSON object")
+    graph = {"nodes": raw.get("nodes"), "edges": raw.get("edges", [])}
+    operations.check_graph_shape(graph)  # raises GraphRefused
+    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    title = meta.get("title") if isinstance(meta.get("title"), str) else ""
+    description = meta.get("description") if isinstance(meta.get("description"), str) else ""
+    return Example(
+        name=name,
+        title=(title.strip() or _title_of(name))[:200],
+        description=description.strip(),
+        graph=graph,
+    )
+
+
+def _read(name: str, path: Path) -> Example | None:
+    try:
+        return _load(name, path)
+    except (OSError, ValueError, GraphRefused) as exc:
+        # A broken file is a deployment mistake: say so in the log, keep the others listed.
+        log.warning("example %s (%s) is skipped: %s", name, path, exc)
+        return None
+
+
+def list_examples() -> list[Example]:
+    """Every readable example, by name."""
+    directory = examples_dir()
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.json")):
+        if not is_example_name(path.stem) or not _inside(directory, path):
+            continue
+        example = _read(path.stem, path)
+        if example is not None:
+            found.append(example)
+    return found
+
+
+def get_example(name: str) -> Example:
+    """The example called ``name``; NotFound for anything else, malformed names included."""
+    missing = NotFound(f"there is no example named {name[:MAX_NAME_LENGTH]!r}")
+    if not is_example_name(name):
+        raise missing
+    directory = examples_dir()
+    # Joined only now that the pattern has ruled out separators and dots.
+    path = directory / f"{name}.json"
+    if not _inside(directory, path):
+        raise missing
+    example = _read(name, path)
+    if example is None:
+        raise missing
+    return example
+
+
+def import_example(
+    *,
+    user: Any,
+    name: str,
+    workspace: Workspace | None = None,
+    workflow_name: str | None = None,
+) -> Workflow:
+    """A new workflow (version 1) holding the example's graph, in ``workspace`` or the user's
+    own."""
+    example = get_example(name)
+    return operations.create_workflow(
+        user=user,
+        workspace=workspace,
+        name=workflow_name or example.title,
+        description=example.description,
+        graph=example.graph,
+        note=f"From the example “{example.name}”"[:200],
+    )
