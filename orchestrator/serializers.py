@@ -31,6 +31,9 @@ class StepSerializer(serializers.ModelSerializer[Step]):
     type = serializers.CharField(source="node_type")
     parent = serializers.SerializerMethodField()
     duration_ms = serializers.FloatField(read_only=True, allow_null=True)
+    subtree = serializers.SerializerMethodField(
+        help_text="tokens and cost of this step and everything it delegated, at any depth"
+    )
 
     class Meta:
         model = Step
@@ -51,11 +54,20 @@ class StepSerializer(serializers.ModelSerializer[Step]):
             "tokens_in",
             "tokens_out",
             "cost",
+            "subtree",
             "by_model",
             "started_at",
             "finished_at",
             "duration_ms",
         ]
+
+    def get_subtree(self, step: Step) -> dict[str, Any]:
+        totals: dict[int, dict[str, Any]] = self.context.get("subtrees", {})
+        return totals.get(step.pk) or {
+            "tokens_in": step.tokens_in,
+            "tokens_out": step.tokens_out,
+            "cost": step.cost,
+        }
 
     def get_parent(self, step: Step) -> str | None:
         keys: dict[int, str] = self.context.get("step_keys", {})
@@ -109,7 +121,28 @@ class RunSerializer(RunSummarySerializer):
     def get_steps(self, run: Run) -> list[dict[str, Any]]:
         steps = list(run.steps.order_by("id"))
         keys = {step.pk: step.key for step in steps}
-        return StepSerializer(steps, many=True, context={"step_keys": keys}).data  # type: ignore[return-value]
+        context = {"step_keys": keys, "subtrees": subtree_totals(steps)}
+        return StepSerializer(steps, many=True, context=context).data  # type: ignore[return-value]
+
+
+def subtree_totals(steps: list[Step]) -> dict[int, dict[str, Any]]:
+    """Per step: its own tokens and cost plus those of every step it delegated, at any depth —
+    a manager's figure covers its whole team."""
+    totals = {
+        step.pk: {"tokens_in": step.tokens_in, "tokens_out": step.tokens_out, "cost": step.cost}
+        for step in steps
+    }
+    parents = {step.pk: step.parent_id for step in steps}
+    # Children have larger ids than their parents (created later), so one pass from the end
+    # adds every finished subtree into its parent.
+    for step in sorted(steps, key=lambda s: s.pk, reverse=True):
+        parent = parents[step.pk]
+        if parent is not None and parent in totals:
+            into, mine = totals[parent], totals[step.pk]
+            into["tokens_in"] += mine["tokens_in"]
+            into["tokens_out"] += mine["tokens_out"]
+            into["cost"] = round(into["cost"] + mine["cost"], 10)
+    return totals
 
 
 class EventSerializer(serializers.Serializer[Event]):

@@ -204,6 +204,11 @@ def test_a_manager_delegates_to_two_workers_that_run_at_once_and_counts_their_sp
     totals = Event.objects.get(run_id=run_id, type="run.succeeded").data["totals"]
     assert (totals["tokens_in"], totals["tokens_out"]) == (290, 60)
     assert totals["cost"] == pytest.approx(run.cost)
+    # The run API rolls a manager's subtree up for it: its figure covers its whole team.
+    rolled = by_api["lead"]["subtree"]
+    assert (rolled["tokens_in"], rolled["tokens_out"]) == (290, 60)
+    assert rolled["cost"] == pytest.approx(run.cost)
+    assert by_api["lead.alpha.1"]["subtree"]["tokens_in"] == 20
 
 
 # -- (b) a run's budget stops it on the workers ----------------------------------------------------
