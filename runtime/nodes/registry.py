@@ -39,6 +39,7 @@ class NodeRegistry:
 
 
 def build_default_registry() -> NodeRegistry:
+    from runtime.nodes.approval import ApprovalNode
     from runtime.nodes.classifier import ClassifierNode
     from runtime.nodes.io import InputNode, OutputNode
     from runtime.nodes.manager import ManagerNode
@@ -55,6 +56,7 @@ def build_default_registry() -> NodeRegistry:
             ManagerNode(),
             ClassifierNode(),
             RouterNode(),
+            ApprovalNode(),
         ]
     )
 

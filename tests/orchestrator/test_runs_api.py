@@ -33,6 +33,7 @@ STEP_FIELDS = {
     "attempt",
     "round",
     "request",
+    "subtree",
     "model",
     "tokens_in",
     "tokens_out",

@@ -74,6 +74,8 @@ export interface StepRecord {
   started_at: string | number | null;
   finished_at: string | number | null;
   duration_ms: number | null;
+  /** what a waiting step asks a person (not promised by the contract; the events carry it) */
+  request?: unknown;
 }
 
 export interface RunSummary {
@@ -107,12 +109,12 @@ export interface ExampleSummary {
   node_count: number;
 }
 
-function pageOf<T>(data: Page<T> | T[]): Page<T> {
+export function pageOf<T>(data: Page<T> | T[]): Page<T> {
   return Array.isArray(data) ? { count: data.length, next: null, previous: null, results: data } : data;
 }
 
 /** Next-page links are absolute URLs; keep only path and query so the request stays same-origin. */
-function samePath(url: string): string {
+export function samePath(url: string): string {
   try {
     const parsed = new URL(url, window.location.origin);
     return parsed.pathname + parsed.search;

@@ -456,6 +456,7 @@ function stepFromRecord(record: StepRecord): StepView {
     duration_ms: record.duration_ms ?? null,
     startedAt: toSeconds(record.started_at),
     finishedAt: toSeconds(record.finished_at),
+    request: record.status === 'waiting' ? (record.request ?? null) : null,
   };
 }
 

@@ -109,10 +109,10 @@ describe('SchemaForm', () => {
   it('offers selects for enums', () => {
     const changes = vi.fn();
     render(<Harness type="approval" initial={{}} onChange={changes} />);
-    const select = screen.getByTestId('field-on_timeout') as HTMLSelectElement;
-    expect(Array.from(select.options).map((o) => o.value)).toEqual(['', 'reject', 'approve', 'fail']);
+    const select = screen.getByTestId('field-on_deadline') as HTMLSelectElement;
+    expect(Array.from(select.options).map((o) => o.value)).toEqual(['', 'reject', 'approve', 'escalate']);
     fireEvent.change(select, { target: { value: 'approve' } });
-    expect(changes).toHaveBeenLastCalledWith({ on_timeout: 'approve' }, 'on_timeout');
+    expect(changes).toHaveBeenLastCalledWith({ on_deadline: 'approve' }, 'on_deadline');
   });
 });
 

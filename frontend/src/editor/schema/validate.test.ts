@@ -91,7 +91,7 @@ describe('form helpers', () => {
     const input = spec('input').config_schema;
     expect(resolveField('fields', input.properties!.fields, input).kind).toBe('json-schema');
     const approval = spec('approval').config_schema;
-    expect(resolveField('on_timeout', approval.properties!.on_timeout, approval).kind).toBe('enum');
+    expect(resolveField('on_deadline', approval.properties!.on_deadline, approval).kind).toBe('enum');
     expect(resolveField('approvers', approval.properties!.approvers, approval).kind).toBe('array-strings');
     expect(kind('tools')).toBe('array-enum');
     expect(validate(worker, { tools: ['calculator', 'calculator'] })).toEqual({ tools: 'Each item may appear only once' });
