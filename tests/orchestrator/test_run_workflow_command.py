@@ -1,0 +1,72 @@
+"""``manage.py run_workflow``: start a run on the real workers and follow it in the terminal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import User
+
+from editor.models import Workspace
+from orchestrator.models import Run
+from tests.orchestrator.conftest import make_workflow, research_graph
+from tests.support.stack import CeleryWorker, Stack
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_command(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", "run_workflow", *args],
+        cwd=REPO,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_it_runs_a_workflow_on_the_workers_and_prints_every_step(
+    stack: Stack, stack_worker: CeleryWorker, alice: User, alice_workspace: Workspace
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, research_graph(), name="Briefing")
+    done = run_command(stack, str(workflow.pk), "--input", '{"topic": "owls"}', "--user", "alice")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "started (Briefing, version 1)" in out
+    for step in ("brief", "plan", "research", "critic", "merge", "size", "publish"):
+        assert f"✔ {step} succeeded" in out
+    assert "· too_short skipped" in out
+    assert "status succeeded" in out
+    run = Run.objects.get(workflow=workflow)
+    assert run.status == "succeeded"
+    assert run.created_by == alice
+    assert "owls" in out.split("Output:")[1]
+
+
+def test_it_prints_events_as_json_lines(
+    stack: Stack, stack_worker: CeleryWorker, alice: User, alice_workspace: Workspace
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, research_graph())
+    done = run_command(stack, str(workflow.pk), "--input", '{"topic": "x"}', "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()[1:] if line.strip()]
+    assert [event["seq"] for event in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "run.started"
+    assert events[-1]["type"] == "run.succeeded"
+
+
+def test_it_refuses_bad_arguments_with_a_clear_message(stack: Stack, alice: User) -> None:
+    missing = run_command(stack, str(uuid.uuid4()))
+    assert missing.returncode != 0
+    assert "no workflow" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_input = run_command(stack, str(uuid.uuid4()), "--input", "{nope")
+    assert bad_input.returncode != 0
+    assert "--input is not JSON" in bad_input.stderr
