@@ -8,6 +8,8 @@ from rest_framework.routers import SimpleRouter
 from editor.views import (
     ExampleImportView,
     ExampleListView,
+    ModelCatalogueView,
+    ModelResetView,
     NodeTypeListView,
     WorkflowViewSet,
     WorkspaceViewSet,
@@ -21,6 +23,8 @@ router.register("workspaces", WorkspaceViewSet, basename="workspace")
 urlpatterns = [
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     path("examples/", ExampleListView.as_view(), name="examples"),
+    path("models/", ModelCatalogueView.as_view(), name="models"),
+    path("models/reset/", ModelResetView.as_view(), name="models-reset"),
     # Any segment reaches the view, which answers 404 for names that are not a safe slug.
     path("examples/<str:name>/import/", ExampleImportView.as_view(), name="example-import"),
     *router.urls,

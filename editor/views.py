@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor import examples, operations
+from editor import catalogue, examples, operations
 from editor.access import workflows_of, workspaces_of
 from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
@@ -271,3 +271,78 @@ class ExampleImportView(APIView):
             WorkflowSerializer(workflow, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
         )
+
+
+MODEL_ID = r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.:\-/]+$"
+
+
+class ModelPriceSerializer(serializers.Serializer):
+    model = serializers.RegexField(
+        MODEL_ID, max_length=200, help_text="provider/model, e.g. openai/gpt-4o-mini"
+    )
+    input_price = serializers.FloatField(min_value=0, help_text="USD per million input tokens")
+    output_price = serializers.FloatField(min_value=0, help_text="USD per million output tokens")
+    context = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    source = serializers.CharField(read_only=True)
+    builtin = serializers.BooleanField(read_only=True)
+
+
+class ModelResetSerializer(serializers.Serializer):
+    model = serializers.RegexField(MODEL_ID, max_length=200)
+
+
+WORKSPACE_PARAM = OpenApiParameter(
+    "workspace", int, description="a workspace of yours (default: your own)"
+)
+
+
+def _workspace_of(request: Request) -> Workspace:
+    raw = request.query_params.get("workspace")
+    if raw is None:
+        return operations.default_workspace(request.user)
+    try:
+        return workspaces_of(request.user).get(pk=int(raw))
+    except (ValueError, Workspace.DoesNotExist):
+        raise NotFound("no such workspace of yours") from None
+
+
+class ModelCatalogueView(APIView):
+    """The model catalogue of a workspace: built-in prices, and the workspace's own entries.
+
+    Costs of runs in the workspace are computed from it; the canvas's model picker lists it.
+    """
+
+    @extend_schema(parameters=[WORKSPACE_PARAM], responses=ModelPriceSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(catalogue.catalogue(_workspace_of(request)))
+
+    @extend_schema(
+        parameters=[WORKSPACE_PARAM],
+        request=ModelPriceSerializer,
+        responses={200: ModelPriceSerializer(many=True), **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        """Set a model's price in the workspace (adds the model if the catalogue lacks it)."""
+        body = ModelPriceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        workspace = _workspace_of(request)
+        data = body.validated_data
+        catalogue.set_price(
+            workspace, data["model"], data["input_price"], data["output_price"], data.get("context")
+        )
+        return Response(catalogue.catalogue(workspace))
+
+
+class ModelResetView(APIView):
+    @extend_schema(
+        parameters=[WORKSPACE_PARAM],
+        request=ModelResetSerializer,
+        responses={200: ModelPriceSerializer(many=True), **ERRORS},
+    )
+    def post(self, request: Request) -> Response:
+        """Drop the workspace's own price for a model (back to the built-in one, if any)."""
+        body = ModelResetSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        workspace = _workspace_of(request)
+        catalogue.reset_price(workspace, body.validated_data["model"])
+        return Response(catalogue.catalogue(workspace))

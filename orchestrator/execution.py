@@ -10,11 +10,13 @@ from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db.models import Q
 
+from editor.catalogue import prices_for
 from orchestrator import loop, operations
 from orchestrator.models import Step
 from orchestrator.operations import Claimed, Dispatch, lease_seconds
@@ -42,6 +44,11 @@ T = TypeVar("T")
 def services() -> Services:
     """Providers for this worker process (local always; others from the environment)."""
     return Services.from_env()
+
+
+def _services_for(run: Any) -> Services:
+    """The process's providers with the prices of the run's workspace (its model catalogue)."""
+    return replace(services(), prices=prices_for(run.workspace_id))
 
 
 def worker_name() -> str:
@@ -106,7 +113,8 @@ def _context(claimed: Claimed, usage: Usage) -> StepContext:
         attempt=step.attempt,
         input=step.input,
         scope=_scope(claimed),
-        services=services(),
+        # Pure steps call no model: they need no prices (and no query for them).
+        services=services() if planned.type.pure else _services_for(claimed.run),
         usage=usage,
         emit_chunk=_chunk_publisher(claimed),
         resume=_resume_value(step),

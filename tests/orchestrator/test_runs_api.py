@@ -535,3 +535,29 @@ def test_any_json_value_is_accepted_as_input_and_kept_as_sent(
 def test_a_step_id_that_does_not_exist_is_ignored_by_the_task() -> None:
     execute_step(987_654_321)  # a stale message for a deleted run: nothing to do, no error
     assert not Step.objects.exists()
+
+
+def test_it_prices_a_run_with_its_workspaces_catalogue(
+    alice: User, alice_workspace: Workspace
+) -> None:
+    from editor.catalogue import set_price
+
+    # The offline model is free unless a workspace says otherwise.
+    set_price(alice_workspace, "local/echo", input_price=1.0, output_price=2.0, context=None)
+    workflow = make_workflow(
+        alice,
+        alice_workspace,
+        {
+            "nodes": [
+                node("brief", "input"),
+                node("writer", "worker", model="local/echo", instructions="Say {{ input.x }}"),
+                node("result", "output"),
+            ],
+            "edges": [edge("brief", "writer"), edge("writer", "result")],
+        },
+    )
+    run = drive(operations.start_run(workflow, {"x": "hi"}, alice))
+    writer = run.steps.get(key="writer")
+    expected = (writer.tokens_in * 1.0 + writer.tokens_out * 2.0) / 1_000_000
+    assert writer.cost == pytest.approx(expected) and writer.cost > 0
+    assert run.cost == pytest.approx(expected)
