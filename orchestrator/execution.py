@@ -78,29 +78,47 @@ def run_now(coro: Coroutine[Any, Any, T]) -> T:
     raise InternalNodeError("a pure node awaited something; pure nodes must not do I/O")
 
 
+# How many pure steps one transaction may run before it commits and lets viewers see them.
+PURE_BATCH = 100
+
+
 def _execute_pure(step_id: int, run_id: Any) -> Dispatch:
-    """Claim, run and complete a pure step in one transaction: it does no I/O and ends at once,
-    so there is no lease to keep and no reason to pay for two commits."""
+    """Claim, run and complete a pure step in one transaction, and the pure steps it makes
+    ready after it: they do no I/O and end at once, so there is no lease to keep and no reason
+    to pay for a commit (and a run lock) each. A batch is cut at PURE_BATCH steps; what is left
+    comes back as ``inline`` for a next transaction."""
     with operations.RunTransaction(run_id, inline_pure=True) as txn:
-        claimed = operations.claim_in(txn, step_id, worker_name(), save=False)
-        if claimed is None:
-            return Dispatch()
-        step = claimed.step
-        planned = claimed.version.plan.nodes[step.node_id]
-        ctx = _context(claimed, Usage())
-        try:
-            result = run_now(run_attempt(planned, ctx))
-        except StepError as error:
-            step.save(update_fields=operations.CLAIM_FIELDS)
-            operations.fail_in(txn, step, error, ctx.usage, None)
-            return txn.dispatch
-        if not isinstance(result, Complete):
-            step.save(update_fields=operations.CLAIM_FIELDS)
-            error = InternalNodeError(f"pure node {planned.node.id!r} did not complete")
-            operations.fail_in(txn, step, error, ctx.usage, None)
-            return txn.dispatch
-        operations.complete_in(txn, step, result.output, result.branch, ctx.usage)
+        pending = deque([step_id])
+        done = 0
+        while pending and done < PURE_BATCH and txn.run.status not in operations.FINISHED_RUN:
+            _run_pure_in(txn, pending.popleft())
+            done += 1
+            pending.extend(txn.dispatch.inline)
+            txn.dispatch.inline.clear()
+        if txn.run.status not in operations.FINISHED_RUN:
+            txn.dispatch.inline.extend(pending)  # the batch was cut: the caller goes on
         return txn.dispatch
+
+
+def _run_pure_in(txn: operations.RunTransaction, step_id: int) -> None:
+    claimed = operations.claim_in(txn, step_id, worker_name(), save=False)
+    if claimed is None:
+        return
+    step = claimed.step
+    planned = claimed.version.plan.nodes[step.node_id]
+    ctx = _context(claimed, Usage())
+    try:
+        result = run_now(run_attempt(planned, ctx))
+    except StepError as error:
+        step.save(update_fields=operations.CLAIM_FIELDS)
+        operations.fail_in(txn, step, error, ctx.usage, None)
+        return
+    if not isinstance(result, Complete):
+        step.save(update_fields=operations.CLAIM_FIELDS)
+        error = InternalNodeError(f"pure node {planned.node.id!r} did not complete")
+        operations.fail_in(txn, step, error, ctx.usage, None)
+        return
+    operations.complete_in(txn, step, result.output, result.branch, ctx.usage)
 
 
 def _context(claimed: Claimed, usage: Usage) -> StepContext:

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orchestrator.models import Event, Run, Step
+from orchestrator.models import Approval, Event, Run, Step
 from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.publisher import publish_events
 from runtime.errors import PermanentError, StepError
@@ -62,6 +62,10 @@ class RunTransaction:
         self.events: list[Event] = []
         self.dispatch = Dispatch()
         self.dirty: set[str] = set()  # Run fields changed, written once at the end
+        # While the run is locked nobody else changes it: outcomes read once stay true, and
+        # steps created here need not be read back.
+        self.outcomes: dict[str, str] | None = None
+        self.created: dict[int, Step] = {}
         self._atomic = transaction.atomic()
         self._version: CompiledVersion | None = None
 
@@ -223,8 +227,10 @@ def claim_in(
     if txn.run.status in FINISHED_RUN:
         return None
     now = timezone.now()
-    claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
-    step = Step.objects.select_for_update().filter(claimable, pk=step_id).first()
+    step = txn.created.pop(step_id, None)  # made queued in this transaction: ours to take
+    if step is None:
+        claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
+        step = Step.objects.select_for_update().filter(claimable, pk=step_id).first()
     if step is None:
         return None
     step.status = "running"
@@ -430,8 +436,14 @@ def suspend_step(step_id: int, claim: uuid.UUID, request: dict[str, Any], usage:
         step.request = request
         step.claim = None
         step.lease_expires_at = None
+        if isinstance(request, dict) and request.get("kind") == "approval":
+            from orchestrator.approvals import open_in  # approvals builds on this module
+
+            # The Approval is opened in this same transaction; its id goes into the request so
+            # the run view can link to it.
+            step.request = {**request, "approval": str(open_in(txn, step, request).pk)}
         step.save()
-        txn.emit("step.waiting", step, {"request": request})
+        txn.emit("step.waiting", step, {"request": step.request})
         _settle_status(txn)
 
 
@@ -439,15 +451,25 @@ def resume_step(step_id: int, answer: Any) -> bool:
     """Continue a waiting step with a person's answer. False if it was not waiting."""
     run_id = run_of(step_id)
     with RunTransaction(run_id) as txn:
-        changed = Step.objects.filter(pk=step_id, status="waiting", request__isnull=False).update(
-            status="queued", resume={"answer": answer}, round=F("round") + 1
-        )
-        if not changed or txn.run.status in FINISHED_RUN:
-            return False
-        step = Step.objects.get(pk=step_id)
-        txn.emit("step.resumed", step, {"round": step.round})
-        txn.queue(step)
-        _settle_status(txn)
+        return resume_in(txn, step_id, answer)
+
+
+def resume_in(
+    txn: RunTransaction, step_id: int, answer: Any, data: dict[str, Any] | None = None
+) -> bool:
+    """:func:`resume_step` inside an open run transaction; ``data`` is added to the
+    ``step.resumed`` event. False if the step was not waiting or the run is over."""
+    if txn.run.status in FINISHED_RUN:
+        return False
+    changed = Step.objects.filter(pk=step_id, status="waiting", request__isnull=False).update(
+        status="queued", resume={"answer": answer}, round=F("round") + 1, due_at=timezone.now()
+    )
+    if not changed:
+        return False
+    step = Step.objects.get(pk=step_id)
+    txn.emit("step.resumed", step, {"round": step.round, **(data or {})})
+    txn.queue(step)
+    _settle_status(txn)
     return True
 
 
@@ -521,11 +543,16 @@ def _new_step(
     )
     if status == "queued":
         txn.emit("step.queued", step, {"parent": parent.key if parent else None})
+        txn.created[step.pk] = step
     return step
 
 
 def _outcomes(txn: RunTransaction) -> dict[str, str]:
-    """Outcomes (branch or SKIPPED) of the run's finished top-level steps; outputs stay behind."""
+    """Outcomes (branch or SKIPPED) of the run's finished top-level steps; outputs stay behind.
+
+    Read once per transaction; :func:`_advance` keeps the copy current."""
+    if txn.outcomes is not None:
+        return txn.outcomes
     outcomes: dict[str, str] = {}
     rows = Step.objects.filter(
         run=txn.run, parent__isnull=True, status__in=("succeeded", "failed", "skipped")
@@ -535,6 +562,7 @@ def _outcomes(txn: RunTransaction) -> dict[str, str]:
             outcomes[node_id] = SKIPPED
         elif branch:  # a failed step has a branch only when its error edge handles it
             outcomes[node_id] = branch
+    txn.outcomes = outcomes
     return outcomes
 
 
@@ -555,6 +583,7 @@ def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[st
 def _advance(txn: RunTransaction, finished: Step) -> None:
     plan = txn.version.plan
     outcomes = _outcomes(txn)
+    outcomes[finished.node_id] = finished.branch or "out"  # when read before it finished
     progress = advance(plan, outcomes, finished.node_id)
     # Each node becomes ready or skipped exactly once: when the last of its incoming edges is
     # decided, which happens in exactly one (conditional, run-locked) completion. The unique
@@ -611,6 +640,7 @@ def _child_finished(txn: RunTransaction, child: Step) -> None:
     }
     parent.round += 1
     parent.status = "queued"
+    parent.due_at = timezone.now()  # else the sweeper takes it for a lost message at once
     parent.save()
     txn.emit("step.resumed", parent, {"round": parent.round})
     txn.queue(parent)
@@ -644,6 +674,11 @@ def _close_run(txn: RunTransaction, status: str) -> None:
     run.status = status
     run.finished_at = timezone.now()
     txn.touch("status", "finished_at")
+    # Nobody can decide for a run that is over.
+    if Approval.objects.filter(run=run, status="pending").exists():
+        from orchestrator.approvals import expire_run_in
+
+        expire_run_in(txn)
     for step in Step.objects.filter(run=run, status__in=OPEN_STEP).order_by("id"):
         step.status = "cancelled"
         step.claim = None

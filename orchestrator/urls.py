@@ -12,6 +12,8 @@ from orchestrator import views
 urlpatterns = [
     path("", views.app, name="home"),
     path("workflows/<path:route>", views.app, name="app"),
+    path("approvals", views.app, name="approvals-page"),
+    path("approvals/<path:route>", views.app),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -561,3 +561,26 @@ def test_it_prices_a_run_with_its_workspaces_catalogue(
     expected = (writer.tokens_in * 1.0 + writer.tokens_out * 2.0) / 1_000_000
     assert writer.cost == pytest.approx(expected) and writer.cost > 0
     assert run.cost == pytest.approx(expected)
+
+
+def test_it_runs_a_long_chain_of_pure_steps_across_several_transactions(
+    alice: User, alice_workspace: Workspace
+) -> None:
+    from orchestrator.execution import PURE_BATCH
+
+    length = PURE_BATCH + 50  # longer than one batch: the worker must go on in a second one
+    steps = [node("n0", "input")]
+    steps += [node(f"n{i}", "transform", template="{{ upstream }}+") for i in range(1, length - 1)]
+    steps.append(node(f"n{length - 1}", "output"))
+    workflow = make_workflow(alice, alice_workspace, chain(*steps))
+    run = operations.start_run(workflow, "x", alice)
+    execute_step(run.steps.get(key="n0").pk)  # one task: the whole chain runs inline
+    run.refresh_from_db()
+    assert run.status == "succeeded"
+    assert run.output == "x" + "+" * (length - 2)
+    assert run.steps.filter(status="succeeded").count() == length
+    seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    types = list(run.events.values_list("type", flat=True))
+    assert types.count("step.succeeded") == length
+    assert types[-1] == "run.succeeded"
