@@ -43,6 +43,17 @@ def chain_graph(length: int) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
+def latency_graph() -> dict[str, Any]:
+    """A slow model step first (so the client is surely listening), then 40 quick steps."""
+    graph = chain_graph(42)
+    graph["nodes"][1] = {
+        "id": "n1",
+        "type": "worker",
+        "config": {"model": "openai/slow", "instructions": "{{ input }}", "stream": False},
+    }
+    return graph
+
+
 def prepare_database() -> None:
     import psycopg
 
@@ -119,7 +130,7 @@ def throughput(workflow: Any, user: Any, count: int) -> tuple[float, float]:
     return count * 5 / wall, wall
 
 
-def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int) -> list[float]:
+def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int, vendor: Any) -> list[float]:
     from django.test import Client
     from websockets.sync.client import connect
 
@@ -129,7 +140,10 @@ def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int) -> list[fl
     client.force_login(user)
     session = client.cookies["sessionid"].value
     latencies: list[float] = []
+    from tests.support.vendor_server import Completion, Delay
+
     for _ in range(repeat):
+        vendor.push(Delay(0.5, then=Completion("ok")))
         run = operations.start_run(workflow, {}, user)
         with connect(
             daphne.ws_url(f"/ws/runs/{run.pk}/?after=0"),
@@ -137,13 +151,19 @@ def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int) -> list[fl
             additional_headers={"Cookie": f"sessionid={session}"},
             proxy=None,
         ) as socket:
-            opened = time.time()
+            # The consumer answers a ping only once it has joined the run's group and sent the
+            # log so far: from then on every event arrives live.
+            socket.send(json.dumps({"type": "ping"}))
+            listening = None
             while True:
                 message = json.loads(socket.recv(timeout=60))
                 arrived = time.time()
+                if message.get("type") == "pong":
+                    listening = arrived
+                    continue
                 if message.get("seq") is None:
                     continue
-                if message["ts"] >= opened:  # live, not read back from the log on connect
+                if listening is not None and message["ts"] >= listening:
                     latencies.append((arrived - message["ts"]) * 1000)
                 if message["type"] in ("run.succeeded", "run.failed"):
                     break
@@ -176,6 +196,10 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench")
     chain40 = editor_operations.create_workflow(user=user, name="chain 40", graph=chain_graph(40))
     chain5 = editor_operations.create_workflow(user=user, name="chain 5", graph=chain_graph(5))
+    slow_start = editor_operations.create_workflow(user=user, name="latency", graph=latency_graph())
+    from tests.support.vendor_server import VendorServer
+
+    vendor = VendorServer().__enter__()
 
     stack = Stack(
         DATABASE_URL,
@@ -185,6 +209,8 @@ def main() -> None:
             "SWEEP_SECONDS": "5",
             # Sessions are signed with it: Daphne must accept the login made here.
             "SECRET_KEY": os.environ["SECRET_KEY"],
+            "OPENAI_BASE_URL": vendor.url,
+            "OPENAI_API_KEY": "bench",
         },
     )
     stack.flush_redis()
@@ -195,9 +221,10 @@ def main() -> None:
         overhead = step_overhead(chain40, user, args.chains)
         floor = celery_floor(args.chains)
         steps_per_second, wall = throughput(chain5, user, args.runs)
-        latencies = event_latency(daphne, chain40, user, 3)
+        latencies = event_latency(daphne, slow_start, user, 5, vendor)
     finally:
         stack.close()
+        vendor.__exit__(None, None, None)
 
     ours = statistics.median(overhead) * 1000
     bare = statistics.median(floor) * 1000

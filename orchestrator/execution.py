@@ -79,7 +79,7 @@ def run_now(coro: Coroutine[Any, Any, T]) -> T:
 
 
 # How many pure steps one transaction may run before it commits and lets viewers see them.
-PURE_BATCH = 100
+PURE_BATCH = 10
 
 
 def _execute_pure(step_id: int, run_id: Any) -> Dispatch:

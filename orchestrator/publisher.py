@@ -68,5 +68,6 @@ def publish(group: str, message: dict[str, Any]) -> None:
 
 
 def publish_events(run_id: object, events: list[dict[str, Any]]) -> None:
-    for event in events:
-        publish(run_group(run_id), {"type": "run.event", "event": event})
+    """One channel message per transaction, however many events it made: a batch of pure steps
+    would otherwise queue a broadcast per event behind each other and fall behind the run."""
+    publish(run_group(run_id), {"type": "run.events", "events": events})
