@@ -1,4 +1,5 @@
-"""``/ws/runs/<id>/?after=<seq>``: every event of a run, in order, no gap, no duplicate.
+"""``/ws/runs/<id>/?after=<seq>``: every event of a run, in order, no gap, no duplicate; and
+``/ws/notifications/``: what concerns the signed-in person (approvals opened and decided).
 
 On connect the consumer joins the run's group *first*, then sends the stored events after
 ``after``; live events that arrive meanwhile wait in the consumer's queue (Channels handles one
@@ -17,7 +18,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from orchestrator.access import runs_of
 from orchestrator.models import Event
-from orchestrator.publisher import run_group
+from orchestrator.publisher import run_group, user_group
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
@@ -53,6 +54,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # Clients only listen; a ping keeps proxies from closing an idle socket.
         if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong", "last_seq": self.last_seq})
+
+    async def run_events(self, message: dict[str, Any]) -> None:
+        """The events one transaction committed, in seq order."""
+        for event in message["events"]:
+            await self.run_event({"event": event})
 
     async def run_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
@@ -92,3 +98,42 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if until is not None:
             events = events.filter(seq__lte=until)
         return [event.to_message() for event in events.order_by("seq")[:CATCH_UP_BATCH]]
+
+
+class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    """``/ws/notifications/``: the signed-in person's notifications, as JSON::
+
+        {"type": "approval.opened" | "approval.decided", "approval": {...the API's shape...}}
+
+    Anonymous sockets are closed with 4403. Notifications are not stored: a client that was
+    away reads ``GET /api/approvals/?mine=1`` when it (re)connects.
+    """
+
+    group: str | None = None
+
+    async def connect(self) -> None:
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not getattr(user, "is_authenticated", False):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.send_json({"type": "ready"})
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def _forward(self, message: dict[str, Any]) -> None:
+        await self.send_json(message)
+
+    async def approval_opened(self, message: dict[str, Any]) -> None:
+        await self._forward(message)
+
+    async def approval_decided(self, message: dict[str, Any]) -> None:
+        await self._forward(message)
