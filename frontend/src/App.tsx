@@ -1,6 +1,8 @@
 // The app shell: routes by URL, toasts, and a page for unknown addresses.
 
 import { lazy, Suspense } from 'react';
+import { ApprovalsPage } from './approvals/ApprovalsPage';
+import { ApprovalsProvider } from './approvals/ApprovalsProvider';
 import { ToastProvider } from './components/toast';
 import { EmptyState, LoadingState } from './components/ui';
 import { WorkflowListPage } from './pages/WorkflowListPage';
@@ -13,20 +15,24 @@ export function App() {
   const route = useRoute();
   return (
     <ToastProvider>
-      {route.name === 'list' && <WorkflowListPage />}
-      {(route.name === 'editor' || route.name === 'run') && (
-        // one editor per workflow: switching to its run view keeps unsaved edits and history
-        <Suspense fallback={<LoadingState label="Opening the editor…" />}>
-          <EditorPage key={route.id} workflowId={route.id} runId={route.name === 'run' ? route.runId : null} />
-        </Suspense>
-      )}
-      {route.name === 'not-found' && (
-        <div className="page page-center">
-          <EmptyState title="Nothing here" icon="?" action={<Link to={paths.list()} className="btn btn-primary">Go to workflows</Link>}>
-            There is no page at <code>{route.path}</code>.
-          </EmptyState>
-        </div>
-      )}
+      {/* approvals for me: header badge, notification toasts and the decision dialog, on every page */}
+      <ApprovalsProvider>
+        {route.name === 'list' && <WorkflowListPage />}
+        {route.name === 'approvals' && <ApprovalsPage approvalId={route.approvalId} />}
+        {(route.name === 'editor' || route.name === 'run') && (
+          // one editor per workflow: switching to its run view keeps unsaved edits and history
+          <Suspense fallback={<LoadingState label="Opening the editor…" />}>
+            <EditorPage key={route.id} workflowId={route.id} runId={route.name === 'run' ? route.runId : null} />
+          </Suspense>
+        )}
+        {route.name === 'not-found' && (
+          <div className="page page-center">
+            <EmptyState title="Nothing here" icon="?" action={<Link to={paths.list()} className="btn btn-primary">Go to workflows</Link>}>
+              There is no page at <code>{route.path}</code>.
+            </EmptyState>
+          </div>
+        )}
+      </ApprovalsProvider>
     </ToastProvider>
   );
 }

@@ -9,6 +9,9 @@ describe('routes', () => {
     expect(matchRoute('/workflows/6f1c/')).toEqual({ name: 'editor', id: '6f1c' });
     expect(matchRoute('/workflows/6f1c/runs/9a')).toEqual({ name: 'run', id: '6f1c', runId: '9a' });
     expect(matchRoute('/nope')).toEqual({ name: 'not-found', path: '/nope' });
+    expect(matchRoute('/approvals')).toEqual({ name: 'approvals', approvalId: null });
+    expect(matchRoute('/approvals/')).toEqual({ name: 'approvals', approvalId: null });
+    expect(matchRoute('/approvals/ap%201')).toEqual({ name: 'approvals', approvalId: 'ap 1' });
   });
 
   it('works under a mount prefix', () => {

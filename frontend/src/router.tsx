@@ -1,4 +1,4 @@
-// A small router over the history API: three routes, links, and a guard that asks before
+// A small router over the history API: a few routes, links, and a guard that asks before
 // leaving a page with unsaved changes (in-app navigation, back/forward and closing the tab).
 
 import { useEffect, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from 'react';
@@ -7,6 +7,7 @@ export type Route =
   | { name: 'list' }
   | { name: 'editor'; id: string }
   | { name: 'run'; id: string; runId: string }
+  | { name: 'approvals'; approvalId: string | null }
   | { name: 'not-found'; path: string };
 
 /** Where Django mounts the app ('' for the site root); set with <meta name="app-base" content="/app">. */
@@ -20,6 +21,9 @@ export function matchRoute(pathname: string, base = appBase()): Route {
   if (base && path.startsWith(base)) path = path.slice(base.length) || '/';
   path = path.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/workflows') return { name: 'list' };
+  if (path === '/approvals') return { name: 'approvals', approvalId: null };
+  const a = /^\/approvals\/([^/]+)$/.exec(path);
+  if (a) return { name: 'approvals', approvalId: decodeURIComponent(a[1]) };
   let m = /^\/workflows\/([^/]+)$/.exec(path);
   if (m) return { name: 'editor', id: decodeURIComponent(m[1]) };
   m = /^\/workflows\/([^/]+)\/runs\/([^/]+)$/.exec(path);
@@ -37,6 +41,8 @@ export const paths = {
   list: () => `${appBase()}/`,
   editor: (id: string) => `${appBase()}/workflows/${encodeURIComponent(id)}`,
   run: (id: string, runId: string) => `${appBase()}/workflows/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`,
+  approvals: () => `${appBase()}/approvals`,
+  approval: (id: string) => `${appBase()}/approvals/${encodeURIComponent(id)}`,
 };
 
 const CHANGE = 'app:navigate';

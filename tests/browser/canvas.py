@@ -47,6 +47,16 @@ def card(page: Page, node_id: str) -> Locator:
     return page.get_by_test_id(f"node-{node_id}")
 
 
+def label_truncated(page: Page, node_id: str) -> bool:
+    """Whether the card's title is cut short (an ellipsis instead of its end)."""
+    truncated: bool = (
+        card(page, node_id)
+        .locator(".node-label")
+        .evaluate("(el) => el.scrollWidth > el.clientWidth + 1")
+    )
+    return truncated
+
+
 def handle(page: Page, node_id: str, kind: str, handle_id: str) -> Locator:
     """A React Flow handle: kind is "source" (right edge) or "target" (left edge)."""
     return page.locator(

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.session import make_workflow
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 GRAPH = {
     "nodes": [

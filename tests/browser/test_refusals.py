@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.canvas import card, edges, handle, start_connection
 from tests.browser.session import make_workflow
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 ROUTE = "upstream | length > 3"
 

@@ -13,10 +13,10 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.canvas import workflow_id_of
+from tests.browser.canvas import label_truncated, workflow_id_of
 from tests.support.stack import Daphne
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "research.json"
@@ -93,6 +93,8 @@ def test_it_photographs_the_research_example_after_a_run_and_lays_out_at_1920(
     expect(page.get_by_test_id("node-too_short")).to_have_attribute("data-status", "skipped")
     expect(page.get_by_test_id("run-final-output")).to_contain_text("barn owls")
     expect(page.get_by_test_id("run-connection")).to_have_text("Finished")
+    for node_id in ("research", "critic", "size"):  # beside a status badge and branch labels
+        assert not label_truncated(page, node_id), node_id
 
     # -- the picture for the docs, at 1280×800
     no_sideways_scrolling(page)

@@ -3,14 +3,23 @@
 import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
 
 export type ToastKind = 'info' | 'success' | 'error';
-interface Toast {
+export interface ToastOptions {
+  /** a button in the toast (e.g. "Open"); pressing it also dismisses the toast */
+  action?: { label: string; onClick: () => void; testId?: string };
+  /** replaces the default `toast-<kind>` test id */
+  testId?: string;
+  /** milliseconds before it goes away */
+  duration?: number;
+}
+
+interface Toast extends ToastOptions {
   id: number;
   kind: ToastKind;
   text: string;
 }
 
 interface ToastApi {
-  show: (text: string, kind?: ToastKind) => void;
+  show: (text: string, kind?: ToastKind, options?: ToastOptions) => void;
 }
 
 const ToastContext = createContext<ToastApi>({ show: () => undefined });
@@ -20,10 +29,10 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const counter = useRef(0);
   const dismiss = useCallback((id: number) => setToasts((list) => list.filter((t) => t.id !== id)), []);
   const show = useCallback(
-    (text: string, kind: ToastKind = 'info') => {
+    (text: string, kind: ToastKind = 'info', options: ToastOptions = {}) => {
       const id = ++counter.current;
-      setToasts((list) => [...list.slice(-3), { id, kind, text }]);
-      setTimeout(() => dismiss(id), kind === 'error' ? 8000 : 3500);
+      setToasts((list) => [...list.slice(-3), { ...options, id, kind, text }]);
+      setTimeout(() => dismiss(id), options.duration ?? (kind === 'error' ? 8000 : 3500));
     },
     [dismiss],
   );
@@ -33,8 +42,21 @@ export function ToastProvider({ children }: { children: ReactNode }) {
       {children}
       <div className="toasts" aria-live="polite" aria-relevant="additions">
         {toasts.map((toast) => (
-          <div key={toast.id} className={`toast toast-${toast.kind}`} role={toast.kind === 'error' ? 'alert' : 'status'} data-testid={`toast-${toast.kind}`}>
+          <div key={toast.id} className={`toast toast-${toast.kind}`} role={toast.kind === 'error' ? 'alert' : 'status'} data-testid={toast.testId ?? `toast-${toast.kind}`}>
             <span>{toast.text}</span>
+            {toast.action && (
+              <button
+                type="button"
+                className="btn btn-small toast-action"
+                data-testid={toast.action.testId}
+                onClick={() => {
+                  dismiss(toast.id);
+                  toast.action!.onClick();
+                }}
+              >
+                {toast.action.label}
+              </button>
+            )}
             <button type="button" className="icon-btn" aria-label="Dismiss" onClick={() => dismiss(toast.id)}>
               ×
             </button>

@@ -3,6 +3,7 @@
 
 import { Handle, Position, useUpdateNodeInternals, type NodeProps } from '@xyflow/react';
 import { memo, useEffect, useRef, useState, type CSSProperties } from 'react';
+import { approvalRequestOf } from '../api/approvals';
 import { ERROR_HANDLE } from '../api/graph';
 import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from '../graph/handles';
 import type { StepNode } from '../graph/convert';
@@ -72,6 +73,12 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     view?.duration_ms ?? (running && view?.startedAt ? Math.max(0, (now - view.startedAt) * 1000) : null);
   const runError = status === 'failed' ? (view?.error?.message ?? step?.error?.message) : null;
   const errorText = run ? runError : issues[0]?.message;
+  const human = spec?.category === 'human' || data.type === 'approval';
+  // the step that waits: a gate's own step (or any of the node's steps asking for an approval)
+  const waitingStep =
+    run && status === 'waiting'
+      ? (view?.steps ?? []).map((s) => run.steps[s]).find((s) => s?.status === 'waiting' && (human || approvalRequestOf(s.request)))
+      : undefined;
   const labelled = outputs.length > 1 || (outputs.length === 1 && outputs[0] !== 'out');
   const minHeight = Math.max(inputs.length, outputs.length) * 24 + 40;
   const cardClass = [
@@ -81,6 +88,8 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     selected ? 'selected' : '',
     !run && issues.length ? 'invalid' : '',
     !spec ? 'unknown-type' : '',
+    human ? 'node-human' : '',
+    waitingStep ? 'awaiting-approval' : '',
   ]
     .filter(Boolean)
     .join(' ');
@@ -146,6 +155,24 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
             {view.attempt > 1 && <span className="badge-warn">attempt {view.attempt}</span>}
           </div>
         )}
+        {waitingStep && (
+          <div className="node-approval" data-testid={`node-approval-${id}`}>
+            <span className="approval-badge">Waiting for approval</span>
+            {info.onDecide && (
+              <button
+                type="button"
+                className="btn btn-primary btn-small nodrag"
+                data-testid={`decide-${id}`}
+                onClick={(e) => {
+                  e.stopPropagation();
+                  info.onDecide?.(id, waitingStep.id);
+                }}
+              >
+                Decide
+              </button>
+            )}
+          </div>
+        )}
         {run && view && view.children.length > 0 && (
           <div className="node-children" data-testid={`node-children-${id}`}>
             <div className="node-children-badges">
@@ -188,7 +215,7 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           style={spread(index, outputs.length)}
           isConnectable={!info.readOnly}
         >
-          {labelled && <span className="handle-label">{handle}</span>}
+          {labelled && <span className={`handle-label${handle === 'approved' || handle === 'rejected' ? ` handle-label-${handle}` : ''}`}>{handle}</span>}
         </Handle>
       ))}
       {spec?.can_delegate && (
@@ -213,7 +240,7 @@ function StatusGlyph({ status }: { status: string }) {
     failed: '✕',
     skipped: '⤼',
     cancelled: '⊘',
-    waiting: '⏸',
+    waiting: '‖', // ⏸ is missing from common fonts
     queued: '…',
     pending: '·',
     idle: '·',

@@ -15,6 +15,8 @@ export interface CanvasInfo {
   edgeStates: Record<string, EdgeRunState>;
   readOnly: boolean;
   onSelectStep?: (stepId: string) => void;
+  /** the run view's Decide button on a waiting approval gate */
+  onDecide?: (nodeId: string, stepId: string) => void;
 }
 
 export const CanvasContext = createContext<CanvasInfo>({

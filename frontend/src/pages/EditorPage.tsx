@@ -5,6 +5,9 @@ import '@xyflow/react/dist/style.css';
 import { ReactFlowProvider, useReactFlow, type NodeMouseHandler } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { useCatalogue } from '../api/catalogue';
+import { ApprovalsLink } from '../approvals/ApprovalsLink';
+import { useApprovals } from '../approvals/ApprovalsProvider';
+import { useRunApprovals } from '../approvals/useRunApprovals';
 import { ApiError, errorMessage } from '../api/client';
 import { FINISHED_RUN_STATUSES } from '../api/events';
 import type { Graph, Issue, JsonSchema } from '../api/graph';
@@ -302,6 +305,32 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     setSelectedStep(stepId);
     setRunTab('step');
   }, []);
+
+  // approval gates in the run: their approvals, and the Decide button on a waiting one
+  const { open: openApproval } = useApprovals();
+  const gateNodes = useMemo(
+    () =>
+      new Set(
+        mode === 'run'
+          ? runGraph.nodes.filter((n) => n.type === 'approval' || catalogue.byType.get(n.type)?.category === 'human').map((n) => n.id)
+          : [],
+      ),
+    [mode, runGraph, catalogue.byType],
+  );
+  const runApprovals = useRunApprovals(mode === 'run' ? runId : null, live.view, gateNodes);
+  const findApproval = runApprovals.find;
+  const decide = useCallback(
+    (_nodeId: string, stepId: string) => {
+      findApproval(stepId).then(
+        (found) => {
+          if (found) openApproval(found);
+          else toast.show('The approval for this step is not available yet; try again in a moment.', 'error');
+        },
+        (error) => toast.show(`Could not open the approval: ${errorMessage(error)}`, 'error'),
+      );
+    },
+    [openApproval, findApproval, toast],
+  );
   const info: CanvasInfo = useMemo(
     () => ({
       catalogue: catalogue.byType,
@@ -311,8 +340,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       edgeStates,
       readOnly: mode !== 'edit',
       onSelectStep: selectStep,
+      onDecide: mode === 'run' ? decide : undefined,
     }),
-    [catalogue.byType, mode, grouped, live.view, edgeStates, selectStep],
+    [catalogue.byType, mode, grouped, live.view, edgeStates, selectStep, decide],
   );
 
   const labelOf = useCallback(
@@ -599,6 +629,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             >
               Runs
             </button>
+            <ApprovalsLink />
             <span className="help-anchor">
               <button
                 type="button"
@@ -728,6 +759,8 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               onSelectStep={selectStep}
               labelOf={labelOf}
               connection={live.connection}
+              approvals={runApprovals.byStep}
+              onDecide={(stepId) => decide('', stepId)}
             />
           )}
         </div>

@@ -10,6 +10,7 @@ import { useToast } from '../components/toast';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
 import { Link, loginUrl, navigate, paths } from '../router';
+import { ApprovalsLink } from '../approvals/ApprovalsLink';
 import { ExamplesDialog } from './ExamplesDialog';
 
 type Dialog =
@@ -143,6 +144,7 @@ export function WorkflowListPage() {
           <p className="muted">{items ? `${count} workflow${count === 1 ? '' : 's'}` : '\u00a0'}</p>
         </div>
         <div className="page-actions">
+          <ApprovalsLink className="btn btn-secondary" />
           <input ref={fileInput} type="file" accept="application/json,.json" hidden onChange={onImportFile} data-testid="import-file" />
           <button type="button" className="btn btn-secondary" onClick={() => fileInput.current?.click()} data-testid="import">
             Import JSON

@@ -2,6 +2,8 @@
 // (input, output, error, attempts).
 
 import { memo, useEffect, useRef } from 'react';
+import { approvalRequestOf, type Approval } from '../api/approvals';
+import { decisionVerb, quorumText } from '../approvals/decision';
 import { StatusPill } from '../components/ui';
 import { formatCost, formatDuration, formatTime, formatTokens, formatValue } from './format';
 import { depthOf, isFinished, type RunView, type StepView } from './reducer';
@@ -17,7 +19,13 @@ export interface RunPanelProps {
   onSelectStep: (id: string) => void;
   labelOf: (nodeId: string) => string;
   connection: Connection;
+  /** the approvals of the run's gate steps, by step id */
+  approvals?: Record<string, Approval>;
+  /** open the decision dialog of a waiting gate step */
+  onDecide?: (stepId: string) => void;
 }
+
+const NO_APPROVALS: Record<string, Approval> = {};
 
 function runDuration(view: RunView, finished: boolean): string {
   // the run's own start, else its first step's (a snapshot may come without started_at)
@@ -46,7 +54,17 @@ export function connectionText(connection: Connection, finished: boolean): strin
   }
 }
 
-export const RunPanel = memo(function RunPanel({ view, tab, onTab, selectedStep, onSelectStep, labelOf, connection }: RunPanelProps) {
+export const RunPanel = memo(function RunPanel({
+  view,
+  tab,
+  onTab,
+  selectedStep,
+  onSelectStep,
+  labelOf,
+  connection,
+  approvals = NO_APPROVALS,
+  onDecide,
+}: RunPanelProps) {
   const finished = isFinished(view);
   const tabs: [RunTab, string][] = [
     ['output', 'Output'],
@@ -95,15 +113,34 @@ export const RunPanel = memo(function RunPanel({ view, tab, onTab, selectedStep,
         ))}
       </div>
       <div className="panel-body run-tab-body" role="tabpanel" id={`run-tabpanel-${tab}`} aria-labelledby={`run-tab-${tab}`}>
-        {tab === 'output' && <OutputTab view={view} labelOf={labelOf} onSelectStep={onSelectStep} />}
-        {tab === 'timeline' && <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} labelOf={labelOf} />}
-        {tab === 'step' && <StepDetail view={view} step={selectedStep ? view.steps[selectedStep] : undefined} labelOf={labelOf} />}
+        {tab === 'output' && <OutputTab view={view} labelOf={labelOf} onSelectStep={onSelectStep} onDecide={onDecide} />}
+        {tab === 'timeline' && <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} labelOf={labelOf} approvals={approvals} />}
+        {tab === 'step' && (
+          <StepDetail
+            view={view}
+            step={selectedStep ? view.steps[selectedStep] : undefined}
+            labelOf={labelOf}
+            approval={selectedStep ? approvals[selectedStep] : undefined}
+            onDecide={onDecide}
+          />
+        )}
       </div>
     </aside>
   );
 });
 
-function OutputTab({ view, labelOf, onSelectStep }: { view: RunView; labelOf: (id: string) => string; onSelectStep: (id: string) => void }) {
+function OutputTab({
+  view,
+  labelOf,
+  onSelectStep,
+  onDecide,
+}: {
+  view: RunView;
+  labelOf: (id: string) => string;
+  onSelectStep: (id: string) => void;
+  onDecide?: (stepId: string) => void;
+}) {
+  const waiting = view.order.filter((id) => view.steps[id]?.status === 'waiting');
   const streaming = view.streaming ? view.steps[view.streaming] : undefined;
   const box = useRef<HTMLPreElement>(null);
   const text = streaming?.text ?? '';
@@ -123,7 +160,17 @@ function OutputTab({ view, labelOf, onSelectStep }: { view: RunView; labelOf: (i
           )}
         </div>
       )}
-      {view.status === 'waiting' && <div className="banner banner-warn">The run is waiting for a person (an approval).</div>}
+      {view.status === 'waiting' && (
+        <div className="banner banner-warn" data-testid="run-waiting">
+          The run is waiting for a person (an approval).
+          {onDecide &&
+            waiting.map((id) => (
+              <button key={id} type="button" className="btn btn-primary btn-small" data-testid={`run-decide-${id}`} onClick={() => onDecide(id)}>
+                Decide: {labelOf(view.steps[id].node)}
+              </button>
+            ))}
+        </div>
+      )}
       <section data-testid="run-output" aria-live="polite" className="run-output">
         {streaming && (
           <>
@@ -159,11 +206,13 @@ function Timeline({
   selected,
   onSelect,
   labelOf,
+  approvals,
 }: {
   view: RunView;
   selected: string | null;
   onSelect: (id: string) => void;
   labelOf: (id: string) => string;
+  approvals: Record<string, Approval>;
 }) {
   if (!view.order.length) return <p className="muted">No steps yet.</p>;
   const origin = view.startedAt ?? view.steps[view.order[0]]?.startedAt ?? null;
@@ -195,6 +244,7 @@ function Timeline({
                 {step.cost > 0 ? ` · ${formatCost(step.cost)}` : ''}
               </span>
             </button>
+            {approvals[id] && <Decisions approval={approvals[id]} testId={`timeline-decisions-${id}`} compact />}
           </li>
         );
       })}
@@ -213,7 +263,39 @@ function Block({ title, value, testId }: { title: string; value: unknown; testId
   );
 }
 
-function StepDetail({ view, step, labelOf }: { view: RunView; step: StepView | undefined; labelOf: (id: string) => string }) {
+/** Who decided what and when, from the gate's Approval. */
+function Decisions({ approval, testId, compact = false }: { approval: Approval; testId?: string; compact?: boolean }) {
+  const decisions = approval.decisions ?? [];
+  if (compact && !decisions.length && approval.status === 'pending') return null;
+  return (
+    <ul className={`decision-list${compact ? ' decision-list-compact' : ''}`} data-testid={testId}>
+      {decisions.map((d, i) => (
+        <li key={i} className={`decision-item decision-${decisionVerb(d.decision)}`}>
+          <span aria-hidden="true">{decisionVerb(d.decision) === 'approved' ? '✓ ' : decisionVerb(d.decision) === 'rejected' ? '✕ ' : ''}</span>
+          <strong>{d.user}</strong> {decisionVerb(d.decision)}
+          <span className="muted small"> · {formatTime(Date.parse(d.created_at) / 1000)}</span>
+          {d.comment && <span className="decision-comment-text"> — “{d.comment}”</span>}
+        </li>
+      ))}
+      {approval.status === 'expired' && <li className="muted small">Expired without a decision{approval.decided_at ? ` · ${formatTime(Date.parse(approval.decided_at) / 1000)}` : ''}</li>}
+      {approval.status === 'pending' && approval.quorum > 1 && <li className="muted small">{quorumText(approval)} approvals so far</li>}
+    </ul>
+  );
+}
+
+function StepDetail({
+  view,
+  step,
+  labelOf,
+  approval,
+  onDecide,
+}: {
+  view: RunView;
+  step: StepView | undefined;
+  labelOf: (id: string) => string;
+  approval?: Approval;
+  onDecide?: (stepId: string) => void;
+}) {
   if (!step) return <p className="muted">Click a node or a timeline entry to see its step.</p>;
   const parent = step.parent ? view.steps[step.parent] : null;
   return (
@@ -290,6 +372,20 @@ function StepDetail({ view, step, labelOf }: { view: RunView; step: StepView | u
               </li>
             ))}
           </ul>
+        </section>
+      )}
+      {step.status === 'waiting' && onDecide && !!(approval || approvalRequestOf(step.request)) && (
+        <div className="banner banner-warn">
+          Waiting for approval.
+          <button type="button" className="btn btn-primary btn-small" data-testid="step-decide" onClick={() => onDecide(step.id)}>
+            Decide
+          </button>
+        </div>
+      )}
+      {approval && (
+        <section className="detail-block">
+          <h4>Approval · {approval.status}</h4>
+          <Decisions approval={approval} testId="step-decisions" />
         </section>
       )}
       {step.request !== null && step.request !== undefined && <Block title="Waiting for" value={step.request} />}

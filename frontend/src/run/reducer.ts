@@ -179,6 +179,7 @@ function figuresOf(step: StepView): Figures {
 }
 
 const ACTIVE: ReadonlySet<string> = new Set(['queued', 'running', 'waiting']);
+const RESUMING: ReadonlySet<string> = new Set(['step.resumed', 'step.started', 'step.succeeded', 'step.failed']);
 
 /** Everything a step and its delegated descendants spent. */
 export function subtreeFigures(steps: Record<string, StepView>, id: string, seen = new Set<string>()): Figures {
@@ -396,6 +397,11 @@ export function applyEvent(state: RunView, event: RunEvent): RunView {
     if (!event.step) return { ...state, lastSeq: event.seq };
     const next = applyStepEvent(state, event);
     if (next.status === 'idle' || next.status === 'queued') next.status = 'running';
+    // a decision came (there is no run-level "resumed" event): the run goes on once nothing waits
+    if (next.status === 'waiting' && RESUMING.has(event.type) && !Object.values(next.steps).some((s) => s.status === 'waiting')) {
+      next.status = 'running';
+      next.nodes = deriveNodes(next);
+    }
     return next;
   }
   const next: RunView = { ...state, lastSeq: event.seq, runId: state.runId ?? event.run };

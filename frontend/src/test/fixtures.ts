@@ -1,7 +1,9 @@
 // Test fixtures: the real node-type catalogue (saved from `python -m runtime node-types --json`),
-// plus the manager and approval types the architecture describes and the engine has not
-// registered yet; a real event log of examples/research.json run by the engine's CLI.
+// plus the approval type (saved from the engine once it registered it, node-types.planned.json,
+// newer than node-types.json); a real event log of examples/research.json run
+// by the engine's CLI; an Approval in the API's shape.
 
+import type { Approval } from '../api/approvals';
 import type { RunEvent } from '../api/events';
 import type { Graph, NodeTypeSpec } from '../api/graph';
 import { catalogueMap } from '../api/catalogue';
@@ -41,3 +43,28 @@ export const team: Graph = {
     { id: 'e5', source: 'gate', target: 'out', source_handle: 'approved' },
   ],
 };
+
+/** An Approval as GET /api/approvals/<id>/ returns it (the contract's shape). */
+export function approvalFixture(overrides: Partial<Approval> = {}): Approval {
+  return {
+    id: 'ap-1',
+    run: 'run-1',
+    workflow: { id: 'wf-1', name: 'Newsletter' },
+    step: 'gate',
+    node: 'gate',
+    status: 'pending',
+    prompt: 'Publish this draft?',
+    data: { title: 'Bees', body: 'Bees dance.' },
+    editable: true,
+    approvers: ['alice', 'bob'],
+    role: null,
+    quorum: 2,
+    approvals: 1,
+    deadline: null,
+    can_decide: true,
+    decisions: [{ user: 'alice', decision: 'approve', comment: 'fine by me', created_at: '2026-11-24T10:00:00Z' }],
+    created_at: '2026-11-24T09:58:00Z',
+    decided_at: null,
+    ...overrides,
+  };
+}
