@@ -3,6 +3,7 @@ and the one error body shape every 4xx answer has (``error_body``).
 
     OperationError                 400 invalid
     ├── GraphRefused               400 invalid_graph: not graph-shaped, or over the size limits
+    ├── Forbidden                  403 forbidden: visible to the user, but not theirs to do
     ├── NotFound                   404 not_found
     └── Conflict                   409 conflict
         └── VersionConflict        409 version_conflict: saved on top of an older version
@@ -46,6 +47,13 @@ class GraphRefused(OperationError):
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message, fields={"graph": [message]}, code=code)
+
+
+class Forbidden(OperationError):
+    """The user may see the object (so it is not a 404) but may not do this to it."""
+
+    status = 403
+    code = "forbidden"
 
 
 class NotFound(OperationError):

@@ -1,4 +1,5 @@
-"""The runs API: start, list, read, follow and cancel runs. Views only call operations."""
+"""The runs API (start, list, read, follow and cancel runs) and the approvals inbox (list, read,
+decide). Views only call operations."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from rest_framework.views import APIView
 
 from editor.access import workflows_of
 from editor.errors import Conflict, OperationError
-from orchestrator import operations
-from orchestrator.access import runs_of
-from orchestrator.models import Run
+from editor.models import Membership
+from orchestrator import approvals, operations
+from orchestrator.access import approvals_of, runs_of
+from orchestrator.models import APPROVAL_STATUSES, Approval, Run
 from orchestrator.serializers import (
+    ApprovalSerializer,
+    DecideSerializer,
     EventSerializer,
     RunSerializer,
     RunSummarySerializer,
@@ -138,3 +142,91 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise Conflict(f"the run has already {get_object_or_404(Run, pk=run.pk).status}")
         run.refresh_from_db()
         return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ApprovalViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Approval]
+):
+    """Approvals in my workspaces. ``?status=pending|approved|rejected|expired`` and ``?run=<id>``
+    narrow the list; ``?mine=1`` keeps only those I may decide now."""
+
+    serializer_class = ApprovalSerializer
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_queryset(self) -> Any:
+        found = (
+            approvals_of(self.request.user)
+            .select_related("run__workflow", "step")
+            .prefetch_related("decisions__user")
+        )
+        if self.action == "list":
+            wanted = self.request.query_params.get("status")
+            if wanted:
+                found = found.filter(status=wanted)  # list() has checked it
+            run = self.request.query_params.get("run")
+            if run:
+                found = found.filter(run_id=run)  # list() has checked it is a uuid
+        return found.order_by("-created_at", "-id")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        user = self.request.user
+        if getattr(user, "is_authenticated", False):
+            context["roles"] = dict(
+                Membership.objects.filter(user=user).values_list("workspace_id", "role")
+            )
+            context["username"] = user.get_username()
+        return context
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=list(APPROVAL_STATUSES)),
+            OpenApiParameter("mine", bool, description="only those I may decide now"),
+            OpenApiParameter("run", str, description="only the approvals of this run"),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        wanted = request.query_params.get("status")
+        if wanted and wanted not in APPROVAL_STATUSES:
+            raise OperationError(
+                f"status must be one of {', '.join(APPROVAL_STATUSES)}",
+                fields={"status": ["not a status"]},
+            )
+        run = request.query_params.get("run")
+        if run:
+            import uuid
+
+            try:
+                uuid.UUID(run)
+            except ValueError:
+                raise OperationError(
+                    "run must be a run id", fields={"run": ["not a valid id"]}
+                ) from None
+        if request.query_params.get("mine") not in (None, "", "0", "false"):
+            context = self.get_serializer_context()
+            roles, username = context.get("roles", {}), context.get("username", "")
+            mine = [
+                approval
+                for approval in self.get_queryset().filter(status="pending")
+                if approvals.can_decide(approval, username, roles.get(approval.workspace_id))
+            ]
+            page = self.paginate_queryset(mine)
+            data = self.get_serializer(page if page is not None else mine, many=True).data
+            return self.get_paginated_response(data) if page is not None else Response(data)
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=DecideSerializer, responses={200: ApprovalSerializer})
+    @action(detail=True, methods=["post"])
+    def decide(self, request: Request, pk: str | None = None) -> Response:
+        approval = self.get_object()  # 404 outside my workspaces
+        body = DecideSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        approvals.decide_approval(
+            approval.pk,
+            request.user,
+            body.validated_data["decision"],
+            body.validated_data.get("comment") or "",
+            body.validated_data.get("output"),
+        )
+        fresh = self.get_queryset().get(pk=approval.pk)
+        return Response(self.get_serializer(fresh).data)

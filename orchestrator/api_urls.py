@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from orchestrator.api import RunViewSet, StartRunView
+from orchestrator.api import ApprovalViewSet, RunViewSet, StartRunView
 
 router = SimpleRouter()
 router.register("runs", RunViewSet, basename="run")
+router.register("approvals", ApprovalViewSet, basename="approval")
 
 urlpatterns = [
     path("workflows/<uuid:workflow_id>/runs/", StartRunView.as_view(), name="workflow-runs"),

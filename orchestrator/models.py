@@ -139,3 +139,63 @@ class Event(models.Model):
             "data": self.data,
             "ts": self.ts.timestamp(),
         }
+
+
+APPROVAL_STATUSES = ("pending", "approved", "rejected", "expired")
+DECISIONS = ("approve", "reject")
+
+
+class Approval(models.Model):
+    """A person's (or several people's) decision a waiting ``approval`` step needs.
+
+    Opened in the transaction that suspends the step; decided (or expired by its deadline) in
+    the transaction that resumes it. See :mod:`orchestrator.approvals`.
+    """
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="approvals")
+    step = models.OneToOneField(Step, on_delete=models.CASCADE, related_name="approval")
+    workspace = models.ForeignKey(
+        "editor.Workspace", on_delete=models.CASCADE, related_name="approvals"
+    )
+    status = models.CharField(max_length=16, choices=_choices(APPROVAL_STATUSES), default="pending")
+    prompt = models.TextField(blank=True, default="")
+    data = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    editable = models.BooleanField(default=False)
+    approvers = models.JSONField(default=list, blank=True)  # usernames
+    role = models.CharField(max_length=16, null=True, blank=True)
+    quorum = models.PositiveIntegerField(default=1)
+    deadline = models.DateTimeField(null=True, blank=True)
+    deadline_seconds = models.PositiveIntegerField(null=True, blank=True)
+    on_deadline = models.CharField(max_length=16, default="reject")
+    escalate_to_role = models.CharField(max_length=16, null=True, blank=True)
+    escalated = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["workspace", "status", "-created_at"]),
+            models.Index(fields=["status", "deadline"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"approval {self.pk} of run {self.run_id} ({self.status})"
+
+
+class Decision(models.Model):
+    approval = models.ForeignKey(Approval, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    decision = models.CharField(max_length=8, choices=_choices(DECISIONS))
+    comment = models.TextField(blank=True, default="")
+    output = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["approval", "user"], name="one_decision_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.decision}s approval {self.approval_id}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from django.urls import path
 
-from orchestrator.consumers import RunConsumer
+from orchestrator.consumers import NotificationConsumer, RunConsumer
 
 websocket_urlpatterns = [
     path("ws/runs/<str:run_id>/", RunConsumer.as_asgi()),
+    path("ws/notifications/", NotificationConsumer.as_asgi()),
 ]

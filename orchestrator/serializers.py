@@ -159,3 +159,56 @@ class EventSerializer(serializers.Serializer[Event]):
 
     def to_representation(self, event: Event) -> dict[str, Any]:
         return event.to_message()
+
+
+class ApprovalDecisionSerializer(serializers.Serializer[Any]):
+    user = serializers.CharField(help_text="username")
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+
+
+class ApprovalWorkflowSerializer(serializers.Serializer[Any]):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class ApprovalSerializer(serializers.Serializer[Any]):
+    """An approval as the inbox shows it (built by ``orchestrator.approvals.describe``, which
+    the notification socket shares). The context's ``roles`` ({workspace id: my role}) and
+    ``username`` give ``can_decide``."""
+
+    id = serializers.CharField()
+    run = serializers.UUIDField()
+    workflow = ApprovalWorkflowSerializer()
+    step = serializers.CharField(help_text="the step's id in the run")
+    node = serializers.CharField()
+    status = serializers.ChoiceField(choices=["pending", "approved", "rejected", "expired"])
+    prompt = serializers.CharField()
+    data = serializers.JSONField(allow_null=True)
+    editable = serializers.BooleanField()
+    approvers = serializers.ListField(child=serializers.CharField())
+    role = serializers.CharField(allow_null=True)
+    quorum = serializers.IntegerField()
+    approvals = serializers.IntegerField(help_text="how many have approved so far")
+    deadline = serializers.DateTimeField(allow_null=True)
+    can_decide = serializers.BooleanField(help_text="whether I may decide it now")
+    decisions = ApprovalDecisionSerializer(many=True)
+    created_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, approval: Any) -> dict[str, Any]:
+        from orchestrator import approvals
+
+        roles: dict[Any, str] = self.context.get("roles", {})
+        username: str = self.context.get("username", "")
+        role = roles.get(approval.workspace_id)
+        return approvals.describe(approval, can=approvals.can_decide(approval, username, role))
+
+
+class DecideSerializer(serializers.Serializer[Any]):
+    decision = serializers.ChoiceField(choices=["approve", "reject"])
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    output = serializers.JSONField(
+        required=False, allow_null=True, default=None, help_text="the edited data (if editable)"
+    )

@@ -239,4 +239,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Runs and approvals each have a "status" with their own values (runs keep the old name).
+    "ENUM_NAME_OVERRIDES": {
+        "StatusEnum": "runtime.events.RUN_STATUSES",
+        "ApprovalStatusEnum": "orchestrator.models.APPROVAL_STATUSES",
+    },
 }

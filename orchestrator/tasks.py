@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from orchestrator import execution, operations
+from orchestrator import approvals, execution, operations
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -14,5 +14,6 @@ def execute_step(step_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sweep() -> int:
-    """Re-queue steps whose worker died (lease expired) or whose message was lost."""
-    return len(operations.requeue_lost_steps())
+    """Re-queue steps whose worker died (lease expired) or whose message was lost, and apply
+    the deadline action of approvals whose deadline passed."""
+    return len(operations.requeue_lost_steps()) + len(approvals.expire_due())

@@ -1,0 +1,133 @@
+"""Approvals on real processes: a Celery worker runs the flow to the gate, the approver's
+notification socket on Daphne hears ``approval.opened``, and a decision over Daphne's HTTP API
+resumes the run on the worker to the end."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection, connect
+
+from editor.models import Membership, Role, Workspace
+from orchestrator.models import Approval, Run, Step
+from tests.orchestrator.conftest import make_workflow
+from tests.orchestrator.test_approvals import gated_graph
+from tests.support.stack import CeleryWorker, Daphne, wait_until
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def session_of(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@contextlib.contextmanager
+def notifications(daphne: Daphne, session: str | None) -> Iterator[ClientConnection]:
+    headers = {"Cookie": f"sessionid={quote(session)}"} if session else {}
+    with connect(
+        daphne.ws_url("/ws/notifications/"),
+        origin=daphne.origin,  # type: ignore[arg-type]
+        additional_headers=headers,
+        open_timeout=10,
+        ping_interval=None,
+        proxy=None,
+    ) as socket:
+        yield socket
+
+
+def read_until(socket: ClientConnection, type_: str, timeout: float) -> dict[str, Any]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    seen = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {type_} within {timeout} s; saw {seen}")
+        try:
+            message: dict[str, Any] = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            continue
+        seen.append(message.get("type"))
+        if message.get("type") == type_:
+            return message
+
+
+def http(daphne: Daphne, user: User) -> httpx.Client:
+    token = Token.objects.create(user=user)
+    return httpx.Client(
+        base_url=daphne.url,
+        headers={"Authorization": f"Token {token.key}"},
+        timeout=15,
+        trust_env=False,
+    )
+
+
+def test_it_notifies_the_approver_and_resumes_the_run_on_the_worker_after_the_decision(
+    alice: User, alice_workspace: Workspace, stack_daphne: Daphne, stack_worker: CeleryWorker
+) -> None:
+    dave = User.objects.create_user("dave", "dave@example.org", "pw")
+    Membership.objects.create(user=dave, workspace=alice_workspace, role=Role.APPROVER)
+    workflow = make_workflow(alice, alice_workspace, gated_graph(editable=True), name="Gated")
+
+    with (
+        notifications(stack_daphne, session_of(dave)) as socket,
+        http(stack_daphne, alice) as alice_api,
+        http(stack_daphne, dave) as dave_api,
+    ):
+        assert read_until(socket, "ready", timeout=10)  # joined the group: nothing is missed
+        started = alice_api.post(
+            f"/api/workflows/{workflow.id}/runs/", json={"input": {"topic": "tides"}}
+        )
+        assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+
+        opened = read_until(socket, "approval.opened", timeout=30)["approval"]
+        assert opened["run"] == run_id
+        assert opened["status"] == "pending"
+        assert opened["prompt"] == "Publish 'Draft on tides'?"
+        assert opened["can_decide"] is True
+        assert opened["workflow"]["name"] == "Gated"
+        run = Run.objects.get(pk=run_id)
+        assert run.status == "waiting"
+        assert not Step.objects.filter(run=run, status__in=("queued", "running")).exists()
+
+        decided = dave_api.post(
+            f"/api/approvals/{opened['id']}/decide/",
+            json={"decision": "approve", "comment": "fine", "output": "Edited draft"},
+        )
+        assert decided.status_code == 200, decided.text
+        assert decided.json()["status"] == "approved"
+        told = read_until(socket, "approval.decided", timeout=15)["approval"]
+        assert (told["id"], told["status"], told["can_decide"]) == (opened["id"], "approved", False)
+
+    run = wait_until(
+        lambda: Run.objects.filter(pk=run_id, status__in=("succeeded", "failed")).first(),
+        30,
+        "the run to finish",
+    )
+    assert run.status == "succeeded", run.error
+    assert run.output == {"output_a": "published: Edited draft"}
+    gate = Step.objects.get(run=run, key="gate")
+    assert (gate.status, gate.branch, gate.round) == ("succeeded", "approved", 1)
+    assert gate.worker  # it ran (both times) on the worker
+    assert Approval.objects.get(pk=opened["id"]).status == "approved"
+
+
+def test_an_anonymous_notification_socket_is_closed_with_4403(stack_daphne: Daphne) -> None:
+    with notifications(stack_daphne, None) as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
