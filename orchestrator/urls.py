@@ -14,6 +14,7 @@ urlpatterns = [
     path("workflows/<path:route>", views.app, name="app"),
     path("approvals", views.app, name="approvals-page"),
     path("approvals/<path:route>", views.app),
+    path("settings/<path:route>", views.app),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -5,6 +5,7 @@ import { ApprovalsPage } from './approvals/ApprovalsPage';
 import { ApprovalsProvider } from './approvals/ApprovalsProvider';
 import { ToastProvider } from './components/toast';
 import { EmptyState, LoadingState } from './components/ui';
+import { ModelsPage } from './models/ModelsPage';
 import { WorkflowListPage } from './pages/WorkflowListPage';
 import { Link, paths, useRoute } from './router';
 
@@ -19,6 +20,7 @@ export function App() {
       <ApprovalsProvider>
         {route.name === 'list' && <WorkflowListPage />}
         {route.name === 'approvals' && <ApprovalsPage approvalId={route.approvalId} />}
+        {route.name === 'models' && <ModelsPage />}
         {(route.name === 'editor' || route.name === 'run') && (
           // one editor per workflow: switching to its run view keeps unsaved edits and history
           <Suspense fallback={<LoadingState label="Opening the editor…" />}>

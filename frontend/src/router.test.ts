@@ -12,6 +12,9 @@ describe('routes', () => {
     expect(matchRoute('/approvals')).toEqual({ name: 'approvals', approvalId: null });
     expect(matchRoute('/approvals/')).toEqual({ name: 'approvals', approvalId: null });
     expect(matchRoute('/approvals/ap%201')).toEqual({ name: 'approvals', approvalId: 'ap 1' });
+    expect(matchRoute('/settings/models')).toEqual({ name: 'models' });
+    expect(matchRoute('/settings/models/')).toEqual({ name: 'models' });
+    expect(matchRoute('/settings')).toEqual({ name: 'models' });
   });
 
   it('works under a mount prefix', () => {

@@ -8,6 +8,7 @@ export type Route =
   | { name: 'editor'; id: string }
   | { name: 'run'; id: string; runId: string }
   | { name: 'approvals'; approvalId: string | null }
+  | { name: 'models' }
   | { name: 'not-found'; path: string };
 
 /** Where Django mounts the app ('' for the site root); set with <meta name="app-base" content="/app">. */
@@ -22,6 +23,7 @@ export function matchRoute(pathname: string, base = appBase()): Route {
   path = path.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/workflows') return { name: 'list' };
   if (path === '/approvals') return { name: 'approvals', approvalId: null };
+  if (path === '/settings' || path === '/settings/models') return { name: 'models' };
   const a = /^\/approvals\/([^/]+)$/.exec(path);
   if (a) return { name: 'approvals', approvalId: decodeURIComponent(a[1]) };
   let m = /^\/workflows\/([^/]+)$/.exec(path);
@@ -43,6 +45,7 @@ export const paths = {
   run: (id: string, runId: string) => `${appBase()}/workflows/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`,
   approvals: () => `${appBase()}/approvals`,
   approval: (id: string) => `${appBase()}/approvals/${encodeURIComponent(id)}`,
+  models: () => `${appBase()}/settings/models`,
 };
 
 const CHANGE = 'app:navigate';

@@ -1,7 +1,8 @@
 // The side panel for the selected node: label, settings form from the type's JSON Schema
 // (validated as you type), and the server's issues for this node.
 
-import { memo, useMemo } from 'react';
+import { memo, useEffect, useMemo, useSyncExternalStore } from 'react';
+import { cachedModels, loadModelsOnce, subscribeModels } from '../api/models';
 import type { Issue, NodeTypeSpec } from '../api/graph';
 import type { LinkEdge, StepNode } from '../graph/convert';
 import { categoryClass } from './look';
@@ -44,6 +45,9 @@ export const SettingsPanel = memo(function SettingsPanel({
 }: SettingsPanelProps) {
   const config = node.data.config;
   const errors = useMemo(() => formErrors(spec, config, issues), [spec, config, issues]);
+  // the model pickers offer the catalogue with prices (loaded once, shared with the models page)
+  const models = useSyncExternalStore(subscribeModels, cachedModels, () => null);
+  useEffect(loadModelsOnce, []);
   const general = issues.filter((issue) => configPath(issue.field) === null || configPath(issue.field) === '');
   const errorCount = Object.keys(errors).length;
   return (
@@ -97,6 +101,7 @@ export const SettingsPanel = memo(function SettingsPanel({
               value={config}
               errors={errors}
               upstream={upstream}
+              models={models}
               onChange={(next, path) => onChange({ config: next }, `config:${node.id}:${path}`)}
             />
           )}

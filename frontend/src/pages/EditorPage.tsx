@@ -630,6 +630,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               Runs
             </button>
             <ApprovalsLink />
+          <Link to={paths.models()} className="btn btn-ghost" data-testid="models-link">
+            Models
+          </Link>
             <span className="help-anchor">
               <button
                 type="button"

@@ -61,6 +61,24 @@ describe('SchemaForm', () => {
     expect(stream.checked).toBe(true);
   });
 
+  it('offers the tiers first and the catalogue models with their prices', () => {
+    const nodeSpec = spec('worker');
+    render(
+      <SchemaForm
+        schema={nodeSpec.config_schema}
+        value={{ model: 'fast' }}
+        models={[{ model: 'acme/big', input_price: 1, output_price: 2, context: null, source: 'workspace', builtin: false }]}
+        onChange={() => undefined}
+      />,
+    );
+    const model = screen.getByTestId('field-model') as HTMLInputElement;
+    const options = Array.from(document.querySelectorAll(`datalist#${model.getAttribute('list')} option`));
+    expect(options.slice(0, 2).map((o) => o.getAttribute('value'))).toEqual(['fast', 'strong']);
+    const big = options.find((o) => o.getAttribute('value') === 'acme/big');
+    expect(big?.getAttribute('label')).toBe('$1.00 in / $2.00 out per M tokens');
+    expect(options.map((o) => o.getAttribute('value'))).toContain('openai/gpt-4o-mini');
+  });
+
   it('edits the retry policy inside a collapsible group, validating nested fields', () => {
     render(<Harness type="worker" initial={{}} />);
     const group = screen.getByText('Retry').closest('details')!;

@@ -3,6 +3,8 @@
 
 import { memo, useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { JsonSchema } from '../../api/graph';
+import type { ModelEntry } from '../../api/models';
+import { modelOptions, type ModelOption } from '../../models/catalogue';
 import { deref, newItem, resolveField, type ResolvedField } from './resolve';
 import { joinPath, setIn, type Errors } from './validate';
 
@@ -28,6 +30,8 @@ export interface SchemaFormProps {
   /** nodes upstream of this one, offered as {{ nodes.<id>.output }} in template fields */
   upstream?: UpstreamRef[];
   modelSuggestions?: string[];
+  /** the model catalogue (GET /api/models/): offered with prices after the tiers; null while unknown */
+  models?: ModelEntry[] | null;
   /** names of top-level fields to leave out */
   hidden?: string[];
 }
@@ -37,6 +41,8 @@ interface Ctx {
   errors: Errors;
   upstream: UpstreamRef[];
   modelListId: string;
+  /** suggestions for a model field, given the type's own examples */
+  modelOptions: (examples: string[]) => ModelOption[];
   idBase: string;
   change: (path: (string | number)[], value: unknown) => void;
 }
@@ -60,6 +66,7 @@ export const SchemaForm = memo(function SchemaForm(props: SchemaFormProps) {
     errors: props.errors ?? {},
     upstream: props.upstream ?? [],
     modelListId: `${idBase}-models`,
+    modelOptions: (examples) => modelOptions(props.models ?? null, examples, props.modelSuggestions ?? MODEL_SUGGESTIONS),
     idBase,
     change: (path, value) => {
       const next = setIn(valueRef.current, path, value) as Record<string, unknown>;
@@ -72,8 +79,8 @@ export const SchemaForm = memo(function SchemaForm(props: SchemaFormProps) {
     <div className="schema-form">
       <ObjectFields ctx={ctx} schema={props.schema} value={props.value} path={[]} />
       <datalist id={ctx.modelListId}>
-        {(props.modelSuggestions ?? MODEL_SUGGESTIONS).map((model) => (
-          <option key={model} value={model} />
+        {ctx.modelOptions([]).map((option) => (
+          <option key={option.value} value={option.value} label={option.label} />
         ))}
       </datalist>
     </div>
@@ -344,10 +351,10 @@ function TextField({ ctx, field, required, value, path, onSet, emptyValue }: Lea
       }
     </Row>
     {field.kind === 'model' && field.schema.examples?.length ? (
-      // the type's own examples first (e.g. the deployment's tiers "fast", "strong"), then the usual models
+      // the tiers and the type's own examples first (e.g. "fast", "strong"), then the catalogue with prices
       <datalist id={`${ctx.modelListId}-${path}`}>
-        {[...new Set([...field.schema.examples.map(String), ...MODEL_SUGGESTIONS])].map((model) => (
-          <option key={model} value={model} />
+        {ctx.modelOptions(field.schema.examples.map(String)).map((option) => (
+          <option key={option.value} value={option.value} label={option.label} />
         ))}
       </datalist>
     ) : null}

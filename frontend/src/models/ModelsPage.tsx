@@ -1,0 +1,307 @@
+// /settings/models: the workspace's model catalogue. Prices and context edit inline with a Save
+// per row; the workspace's own entries ("custom", or "overridden" built-ins) can be reset; a form
+// adds a model. The server's field errors show under the fields.
+
+import { useCallback, useEffect, useReducer, useState, type FormEvent } from 'react';
+import { errorMessage, ApiError } from '../api/client';
+import { listModels, resetModel, saveModel, setCachedModels, type ModelEntry } from '../api/models';
+import { useToast } from '../components/toast';
+import { EmptyState, ErrorState, LoadingState, Spinner } from '../components/ui';
+import { Link, loginUrl, paths } from '../router';
+import {
+  apiFieldErrors,
+  canReset,
+  EMPTY_DRAFT,
+  formatContext,
+  initialRow,
+  isDirty,
+  parseDraft,
+  rowReducer,
+  sourceBadge,
+  type Draft,
+  type FieldErrors,
+} from './catalogue';
+
+type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; models: ModelEntry[] };
+
+export function ModelsPage() {
+  const [load, setLoad] = useState<Load>({ status: 'loading' });
+  const [adding, setAdding] = useState(false);
+
+  useEffect(() => {
+    document.title = 'Models — Flows';
+  }, []);
+
+  const fetchModels = useCallback((signal?: AbortSignal) => {
+    setLoad({ status: 'loading' });
+    listModels({ signal })
+      .then((models) => {
+        setLoad({ status: 'ready', models });
+        setCachedModels(models);
+      })
+      .catch((error: unknown) => {
+        if (error instanceof DOMException && error.name === 'AbortError') return;
+        setLoad({ status: 'error', error });
+      });
+  }, []);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    fetchModels(controller.signal);
+    return () => controller.abort();
+  }, [fetchModels]);
+
+  const replace = useCallback((models: ModelEntry[]) => {
+    setLoad({ status: 'ready', models });
+    setCachedModels(models);
+  }, []);
+
+  return (
+    <div className="page list-page models-page" data-testid="models-page">
+      <header className="page-head">
+        <div>
+          <Link to={paths.list()} className="btn btn-ghost btn-small">
+            ← Workflows
+          </Link>
+          <h1>Models</h1>
+          <p className="muted">Prices in USD per million tokens. Custom entries and overrides apply to this workspace.</p>
+        </div>
+        <div className="page-actions">
+          <button type="button" className="btn btn-primary" onClick={() => setAdding((open) => !open)} aria-expanded={adding} data-testid="model-add">
+            + Add model
+          </button>
+        </div>
+      </header>
+
+      {adding && <AddModelForm onAdded={(models) => { replace(models); setAdding(false); }} onCancel={() => setAdding(false)} />}
+
+      {load.status === 'loading' && <LoadingState label="Loading models…" />}
+      {load.status === 'error' &&
+        (load.error instanceof ApiError && load.error.needsLogin ? (
+          <div className="page-center">
+            <ErrorState title="You are signed out" message="Sign in to see the models." />
+            <a className="btn btn-primary" href={loginUrl()}>
+              Sign in
+            </a>
+          </div>
+        ) : (
+          <div data-testid="models-error">
+            <ErrorState title="Could not load the models" message={errorMessage(load.error)} onRetry={() => fetchModels()} />
+          </div>
+        ))}
+      {load.status === 'ready' && load.models.length === 0 && (
+        <div data-testid="models-empty">
+          <EmptyState title="No models yet" action={<button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>Add a model</button>}>
+            The catalogue is empty. Add a model with its prices.
+          </EmptyState>
+        </div>
+      )}
+      {load.status === 'ready' && load.models.length > 0 && (
+        <table className="table models-table" data-testid="models-table">
+          <thead>
+            <tr>
+              <th>Model</th>
+              <th>Input $/M</th>
+              <th>Output $/M</th>
+              <th>Context</th>
+              <th>Source</th>
+              <th aria-label="Actions" />
+            </tr>
+          </thead>
+          <tbody>
+            {load.models.map((entry) => (
+              // a new entry object (after a save or reset) starts the row afresh
+              <ModelRow key={`${entry.model}|${entry.source}|${entry.input_price}|${entry.output_price}|${entry.context}`} entry={entry} onChanged={replace} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function FieldError({ name, message }: { name: string; message?: string }) {
+  if (!message) return null;
+  return (
+    <div className="field-error" role="alert" data-testid={`field-error-${name}`}>
+      {message}
+    </div>
+  );
+}
+
+function ModelRow({ entry, onChanged }: { entry: ModelEntry; onChanged: (models: ModelEntry[]) => void }) {
+  const [state, dispatch] = useReducer(rowReducer, entry, initialRow);
+  const [resetting, setResetting] = useState(false);
+  const toast = useToast();
+  const dirty = isDirty(state.draft, entry);
+  const badge = sourceBadge(entry);
+
+  const save = async () => {
+    const parsed = parseDraft(state.draft);
+    if (parsed.errors) {
+      dispatch({ type: 'failed', errors: parsed.errors, error: null });
+      return;
+    }
+    dispatch({ type: 'saving' });
+    try {
+      const models = await saveModel(parsed.input);
+      dispatch({ type: 'saved', entry: models.find((m) => m.model === entry.model) ?? entry });
+      onChanged(models);
+      toast.show(`Saved ${entry.model}.`, 'success');
+    } catch (error) {
+      const { fields, form } = apiFieldErrors(error);
+      dispatch({ type: 'failed', errors: fields, error: form });
+    }
+  };
+
+  const reset = async () => {
+    setResetting(true);
+    try {
+      const models = await resetModel(entry.model);
+      onChanged(models);
+      toast.show(badge === 'custom' ? `Removed ${entry.model}.` : `${entry.model} is back to the built-in prices.`, 'success');
+    } catch (error) {
+      toast.show(errorMessage(error), 'error');
+      setResetting(false);
+    }
+  };
+
+  const input = (name: 'input_price' | 'output_price' | 'context', label: string) => (
+    <td>
+      <input
+        className="input input-number"
+        type="text"
+        inputMode={name === 'context' ? 'numeric' : 'decimal'}
+        aria-label={`${label} for ${entry.model}`}
+        aria-invalid={state.errors[name] ? true : undefined}
+        placeholder={name === 'context' ? formatContext(null) : undefined}
+        value={state.draft[name]}
+        disabled={state.saving}
+        data-testid={`model-${name}-${entry.model}`}
+        onChange={(e) => dispatch({ type: 'edit', field: name, value: e.target.value })}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter' && dirty) void save();
+        }}
+      />
+      <FieldError name={name} message={state.errors[name]} />
+    </td>
+  );
+
+  return (
+    <tr data-testid={`model-row-${entry.model}`} data-source={badge} data-dirty={dirty || undefined}>
+      <td>
+        <code>{entry.model}</code>
+        <FieldError name="model" message={state.errors.model} />
+        {state.error && (
+          <div className="field-error" role="alert" data-testid={`model-error-${entry.model}`}>
+            {state.error}
+          </div>
+        )}
+      </td>
+      {input('input_price', 'Input price')}
+      {input('output_price', 'Output price')}
+      {input('context', 'Context')}
+      <td>
+        <span className={`model-badge model-badge-${badge}`} data-testid={`model-source-${entry.model}`}>
+          {badge}
+        </span>
+      </td>
+      <td className="model-actions">
+        <button type="button" className="btn btn-secondary btn-small" disabled={!dirty || state.saving} onClick={() => void save()} data-testid={`model-save-${entry.model}`}>
+          {state.saving ? <Spinner small label="Saving" /> : 'Save'}
+        </button>
+        {canReset(entry) && (
+          <button
+            type="button"
+            className="btn btn-ghost btn-small"
+            disabled={resetting || state.saving}
+            title={badge === 'custom' ? 'Remove this model from the workspace' : 'Back to the built-in prices'}
+            onClick={() => void reset()}
+            data-testid={`model-reset-${entry.model}`}
+          >
+            {badge === 'custom' ? 'Remove' : 'Reset'}
+          </button>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+function AddModelForm({ onAdded, onCancel }: { onAdded: (models: ModelEntry[]) => void; onCancel: () => void }) {
+  const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [formError, setFormError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const toast = useToast();
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const parsed = parseDraft(draft);
+    if (parsed.errors) {
+      setErrors(parsed.errors);
+      return;
+    }
+    setSaving(true);
+    setFormError(null);
+    try {
+      const models = await saveModel(parsed.input);
+      toast.show(`Added ${parsed.input.model}.`, 'success');
+      onAdded(models);
+    } catch (error) {
+      const { fields, form } = apiFieldErrors(error);
+      setErrors(fields);
+      setFormError(form);
+      setSaving(false);
+    }
+  };
+
+  const field = (name: keyof Draft, label: string, placeholder: string) => (
+    <div className="field">
+      <label htmlFor={`add-${name}`}>{label}</label>
+      <input
+        id={`add-${name}`}
+        className="input"
+        value={draft[name]}
+        placeholder={placeholder}
+        autoComplete="off"
+        spellCheck={false}
+        aria-invalid={errors[name] ? true : undefined}
+        data-testid={`model-add-${name}`}
+        onChange={(e) => {
+          const value = e.target.value;
+          setDraft((d) => ({ ...d, [name]: value }));
+          setErrors((current) => {
+            const next = { ...current };
+            delete next[name];
+            return next;
+          });
+        }}
+      />
+      <FieldError name={name} message={errors[name]} />
+    </div>
+  );
+
+  return (
+    <form className="models-add" onSubmit={(e) => void submit(e)} data-testid="model-add-form" noValidate>
+      <div className="models-add-fields">
+        {field('model', 'Model id', 'provider/name')}
+        {field('input_price', 'Input $/M', '0.15')}
+        {field('output_price', 'Output $/M', '0.60')}
+        {field('context', 'Context (tokens)', 'optional')}
+      </div>
+      {formError && (
+        <div className="field-error" role="alert" data-testid="model-add-error">
+          {formError}
+        </div>
+      )}
+      <div className="page-actions">
+        <button type="submit" className="btn btn-primary" disabled={saving} data-testid="model-add-submit">
+          {saving ? 'Adding…' : 'Add'}
+        </button>
+        <button type="button" className="btn btn-ghost" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
