@@ -26,11 +26,8 @@ counts separately: all of them were sent.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
-
-import httpx
 
 from runtime.errors import ProviderResponseError, ProviderUnavailableError, StepError
 from runtime.providers.base import (
@@ -83,28 +80,9 @@ _ERROR_STATUSES = {
 class AnthropicProvider(HTTPProvider):
     """Claude models over the Messages API."""
 
-    def __init__(
-        self,
-        name: str = "anthropic",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        super().__init__(
-            name=name, base_url=base_url, api_key=api_key, client=client, timeout=timeout
-        )
-
-    @classmethod
-    def from_env(
-        cls, name: str = "anthropic", client: httpx.AsyncClient | None = None
-    ) -> AnthropicProvider:
-        return cls(
-            name=name,
-            base_url=os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
-            api_key=os.environ.get("ANTHROPIC_API_KEY") or None,
-            client=client,
-        )
+    default_name = "anthropic"
+    default_base_url = DEFAULT_BASE_URL
+    env_prefix = "ANTHROPIC"
 
     # -- plain and streamed calls ----------------------------------------------------------------
 

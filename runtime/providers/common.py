@@ -13,9 +13,10 @@ import datetime
 import email.utils
 import json
 import math
+import os
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import httpx
 
@@ -44,15 +45,22 @@ class HTTPProvider:
     lifetime; when none is given one is created on first use and closed by :meth:`aclose`.
     """
 
+    # What a subclass is called and where its vendor lives unless told otherwise, and the prefix
+    # of the environment variables from_env() reads (<PREFIX>_BASE_URL, <PREFIX>_API_KEY).
+    default_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    env_prefix: ClassVar[str]
+
     def __init__(
         self,
-        name: str,
-        base_url: str,
+        name: str | None = None,
+        base_url: str | None = None,
         api_key: str | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float = 60.0,
     ) -> None:
-        self.name = name
+        self.name = name or self.default_name
+        base_url = base_url or self.default_base_url
         # Users paste base URLs with and without a trailing slash; both mean the same server.
         self.base_url = base_url.rstrip("/")
         # An empty key (e.g. OPENAI_API_KEY="") means "no key": local servers such as Ollama need
@@ -62,6 +70,16 @@ class HTTPProvider:
         self._owns_client = client is None
         self._client_loop: asyncio.AbstractEventLoop | None = None
         self.timeout = timeout
+
+    @classmethod
+    def from_env(cls, name: str | None = None, client: httpx.AsyncClient | None = None) -> Self:
+        """Base URL and key from <PREFIX>_BASE_URL and <PREFIX>_API_KEY."""
+        return cls(
+            name=name,
+            base_url=os.environ.get(f"{cls.env_prefix}_BASE_URL") or cls.default_base_url,
+            api_key=os.environ.get(f"{cls.env_prefix}_API_KEY") or None,
+            client=client,
+        )
 
     def __repr__(self) -> str:
         # Deliberately without the key: reprs end up in logs and tracebacks.

@@ -14,10 +14,7 @@ is asked for with ``response_format: {"type": "json_schema", ...}``.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
-
-import httpx
 
 from runtime.errors import ProviderResponseError, ProviderUnavailableError, StepError
 from runtime.providers.base import (
@@ -52,28 +49,9 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 class OpenAICompatibleProvider(HTTPProvider):
     """Chat completions against any server that speaks the OpenAI wire format."""
 
-    def __init__(
-        self,
-        name: str = "openai",
-        base_url: str = DEFAULT_BASE_URL,
-        api_key: str | None = None,
-        client: httpx.AsyncClient | None = None,
-        timeout: float = 60.0,
-    ) -> None:
-        super().__init__(
-            name=name, base_url=base_url, api_key=api_key, client=client, timeout=timeout
-        )
-
-    @classmethod
-    def from_env(
-        cls, name: str = "openai", client: httpx.AsyncClient | None = None
-    ) -> OpenAICompatibleProvider:
-        return cls(
-            name=name,
-            base_url=os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
-            api_key=os.environ.get("OPENAI_API_KEY") or None,
-            client=client,
-        )
+    default_name = "openai"
+    default_base_url = DEFAULT_BASE_URL
+    env_prefix = "OPENAI"
 
     # -- plain and streamed calls ----------------------------------------------------------------
 
