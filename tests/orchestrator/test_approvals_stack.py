@@ -22,7 +22,7 @@ from editor.models import Membership, Role, Workspace
 from orchestrator.models import Approval, Run, Step
 from tests.orchestrator.conftest import make_workflow
 from tests.orchestrator.test_approvals import gated_graph
-from tests.support.stack import CeleryWorker, Daphne, wait_until
+from tests.support.stack import CeleryWorker, Daphne, Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,7 @@ def read_until(socket: ClientConnection, type_: str, timeout: float) -> dict[str
 
 
 def http(daphne: Daphne, user: User) -> httpx.Client:
-    token = Token.objects.create(user=user)
+    token, _ = Token.objects.get_or_create(user=user)
     return httpx.Client(
         base_url=daphne.url,
         headers={"Authorization": f"Token {token.key}"},
@@ -131,3 +131,43 @@ def test_an_anonymous_notification_socket_is_closed_with_4403(stack_daphne: Daph
         with pytest.raises(ConnectionClosed) as closed:
             socket.recv(timeout=10)
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+
+
+def test_a_waiting_run_survives_a_restart_of_the_worker_and_of_daphne(
+    alice: User, alice_workspace: Workspace, stack: Stack
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, gated_graph(), name="Gated")
+    with stack.worker(concurrency=1) as first_worker, stack.daphne() as first_web:
+        with http(first_web, alice) as api:
+            started = api.post(
+                f"/api/workflows/{workflow.id}/runs/", json={"input": {"topic": "tides"}}
+            )
+            assert started.status_code == 201, started.text
+        run_id = started.json()["id"]
+        wait_until(
+            lambda: Run.objects.filter(pk=run_id, status="waiting").exists(),
+            30,
+            "the run to wait at the gate",
+        )
+        first_pids = set(first_worker.tree_pids())
+    # Both are stopped now: nothing holds the waiting run, and nothing was lost.
+    assert not first_worker.alive and not first_web.alive
+    gate = Step.objects.get(run_id=run_id, key="gate")
+    assert gate.status == "waiting" and gate.lease_expires_at is None
+    approval = Approval.objects.get(step=gate)
+    assert approval.status == "pending"
+
+    with stack.worker(concurrency=1) as second_worker, stack.daphne() as second_web:
+        assert not first_pids & set(second_worker.tree_pids())
+        with http(second_web, alice) as api:
+            decided = api.post(
+                f"/api/approvals/{approval.pk}/decide/", json={"decision": "approve"}
+            )
+            assert decided.status_code == 200, decided.text
+        run = wait_until(
+            lambda: Run.objects.filter(pk=run_id, status__in=("succeeded", "failed")).first(),
+            30,
+            "the run to finish after the restart",
+        )
+    assert run.status == "succeeded", run.error
+    assert run.output == {"output_a": "published: Draft on tides"}
