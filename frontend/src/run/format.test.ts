@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatCost, formatDuration, formatTokens } from './format';
+import { formatCost, formatDuration, formatTokens, formatValue } from './format';
 
 describe('figures on cards', () => {
   it('formats cost with two significant digits below a dollar', () => {
@@ -20,5 +20,18 @@ describe('figures on cards', () => {
     expect(formatTokens(999)).toBe('999');
     expect(formatTokens(1500)).toBe('1.5k');
     expect(formatTokens(25_000)).toBe('25k');
+  });
+});
+
+describe('formatValue on several outputs', () => {
+  it('shows an object of texts as labelled text with real line breaks', () => {
+    expect(formatValue({ publish: 'Facts: a\nRisks: b', too_short: 'none' })).toBe(
+      'publish:\nFacts: a\nRisks: b\n\ntoo_short:\nnone',
+    );
+  });
+
+  it('keeps JSON for anything else', () => {
+    expect(formatValue({ score: 3, issues: ['x'] })).toBe(JSON.stringify({ score: 3, issues: ['x'] }, null, 2));
+    expect(formatValue({})).toBe('{}');
   });
 });

@@ -30,11 +30,24 @@ export function formatCost(usd: number | null | undefined): string {
 export function formatValue(value: unknown): string {
   if (value === undefined) return '';
   if (typeof value === 'string') return value;
+  // Several output nodes give an object of texts keyed by node id: show each text as text, so
+  // its line breaks read as line breaks and not as "\n" inside a JSON string.
+  if (isTextRecord(value)) {
+    return Object.entries(value)
+      .map(([key, text]) => `${key}:\n${text}`)
+      .join('\n\n');
+  }
   try {
     return JSON.stringify(value, null, 2);
   } catch {
     return String(value);
   }
+}
+
+function isTextRecord(value: unknown): value is Record<string, string> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const entries = Object.values(value);
+  return entries.length > 0 && entries.every((entry) => typeof entry === 'string');
 }
 
 export function formatTime(seconds: number | null | undefined): string {
