@@ -26,3 +26,34 @@ def workflows_of(user: Any) -> QuerySet[Workflow]:
     if not getattr(user, "is_authenticated", False):
         return Workflow.objects.none()
     return Workflow.objects.filter(workspace__memberships__user=user)
+
+
+# What each role may do in its workspace. Everyone who belongs may look; deciding approvals is
+# checked by orchestrator.approvals (named approvers, the gate's role, or owners).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "edit": frozenset({"owner", "editor"}),  # build and change workflows, prices
+    "run": frozenset({"owner", "editor", "runner"}),  # start and cancel runs
+}
+VERBS = {"edit": "change workflows", "run": "start or cancel runs"}
+
+
+def role_in(user: Any, workspace_id: Any) -> str | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return (
+        Membership.objects.filter(user=user, workspace_id=workspace_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+def require(user: Any, workspace_id: Any, action: str) -> None:
+    """Raise Forbidden (403) unless the user's role in the workspace allows ``action``."""
+    from editor.errors import Forbidden
+
+    role = role_in(user, workspace_id)
+    if role not in PERMISSIONS[action]:
+        raise Forbidden(
+            f"your role in this workspace ({role or 'none'}) may not {VERBS[action]}; "
+            f"that takes {' or '.join(sorted(PERMISSIONS[action]))}"
+        )

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor import catalogue, examples, operations
-from editor.access import workflows_of, workspaces_of
+from editor.access import require, workflows_of, workspaces_of
 from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
 from editor.serializers import (
@@ -104,13 +104,25 @@ class WorkflowViewSet(
             WorkflowSerializer(workflow, context={"request": self.request}).data, status=code
         )
 
+    def _editable(self) -> Workflow:
+        """The workflow of this URL, if the user's role may change it (else 403)."""
+        workflow = self.get_object()
+        require(self.request.user, workflow.workspace_id, "edit")
+        return workflow
+
+    def _may_add_to(self, workspace: Workspace | None) -> None:
+        # No workspace named: the user's own, where they are the owner.
+        if workspace is not None:
+            require(self.request.user, workspace.pk, "edit")
+
     def create(self, request: Request) -> Response:
         data = self._input(WorkflowCreateSerializer)
+        self._may_add_to(data.get("workspace"))
         workflow = operations.create_workflow(user=request.user, **data)
         return self._answer(workflow, status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str | None = None, partial: bool = False) -> Response:
-        workflow = self.get_object()
+        workflow = self._editable()
         data = self._input(WorkflowUpdateSerializer, partial=partial)
         if "graph" in data:
             workflow = operations.save_workflow(workflow, user=request.user, **data)
@@ -124,7 +136,7 @@ class WorkflowViewSet(
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        operations.delete_workflow(self.get_object())
+        operations.delete_workflow(self._editable())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # -- versions ----------------------------------------------------------------------------------
@@ -157,7 +169,7 @@ class WorkflowViewSet(
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore")
     def restore(self, request: Request, pk: str | None = None, number: str = "") -> Response:
         workflow = operations.restore_version(
-            self.get_object(), user=request.user, number=int(number)
+            self._editable(), user=request.user, number=int(number)
         )
         return self._answer(workflow)
 
@@ -166,7 +178,7 @@ class WorkflowViewSet(
     @extend_schema(request=DuplicateSerializer, responses={201: WorkflowSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
-        workflow = self.get_object()
+        workflow = self._editable()  # the copy goes into the same workspace
         data = self._input(DuplicateSerializer)
         copy = operations.duplicate_workflow(workflow, user=request.user, name=data.get("name"))
         return self._answer(copy, status.HTTP_201_CREATED)
@@ -200,6 +212,7 @@ class WorkflowViewSet(
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:
         data = self._input(ImportSerializer)
+        self._may_add_to(data.get("workspace"))
         workflow = operations.import_workflow(
             user=request.user,
             graph=data["graph"],
@@ -261,6 +274,8 @@ class ExampleImportView(APIView):
         serializer = ExampleImportSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if data.get("workspace") is not None:
+            require(request.user, data["workspace"].pk, "edit")
         workflow = examples.import_example(
             user=request.user,
             name=name,
@@ -326,6 +341,7 @@ class ModelCatalogueView(APIView):
         body = ModelPriceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         workspace = _workspace_of(request)
+        require(request.user, workspace.pk, "edit")
         data = body.validated_data
         catalogue.set_price(
             workspace, data["model"], data["input_price"], data["output_price"], data.get("context")
@@ -344,5 +360,6 @@ class ModelResetView(APIView):
         body = ModelResetSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         workspace = _workspace_of(request)
+        require(request.user, workspace.pk, "edit")
         catalogue.reset_price(workspace, body.validated_data["model"])
         return Response(catalogue.catalogue(workspace))

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor.access import workflows_of
+from editor.access import require, workflows_of
 from editor.errors import Conflict, OperationError
 from editor.models import Membership
 from orchestrator import approvals, operations
@@ -60,6 +60,7 @@ class StartRunView(APIView):
     @extend_schema(request=StartRunSerializer, responses={201: RunSummarySerializer})
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = get_object_or_404(workflows_of(request.user), pk=workflow_id)
+        require(request.user, workflow.workspace_id, "run")
         body = StartRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
@@ -138,6 +139,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
+        require(request.user, run.workspace_id, "run")
         if not operations.cancel_run(run.pk):
             raise Conflict(f"the run has already {get_object_or_404(Run, pk=run.pk).status}")
         run.refresh_from_db()

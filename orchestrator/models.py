@@ -25,8 +25,10 @@ class Run(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     workspace = models.ForeignKey("editor.Workspace", on_delete=models.CASCADE, related_name="runs")
     workflow = models.ForeignKey("editor.Workflow", on_delete=models.CASCADE, related_name="runs")
+    # Deleting a workflow deletes its versions and its runs with them (as n8n deletes a
+    # workflow's executions); a version is never deleted on its own.
     version = models.ForeignKey(
-        "editor.WorkflowVersion", on_delete=models.PROTECT, related_name="runs"
+        "editor.WorkflowVersion", on_delete=models.CASCADE, related_name="runs"
     )
     status = models.CharField(max_length=16, choices=_choices(RUN_STATUSES), default="queued")
     input = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)

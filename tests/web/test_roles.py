@@ -1,0 +1,155 @@
+"""Every role on every endpoint that changes something: a table, checked call by call.
+
+Members may always look; ``edit`` (owner, editor) changes workflows and prices; ``run`` (owner,
+editor, runner) starts and cancels runs. A refusal is a 403 in the error shape, and nothing
+changes. Deciding approvals has its own rules (tests/orchestrator/test_approvals.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from editor.models import Membership, Workflow, Workspace
+from orchestrator import operations as run_operations
+from orchestrator.models import Run
+
+ROLES = ["owner", "editor", "runner", "approver", "viewer"]
+EDIT = {"owner", "editor"}
+RUN = {"owner", "editor", "runner"}
+
+
+@pytest.fixture
+def member(alice_workspace: Workspace) -> Callable[[str], APIClient]:
+    def make(role: str) -> APIClient:
+        user = User.objects.create_user(f"m-{role}", f"{role}@example.org", "pw")
+        Membership.objects.create(user=user, workspace=alice_workspace, role=role)
+        client = APIClient()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+def _run(alice: User, workflow: Workflow) -> Run:
+    return run_operations.start_run(workflow, {"topic": "owls"}, alice)
+
+
+CALLS: dict[str, tuple[str, Callable[..., Any], set[str], int]] = {
+    # name: (needed, call(client, workflow, workspace, run), allowed roles, success status)
+    "read workflow": (
+        "view",
+        lambda c, wf, ws, run: c.get(f"/api/workflows/{wf.pk}/"),
+        set(ROLES),
+        200,
+    ),
+    "read run": ("view", lambda c, wf, ws, run: c.get(f"/api/runs/{run.pk}/"), set(ROLES), 200),
+    "save a version": (
+        "edit",
+        lambda c, wf, ws, run: c.put(
+            f"/api/workflows/{wf.pk}/",
+            {"graph": wf.current_version.graph},
+            format="json",
+        ),
+        EDIT,
+        200,
+    ),
+    "rename": (
+        "edit",
+        lambda c, wf, ws, run: c.patch(f"/api/workflows/{wf.pk}/", {"name": "X"}, format="json"),
+        EDIT,
+        200,
+    ),
+    "restore": (
+        "edit",
+        lambda c, wf, ws, run: c.post(f"/api/workflows/{wf.pk}/versions/1/restore/"),
+        EDIT,
+        200,
+    ),
+    "duplicate": (
+        "edit",
+        lambda c, wf, ws, run: c.post(f"/api/workflows/{wf.pk}/duplicate/", {}, format="json"),
+        EDIT,
+        201,
+    ),
+    "create in the workspace": (
+        "edit",
+        lambda c, wf, ws, run: c.post(
+            "/api/workflows/", {"name": "New", "workspace": ws.pk}, format="json"
+        ),
+        EDIT,
+        201,
+    ),
+    "import into the workspace": (
+        "edit",
+        lambda c, wf, ws, run: c.post(
+            "/api/workflows/import/",
+            {"name": "Imported", "graph": wf.current_version.graph, "workspace": ws.pk},
+            format="json",
+        ),
+        EDIT,
+        201,
+    ),
+    "example into the workspace": (
+        "edit",
+        lambda c, wf, ws, run: c.post(
+            "/api/examples/research/import/", {"workspace": ws.pk}, format="json"
+        ),
+        EDIT,
+        201,
+    ),
+    "set a price": (
+        "edit",
+        lambda c, wf, ws, run: c.post(
+            f"/api/models/?workspace={ws.pk}",
+            {"model": "openai/x", "input_price": 1, "output_price": 2},
+            format="json",
+        ),
+        EDIT,
+        200,
+    ),
+    "delete": ("edit", lambda c, wf, ws, run: c.delete(f"/api/workflows/{wf.pk}/"), EDIT, 204),
+    "start a run": (
+        "run",
+        lambda c, wf, ws, run: c.post(
+            f"/api/workflows/{wf.pk}/runs/", {"input": {"topic": "x"}}, format="json"
+        ),
+        RUN,
+        201,
+    ),
+    "cancel a run": ("run", lambda c, wf, ws, run: c.post(f"/api/runs/{run.pk}/cancel/"), RUN, 202),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("call", sorted(CALLS))
+def test_it_lets_each_role_do_what_it_may_and_nothing_else(
+    call: str,
+    role: str,
+    member: Callable[[str], APIClient],
+    alice: User,
+    alice_workspace: Workspace,
+    workflow: Workflow,
+) -> None:
+    _needed, do, allowed, success = CALLS[call]
+    run = _run(alice, workflow)
+    versions_before = workflow.versions.count()
+    runs_before = Run.objects.count()
+    response = do(member(role), workflow, alice_workspace, run)
+    if role in allowed:
+        assert response.status_code == success, (call, role, response.content)
+        return
+    assert response.status_code == 403, (call, role, response.content)
+    error = response.json()["error"]
+    assert error["code"] == "forbidden"
+    assert role in error["message"]
+    # Refused means nothing changed.
+    assert Workflow.objects.filter(pk=workflow.pk).exists()
+    assert workflow.versions.count() == versions_before
+    assert Run.objects.count() == runs_before
+    run.refresh_from_db()
+    assert run.status != "cancelled"
