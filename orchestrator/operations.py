@@ -41,10 +41,6 @@ def lease_seconds() -> float:
     return float(getattr(settings, "STEP_LEASE_SECONDS", 15))
 
 
-class RunFinished(Exception):
-    """The run is over (finished or cancelled): nothing more may change it."""
-
-
 @dataclass
 class Dispatch:
     """Steps made runnable by a transaction: enqueue ``queued`` after commit; run ``inline`` now."""

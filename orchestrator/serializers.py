@@ -8,8 +8,6 @@ from rest_framework import serializers
 
 from orchestrator.models import Event, Run, Step
 
-MAX_INPUT_KEYS = 1000
-
 
 class BudgetSerializer(serializers.Serializer[Any]):
     """Limits for one run. Past 80% of a limit tiered nodes use the cheap tier; past it the run
