@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
+from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from runtime.plan import Plan
@@ -28,13 +27,25 @@ def _reads_of(plan: Plan, node_id: str) -> frozenset[str]:
     return frozenset(found)
 
 
-@lru_cache(maxsize=256)
-def _compiled(version_id: Any, graph_json: str) -> CompiledVersion:
-    plan = compile_graph(json.loads(graph_json))
-    return CompiledVersion(plan, {node_id: _reads_of(plan, node_id) for node_id in plan.nodes})
+_CACHE: OrderedDict[tuple[Any, Any], CompiledVersion] = OrderedDict()
+_CACHE_SIZE = 256
 
 
 def compiled(version: Any) -> CompiledVersion:
-    """The compiled WorkflowVersion; raises GraphValidationError for an invalid graph."""
-    # Keyed by the graph text too, so a test database that reuses ids never gets a stale plan.
-    return _compiled(version.pk, json.dumps(version.graph, sort_keys=True))
+    """The compiled WorkflowVersion; raises GraphValidationError for an invalid graph.
+
+    Versions never change, so a plan is compiled once per process. The key is the id and the
+    creation time: a test database that hands out an id again gives a new time, and nothing on
+    the hot path has to serialise the whole graph to build a key.
+    """
+    key = (version.pk, version.created_at)
+    found = _CACHE.get(key)
+    if found is None:
+        plan = compile_graph(version.graph)
+        found = CompiledVersion(plan, {node_id: _reads_of(plan, node_id) for node_id in plan.nodes})
+        _CACHE[key] = found
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    else:
+        _CACHE.move_to_end(key)
+    return found
