@@ -1,0 +1,31 @@
+"""A workspace's own entries in the model catalogue."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from editor.models.workspaces import Workspace
+
+
+class ModelPrice(models.Model):
+    """A workspace's entry in the model catalogue: context size and USD per million tokens.
+
+    The built-in catalogue (runtime.usage.DEFAULT_PRICES) applies where a workspace has no
+    entry of its own; an entry here overrides it, or adds a model it does not know.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="model_prices")
+    model = models.CharField(max_length=200)  # provider/model, e.g. openai/gpt-4o-mini
+    input_price = models.FloatField(default=0.0)  # USD per million input tokens
+    output_price = models.FloatField(default=0.0)  # USD per million output tokens
+    context = models.PositiveIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["model"]
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "model"], name="one_price_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} in {self.workspace}"
