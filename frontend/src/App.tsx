@@ -5,9 +5,9 @@ import { ApprovalsPage } from './approvals/ApprovalsPage';
 import { ApprovalsProvider } from './approvals/ApprovalsProvider';
 import { ToastProvider } from './components/toast';
 import { EmptyState, LoadingState } from './components/ui';
-import { ModelsPage } from './models/ModelsPage';
 import { WorkflowListPage } from './pages/WorkflowListPage';
 import { Link, paths, useRoute } from './router';
+import { SettingsPage } from './settings/SettingsPage';
 
 // the canvas (React Flow) loads only when a workflow is opened
 const EditorPage = lazy(() => import('./pages/EditorPage').then((m) => ({ default: m.EditorPage })));
@@ -20,7 +20,7 @@ export function App() {
       <ApprovalsProvider>
         {route.name === 'list' && <WorkflowListPage />}
         {route.name === 'approvals' && <ApprovalsPage approvalId={route.approvalId} />}
-        {route.name === 'models' && <ModelsPage />}
+        {route.name === 'settings' && <SettingsPage section={route.section} />}
         {(route.name === 'editor' || route.name === 'run') && (
           // one editor per workflow: switching to its run view keeps unsaved edits and history
           <Suspense fallback={<LoadingState label="Opening the editor…" />}>

@@ -12,9 +12,11 @@ describe('routes', () => {
     expect(matchRoute('/approvals')).toEqual({ name: 'approvals', approvalId: null });
     expect(matchRoute('/approvals/')).toEqual({ name: 'approvals', approvalId: null });
     expect(matchRoute('/approvals/ap%201')).toEqual({ name: 'approvals', approvalId: 'ap 1' });
-    expect(matchRoute('/settings/models')).toEqual({ name: 'models' });
-    expect(matchRoute('/settings/models/')).toEqual({ name: 'models' });
-    expect(matchRoute('/settings')).toEqual({ name: 'models' });
+    expect(matchRoute('/settings/models')).toEqual({ name: 'settings', section: 'models' });
+    expect(matchRoute('/settings/models/')).toEqual({ name: 'settings', section: 'models' });
+    expect(matchRoute('/settings')).toEqual({ name: 'settings', section: 'models' });
+    expect(matchRoute('/settings/credentials')).toEqual({ name: 'settings', section: 'credentials' });
+    expect(matchRoute('/settings/Bad_Name')).toEqual({ name: 'not-found', path: '/settings/Bad_Name' });
   });
 
   it('works under a mount prefix', () => {

@@ -8,7 +8,7 @@ export type Route =
   | { name: 'editor'; id: string }
   | { name: 'run'; id: string; runId: string }
   | { name: 'approvals'; approvalId: string | null }
-  | { name: 'models' }
+  | { name: 'settings'; section: string }
   | { name: 'not-found'; path: string };
 
 /** Where Django mounts the app ('' for the site root); set with <meta name="app-base" content="/app">. */
@@ -23,7 +23,9 @@ export function matchRoute(pathname: string, base = appBase()): Route {
   path = path.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/workflows') return { name: 'list' };
   if (path === '/approvals') return { name: 'approvals', approvalId: null };
-  if (path === '/settings' || path === '/settings/models') return { name: 'models' };
+  if (path === '/settings') return { name: 'settings', section: 'models' };
+  const s = /^\/settings\/([a-z-]+)$/.exec(path);
+  if (s) return { name: 'settings', section: s[1] };
   const a = /^\/approvals\/([^/]+)$/.exec(path);
   if (a) return { name: 'approvals', approvalId: decodeURIComponent(a[1]) };
   let m = /^\/workflows\/([^/]+)$/.exec(path);
@@ -46,6 +48,7 @@ export const paths = {
   approvals: () => `${appBase()}/approvals`,
   approval: (id: string) => `${appBase()}/approvals/${encodeURIComponent(id)}`,
   models: () => `${appBase()}/settings/models`,
+  settings: (section: string) => `${appBase()}/settings/${section}`,
 };
 
 const CHANGE = 'app:navigate';
@@ -67,6 +70,11 @@ function currentPath(): string {
 
 export function usePath(): string {
   return useSyncExternalStore(subscribe, currentPath, () => '/');
+}
+
+/** The query string (with its '?'), re-read on every in-app navigation. */
+export function useSearch(): string {
+  return useSyncExternalStore(subscribe, () => window.location.search, () => '');
 }
 
 export function useRoute(): Route {

@@ -7,7 +7,7 @@ import { errorMessage, ApiError } from '../api/client';
 import { listModels, resetModel, saveModel, setCachedModels, type ModelEntry } from '../api/models';
 import { useToast } from '../components/toast';
 import { EmptyState, ErrorState, LoadingState, Spinner } from '../components/ui';
-import { Link, loginUrl, paths } from '../router';
+import { loginUrl } from '../router';
 import {
   apiFieldErrors,
   canReset,
@@ -60,9 +60,6 @@ export function ModelsPage() {
     <div className="page list-page models-page" data-testid="models-page">
       <header className="page-head">
         <div>
-          <Link to={paths.list()} className="btn btn-ghost btn-small">
-            ← Workflows
-          </Link>
           <h1>Models</h1>
           <p className="muted">Prices in USD per million tokens. Custom entries and overrides apply to this workspace.</p>
         </div>

@@ -1,0 +1,20 @@
+// The settings sections, in the order of the tabs. Each section is one page of its own module,
+// given the workspace chosen in the settings header; add a section by adding an entry here.
+
+import type { ReactNode } from 'react';
+import type { WorkspaceSummary } from '../api/workspaces';
+import { ModelsPage } from '../models/ModelsPage';
+
+export interface SettingsSection {
+  id: string;
+  label: string;
+  render: (props: { workspace: WorkspaceSummary }) => ReactNode;
+}
+
+export const SETTINGS_SECTIONS: SettingsSection[] = [
+  { id: 'models', label: 'Models', render: ({ workspace }) => <ModelsPage key={workspace.id} /> },
+];
+
+export function sectionById(id: string): SettingsSection | undefined {
+  return SETTINGS_SECTIONS.find((section) => section.id === id);
+}
