@@ -13,6 +13,7 @@ from runtime.errors import NodeConfigError
 from runtime.providers.base import Provider
 from runtime.providers.local import LocalProvider
 from runtime.routing import RoutingPolicy
+from runtime.secrets import SecretStore, StaticSecrets
 from runtime.usage import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_MODEL = "local/echo"
@@ -25,6 +26,8 @@ class Services:
     default_model: str = DEFAULT_MODEL
     # Which model each tier (fast, strong) means; None: runtime.routing.DEFAULT_POLICY.
     routing: RoutingPolicy | None = None
+    # Credentials nodes may name in their settings (the app: the workspace's store).
+    secrets: SecretStore = field(default_factory=StaticSecrets)
 
     def resolve(self, model: str | None) -> tuple[Provider, str, str]:
         """(provider, vendor model name, full model id) for a model id."""
