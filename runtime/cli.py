@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,6 +14,7 @@ from runtime.errors import GraphValidationError
 from runtime.events import Event
 from runtime.executor import InProcessExecutor
 from runtime.nodes.registry import default_registry
+from runtime.routing import Budget
 from runtime.services import Services
 from runtime.validation import compile_graph, validate_graph
 
@@ -43,6 +45,56 @@ def _parse_input(text: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise _UsageError(f"--input is not JSON: {exc.msg} (column {exc.colno})") from None
+
+
+def max_tokens_argument(text: str) -> int:
+    """``--max-tokens``: a whole number of tokens, at least 1 (the API's rule for a budget)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of tokens") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the token budget must be at least 1")
+    return value
+
+
+def max_cost_argument(text: str) -> float:
+    """``--max-cost``: US dollars, 0 or more and finite (the API's rule for a budget)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of US dollars") from None
+    # float() accepts "nan" and "inf"; neither is a limit anyone can mean.
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the cost budget must be a finite number of US dollars, 0 or more"
+        )
+    return value
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--max-tokens`` and ``--max-cost``, shared with ``manage.py run_workflow`` so both
+    terminals spell and check a run's budget the same way. Bad values exit with code 2."""
+    parser.add_argument(
+        "--max-tokens",
+        type=max_tokens_argument,
+        metavar="N",
+        help="stop the run with budget_exceeded once it has used more than N tokens "
+        "(input and output together); past 80%% tiered nodes use the fast tier",
+    )
+    parser.add_argument(
+        "--max-cost",
+        type=max_cost_argument,
+        metavar="USD",
+        help="the same limit in US dollars of model cost",
+    )
+
+
+def budget_from_arguments(args: argparse.Namespace | dict[str, Any]) -> dict[str, Any] | None:
+    """The run budget as the API takes it (``{"max_tokens", "max_cost"}``), or None for none."""
+    values = args if isinstance(args, dict) else vars(args)
+    budget = {key: values[key] for key in ("max_tokens", "max_cost") if values.get(key) is not None}
+    return budget or None
 
 
 class _HumanPrinter:
@@ -135,9 +187,11 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except GraphValidationError as exc:
         _print_issues(exc.issues, err)
         return 2
+    limits = budget_from_arguments(args)
+    budget = Budget.from_dict(limits) if limits else None
     sink = _JsonLines(out) if args.json else _HumanPrinter(out)
     executor = InProcessExecutor(services=Services.from_env(), sink=sink)
-    result = asyncio.run(executor.run(plan, run_input))
+    result = asyncio.run(executor.run(plan, run_input, budget=budget))
     if not args.json:
         out.write("\nOutput:\n")
         output = result.output
@@ -204,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("flow", help="the flow's graph JSON file (- for stdin)")
     run.add_argument("--input", help="the run input as JSON, or @file.json")
     run.add_argument("--json", action="store_true", help="print events as JSON lines")
+    add_budget_arguments(run)
     run.set_defaults(handler=_cmd_run)
     validate = commands.add_parser("validate", help="print every problem in a flow")
     validate.add_argument("flow")

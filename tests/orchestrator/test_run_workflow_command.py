@@ -70,3 +70,52 @@ def test_it_refuses_bad_arguments_with_a_clear_message(stack: Stack, alice: User
     bad_input = run_command(stack, str(uuid.uuid4()), "--input", "{nope")
     assert bad_input.returncode != 0
     assert "--input is not JSON" in bad_input.stderr
+
+
+def test_max_tokens_sets_the_run_budget_and_a_crossed_budget_stops_the_run(
+    stack: Stack, stack_worker: CeleryWorker, alice: User, alice_workspace: Workspace
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, research_graph())
+    done = run_command(
+        stack, str(workflow.pk), "--input", '{"topic": "x"}', "--max-tokens", "1", "--max-cost", "2"
+    )
+    assert done.returncode == 1, done.stdout
+    assert "run failed: " in done.stderr
+    assert "the run's budget is spent: " in done.stderr
+    assert "Traceback" not in done.stderr
+    run = Run.objects.get(workflow=workflow)
+    # The same budget the API's {"budget": {...}} stores, and it is what stopped the run.
+    assert run.budget == {"max_tokens": 1, "max_cost": 2.0}
+    assert run.status == "failed"
+    assert run.error is not None and run.error["code"] == "budget_exceeded"
+
+
+def test_a_roomy_budget_lets_the_run_finish(
+    stack: Stack, stack_worker: CeleryWorker, alice: User, alice_workspace: Workspace
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, research_graph())
+    done = run_command(stack, str(workflow.pk), "--input", '{"topic": "x"}', "--max-cost", "0.5")
+    assert done.returncode == 0, done.stderr
+    run = Run.objects.get(workflow=workflow)
+    assert run.budget == {"max_cost": 0.5}
+    assert run.status == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "complaint"),
+    [
+        ("--max-tokens", "lots", "'lots' is not a whole number of tokens"),
+        ("--max-tokens", "0", "'0': the token budget must be at least 1"),
+        ("--max-cost", "-1", "'-1': the cost budget must be a finite number"),
+        ("--max-cost", "inf", "'inf': the cost budget must be a finite number"),
+    ],
+)
+def test_a_bad_budget_is_refused_with_exit_code_2_before_anything_runs(
+    stack: Stack, alice: User, alice_workspace: Workspace, flag: str, value: str, complaint: str
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, research_graph())
+    done = run_command(stack, str(workflow.pk), f"{flag}={value}")
+    assert done.returncode == 2
+    assert f"error: argument {flag}: {complaint}" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not Run.objects.filter(workflow=workflow).exists()

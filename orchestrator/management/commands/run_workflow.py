@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from editor.models import Workflow
 from orchestrator import operations
 from orchestrator.models import Event, Run
+from runtime.cli import add_budget_arguments, budget_from_arguments
 from runtime.errors import GraphValidationError, PermanentError
 
 
@@ -25,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="run as this username (default: the first superuser)")
         parser.add_argument("--json", action="store_true", help="print events as JSON lines")
         parser.add_argument("--timeout", type=float, default=3600, help="stop following after N s")
+        # The same flags, checks and messages as ``python -m runtime run``.
+        add_budget_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -41,7 +44,9 @@ class Command(BaseCommand):
             raise CommandError(f"no workflow {options['workflow']!r}") from None
         user = self._user(options.get("user"))
         try:
-            run = operations.start_run(workflow, run_input, user)
+            run = operations.start_run(
+                workflow, run_input, user, budget=budget_from_arguments(options)
+            )
         except GraphValidationError as exc:
             lines = "\n".join(f"  - {issue}" for issue in exc.issues)
             raise CommandError(f"the workflow cannot run:\n{lines}") from None
