@@ -68,7 +68,13 @@ class RunTransaction:
     def __enter__(self) -> RunTransaction:
         self._atomic.__enter__()
         try:
-            self.run = Run.objects.select_for_update().select_related("version").get(pk=self.run_id)
+            # of=("self",): a bare FOR UPDATE also locks the joined version row, which made
+            # every transaction of every run of one version wait for each other.
+            self.run = (
+                Run.objects.select_for_update(of=("self",))
+                .select_related("version")
+                .get(pk=self.run_id)
+            )
         except BaseException:
             self._atomic.__exit__(*_exc_info())
             raise
