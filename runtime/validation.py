@@ -62,6 +62,9 @@ class _Validator:
         self.nodes: dict[str, Node] = {}
         self.configs: dict[str, NodeConfig] = {}
         self.edges: list[Edge] = []
+        # Sources of every well-formed delegate edge, kept even when the edge itself is refused
+        # (an invalid_delegate already names that edge; saying "no workers" too would be noise).
+        self.delegating: set[str] = set()
 
     def add(self, code: str, message: str, **where: Any) -> None:
         self.issues.append(Issue(code, message, **where))
@@ -87,6 +90,7 @@ class _Validator:
             self.add("empty_graph", "the graph has no nodes", field="nodes")
         self._nodes(raw_nodes)
         self._edges(raw_edges)
+        self._delegators()
         topological = self._acyclic()
         if topological is not None:
             self._templates(topological)
@@ -161,6 +165,8 @@ class _Validator:
                 )
                 continue
             seen_ids.add(edge.id)
+            if edge.kind == "delegate":
+                self.delegating.add(edge.source)
             if self._edge_ends(edge):
                 link = (edge.source, edge.branch, edge.target, edge.kind)
                 if link in seen_links:
@@ -233,6 +239,20 @@ class _Validator:
             )
             ok = False
         return ok
+
+    def _delegators(self) -> None:
+        """A node that exists to delegate (a manager) with nobody to delegate to cannot do its
+        job: say so when the graph is saved, not when a run reaches it."""
+        for node_id, node in self.nodes.items():
+            node_type = self.registry.get(node.type)
+            if node_type is None or not node_type.can_delegate or node_id in self.delegating:
+                continue
+            self.add(
+                "manager_without_workers",
+                f"{node.type} {node_id!r} has no delegate edges: wire it to the workers or "
+                "managers it may hand tasks to",
+                node_id=node_id,
+            )
 
     def _acyclic(self) -> list[str] | None:
         """A deterministic topological order of all nodes over flow and delegate edges, or None."""

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from runtime.errors import GraphValidationError
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
 from runtime.nodes.base import Complete, Delegate, StepContext, TaskResult, describe_delegates
@@ -325,14 +326,17 @@ def test_validation_accepts_delegate_edges_to_workers_and_managers_only() -> Non
     assert "cannot take delegated tasks" in issues[0].message
 
 
-async def test_a_manager_without_delegates_fails_clearly() -> None:
+async def test_a_manager_without_delegates_is_refused_before_it_runs() -> None:
     raw = graph(
         [input_node("in"), node("lead", "manager", model="local/echo"), output_node("out")],
         [edge("e1", "in", "lead"), edge("e2", "lead", "out")],
     )
-    result = await InProcessExecutor().run(raw, {})
-    assert result.status == "failed"
-    assert result.error is not None and "needs delegate edges" in result.error["message"]
+    # Validation catches it (manager_without_workers), so no run starts at all.
+    with pytest.raises(GraphValidationError) as refused:
+        await InProcessExecutor().run(raw, {})
+    assert [(i.code, i.node_id) for i in refused.value.issues] == [
+        ("manager_without_workers", "lead")
+    ]
 
 
 def test_the_catalogue_describes_the_manager() -> None:

@@ -255,6 +255,25 @@ def test_it_accepts_a_delegate_edge_from_a_manager_to_a_worker() -> None:
     assert validate_graph(raw, registry_with_manager()) == []
 
 
+def test_it_reports_a_manager_without_delegate_edges_on_the_manager() -> None:
+    # A flow edge to a worker is not a delegation: the manager still has nobody to hand tasks to.
+    raw = graph(
+        [input_node("a"), node("lead", "manager"), worker("w"), output_node("out")],
+        [edge("e1", "a", "lead"), edge("e2", "lead", "w"), edge("e3", "w", "out")],
+    )
+    issue = only(validate_graph(raw), "manager_without_workers")
+    assert (issue.node_id, issue.edge_id, issue.field) == ("lead", None, None)
+    assert issue.message == (
+        "manager 'lead' has no delegate edges: wire it to the workers or managers it may hand "
+        "tasks to"
+    )
+    with pytest.raises(GraphValidationError):
+        compile_graph(raw)
+    # One delegate edge is enough.
+    raw["edges"].append(edge("e4", "lead", "w", kind="delegate"))
+    assert validate_graph(raw) == []
+
+
 def test_it_reports_a_cycle_on_every_edge_in_it() -> None:
     raw = graph(
         [input_node("a"), transform("b", "b"), transform("c", "c"), output_node("d")],

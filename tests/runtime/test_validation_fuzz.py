@@ -28,6 +28,7 @@ CODES = {
     "dangling_edge",
     "unknown_handle",
     "invalid_delegate",
+    "manager_without_workers",
     "cycle",
     "template_syntax",
     "template_reference",
