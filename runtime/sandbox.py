@@ -3,7 +3,9 @@
 One sandbox serves both: ``{{ … }}`` templates (transform, prompts, output values) and router
 expressions (``input.score > 3``). The sandbox refuses attribute access to Python internals
 (``__class__``, ``mro`` …) and mutation of values; on top of it we cap ``range``, repetition and
-powers so a setting cannot exhaust memory, and cap rendered output size.
+powers so a setting cannot exhaust memory, and cap rendered output size. The output cap alone is
+not enough: many filters and methods build their whole text before it is seen (``[s] * 10000``
+printed, ``join``, ``replace``, ``tojson``), so those estimate the size first and refuse.
 """
 
 from __future__ import annotations
@@ -121,6 +123,87 @@ def _width_filter(inner: Callable[..., str]) -> Callable[..., str]:
     return guarded
 
 
+def _text_budget(value: Any, budget: int) -> int:
+    """`budget` less about what ``str(value)`` would take; negative once it would not fit.
+
+    Walks containers without building their text (a list holding one long string 10,000 times
+    prints as gigabytes) and stops as soon as the budget is spent, so it costs at most `budget`
+    steps.
+    """
+    stack = [value]
+    while stack and budget >= 0:
+        item = stack.pop()
+        if isinstance(item, str):
+            budget -= len(item) + 2
+        elif isinstance(item, list | tuple | set | frozenset):
+            budget -= 2 + 2 * len(item)
+            if budget >= 0:
+                stack.extend(item)
+        elif isinstance(item, dict):
+            budget -= 2 + 4 * len(item)
+            if budget >= 0:
+                stack.extend(item.keys())
+                stack.extend(item.values())
+        elif isinstance(item, int):
+            budget -= item.bit_length() // 3 + 1
+        else:  # floats, None, undefined values, generators: short reprs
+            budget -= 16
+    return budget
+
+
+def _check_text(*values: Any, extra: int = 0) -> None:
+    budget = MAX_RENDERED_CHARS - extra
+    for value in values:
+        budget = _text_budget(value, budget)
+        if budget < 0:
+            raise _SecurityError(f"text would be too large (over {MAX_RENDERED_CHARS} characters)")
+
+
+def _check_joined(separator: Any, items: list[Any]) -> None:
+    sep = len(separator) if isinstance(separator, str) else 0
+    _check_text(*items, extra=sep * max(len(items) - 1, 0))
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        return
+    most = text.count(old) if old else len(text) + 1
+    if isinstance(count, int) and count >= 0:
+        most = min(most, count)
+    if len(text) + most * len(new) > MAX_RENDERED_CHARS:
+        raise _SecurityError("replace() result would be too large")
+
+
+def _count_at_most(name: str, limit: int) -> Callable[..., None]:
+    def check(_values: Any, number: Any = 0, *_args: Any, **_kwargs: Any) -> None:
+        if isinstance(number, int) and number > limit:
+            raise _SecurityError(f"{name} is limited to {limit}")
+
+    return check
+
+
+_check_batch = _count_at_most("batch size", MAX_RANGE)
+_check_slices = _count_at_most("number of slices", MAX_RANGE)
+
+
+def _pass_through(inner: Callable[..., Any], check: Callable[..., None]) -> Callable[..., Any]:
+    """`inner` (a jinja filter) after `check` sees the arguments the template gave it."""
+    passes = getattr(inner, "jinja_pass_arg", None)
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check(*(args[1:] if passes is not None else args), **kwargs)
+        return inner(*args, **kwargs)
+
+    if passes is not None:  # keep jinja handing it the context/environment first
+        guarded.jinja_pass_arg = passes  # type: ignore[attr-defined]
+    return guarded
+
+
+def _materialised(values: Any) -> list[Any]:
+    # Iterables from a template are bounded (range is capped, lists are values we hold).
+    return list(values) if not isinstance(values, list) else values
+
+
 class _Guards(NodeTransformer):
     """Route every for-loop's iterable and every ``~`` through budgeted, size-checked helpers."""
 
@@ -151,6 +234,7 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
             yield item
 
     def flow_concat(self, *parts: Any) -> str:
+        _check_text(*parts)
         texts = [str(part) for part in parts]
         if sum(map(len, texts)) > MAX_RENDERED_CHARS:
             raise _SecurityError("concatenated text too large")
@@ -162,18 +246,33 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
             args = (__self.flow_iter(args[0]), *args[1:])
         if isinstance(getattr(__obj, "__self__", None), str):
             _check_width_args([*args, *kwargs.values()])
+            name = getattr(__obj, "__name__", "")
+            if name == "join" and args:
+                items = _materialised(args[0])
+                _check_joined(__obj.__self__, items)
+                args = (items, *args[1:])
+            elif name == "replace":
+                _check_replace(__obj.__self__, *args[:3])
         return super().call(__context, __obj, *args, **kwargs)
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapper = super().wrap_str_format(value)
-        if wrapper is not None:
-            _check_format_spec(value.__self__)
-        return wrapper
+        if wrapper is None:
+            return None
+        _check_format_spec(value.__self__)
+        checked_format = wrapper
+
+        def format_checked(*args: Any, **kwargs: Any) -> str:
+            _check_text(value.__self__, *args, *kwargs.values())
+            return checked_format(*args, **kwargs)
+
+        return format_checked
 
     def call_binop(self, context: Any, operator_name: str, left: Any, right: Any) -> Any:
         if operator_name == "%":
             if isinstance(left, str):
                 _check_printf(left)
+                _check_text(left, right)
             return operator.mod(left, right)
         if operator_name == "+":
             sequences = isinstance(left, str | list | tuple) and isinstance(
@@ -217,14 +316,77 @@ def _make_env() -> _FlowSandbox:
     env.filters["tojson"] = _tojson
     env.filters["format"] = _format_filter
     env.filters["center"] = _width_filter(env.filters["center"])
-    env.filters["indent"] = _width_filter(env.filters["indent"])
+    env.filters["indent"] = _pass_through(env.filters["indent"], _check_indent)
+    env.filters["join"] = _join_filter
+    env.filters["replace"] = _pass_through(env.filters["replace"], _check_replace)
+    env.filters["wordwrap"] = _pass_through(env.filters["wordwrap"], _check_wordwrap)
+    env.filters["batch"] = _pass_through(env.filters["batch"], _check_batch)
+    env.filters["slice"] = _pass_through(env.filters["slice"], _check_slices)
+    env.filters["sum"] = _pass_through(env.filters["sum"], _check_sum)
+    for name in ("string", "pprint"):
+        env.filters[name] = _pass_through(env.filters[name], _check_printed)
+    # What `{{ … }}` prints: str() of a container holding one long string many times is huge.
+    env.finalize = _checked_output
     return env
+
+
+def _checked_output(value: Any) -> Any:
+    if not isinstance(value, str):
+        _check_text(value)
+    return value
+
+
+def _check_printed(value: Any, *_args: Any, **_kwargs: Any) -> None:
+    _check_text(value)
+
+
+def _check_indent(text: Any, width: Any = 4, *_args: Any, **_kwargs: Any) -> None:
+    _check_width_args([width])
+    lines = text.count("\n") + 1 if isinstance(text, str) else 0
+    if isinstance(width, str) and lines * len(width) + len(str(text)) > MAX_RENDERED_CHARS:
+        raise _SecurityError("indented text would be too large")
+
+
+def _check_wordwrap(text: Any, width: Any = 79, *args: Any, **kwargs: Any) -> None:
+    wrapstring = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
+    if isinstance(text, str) and isinstance(wrapstring, str) and isinstance(width, int):
+        lines = len(text) // max(width, 1) + text.count("\n") + 1
+        if len(text) + lines * len(wrapstring) > MAX_RENDERED_CHARS:
+            raise _SecurityError("wrapped text would be too large")
+
+
+def _check_sum(values: Any, *args: Any, **kwargs: Any) -> None:
+    # Summing lists concatenates them: each list is allowed, their total need not be.
+    start = kwargs.get("start", args[1] if len(args) > 1 else 0)
+    if isinstance(start, list | tuple) and isinstance(values, list | tuple):
+        total = len(start) + sum(len(v) for v in values if isinstance(v, list | tuple))
+        if total > MAX_SEQUENCE_PRODUCT:
+            raise _SecurityError("sum of sequences too large")
+
+
+@jinja2.pass_eval_context
+def _join_filter(eval_ctx: Any, value: Any, d: str = "", attribute: str | int | None = None) -> str:
+    items = _materialised(value)
+    if attribute is not None:
+        getter = jinja2.filters.make_attrgetter(eval_ctx.environment, attribute)
+        items = [getter(item) for item in items]
+    _check_joined(d, items)
+    return str(jinja2.filters.do_join(eval_ctx, items, d))
 
 
 def _tojson(value: Any, indent: int | None = None) -> str:
     import json
 
+    _check_text(value, extra=_text_size_of_indent(value, indent))
     return json.dumps(value, ensure_ascii=False, indent=indent, default=str)
+
+
+def _text_size_of_indent(value: Any, indent: int | None) -> int:
+    # Indented JSON adds a line and indentation per item; count the items cheaply.
+    if not indent or not isinstance(value, list | tuple | dict):
+        return 0
+    _check_width_args([indent])
+    return len(value) * (indent + 1)
 
 
 _ENV = _make_env()

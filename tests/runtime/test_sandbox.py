@@ -195,6 +195,26 @@ CAPPED = [
         "loop iterations",
     ),
     ("{% for i in range(9999) %}{{ 'x' * 9999 }}{% endfor %}", "exceeds"),
+    # Text built whole before the output cap sees it: each piece is allowed, the result is not.
+    ("{% set s = 'x' * 99999 %}{{ [s] * 10000 }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ {'a': [s] * 10000} }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ ([s] * 10000) | join }}", "too large"),
+    ("{{ range(9999) | join('x' * 99999) }}", "too large"),
+    ("{{ ('x' * 99999).join(range(9999) | map('string')) }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ ([{'a': s}] * 10000) | join(attribute='a') }}", "too large"),
+    ("{{ ('a' * 99999) | replace('', 'b' * 99999) }}", "too large"),
+    ("{{ ('a' * 99999).replace('a', 'b' * 99999) }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ ([s] * 10000) | tojson }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ ([s] * 10000) | string | length }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ ([s] * 10000) | pprint | length }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ '%s' % ([s] * 10000,) }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ '{}'.format([s] * 10000) }}", "too large"),
+    ("{% set s = 'x' * 99999 %}{{ ([s] * 10000) ~ '' }}", "too large"),
+    ("{{ ('\\n' * 99999) | indent('x' * 99999, blank=True) }}", "too large"),
+    ("{{ ('a ' * 49999) | wordwrap(1, wrapstring='x' * 99999) }}", "too large"),
+    ("{{ [1] | batch(10 ** 9, 0) | list | length }}", "batch size"),
+    ("{{ [1] | slice(10 ** 8) | list | length }}", "slices"),
+    ("{{ ([[0] * 10000] * 10000) | sum(start=[]) | length }}", "sum of sequences"),
 ]
 
 
@@ -210,6 +230,22 @@ def test_it_caps_the_rendered_size() -> None:
     with pytest.raises(TemplateError, match=f"exceeds {MAX_RENDERED_CHARS}"):
         render("{% for i in range(200) %}{{ 'y' * 9999 }}{% endfor %}")
     assert len(render("{% for i in range(10) %}{{ 'y' * 9999 }}{% endfor %}")) == 99990
+
+
+def test_it_still_joins_replaces_and_wraps_ordinary_text() -> None:
+    assert render("{{ [1, 2, 3] | join(', ') }}|{{ '-'.join(['a', 'b']) }}") == "1, 2, 3|a-b"
+    assert render("{{ [{'a': 'x'}, {'a': 'y'}] | join('+', attribute='a') }}") == "x+y"
+    assert (
+        render("{{ 'a.b.c' | replace('.', '/') }}|{{ 'aaa'.replace('a', 'b', 2) }}") == "a/b/c|bba"
+    )
+    assert render("{{ 'one two three' | wordwrap(5, wrapstring='|') }}") == "one|two|three"
+    assert render("{{ [1, 2, 3] | batch(2, 0) | list }}|{{ [1, 2, 3] | slice(2) | list }}") == (
+        "[[1, 2], [3, 0]]|[[1, 2], [3]]"
+    )
+    assert (
+        render("{{ [[1], [2]] | sum(start=[]) }}|{{ {'k': [1]} | tojson }}") == '[1, 2]|{"k": [1]}'
+    )
+    assert render("{{ 'a\\nb' | indent('> ', first=True) }}|{{ [1, 'x'] }}") == "> a\n> b|[1, 'x']"
 
 
 def test_it_allows_ordinary_formatting_and_arithmetic() -> None:
