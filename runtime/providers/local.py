@@ -14,6 +14,10 @@ What it answers, in this order:
    ``finish_reason == "tool_calls"`` and one :class:`ToolCall` whose id is ``"local_call_"`` plus
    12 hex digits (stable for the same conversation).
 
+   An argument named ``expression`` of type string (the ``calculator`` tool's) gets arithmetic
+   instead of prose, by :func:`arithmetic_for` of the last user message: an expression written
+   in the text if there is one, else one built from the numbers the text mentions.
+
    When the last message *is* a ``tool`` result, it answers in text (``finish_reason "stop"``):
    the usual labelled answer followed by ``"\\nTool results:\\n"`` and one line
    ``"- <tool name>: <result>"`` per trailing tool message. So a worker's tool loop ends after
@@ -58,10 +62,12 @@ Tokens are estimated at about four characters a token.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -147,9 +153,121 @@ def _tool_call(request: ChatRequest) -> ToolCall:
     arguments = instance_for(tool.parameters or {"type": "object"}, user)
     if not isinstance(arguments, dict):
         arguments = {}
+    if _takes_expression(tool.parameters):
+        # Prose in an arithmetic argument only ever earns a parse error from the tool; the demos
+        # should show the tool computing something from the figures in the task.
+        arguments["expression"] = arithmetic_for(user)
     seed = json.dumps([len(request.messages), tool.name, arguments, user], sort_keys=True)
     call_id = "local_call_" + hashlib.sha256(seed.encode()).hexdigest()[:12]
     return {"id": call_id, "name": tool.name, "arguments": arguments}
+
+
+def _takes_expression(parameters: Any) -> bool:
+    if not isinstance(parameters, dict):
+        return False
+    generator = _Generator(parameters)
+    properties = generator.resolve(parameters).get("properties")
+    if not isinstance(properties, dict) or "expression" not in properties:
+        return False
+    expression = generator.resolve(properties["expression"])
+    return isinstance(expression, dict) and generator._type(expression) == "string"
+
+
+# A number as prose writes it: 12, 2.4, 1,840,000 or 0.5, but not the digits inside a word or a
+# version (Q3, p95, v2.14.0) nor a date's pieces glued to letters.
+_NUMBER = r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?!\w)(?!\.\d)"
+_TOKENS = re.compile(
+    rf"(?P<number>{_NUMBER})|(?P<operator>[-+*/×÷^])|(?P<paren>[()])|(?P<space>[ \t]+)"
+    r"|(?P<other>.)",  # a newline is "other": an expression does not run across lines
+    re.DOTALL,
+)
+# Dates and clock times are labels, not quantities: their pieces are left out of a built total.
+_DATES_AND_TIMES = re.compile(r"\b\d{4}-\d{1,2}-\d{1,2}\b|\b\d{1,2}:\d{2}(?::\d{2})?\b")
+_OPERATORS = {"×": "*", "÷": "/", "^": "**"}
+# Words that ask for a change between two figures rather than their total.
+_CHANGE = re.compile(
+    r"\b(?:grow(?:s|th|n)?|grew|chang(?:e|es|ed)|increas(?:e|es|ed)|decreas(?:e|es|ed)|ris(?:e|es|en)"
+    r"|rose|fall(?:s|en)?|fell|drop(?:s|ped)?|percent(?:age)?)\b|%",
+    re.IGNORECASE,
+)
+_MAX_TERMS = 20  # of a built total: the calculator takes at most 500 characters
+
+
+def arithmetic_for(text: str) -> str:
+    """A valid arithmetic expression for ``text``, the same for the same text.
+
+    1. An expression the text already holds (numbers joined by ``+ - * / × ÷ ^`` and brackets,
+       such as ``(1200 - 950) / 950`` or ``100/100``): the one with the most numbers, the first
+       of equals. A range such as ``3-5`` reads as a subtraction; dates do not parse and are
+       skipped.
+    2. Else, from the numbers it mentions: with words of change (growth, increase, fell, %…) the
+       percent change from the second-to-last to the last, ``(b - a) / a * 100`` (``b - a`` when
+       ``a`` is 0); otherwise their total (the first 20). Dates and clock times do not count.
+       One number is itself; none is ``0``.
+    """
+    written = _written_expression(text)
+    if written is not None:
+        return written
+    quantities = _DATES_AND_TIMES.sub(" ", text)
+    numbers = [_literal(match.group(0)) for match in re.finditer(_NUMBER, quantities)]
+    if not numbers:
+        return "0"
+    if len(numbers) == 1:
+        return numbers[0]
+    if _CHANGE.search(text):
+        before, after = numbers[-2], numbers[-1]
+        if float(before) == 0:
+            return f"{after} - {before}"
+        return f"({after} - {before}) / {before} * 100"
+    return " + ".join(numbers[:_MAX_TERMS])
+
+
+def _literal(number: str) -> str:
+    """A number as a Python literal: no thousands commas, no leading zeros (which do not parse)."""
+    plain = number.replace(",", "")
+    whole, dot, fraction = plain.partition(".")
+    return (whole.lstrip("0") or "0") + dot + fraction
+
+
+def _written_expression(text: str) -> str | None:
+    best: tuple[int, str] | None = None
+    run: list[tuple[str, str]] = []
+    for match in _TOKENS.finditer(text + "\n"):
+        kind = match.lastgroup or "other"
+        if kind != "other":
+            run.append((kind, match.group(0)))
+            continue
+        candidate = _as_expression(run)
+        run = []
+        if candidate is not None and (best is None or candidate[0] > best[0]):
+            best = candidate
+    return best[1] if best is not None else None
+
+
+def _as_expression(run: list[tuple[str, str]]) -> tuple[int, str] | None:
+    """(how many numbers, the expression) when a run of tokens is arithmetic, else None."""
+    numbers = sum(1 for kind, _ in run if kind == "number")
+    if numbers < 2 or not any(kind == "operator" for kind, _ in run):
+        return None
+    # Numbers keep their own spelling here (commas aside): 2025-01-01 must fail to parse, not
+    # become 2025 - 1 - 1.
+    source = "".join(
+        token.replace(",", "")
+        if kind == "number"
+        else _OPERATORS.get(token, token)
+        if kind == "operator"
+        else token
+        for kind, token in run
+    ).strip()
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError:
+        return None
+    # Brackets after a number parse as a call ("3 (4)"); only plain arithmetic will do.
+    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.operator, ast.unaryop)
+    if not all(isinstance(node, allowed) for node in ast.walk(tree)):
+        return None
+    return numbers, source
 
 
 def _trailing_tool_results(messages: list[ChatMessage]) -> list[tuple[str, str]]:

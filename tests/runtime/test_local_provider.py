@@ -271,14 +271,14 @@ CALCULATOR = ToolSpec(
 
 
 async def test_it_calls_the_tool_named_in_the_user_message_with_the_users_text() -> None:
-    text = "Use the Calculator to add 2 and 3"
+    text = "Use the Web_Search tool for 2 and 3"
     response, seen = await ask(
-        [{"role": "user", "content": text}], tools=[SEARCH, CALCULATOR], stream=True
+        [{"role": "user", "content": text}], tools=[CALCULATOR, SEARCH], stream=True
     )
 
     [call] = response.tool_calls
-    assert call["name"] == "calculator"  # named (case aside), though not the first tool
-    assert call["arguments"] == {"expression": text}
+    assert call["name"] == "web_search"  # named (case aside), though not the first tool
+    assert call["arguments"] == {"query": text, "max_results": 1}
     assert call["id"].startswith("local_call_")
     assert (response.text, response.finish_reason, seen) == ("", "tool_calls", [])
 
