@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from editor.credentials_api import CredentialDetailView, CredentialListView
 from editor.views import (
     ExampleImportView,
     ExampleListView,
@@ -27,5 +28,15 @@ urlpatterns = [
     path("models/reset/", ModelResetView.as_view(), name="models-reset"),
     # Any segment reaches the view, which answers 404 for names that are not a safe slug.
     path("examples/<str:name>/import/", ExampleImportView.as_view(), name="example-import"),
+    path(
+        "workspaces/<int:workspace_id>/credentials/",
+        CredentialListView.as_view(),
+        name="credentials",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/credentials/<str:name>/",
+        CredentialDetailView.as_view(),
+        name="credential",
+    ),
     *router.urls,
 ]

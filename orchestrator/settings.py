@@ -35,6 +35,9 @@ def env_list(name: str, default: str = "") -> list[str]:
 # `check --deploy`) whenever it is in use. `./dev start` writes a random key to var/ instead.
 DEV_SECRET_KEY = "django-insecure-dev-only-set-SECRET_KEY-in-the-environment"
 SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or DEV_SECRET_KEY
+# Fernet keys for workspace credentials (editor.secret_box): the first encrypts, all decrypt.
+# Unset: a key derived from SECRET_KEY (system check orchestrator.W002; an error in --deploy).
+CREDENTIALS_KEYS = env_list("CREDENTIALS_KEY")
 
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")

@@ -39,6 +39,16 @@ def _run(alice: User, workflow: Workflow) -> Run:
     return run_operations.start_run(workflow, {"topic": "owls"}, alice)
 
 
+def _credential_url(workspace: Workspace) -> str:
+    """A credential of the workspace to change or delete."""
+    from editor.credentials import create_credential
+
+    create_credential(
+        workspace=workspace, user=None, name="key", kind="openai", value="sk-0123456789abcdef"
+    )
+    return f"/api/workspaces/{workspace.pk}/credentials/key/"
+
+
 CALLS: dict[str, tuple[str, Callable[..., Any], set[str], int]] = {
     # name: (needed, call(client, workflow, workspace, run), allowed roles, success status)
     "read workflow": (
@@ -122,6 +132,40 @@ CALLS: dict[str, tuple[str, Callable[..., Any], set[str], int]] = {
         201,
     ),
     "cancel a run": ("run", lambda c, wf, ws, run: c.post(f"/api/runs/{run.pk}/cancel/"), RUN, 202),
+    "list credentials": (
+        "view",
+        lambda c, wf, ws, run: c.get(f"/api/workspaces/{ws.pk}/credentials/"),
+        set(ROLES),
+        200,
+    ),
+    "add a credential": (
+        "edit",
+        lambda c, wf, ws, run: c.post(
+            f"/api/workspaces/{ws.pk}/credentials/",
+            {"name": "new-key", "kind": "openai", "value": "sk-0123456789abcdef"},
+            format="json",
+        ),
+        EDIT,
+        201,
+    ),
+    "replace a credential": (
+        "edit",
+        lambda c, wf, ws, run: c.put(_credential_url(ws), {"value": "sk-new"}, format="json"),
+        EDIT,
+        200,
+    ),
+    "rename a credential": (
+        "edit",
+        lambda c, wf, ws, run: c.patch(_credential_url(ws), {"name": "renamed"}, format="json"),
+        EDIT,
+        200,
+    ),
+    "delete a credential": (
+        "edit",
+        lambda c, wf, ws, run: c.delete(_credential_url(ws)),
+        EDIT,
+        204,
+    ),
 }
 
 

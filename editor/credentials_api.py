@@ -1,0 +1,208 @@
+"""``/api/workspaces/<id>/credentials/``: the workspace's credentials, write-only values.
+
+Every member may list them (node settings name them); owners and editors create, change and
+delete. Answers carry the name, kind, hint and non-secret config, never the value or ciphertext.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from editor import credentials
+from editor.access import require, workspaces_of
+from editor.errors import NotFound
+from editor.models import Credential, CredentialKind, Workspace
+from editor.serializers import ErrorSerializer
+
+WORKSPACE_ID = OpenApiParameter("workspace_id", int, OpenApiParameter.PATH, description="Workspace")
+NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="The credential's name")
+ERRORS: dict[int, Any] = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
+
+SLUG_ERRORS = {"invalid": "use only letters, digits, hyphens and underscores (e.g. openai-prod)"}
+CONFIG_HELP = (
+    "Not secret. openai/anthropic: optional base_url (http(s)); http_header: header (its name); "
+    "http_bearer: nothing."
+)
+
+
+class CredentialSerializer(serializers.ModelSerializer[Credential]):
+    """What anyone in the workspace may see of a credential: never its value."""
+
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    hint = serializers.CharField(
+        read_only=True, help_text='The value\'s last characters ("…a1b2"), empty for short values'
+    )
+    config = serializers.JSONField(read_only=True, help_text=CONFIG_HELP)
+
+    class Meta:
+        model = Credential
+        fields = ["name", "kind", "hint", "config", "created_by", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class _WriteFields(serializers.Serializer):
+    name = serializers.SlugField(
+        max_length=64,
+        help_text="letters, digits, - and _ (how node settings name it)",
+        error_messages=SLUG_ERRORS,
+    )
+    value = serializers.CharField(
+        max_length=credentials.MAX_VALUE_CHARS,
+        write_only=True,
+        style={"input_type": "password"},
+        help_text="The secret itself. Write-only: no answer ever contains it.",
+    )
+    config = serializers.JSONField(required=False, help_text=CONFIG_HELP)
+
+
+class CredentialCreateSerializer(_WriteFields):
+    kind = serializers.ChoiceField(choices=CredentialKind.choices)
+
+
+class CredentialUpdateSerializer(_WriteFields):
+    """PUT replaces the value (and config); PATCH changes any of name, value, config."""
+
+    name = serializers.SlugField(
+        max_length=64,
+        required=False,
+        help_text="A new name (renames it)",
+        error_messages=SLUG_ERRORS,
+    )
+    kind = serializers.ChoiceField(
+        choices=CredentialKind.choices,
+        required=False,
+        help_text="May be sent, but must be the credential's kind: a kind never changes",
+    )
+
+
+def _workspace(request: Request, workspace_id: int) -> Workspace:
+    try:
+        return workspaces_of(request.user).get(pk=workspace_id)
+    except Workspace.DoesNotExist:
+        raise NotFound("no such workspace of yours") from None
+
+
+def _via(request: Request) -> str:
+    # Session logins leave request.auth empty; token (API) logins set it to the token.
+    return "session" if request.auth is None else "token"
+
+
+def _answer(credential: Credential, code: int = status.HTTP_200_OK) -> Response:
+    return Response(CredentialSerializer(credential).data, status=code)
+
+
+class CredentialListView(APIView):
+    """The workspace's credentials (members), or a new one (owners and editors)."""
+
+    def _queryset(self, workspace: Workspace) -> QuerySet[Credential]:
+        return workspace.credentials.select_related("created_by").defer("ciphertext")
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID],
+        responses={200: CredentialSerializer(many=True), 404: ErrorSerializer},
+    )
+    def get(self, request: Request, workspace_id: int) -> Response:
+        workspace = _workspace(request, workspace_id)
+        return Response(CredentialSerializer(self._queryset(workspace), many=True).data)
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID],
+        request=CredentialCreateSerializer,
+        responses={201: CredentialSerializer, 409: ErrorSerializer, **ERRORS},
+    )
+    def post(self, request: Request, workspace_id: int) -> Response:
+        workspace = _workspace(request, workspace_id)
+        require(request.user, workspace.pk, "edit")
+        body = CredentialCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        credential = credentials.create_credential(
+            workspace=workspace,
+            user=request.user,
+            name=data["name"],
+            kind=data["kind"],
+            value=data["value"],
+            config=data.get("config"),
+            via=_via(request),
+        )
+        return _answer(credential, status.HTTP_201_CREATED)
+
+
+class CredentialDetailView(APIView):
+    """One credential: look (members), replace or change (owners, editors), delete."""
+
+    def _credential(self, request: Request, workspace_id: int, name: str) -> Credential:
+        workspace = _workspace(request, workspace_id)
+        found = (
+            workspace.credentials.select_related("created_by", "workspace")
+            .filter(name=name)
+            .first()
+        )
+        if found is None:
+            raise NotFound(f"this workspace has no credential named {name!r}")
+        return found
+
+    def _editable(self, request: Request, workspace_id: int, name: str) -> Credential:
+        credential = self._credential(request, workspace_id, name)
+        require(request.user, credential.workspace_id, "edit")
+        return credential
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID, NAME],
+        responses={200: CredentialSerializer, 404: ErrorSerializer},
+    )
+    def get(self, request: Request, workspace_id: int, name: str) -> Response:
+        return _answer(self._credential(request, workspace_id, name))
+
+    def _change(self, request: Request, workspace_id: int, name: str, partial: bool) -> Response:
+        credential = self._editable(request, workspace_id, name)
+        body = CredentialUpdateSerializer(data=request.data, partial=partial)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        if "kind" in data and data["kind"] != credential.kind:
+            message = "a credential's kind cannot change; create a new credential instead"
+            raise serializers.ValidationError({"kind": [message]})
+        credential = credentials.update_credential(
+            credential,
+            user=request.user,
+            name=data.get("name"),
+            value=data.get("value"),
+            # PUT replaces the config too: one left out goes back to none.
+            config=data.get("config", None if partial else {}),
+            via=_via(request),
+        )
+        return _answer(credential)
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID, NAME],
+        request=CredentialUpdateSerializer,
+        responses={200: CredentialSerializer, 409: ErrorSerializer, **ERRORS},
+        description="Replace the value (required) and config; `name` renames.",
+    )
+    def put(self, request: Request, workspace_id: int, name: str) -> Response:
+        return self._change(request, workspace_id, name, partial=False)
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID, NAME],
+        request=CredentialUpdateSerializer,
+        responses={200: CredentialSerializer, 409: ErrorSerializer, **ERRORS},
+        description="Change any of name, value, config.",
+    )
+    def patch(self, request: Request, workspace_id: int, name: str) -> Response:
+        return self._change(request, workspace_id, name, partial=True)
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID, NAME],
+        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer},
+    )
+    def delete(self, request: Request, workspace_id: int, name: str) -> Response:
+        credential = self._editable(request, workspace_id, name)
+        credentials.delete_credential(credential, user=request.user, via=_via(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
