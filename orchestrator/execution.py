@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from editor.catalogue import prices_for
 from orchestrator import loop, operations
-from orchestrator.models import Step
+from orchestrator.models import Run, Step
 from orchestrator.operations import Claimed, Dispatch, lease_seconds
 from orchestrator.publisher import publish, run_group
 from runtime.errors import PermanentError, StepError
@@ -55,17 +55,26 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def execute_step(step_id: int) -> None:
-    """Run a step and then, in this same task, the pure steps it makes ready."""
-    row = Step.objects.filter(pk=step_id).values_list("run_id", "node_type").first()
-    if row is None:
-        return
-    run_id, node_type = row
-    node = default_registry.get(node_type)
-    first = _execute_pure(step_id, run_id) if node and node.pure else _execute_one(step_id)
-    pending = deque(first.inline)
-    while pending:
-        pending.extend(_execute_pure(pending.popleft(), run_id).inline)
+def execute_step(step_id: int, run_id: Any = None, pure: bool | None = None) -> None:
+    """Run a step and then, in this same task, the pure steps it makes ready.
+
+    ``run_id`` and ``pure`` come with the task when it was sent for a step just made (they
+    save a query); a message with the step id alone (the sweeper's) looks them up."""
+    if run_id is None or pure is None:
+        row = Step.objects.filter(pk=step_id).values_list("run_id", "node_type").first()
+        if row is None:
+            return
+        run_id, node_type = row
+        node = default_registry.get(node_type)
+        pure = bool(node and node.pure)
+    try:
+        first = _execute_pure(step_id, run_id) if pure else _execute_one(step_id, run_id)
+        # Steps left over by a transaction were inserted when it ended: they have ids now.
+        pending = deque(step.pk for step in first.inline)
+        while pending:
+            pending.extend(step.pk for step in _execute_pure(pending.popleft(), run_id).inline)
+    except Run.DoesNotExist:
+        return  # deleted with its workflow since the task was sent: nothing to do
 
 
 def run_now(coro: Coroutine[Any, Any, T]) -> T:
@@ -88,7 +97,7 @@ def _execute_pure(step_id: int, run_id: Any) -> Dispatch:
     to pay for a commit (and a run lock) each. A batch is cut at PURE_BATCH steps; what is left
     comes back as ``inline`` for a next transaction."""
     with operations.RunTransaction(run_id, inline_pure=True) as txn:
-        pending = deque([step_id])
+        pending: deque[int | Step] = deque([step_id])
         done = 0
         while pending and done < PURE_BATCH and txn.run.status not in operations.FINISHED_RUN:
             _run_pure_in(txn, pending.popleft())
@@ -100,21 +109,21 @@ def _execute_pure(step_id: int, run_id: Any) -> Dispatch:
         return txn.dispatch
 
 
-def _run_pure_in(txn: operations.RunTransaction, step_id: int) -> None:
-    claimed = operations.claim_in(txn, step_id, worker_name(), save=False)
+def _run_pure_in(txn: operations.RunTransaction, target: int | Step) -> None:
+    claimed = operations.claim_in(txn, target, worker_name(), save=False)
     if claimed is None:
         return
     step = claimed.step
     planned = claimed.version.plan.nodes[step.node_id]
+    if claimed.version.reads.get(step.node_id):
+        txn.flush()  # its templates read other steps' outputs from the table: insert them
     ctx = _context(claimed, Usage())
     try:
         result = run_now(run_attempt(planned, ctx))
     except StepError as error:
-        step.save(update_fields=operations.CLAIM_FIELDS)
-        operations.fail_in(txn, step, error, ctx.usage, None)
+        operations.fail_in(txn, step, error, ctx.usage, None)  # writes the claim fields too
         return
     if not isinstance(result, Complete):
-        step.save(update_fields=operations.CLAIM_FIELDS)
         error = InternalNodeError(f"pure node {planned.node.id!r} did not complete")
         operations.fail_in(txn, step, error, ctx.usage, None)
         return
@@ -154,8 +163,8 @@ def _budget(run: Any) -> Budget | None:
     )
 
 
-def _execute_one(step_id: int) -> Dispatch:
-    claimed = operations.claim_step(step_id, worker_name())
+def _execute_one(step_id: int, run_id: Any = None) -> Dispatch:
+    claimed = operations.claim_step(step_id, worker_name(), run_id)
     if claimed is None:
         return Dispatch()  # someone else has it, it is finished, or the run is over
     step = claimed.step

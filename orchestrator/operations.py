@@ -12,13 +12,14 @@ a lease; every later transition of that step names the token, so a worker that l
 
 from __future__ import annotations
 
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -43,30 +44,50 @@ def lease_seconds() -> float:
 
 @dataclass
 class Dispatch:
-    """Steps made runnable by a transaction: enqueue ``queued`` after commit; run ``inline`` now."""
+    """Steps made runnable by a transaction: enqueue ``queued`` after commit; run ``inline`` now.
 
-    queued: list[tuple[int, float]] = field(default_factory=list)  # (step id, countdown seconds)
-    inline: list[int] = field(default_factory=list)
+    Steps, not ids: a step made in the transaction is inserted only when it ends (see
+    :meth:`RunTransaction.flush`), so its id is known only after that."""
+
+    # (step, countdown seconds, whether its node is pure)
+    queued: list[tuple[Step, float, bool]] = field(default_factory=list)
+    inline: list[Step] = field(default_factory=list)
 
 
 class RunTransaction:
-    """``with RunTransaction(run_id) as txn:`` — lock the run, emit events, dispatch steps."""
+    """``with RunTransaction(run_id) as txn:`` — lock the run, emit events, dispatch steps.
 
-    def __init__(self, run_id: Any, *, inline_pure: bool = False) -> None:
+    While the run is locked nobody else changes it, so much is kept in memory and written once
+    at the end: top-level steps made here (``unsaved``, inserted by :meth:`flush` in one
+    statement, already finished if they ran here: one INSERT instead of INSERT and UPDATE),
+    the events, and the run's changed fields.
+    """
+
+    def __init__(self, run_id: Any, *, inline_pure: bool = False, new: Run | None = None) -> None:
         self.run_id = run_id
         self.inline_pure = inline_pure
         self.events: list[Event] = []
         self.dispatch = Dispatch()
         self.dirty: set[str] = set()  # Run fields changed, written once at the end
-        # While the run is locked nobody else changes it: outcomes read once stay true, and
-        # steps created here need not be read back.
+        # Outcomes read once stay true; _advance keeps the copy current.
         self.outcomes: dict[str, str] | None = None
-        self.created: dict[int, Step] = {}
+        self.created: dict[int, Step] = {}  # id(step) -> step made queued here: ours to claim
+        self.unsaved: list[Step] = []
+        self.finished: dict[str, Step] = {}  # top-level steps finished here, by node id
+        self._new = new  # a run made by this transaction: inserted at the end, nothing to lock
         self._atomic = transaction.atomic()
         self._version: CompiledVersion | None = None
 
+    @classmethod
+    def starting(cls, run: Run) -> RunTransaction:
+        """A transaction for a run not in the database yet (nobody else can see it)."""
+        return cls(run.pk, new=run)
+
     def __enter__(self) -> RunTransaction:
         self._atomic.__enter__()
+        if self._new is not None:
+            self.run = self._new
+            return self
         try:
             # of=("self",): a bare FOR UPDATE also locks the joined version row, which made
             # every transaction of every run of one version wait for each other.
@@ -82,21 +103,57 @@ class RunTransaction:
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
         if exc_type is None:
-            if self.events:
-                Event.objects.bulk_create(self.events)
-                self.dirty.add("last_seq")
-            if self.dirty:
-                Run.objects.filter(pk=self.run.pk).update(
-                    **{name: getattr(self.run, name) for name in self.dirty}
-                )
-            if self.events:
-                messages = [event.to_message() for event in self.events]
-                run_id = self.run.pk
-                transaction.on_commit(lambda: publish_events(run_id, messages))
-            if self.dispatch.queued:
-                queued = list(self.dispatch.queued)
-                transaction.on_commit(lambda: _enqueue(queued))
+            try:
+                self._write()
+            except BaseException:
+                # A failed write (say a broken unique constraint) must still roll back.
+                self._atomic.__exit__(*sys.exc_info())
+                raise
         return self._atomic.__exit__(exc_type, exc, tb)
+
+    def _write(self) -> None:
+        inserted = self._insert_new_run()  # with every field as it is now
+        self.flush()
+        if self.events:
+            Event.objects.bulk_create(self.events)
+            self.dirty.add("last_seq")
+        if self.dirty and not inserted:
+            Run.objects.filter(pk=self.run.pk).update(
+                **{name: getattr(self.run, name) for name in self.dirty}
+            )
+        if self.events:
+            messages = [event.to_message() for event in self.events]
+            run_id = self.run.pk
+            transaction.on_commit(lambda: publish_events(run_id, messages))
+        if self.dispatch.queued:
+            queued = [(step.pk, countdown, pure) for step, countdown, pure in self.dispatch.queued]
+            transaction.on_commit(lambda: _enqueue(run_id=self.run.pk, queued=queued))
+
+    def flush(self) -> None:
+        """Insert the steps made here, as they are now, in one statement. Called before any
+        query that must see them, and at the end."""
+        if not self.unsaved:
+            return
+        steps, self.unsaved = self.unsaved, []
+        self._insert_new_run()  # their run first
+        if connection.features.can_return_rows_from_bulk_insert:
+            Step.objects.bulk_create(steps)
+        else:  # ids are needed (to enqueue, to update): one INSERT each then
+            for step in steps:
+                step.save(force_insert=True)
+
+    def _insert_new_run(self) -> bool:
+        """Insert the run this transaction made, if not done yet; True if done now."""
+        if self._new is None:
+            return False
+        self._new.save(force_insert=True)
+        self._new = None
+        return True
+
+    def save_step(self, step: Step, fields: list[str] | None = None) -> None:
+        """Write a step's changes, unless it is still unsaved (then its INSERT carries them)."""
+        if step.pk is not None:
+            step.save(update_fields=fields)
 
     @property
     def version(self) -> CompiledVersion:
@@ -127,9 +184,9 @@ class RunTransaction:
     def queue(self, step: Step, countdown: float = 0.0) -> None:
         pure = self.version.plan.nodes[step.node_id].type.pure
         if self.inline_pure and pure and countdown == 0:
-            self.dispatch.inline.append(step.pk)
+            self.dispatch.inline.append(step)
         else:
-            self.dispatch.queued.append((step.pk, countdown))
+            self.dispatch.queued.append((step, countdown, pure))
 
     @property
     def active(self) -> bool:
@@ -138,16 +195,28 @@ class RunTransaction:
 
 
 def _exc_info() -> tuple[Any, Any, Any]:
-    import sys
-
     return sys.exc_info()
 
 
-def _enqueue(queued: list[tuple[int, float]]) -> None:
+def _enqueue(run_id: Any, queued: list[tuple[int, float, bool]]) -> None:
+    """Send the steps' tasks. The run id and whether the node is pure travel with the step id,
+    so the task starts without a query to look them up."""
     from orchestrator.tasks import execute_step
 
-    for step_id, countdown in queued:
-        execute_step.apply_async((step_id,), countdown=countdown if countdown > 0 else None)
+    for step_id, countdown, pure in queued:
+        execute_step.apply_async(
+            (step_id,),
+            {"run_id": str(run_id), "pure": pure},
+            countdown=countdown if countdown > 0 else None,
+        )
+
+
+def _resend(step_ids: list[int]) -> None:
+    """Send tasks for steps by id alone (the task looks up their run)."""
+    from orchestrator.tasks import execute_step
+
+    for step_id in step_ids:
+        execute_step.apply_async((step_id,))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -163,25 +232,23 @@ def start_run(
         raise PermanentError("the workflow has no saved version to run")
     plan = compiled(version).plan  # refuses an invalid graph before anything is written
     run_input = prepare_input(plan, run_input)
-    with transaction.atomic():
-        run = Run.objects.create(
-            workspace=workflow.workspace,
-            workflow=workflow,
-            version=version,
-            status="running",
-            input=run_input,
-            budget=budget or None,
-            created_by=user if getattr(user, "is_authenticated", False) else None,
-            started_at=timezone.now(),
-        )
-        with RunTransaction(run.pk) as txn:
-            txn.emit("run.started", data={"input": run_input, "version": version.number})
-            for node_id in plan.roots:
-                step = _new_step(txn, node_id, None)
-                txn.queue(step)
-    # The RunTransaction bumped last_seq on its own locked copy of the row; without this the
-    # caller (the 201 answer, run_workflow) would see last_seq 0 although events 1..n exist.
-    run.refresh_from_db()
+    run = Run(
+        workspace=workflow.workspace,
+        workflow=workflow,
+        version=version,
+        status="running",
+        input=run_input,
+        budget=budget or None,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        started_at=timezone.now(),
+    )
+    # The run, its first steps and events are inserted at the end, one statement each; the
+    # object returned is the one written (last_seq included).
+    with RunTransaction.starting(run) as txn:
+        txn.emit("run.started", data={"input": run_input, "version": version.number})
+        for node_id in plan.roots:
+            step = _new_step(txn, node_id, None)
+            txn.queue(step)
     return run
 
 
@@ -212,27 +279,34 @@ def run_of(step_id: int) -> Any:
     return Step.objects.filter(pk=step_id).values_list("run_id", flat=True).first()
 
 
-def claim_step(step_id: int, worker: str) -> Claimed | None:
+def claim_step(step_id: int, worker: str, run_id: Any = None) -> Claimed | None:
     """Take a queued step (or one whose worker's lease ran out). None: someone else has it."""
-    run_id = run_of(step_id)
+    run_id = run_id or run_of(step_id)
     if run_id is None:
         return None
-    with RunTransaction(run_id, inline_pure=True) as txn:
-        return claim_in(txn, step_id, worker)
+    try:
+        with RunTransaction(run_id, inline_pure=True) as txn:
+            return claim_in(txn, step_id, worker)
+    except Run.DoesNotExist:  # deleted with its workflow since the task was sent
+        return None
 
 
 def claim_in(
-    txn: RunTransaction, step_id: int, worker: str, *, save: bool = True
+    txn: RunTransaction, target: int | Step, worker: str, *, save: bool = True
 ) -> Claimed | None:
-    """Claim a step inside an open run transaction. ``save=False`` leaves the write to the
-    completion in the same transaction (a pure step: one UPDATE instead of two)."""
+    """Claim a step (by id, or one made queued in this transaction) inside an open run
+    transaction. ``save=False`` leaves the write to the completion in the same transaction (a
+    pure step: one write instead of two)."""
     if txn.run.status in FINISHED_RUN:
         return None
     now = timezone.now()
-    step = txn.created.pop(step_id, None)  # made queued in this transaction: ours to take
-    if step is None:
+    if isinstance(target, Step):
+        step = txn.created.pop(id(target), None)  # made queued here: ours to take
+    else:
         claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
-        step = Step.objects.select_for_update().filter(claimable, pk=step_id).first()
+        step = (
+            Step.objects.select_for_update().filter(claimable, pk=target, run_id=txn.run.pk).first()
+        )
     if step is None:
         return None
     step.status = "running"
@@ -242,7 +316,7 @@ def claim_in(
     step.attempt += 1
     step.started_at = step.started_at or now
     if save:
-        step.save(update_fields=CLAIM_FIELDS)
+        txn.save_step(step, CLAIM_FIELDS)
     if txn.run.status != "running":
         txn.run.status = "running"
         txn.touch("status")
@@ -335,8 +409,9 @@ def complete_in(txn: RunTransaction, step: Step, output: Any, branch: str, usage
     step.branch = branch
     step.finished_at = timezone.now()
     step.lease_expires_at = None
-    step.save(
-        update_fields=[
+    txn.save_step(
+        step,
+        [
             # A pure step claimed with claim_in(save=False) is written only here: without the
             # claim fields it was stored with attempt 0, no worker and no started_at.
             *CLAIM_FIELDS,
@@ -348,7 +423,7 @@ def complete_in(txn: RunTransaction, step: Step, output: Any, branch: str, usage
             "tokens_out",
             "cost",
             "by_model",
-        ]
+        ],
     )
     txn.emit(
         "step.succeeded",
@@ -391,7 +466,7 @@ def fail_in(
         step.status = "queued"
         step.claim = None
         step.due_at = timezone.now() + timedelta(seconds=retry_in)
-        step.save()
+        txn.save_step(step)
         txn.emit(
             "step.retrying",
             step,
@@ -411,7 +486,7 @@ def fail_in(
     if handled:
         step.branch = "error"
         step.output = step.error
-    step.save()
+    txn.save_step(step)
     txn.emit(
         "step.failed",
         step,
@@ -532,7 +607,7 @@ def _new_step(
 ) -> Step:
     node = txn.version.plan.nodes[node_id].node
     key = node_id if parent is None else f"{parent.key}.{node_id}.{number}"
-    step = Step.objects.create(
+    step = Step(
         run=txn.run,
         key=key,
         node_id=node_id,
@@ -543,9 +618,15 @@ def _new_step(
         round=parent.round if parent is not None else 0,
         finished_at=timezone.now() if status == "skipped" else None,
     )
+    if parent is None:
+        # Inserted when the transaction ends or needs it read (see RunTransaction.flush). A
+        # delegated task is written now: its siblings and parent are read back from the table.
+        txn.unsaved.append(step)
+    else:
+        step.save(force_insert=True)
     if status == "queued":
         txn.emit("step.queued", step, {"parent": parent.key if parent else None})
-        txn.created[step.pk] = step
+        txn.created[id(step)] = step
     return step
 
 
@@ -555,6 +636,7 @@ def _outcomes(txn: RunTransaction) -> dict[str, str]:
     Read once per transaction; :func:`_advance` keeps the copy current."""
     if txn.outcomes is not None:
         return txn.outcomes
+    txn.flush()
     outcomes: dict[str, str] = {}
     rows = Step.objects.filter(
         run=txn.run, parent__isnull=True, status__in=("succeeded", "failed", "skipped")
@@ -569,8 +651,13 @@ def _outcomes(txn: RunTransaction) -> dict[str, str]:
 
 
 def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[str, Any]:
-    """Outputs of some finished top-level steps (the one just finished is already in hand)."""
-    outputs: dict[str, Any] = {}
+    """Outputs of some finished top-level steps (those finished in this transaction are in
+    hand; some of them are not even inserted yet)."""
+    outputs: dict[str, Any] = {
+        node_id: step.output
+        for node_id, step in txn.finished.items()
+        if node_id in node_ids and step.branch
+    }
     if finished.node_id in node_ids and finished.parent_id is None:
         outputs[finished.node_id] = finished.output
     wanted = node_ids - outputs.keys()
@@ -585,6 +672,7 @@ def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[st
 def _advance(txn: RunTransaction, finished: Step) -> None:
     plan = txn.version.plan
     outcomes = _outcomes(txn)
+    txn.finished[finished.node_id] = finished
     outcomes[finished.node_id] = finished.branch or "out"  # when read before it finished
     progress = advance(plan, outcomes, finished.node_id)
     # Each node becomes ready or skipped exactly once: when the last of its incoming edges is
@@ -622,6 +710,7 @@ def _advance(txn: RunTransaction, finished: Step) -> None:
 
 def _child_finished(txn: RunTransaction, child: Step) -> None:
     """When the last task of a delegation round is done, the delegating step resumes."""
+    txn.flush()
     parent = Step.objects.select_for_update().get(pk=child.parent_id)
     if parent.status != "waiting":
         return
@@ -676,6 +765,7 @@ def _close_run(txn: RunTransaction, status: str) -> None:
     run.status = status
     run.finished_at = timezone.now()
     txn.touch("status", "finished_at")
+    txn.flush()  # the steps made here are cancelled too
     # Nobody can decide for a run that is over.
     if Approval.objects.filter(run=run, status="pending").exists():
         from orchestrator.approvals import expire_run_in
@@ -695,7 +785,9 @@ def _settle_status(txn: RunTransaction) -> None:
     run = txn.run
     if run.status in FINISHED_RUN or (txn.active and run.status == "running"):
         return
-    active = Step.objects.filter(run=run, status__in=ACTIVE_STEP).exists()
+    active = any(step.status in ACTIVE_STEP for step in txn.unsaved) or (
+        Step.objects.filter(run=run, status__in=ACTIVE_STEP).exists()
+    )
     waiting_for_person = (
         not active
         and Step.objects.filter(run=run, status="waiting", request__isnull=False).exists()
@@ -749,7 +841,7 @@ def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
         .exclude(pk__in=dispatched)
         .values_list("pk", flat=True)[:500]
     )
-    resend = [(pk, 0.0) for pk in stale]
+    resend = list(stale)
     if resend:
-        _enqueue(resend)  # a duplicate message is harmless: only one claim can succeed
-    return dispatched + [pk for pk, _ in resend]
+        _resend(resend)  # a duplicate message is harmless: only one claim can succeed
+    return dispatched + resend

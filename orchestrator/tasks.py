@@ -8,8 +8,8 @@ from orchestrator import approvals, execution, operations
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def execute_step(step_id: int) -> None:
-    execution.execute_step(step_id)
+def execute_step(step_id: int, run_id: str | None = None, pure: bool | None = None) -> None:
+    execution.execute_step(step_id, run_id, pure)
 
 
 @shared_task(ignore_result=True)
