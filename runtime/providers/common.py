@@ -29,6 +29,7 @@ from runtime.errors import (
     RateLimitError,
     StepError,
 )
+from runtime.outbound import OutboundPolicy, guarded_async_client
 from runtime.providers.base import ChatRequest, ChatResponse, ChunkCallback, ToolCall
 
 # Vendor messages end up in run logs and in the UI; keep a runaway HTML error page out of them.
@@ -153,7 +154,9 @@ class HTTPProvider:
         # so an owned client is replaced when the loop changes (the old loop can't close it).
         loop = asyncio.get_running_loop()
         if self._client is None or self._client_loop is not loop:
-            self._client = httpx.AsyncClient()
+            # Base URLs may come from a workspace's settings, so an owned client goes through the
+            # outbound guard; the operator's OPENAI/ANTHROPIC_BASE_URL hosts are admitted by it.
+            self._client = guarded_async_client(OutboundPolicy.from_env())
             self._client_loop = loop
         return self._client
 

@@ -182,8 +182,10 @@ def test_it_defaults_to_the_anthropic_api(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 async def test_it_creates_and_closes_its_own_client_when_none_is_injected(
-    vendor_server: VendorServer,
+    vendor_server: VendorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An owned client goes through the outbound guard, which refuses loopback unless admitted.
+    monkeypatch.setenv("OUTBOUND_ALLOWLIST", "127.0.0.1")
     own = AnthropicProvider(base_url=vendor_server.base, api_key=KEY)
     try:
         vendor_server.push(Completion("one"), Completion("two"))

@@ -169,8 +169,10 @@ async def test_the_vendor_server_lets_a_responder_answer_by_model_once_the_queue
 
 
 async def test_it_creates_and_closes_its_own_client_when_none_is_injected(
-    vendor_server: VendorServer,
+    vendor_server: VendorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # An owned client goes through the outbound guard, which refuses loopback unless admitted.
+    monkeypatch.setenv("OUTBOUND_ALLOWLIST", "127.0.0.1")
     own = OpenAICompatibleProvider(base_url=vendor_server.url, api_key=KEY)
     try:
         vendor_server.push(Completion("one"), Completion("two"))
