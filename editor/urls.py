@@ -6,6 +6,9 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from editor.credentials_api import CredentialDetailView, CredentialListView
+from editor.invitations import AcceptView, InvitationDetailView, InvitationListView
+from editor.members import MemberDetailView, MemberListView, TeamWorkspaceViewSet
+from editor.tokens import TokenDetailView, TokenListView
 from editor.views import (
     ExampleImportView,
     ExampleListView,
@@ -13,13 +16,14 @@ from editor.views import (
     ModelResetView,
     NodeTypeListView,
     WorkflowViewSet,
-    WorkspaceViewSet,
 )
+from editor.webhooks import WebhookView
 
 # SimpleRouter, not DefaultRouter: /api/ is shared with the run side's routes, so no root view.
 router = SimpleRouter()
 router.register("workflows", WorkflowViewSet, basename="workflow")
-router.register("workspaces", WorkspaceViewSet, basename="workspace")
+# Lists, creates and renames (editor.members extends the read-only WorkspaceViewSet).
+router.register("workspaces", TeamWorkspaceViewSet, basename="workspace")
 
 urlpatterns = [
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
@@ -38,5 +42,26 @@ urlpatterns = [
         CredentialDetailView.as_view(),
         name="credential",
     ),
+    # Members, invitations, personal API tokens, webhook triggers (issue 6).
+    path("workspaces/<int:workspace_id>/members/", MemberListView.as_view(), name="members"),
+    path(
+        "workspaces/<int:workspace_id>/members/<int:user_id>/",
+        MemberDetailView.as_view(),
+        name="member",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/invitations/",
+        InvitationListView.as_view(),
+        name="invitations",
+    ),
+    path(
+        "workspaces/<int:workspace_id>/invitations/<uuid:invitation_id>/",
+        InvitationDetailView.as_view(),
+        name="invitation",
+    ),
+    path("invitations/accept/", AcceptView.as_view(), name="invitation-accept"),
+    path("tokens/", TokenListView.as_view(), name="tokens"),
+    path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token"),
+    path("workflows/<uuid:workflow_id>/webhook/", WebhookView.as_view(), name="workflow-webhook"),
     *router.urls,
 ]

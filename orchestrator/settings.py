@@ -61,7 +61,6 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "editor",
@@ -213,8 +212,9 @@ CHANNEL_LAYERS = {
 
 REST_FRAMEWORK = {
     # Token first: an anonymous API call then gets 401 with `WWW-Authenticate: Token`, not 403.
+    # Personal API tokens (many per user, hashed, optional expiry): editor.authentication.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "editor.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -233,7 +233,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Flowbuilder API",
     "DESCRIPTION": (
         "Build AI-orchestration flows, run them on workers, watch and approve them. "
-        "Authenticate with a session (browser) or `Authorization: Token <key>`. "
+        "Authenticate with a session (browser) or `Authorization: Token <secret>` "
+        "(a personal API token, made under /settings/tokens). "
         'Every 4xx answer has the body `{"error": {"code", "message", "fields"?}}`.'
     ),
     "VERSION": "1",

@@ -7,7 +7,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from editor.invitations import invitation_page
 from orchestrator import views
+from orchestrator.hooks import HookView
 
 urlpatterns = [
     path("", views.app, name="home"),
@@ -16,6 +18,9 @@ urlpatterns = [
     path("approvals/<path:route>", views.app),
     path("settings/<path:route>", views.app),
     path("healthz", views.healthz, name="healthz"),
+    # An invitation link (server-rendered, behind login) and a webhook's secret URL.
+    path("invitations/<str:secret>", invitation_page, name="invitation-page"),
+    path("hooks/<str:secret>/", HookView.as_view(), name="hook"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

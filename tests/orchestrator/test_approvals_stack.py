@@ -14,11 +14,11 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from editor.models import Membership, Role, Workspace
+from editor.tokens import issue_token
 from orchestrator.models import Approval, Run, Step
 from tests.orchestrator.conftest import make_workflow
 from tests.orchestrator.test_approvals import gated_graph
@@ -66,10 +66,10 @@ def read_until(socket: ClientConnection, type_: str, timeout: float) -> dict[str
 
 
 def http(daphne: Daphne, user: User) -> httpx.Client:
-    token, _ = Token.objects.get_or_create(user=user)
+    _, token = issue_token(user, "tests")
     return httpx.Client(
         base_url=daphne.url,
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Token {token}"},
         timeout=15,
         trust_env=False,
     )

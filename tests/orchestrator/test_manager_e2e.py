@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
 from editor.models import Workspace
+from editor.tokens import issue_token
 from orchestrator.models import Event, Run, Step
 from tests.orchestrator.conftest import chain, edge, make_workflow, node
 from tests.support.stack import CeleryWorker, Daphne, Stack, wait_until
@@ -48,10 +48,10 @@ def workers(stack: Stack) -> Iterator[CeleryWorker]:
 @pytest.fixture
 def api(alice: User, stack_daphne: Daphne, workers: CeleryWorker) -> Iterator[httpx.Client]:
     """Alice's HTTP client for Daphne (token auth), once the workers are up."""
-    token = Token.objects.create(user=alice)
+    _, token = issue_token(alice, "tests")
     with httpx.Client(
         base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Token {token}"},
         timeout=15,
         trust_env=False,
     ) as client:

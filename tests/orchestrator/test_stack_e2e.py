@@ -15,10 +15,10 @@ import httpx
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from websockets.exceptions import InvalidStatus
 
 from editor.models import Workflow, Workspace
+from editor.tokens import issue_token
 from orchestrator.models import Event, Run, Step
 from tests.orchestrator.conftest import chain, edge, make_workflow, node, research_graph
 from tests.support.stack import CeleryWorker, Daphne, RunSocket, wait_until
@@ -32,10 +32,10 @@ MODEL = "openai/gpt-4o-mini"  # the vendor server, through the OpenAI-compatible
 @pytest.fixture
 def api(alice: User, stack_daphne: Daphne, stack_worker: CeleryWorker) -> Iterator[httpx.Client]:
     """Alice's HTTP client for Daphne (token auth), once the workers are up."""
-    token = Token.objects.create(user=alice)
+    _, token = issue_token(alice, "tests")
     with httpx.Client(
         base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Token {token}"},
         timeout=15,
         trust_env=False,
     ) as client:

@@ -17,10 +17,10 @@ import psutil
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from editor.models import Workspace
+from editor.tokens import issue_token
 from orchestrator import operations
 from orchestrator.execution import execute_step
 from orchestrator.models import Event, Run, Step
@@ -43,10 +43,10 @@ def slow_flow() -> dict[str, Any]:
 
 @pytest.fixture
 def api(alice: User, stack_daphne: Daphne) -> Iterator[httpx.Client]:
-    token = Token.objects.create(user=alice)
+    _, token = issue_token(alice, "tests")
     with httpx.Client(
         base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token.key}"},
+        headers={"Authorization": f"Token {token}"},
         timeout=15,
         trust_env=False,
     ) as client:

@@ -1,26 +1,30 @@
 """Every role on every endpoint that changes something: a table, checked call by call.
 
-Members may always look; ``edit`` (owner, editor) changes workflows and prices; ``run`` (owner,
-editor, runner) starts and cancels runs. A refusal is a 403 in the error shape, and nothing
-changes. Deciding approvals has its own rules (tests/orchestrator/test_approvals.py).
+Members may always look; ``edit`` (owner, editor) changes workflows, prices and webhooks; ``run``
+(owner, editor, runner) starts and cancels runs; only owners manage the workspace's people. A
+refusal is a 403 in the error shape, and nothing changes. Deciding approvals has its own rules
+(tests/orchestrator/test_approvals.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from editor.models import Membership, Workflow, Workspace
+from editor.models import Invitation, Membership, WebhookTrigger, Workflow, Workspace
 from orchestrator import operations as run_operations
 from orchestrator.models import Run
 
 ROLES = ["owner", "editor", "runner", "approver", "viewer"]
 EDIT = {"owner", "editor"}
 RUN = {"owner", "editor", "runner"}
+OWNER = {"owner"}
 
 
 @pytest.fixture
@@ -47,6 +51,38 @@ def _credential_url(workspace: Workspace) -> str:
         workspace=workspace, user=None, name="key", kind="openai", value="sk-0123456789abcdef"
     )
     return f"/api/workspaces/{workspace.pk}/credentials/key/"
+
+
+def _setup(ws: Workspace, wf: Workflow) -> None:
+    """What the people and webhook calls act on: another member, an invitation, a trigger."""
+    user = User.objects.create_user("target", "target@example.org", "pw")
+    Membership.objects.create(user=user, workspace=ws, role="viewer")
+    Invitation.objects.create(
+        workspace=ws,
+        email="x@example.org",
+        role="viewer",
+        secret_hash="f" * 64,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    WebhookTrigger.objects.create(workflow=wf, prefix="whk_x", secret_hash="e" * 64)
+
+
+def _target() -> int:
+    return User.objects.get(username="target").pk
+
+
+def _pending(ws: Workspace) -> Any:
+    return Invitation.objects.get(workspace=ws).pk
+
+
+def _people_and_triggers() -> list[Any]:
+    """What the members, invitations and webhook calls change, to check a refusal changed none."""
+    return [
+        sorted(Membership.objects.values_list("user_id", "workspace_id", "role")),
+        sorted(Invitation.objects.values_list("id", flat=True)),
+        sorted(WebhookTrigger.objects.values_list("id", "enabled", "secret_hash")),
+        sorted(Workspace.objects.values_list("id", "name")),
+    ]
 
 
 CALLS: dict[str, tuple[str, Callable[..., Any], set[str], int]] = {
@@ -166,6 +202,82 @@ CALLS: dict[str, tuple[str, Callable[..., Any], set[str], int]] = {
         EDIT,
         204,
     ),
+    # -- workspaces, members, invitations (owners manage people; everyone sees who is in) --
+    "list members": (
+        "view",
+        lambda c, wf, ws, run: c.get(f"/api/workspaces/{ws.pk}/members/"),
+        set(ROLES),
+        200,
+    ),
+    "rename the workspace": (
+        "owner",
+        lambda c, wf, ws, run: c.patch(f"/api/workspaces/{ws.pk}/", {"name": "Y"}, format="json"),
+        OWNER,
+        200,
+    ),
+    "change a member's role": (
+        "owner",
+        lambda c, wf, ws, run: c.patch(
+            f"/api/workspaces/{ws.pk}/members/{_target()}/", {"role": "runner"}, format="json"
+        ),
+        OWNER,
+        200,
+    ),
+    "remove a member": (
+        "owner",
+        lambda c, wf, ws, run: c.delete(f"/api/workspaces/{ws.pk}/members/{_target()}/"),
+        OWNER,
+        204,
+    ),
+    "invite someone": (
+        "owner",
+        lambda c, wf, ws, run: c.post(
+            f"/api/workspaces/{ws.pk}/invitations/",
+            {"email": "new@example.org", "role": "viewer"},
+            format="json",
+        ),
+        OWNER,
+        201,
+    ),
+    "list invitations": (
+        "owner",
+        lambda c, wf, ws, run: c.get(f"/api/workspaces/{ws.pk}/invitations/"),
+        OWNER,
+        200,
+    ),
+    "revoke an invitation": (
+        "owner",
+        lambda c, wf, ws, run: c.delete(f"/api/workspaces/{ws.pk}/invitations/{_pending(ws)}/"),
+        OWNER,
+        204,
+    ),
+    # -- the workflow's webhook trigger (edit role; every member may see that there is one) --
+    "read the webhook": (
+        "view",
+        lambda c, wf, ws, run: c.get(f"/api/workflows/{wf.pk}/webhook/"),
+        set(ROLES),
+        200,
+    ),
+    "make or rotate the webhook": (
+        "edit",
+        lambda c, wf, ws, run: c.post(f"/api/workflows/{wf.pk}/webhook/", {}, format="json"),
+        EDIT,
+        201,
+    ),
+    "change the webhook": (
+        "edit",
+        lambda c, wf, ws, run: c.patch(
+            f"/api/workflows/{wf.pk}/webhook/", {"enabled": False}, format="json"
+        ),
+        EDIT,
+        200,
+    ),
+    "delete the webhook": (
+        "edit",
+        lambda c, wf, ws, run: c.delete(f"/api/workflows/{wf.pk}/webhook/"),
+        EDIT,
+        204,
+    ),
 }
 
 
@@ -183,7 +295,10 @@ def test_it_lets_each_role_do_what_it_may_and_nothing_else(
     run = _run(alice, workflow)
     versions_before = workflow.versions.count()
     runs_before = Run.objects.count()
-    response = do(member(role), workflow, alice_workspace, run)
+    client = member(role)
+    _setup(alice_workspace, workflow)
+    people_before = _people_and_triggers()
+    response = do(client, workflow, alice_workspace, run)
     if role in allowed:
         assert response.status_code == success, (call, role, response.content)
         return
@@ -197,3 +312,4 @@ def test_it_lets_each_role_do_what_it_may_and_nothing_else(
     assert Run.objects.count() == runs_before
     run.refresh_from_db()
     assert run.status != "cancelled"
+    assert _people_and_triggers() == people_before

@@ -4,10 +4,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from editor.models import ImmutableVersion, Membership, Role, Workflow, WorkflowVersion, Workspace
+from editor.tokens import issue_token
 
 
 def node_ids(issues: list[dict[str, Any]]) -> set[str]:
@@ -427,9 +427,9 @@ def test_anonymous_callers_learn_nothing_about_a_workflow(
 
 
 def test_a_token_authenticates_a_script(alice: User, workflow: Workflow) -> None:
-    token = Token.objects.create(user=alice)
+    _, token = issue_token(alice, "tests")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/workflows/").json()["count"] == 1
     client.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
     response = client.get("/api/workflows/")

@@ -1,0 +1,223 @@
+"""Team workspaces and their members: create and rename a workspace, list members, change a
+member's role, remove a member (or leave).
+
+Managing people is the owner's; every member may see who is in. A workspace always keeps at
+least one owner: the last one can be neither demoted nor removed (409). The owner count is taken
+with the workspace's memberships locked, so two owners demoting each other at once cannot both
+succeed and leave nobody in charge.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.text import slugify
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from editor.access import role_in, workspaces_of
+from editor.audit import record
+from editor.errors import Conflict, Forbidden, NotFound
+from editor.models import Membership, Role, Workspace
+from editor.serializers import WorkspaceSerializer
+from editor.tokens import via_of
+from editor.views import WorkspaceViewSet
+
+LAST_OWNER = (
+    "a workspace needs at least one owner: make another member owner first"
+    " (or, to leave, hand the workspace over)"
+)
+
+
+def member_workspace(user: Any, workspace_id: Any) -> Workspace:
+    """The workspace if ``user`` belongs to it; 404 otherwise, so outsiders learn nothing."""
+    found = workspaces_of(user).filter(pk=workspace_id).first()
+    if found is None:
+        raise NotFound("no such workspace of yours")
+    return found
+
+
+def require_owner(user: Any, workspace: Workspace, doing: str) -> None:
+    role = role_in(user, workspace.pk)
+    if role != Role.OWNER:
+        raise Forbidden(f"your role in this workspace ({role}) may not {doing}; that takes owner")
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:80] or "workspace"
+    slug, suffix = base, 1
+    while Workspace.objects.filter(slug=slug).exists():
+        suffix += 1
+        slug = f"{base}-{suffix}"
+    return slug
+
+
+def _locked_members(workspace: Workspace) -> QuerySet[Membership]:
+    # Locks every membership row of the workspace until the transaction ends (see module doc).
+    return Membership.objects.select_for_update().filter(workspace=workspace)
+
+
+def _other_owners(workspace: Workspace, user_id: Any) -> int:
+    members = _locked_members(workspace)
+    list(members)  # take the locks before counting
+    return members.filter(role=Role.OWNER).exclude(user_id=user_id).count()
+
+
+# -- workspaces ------------------------------------------------------------------------------------
+
+
+class WorkspaceWriteSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(max_length=100)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("give the workspace a name")
+        return value.strip()
+
+
+class TeamWorkspaceViewSet(
+    mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.RetrieveModelMixin, WorkspaceViewSet
+):
+    """Your workspaces; create a team workspace (you become its owner), rename one you own."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = "[0-9]{1,18}"
+
+    def get_serializer_class(self) -> Any:
+        if self.action in {"create", "partial_update"}:
+            return WorkspaceWriteSerializer
+        return WorkspaceSerializer
+
+    def _answer(self, workspace: Workspace, code: int = status.HTTP_200_OK) -> Response:
+        fresh = workspaces_of(self.request.user).get(pk=workspace.pk)
+        return Response(WorkspaceSerializer(fresh).data, status=code)
+
+    @extend_schema(request=WorkspaceWriteSerializer, responses={201: WorkspaceSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        body = WorkspaceWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        name = body.validated_data["name"]
+        with transaction.atomic():
+            workspace = Workspace.objects.create(name=name, slug=_unique_slug(name))
+            Membership.objects.create(user=request.user, workspace=workspace, role=Role.OWNER)
+            record(
+                "workspace.created",
+                actor=request.user,
+                workspace=workspace,
+                target=workspace,
+                via=via_of(request),
+            )
+        return self._answer(workspace, status.HTTP_201_CREATED)
+
+    @extend_schema(request=WorkspaceWriteSerializer, responses={200: WorkspaceSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        workspace = self.get_object()
+        require_owner(request.user, workspace, "rename it")
+        body = WorkspaceWriteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            old = workspace.name
+            workspace.name = body.validated_data["name"]
+            workspace.save(update_fields=["name"])
+            record(
+                "workspace.renamed",
+                actor=request.user,
+                workspace=workspace,
+                target=workspace,
+                via=via_of(request),
+                detail={"from": old, "to": workspace.name},
+            )
+        return self._answer(workspace)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.partial_update(request, *args, **kwargs)
+
+
+# -- members ---------------------------------------------------------------------------------------
+
+
+class MemberSerializer(serializers.ModelSerializer[Membership]):
+    user_id = serializers.IntegerField(source="user.id", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    email = serializers.CharField(source="user.email", read_only=True)
+    joined_at = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["user_id", "username", "email", "role", "joined_at"]
+
+
+class RoleChangeSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+class MemberListView(APIView):
+    """Who is in the workspace, with their roles (any member may look)."""
+
+    @extend_schema(responses=MemberSerializer(many=True))
+    def get(self, request: Request, workspace_id: int) -> Response:
+        workspace = member_workspace(request.user, workspace_id)
+        members = workspace.memberships.select_related("user").order_by("user__username")
+        return Response(MemberSerializer(members, many=True).data)
+
+
+class MemberDetailView(APIView):
+    """Change a member's role, or remove them (owners); a member may remove themself (leave)."""
+
+    def _membership(self, workspace: Workspace, user_id: int) -> Membership:
+        found = _locked_members(workspace).select_related("user").filter(user_id=user_id).first()
+        if found is None:
+            raise NotFound("no such member in this workspace")
+        return found
+
+    @extend_schema(request=RoleChangeSerializer, responses={200: MemberSerializer})
+    def patch(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        workspace = member_workspace(request.user, workspace_id)
+        require_owner(request.user, workspace, "change roles")
+        body = RoleChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        role = body.validated_data["role"]
+        with transaction.atomic():
+            membership = self._membership(workspace, user_id)
+            old = membership.role
+            if old == Role.OWNER and role != Role.OWNER and not _other_owners(workspace, user_id):
+                raise Conflict(f"{membership.user.username} is the last owner; {LAST_OWNER}")
+            if old != role:
+                membership.role = role
+                membership.save(update_fields=["role"])
+                record(
+                    "member.role_changed",
+                    actor=request.user,
+                    workspace=workspace,
+                    target=membership.user,
+                    via=via_of(request),
+                    detail={"from": old, "to": role},
+                )
+        return Response(MemberSerializer(membership).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:
+        workspace = member_workspace(request.user, workspace_id)
+        leaving = request.user.pk == user_id
+        if not leaving:
+            require_owner(request.user, workspace, "remove members")
+        with transaction.atomic():
+            membership = self._membership(workspace, user_id)
+            if membership.role == Role.OWNER and not _other_owners(workspace, user_id):
+                who = "you are" if leaving else f"{membership.user.username} is"
+                raise Conflict(f"{who} the last owner; {LAST_OWNER}")
+            record(
+                "member.left" if leaving else "member.removed",
+                actor=request.user,
+                workspace=workspace,
+                target=membership.user,
+                via=via_of(request),
+                detail={"role": membership.role},
+            )
+            membership.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,133 @@
+"""Team workspaces and members: create and rename, list, change roles, remove, leave; the last
+owner stays; outsiders get 404 and non-owners 403; every change is in the audit log."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from editor.models import AuditEntry, Membership, Workspace
+
+
+def _url(workspace: Workspace, user: User | None = None) -> str:
+    base = f"/api/workspaces/{workspace.pk}/members/"
+    return f"{base}{user.pk}/" if user is not None else base
+
+
+def test_creating_a_workspace_makes_the_creator_its_owner(
+    alice: User, alice_client: APIClient
+) -> None:
+    response = alice_client.post("/api/workspaces/", {"name": "Research team"}, format="json")
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert data["name"] == "Research team" and data["role"] == "owner"
+    assert data["slug"] == "research-team"
+    again = alice_client.post("/api/workspaces/", {"name": "Research team"}, format="json")
+    assert again.json()["slug"] == "research-team-2"
+    names = {w["name"] for w in alice_client.get("/api/workspaces/").json()["results"]}
+    assert {"Research team", "alice's workspace"} <= names
+    assert AuditEntry.objects.filter(action="workspace.created", actor=alice).count() == 2
+    blank = alice_client.post("/api/workspaces/", {"name": "  "}, format="json")
+    assert blank.status_code == 400
+    assert "name" in blank.json()["error"]["fields"]
+
+
+def test_only_an_owner_renames_and_outsiders_get_404(
+    alice_workspace: Workspace,
+    alice_client: APIClient,
+    bob_client: APIClient,
+    charlie_client: APIClient,
+) -> None:
+    url = f"/api/workspaces/{alice_workspace.pk}/"
+    refused = bob_client.patch(url, {"name": "Bob's now"}, format="json")
+    assert refused.status_code == 403
+    assert "editor" in refused.json()["error"]["message"]
+    assert charlie_client.patch(url, {"name": "Mine"}, format="json").status_code == 404
+    done = alice_client.patch(url, {"name": "Lab"}, format="json")
+    assert done.status_code == 200 and done.json()["name"] == "Lab"
+    alice_workspace.refresh_from_db()
+    assert alice_workspace.name == "Lab"
+    assert AuditEntry.objects.get(action="workspace.renamed").detail["to"] == "Lab"
+
+
+def test_every_member_sees_the_members_and_outsiders_see_nothing(
+    alice_workspace: Workspace, bob: User, bob_client: APIClient, charlie_client: APIClient
+) -> None:
+    response = bob_client.get(_url(alice_workspace))
+    assert response.status_code == 200
+    assert [(m["username"], m["role"]) for m in response.json()] == [
+        ("alice", "owner"),
+        ("bob", "editor"),
+    ]
+    assert charlie_client.get(_url(alice_workspace)).status_code == 404
+    assert charlie_client.get("/api/workspaces/999999/members/").status_code == 404
+
+
+def test_an_owner_changes_roles_and_others_may_not(
+    alice: User,
+    alice_workspace: Workspace,
+    alice_client: APIClient,
+    bob: User,
+    bob_client: APIClient,
+    charlie: User,
+    charlie_client: APIClient,
+) -> None:
+    refused = bob_client.patch(_url(alice_workspace, alice), {"role": "viewer"}, format="json")
+    assert refused.status_code == 403
+    hidden = charlie_client.patch(_url(alice_workspace, bob), {"role": "owner"}, format="json")
+    assert hidden.status_code == 404
+    done = alice_client.patch(_url(alice_workspace, bob), {"role": "runner"}, format="json")
+    assert done.status_code == 200 and done.json()["role"] == "runner"
+    assert Membership.objects.get(user=bob, workspace=alice_workspace).role == "runner"
+    entry = AuditEntry.objects.get(action="member.role_changed")
+    assert entry.detail == {"from": "editor", "to": "runner"} and entry.actor == alice
+    bad = alice_client.patch(_url(alice_workspace, bob), {"role": "god"}, format="json")
+    assert bad.status_code == 400 and "role" in bad.json()["error"]["fields"]
+    # charlie is no member here: his id in this workspace's URL is not found.
+    stranger = alice_client.patch(_url(alice_workspace, charlie), {"role": "viewer"}, format="json")
+    assert stranger.status_code == 404
+
+
+def test_the_last_owner_can_be_neither_demoted_nor_removed(
+    alice: User, alice_workspace: Workspace, alice_client: APIClient, bob: User
+) -> None:
+    demote = alice_client.patch(_url(alice_workspace, alice), {"role": "editor"}, format="json")
+    assert demote.status_code == 409
+    assert "last owner" in demote.json()["error"]["message"]
+    leave = alice_client.delete(_url(alice_workspace, alice))
+    assert leave.status_code == 409
+    assert "last owner" in leave.json()["error"]["message"]
+    assert Membership.objects.get(user=alice, workspace=alice_workspace).role == "owner"
+    # With a second owner, the first may step down.
+    alice_client.patch(_url(alice_workspace, bob), {"role": "owner"}, format="json")
+    stepped = alice_client.patch(_url(alice_workspace, alice), {"role": "viewer"}, format="json")
+    assert stepped.status_code == 200
+
+
+def test_an_owner_removes_a_member_who_then_sees_404(
+    alice: User,
+    alice_workspace: Workspace,
+    alice_client: APIClient,
+    bob: User,
+    bob_client: APIClient,
+) -> None:
+    assert bob_client.get(_url(alice_workspace)).status_code == 200
+    assert alice_client.delete(_url(alice_workspace, bob)).status_code == 204
+    assert not Membership.objects.filter(user=bob, workspace=alice_workspace).exists()
+    assert bob_client.get(_url(alice_workspace)).status_code == 404
+    assert AuditEntry.objects.get(action="member.removed").target_id == str(bob.pk)
+    assert alice_client.delete(_url(alice_workspace, bob)).status_code == 404
+
+
+def test_a_member_may_leave_but_not_remove_others(
+    alice: User,
+    alice_workspace: Workspace,
+    bob: User,
+    bob_client: APIClient,
+) -> None:
+    refused = bob_client.delete(_url(alice_workspace, alice))
+    assert refused.status_code == 403
+    assert "owner" in refused.json()["error"]["message"]
+    assert bob_client.delete(_url(alice_workspace, bob)).status_code == 204
+    assert not Membership.objects.filter(user=bob, workspace=alice_workspace).exists()
+    assert AuditEntry.objects.get(action="member.left").actor == bob
