@@ -9,6 +9,7 @@ import type { RunDetail } from '../api/resources';
 import { Canvas } from '../editor/Canvas';
 import { CanvasContext, type CanvasInfo } from '../editor/canvasContext';
 import { graphToFlow } from '../graph/convert';
+import { runStoreOf } from '../run/liveStore';
 import { RunPanel } from '../run/RunPanel';
 import { applyEvents, fromSnapshot, initialRunView, nodeStatus } from '../run/reducer';
 import { approvalFixture, catalogue, team } from '../test/fixtures';
@@ -93,7 +94,7 @@ describe('run reducer: an approval gate', () => {
 
 function renderCanvas(info: Partial<CanvasInfo>) {
   const { nodes, edges } = graphToFlow(team);
-  const value: CanvasInfo = { catalogue, nodeIssues: new Map(), edgeIssues: new Map(), run: null, edgeStates: {}, readOnly: true, ...info };
+  const value: CanvasInfo = { catalogue, nodeIssues: new Map(), edgeIssues: new Map(), run: null, readOnly: true, ...info };
   return render(
     <ReactFlowProvider>
       <CanvasContext.Provider value={value}>
@@ -119,7 +120,7 @@ describe('the approval node on the canvas', () => {
   it('shows a waiting badge and a Decide button while it waits', () => {
     const onDecide = vi.fn();
     const view = applyEvents(initialRunView('run-1'), toGate().events);
-    renderCanvas({ run: view, onDecide });
+    renderCanvas({ run: runStoreOf(view, team), onDecide });
     expect(screen.getByTestId('node-approval-gate').textContent).toContain('Waiting for approval');
     fireEvent.click(screen.getByTestId('decide-gate'));
     expect(onDecide).toHaveBeenCalledWith('gate', 'gate');

@@ -3,7 +3,7 @@ import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../api/events';
 import { graphToFlow } from '../graph/convert';
-import { edgeRunStates } from '../run/edges';
+import { runStoreOf } from '../run/liveStore';
 import { applyEvents, initialRunView } from '../run/reducer';
 import { catalogue, research, team } from '../test/fixtures';
 import { Canvas } from './Canvas';
@@ -11,7 +11,7 @@ import { CanvasContext, groupIssues, type CanvasInfo } from './canvasContext';
 
 function renderCanvas(graph: typeof research, info: Partial<CanvasInfo>) {
   const { nodes, edges } = graphToFlow(graph);
-  const value: CanvasInfo = { catalogue, nodeIssues: new Map(), edgeIssues: new Map(), run: null, edgeStates: {}, readOnly: true, ...info };
+  const value: CanvasInfo = { catalogue, nodeIssues: new Map(), edgeIssues: new Map(), run: null, readOnly: true, ...info };
   return render(
     <ReactFlowProvider>
       <CanvasContext.Provider value={value}>
@@ -51,7 +51,7 @@ describe('canvas nodes', () => {
       { seq: 5, type: 'step.succeeded', run: 'r', step: 'lead.res.1', node: 'res', status: 'succeeded', data: { output: 'x', branch: 'out', attempt: 1, model: 'openai/gpt-4o-mini', tokens_in: 1000, tokens_out: 500, cost: 0.00045, duration_ms: 1200 }, ts: 5 },
     ] as RunEvent[];
     const view = applyEvents(initialRunView('r'), events);
-    renderCanvas(team, { run: view, edgeStates: edgeRunStates(team, view) });
+    renderCanvas(team, { run: runStoreOf(view, team) });
     expect(screen.getByTestId('node-lead').getAttribute('data-status')).toBe('running');
     expect(screen.getByTestId('node-res').getAttribute('data-status')).toBe('succeeded');
     expect(screen.getByTestId('node-out').getAttribute('data-status')).toBe('pending');

@@ -6,13 +6,15 @@ import {
   EdgeLabelRenderer,
   getBezierPath,
   getSmoothStepPath,
+  useStore,
   type ConnectionLineComponentProps,
   type EdgeProps,
 } from '@xyflow/react';
 import { memo } from 'react';
-import { DEFAULT_SOURCE_HANDLE } from '../api/graph';
+import { DEFAULT_SOURCE_HANDLE, type Issue } from '../api/graph';
 import type { LinkEdge } from '../graph/convert';
-import { useCanvasInfo } from './canvasContext';
+import { useEdgeRun } from '../run/liveStore';
+import { lowDetailSelector, useCanvasInfo } from './canvasContext';
 
 function EdgeLabel({ x, y, text, className }: { x: number; y: number; text: string; className: string }) {
   return (
@@ -24,29 +26,82 @@ function EdgeLabel({ x, y, text, className }: { x: number; y: number; text: stri
   );
 }
 
+// The arrowheads, one marker per colour, defined once by the canvas (<EdgeMarkers />). React Flow
+// would make them from each edge object's `markerEnd`, which put the run state into the edge
+// objects: every status event made new objects for all edges and React Flow re-processed them all.
+const MARKER_COLOUR = {
+  idle: '#b1b1b7', // React Flow's default marker colour
+  active: '#2563eb',
+  done: '#47cd89',
+  'not-taken': '#d0d5dd',
+  invalid: '#d92d20',
+} as const;
+type MarkerState = keyof typeof MARKER_COLOUR;
+
+function markerUrl(state: MarkerState): string {
+  return `url(#flow-arrow-${state})`;
+}
+
+export function EdgeMarkers() {
+  return (
+    <svg className="edge-markers" aria-hidden="true">
+      <defs>
+        {(Object.keys(MARKER_COLOUR) as MarkerState[]).map((state) => (
+          <marker
+            key={state}
+            id={`flow-arrow-${state}`}
+            className="react-flow__arrowhead"
+            markerWidth="18"
+            markerHeight="18"
+            viewBox="-10 -10 20 20"
+            markerUnits="strokeWidth"
+            orient="auto-start-reverse"
+            refX="0"
+            refY="0"
+          >
+            <polyline
+              className="arrowclosed"
+              style={{ stroke: MARKER_COLOUR[state], fill: MARKER_COLOUR[state], strokeWidth: 1 }}
+              strokeLinecap="round"
+              strokeLinejoin="round"
+              points="-5,-4 0,0 -5,4 -5,-4"
+            />
+          </marker>
+        ))}
+      </defs>
+    </svg>
+  );
+}
+
+const NO_ISSUES: Issue[] = [];
+
 export const FlowEdge = memo(function FlowEdge(props: EdgeProps<LinkEdge>) {
   const info = useCanvasInfo();
+  // this edge's own run state: other edges' changes do not re-render it
+  const state = useEdgeRun(info.run, props.id);
+  const low = useStore(lowDetailSelector);
   const [path, labelX, labelY] = getBezierPath(props);
-  const issues = info.edgeIssues.get(props.id) ?? [];
-  const state = info.run ? (info.edgeStates[props.id] ?? 'idle') : null;
+  const issues = info.run ? NO_ISSUES : (info.edgeIssues.get(props.id) ?? NO_ISSUES);
   const branch = props.sourceHandleId && props.sourceHandleId !== DEFAULT_SOURCE_HANDLE ? props.sourceHandleId : null;
   const className = [
     'edge-flow',
-    issues.length && !info.run ? 'edge-invalid' : '',
+    issues.length ? 'edge-invalid' : '',
     state ? `edge-${state}` : '',
     props.selected ? 'edge-selected' : '',
   ]
     .filter(Boolean)
     .join(' ');
+  // zoomed far out an arrowhead is a few pixels wide: not drawing 2,000 of them keeps panning smooth
+  const marker = low ? undefined : markerUrl(state ?? (issues.length ? 'invalid' : 'idle'));
   return (
     <>
-      <BaseEdge id={props.id} path={path} markerEnd={props.markerEnd} className={className} interactionWidth={18} />
+      <BaseEdge id={props.id} path={path} markerEnd={marker} className={className} interactionWidth={18} />
       {state === 'active' && (
         <circle r={4} className="edge-pulse">
           <animateMotion dur="1.1s" repeatCount="indefinite" path={path} />
         </circle>
       )}
-      {issues.length > 0 && !info.run ? (
+      {low ? null : issues.length > 0 ? (
         <EdgeLabel x={labelX} y={labelY} className="edge-label-error" text={issues[0].message} />
       ) : branch ? (
         <EdgeLabel x={labelX} y={labelY} className={`edge-label-branch${branch === 'error' ? ' edge-label-errorbranch' : ''}`} text={branch} />
@@ -57,12 +112,13 @@ export const FlowEdge = memo(function FlowEdge(props: EdgeProps<LinkEdge>) {
 
 export const DelegateEdge = memo(function DelegateEdge(props: EdgeProps<LinkEdge>) {
   const info = useCanvasInfo();
+  const state = useEdgeRun(info.run, props.id);
+  const low = useStore(lowDetailSelector);
   const [path, labelX, labelY] = getSmoothStepPath({ ...props, borderRadius: 12 });
-  const issues = info.edgeIssues.get(props.id) ?? [];
-  const state = info.run ? (info.edgeStates[props.id] ?? 'idle') : null;
+  const issues = info.run ? NO_ISSUES : (info.edgeIssues.get(props.id) ?? NO_ISSUES);
   const className = [
     'edge-delegate',
-    issues.length && !info.run ? 'edge-invalid' : '',
+    issues.length ? 'edge-invalid' : '',
     state ? `edge-${state}` : '',
     props.selected ? 'edge-selected' : '',
   ]
@@ -81,7 +137,7 @@ export const DelegateEdge = memo(function DelegateEdge(props: EdgeProps<LinkEdge
           </circle>
         </>
       )}
-      {issues.length > 0 && !info.run && <EdgeLabel x={labelX} y={labelY} className="edge-label-error" text={issues[0].message} />}
+      {issues.length > 0 && !low && <EdgeLabel x={labelX} y={labelY} className="edge-label-error" text={issues[0].message} />}
     </>
   );
 });

@@ -1,18 +1,19 @@
 // The card every node is drawn as: category stripe and glyph, label, a one-line summary of its
 // settings, its handles, validation messages, and in the run view its status and figures.
 
-import { Handle, Position, useUpdateNodeInternals, type NodeProps } from '@xyflow/react';
+import { Handle, Position, useStore, useUpdateNodeInternals, type NodeProps } from '@xyflow/react';
 import { memo, useEffect, useRef, useState, type CSSProperties } from 'react';
-import { approvalRequestOf } from '../api/approvals';
-import { ERROR_HANDLE } from '../api/graph';
+import { ERROR_HANDLE, type Issue } from '../api/graph';
 import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from '../graph/handles';
 import type { StepNode } from '../graph/convert';
 import { formatCost, formatDuration, formatTokens } from '../run/format';
-import { nodeStatus } from '../run/reducer';
+import { useNodeRun } from '../run/liveStore';
 import { Spinner, statusText } from '../components/ui';
-import { useCanvasInfo } from './canvasContext';
+import { lowDetailSelector, useCanvasInfo } from './canvasContext';
 import { categoryClass } from './look';
 import { NodeIcon } from './NodeIcon';
+
+const NO_ISSUES: Issue[] = [];
 
 function spread(index: number, count: number): CSSProperties {
   return { top: `${((index + 1) / (count + 1)) * 100}%` };
@@ -48,6 +49,9 @@ function useNow(active: boolean): number {
 
 export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: NodeProps<StepNode>) {
   const info = useCanvasInfo();
+  const low = useStore(lowDetailSelector);
+  // this node's own entry of the run: other nodes' events do not re-render this card
+  const run = useNodeRun(info.run, id);
   const spec = info.catalogue.get(data.type);
   const updateInternals = useUpdateNodeInternals();
   const outputs = spec ? sourceHandles(spec, data.config) : ['out'];
@@ -62,23 +66,17 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     updateInternals(id);
   }, [handleKey, id, updateInternals]);
 
-  const issues = info.nodeIssues.get(id) ?? [];
-  const run = info.run;
-  const status = run ? nodeStatus(run, id) : 'idle';
-  const view = run?.nodes[id];
-  const step = view?.step ? run?.steps[view.step] : undefined;
+  const issues = info.nodeIssues.get(id) ?? NO_ISSUES;
+  const status = run ? run.status : 'idle';
+  const view = run?.view;
   const running = status === 'running';
-  const now = useNow(running);
+  const now = useNow(running && !low);
   const duration =
     view?.duration_ms ?? (running && view?.startedAt ? Math.max(0, (now - view.startedAt) * 1000) : null);
-  const runError = status === 'failed' ? (view?.error?.message ?? step?.error?.message) : null;
-  const errorText = run ? runError : issues[0]?.message;
+  const errorText = run ? run.error : issues[0]?.message;
   const human = spec?.category === 'human' || data.type === 'approval';
   // the step that waits: a gate's own step (or any of the node's steps asking for an approval)
-  const waitingStep =
-    run && status === 'waiting'
-      ? (view?.steps ?? []).map((s) => run.steps[s]).find((s) => s?.status === 'waiting' && (human || approvalRequestOf(s.request)))
-      : undefined;
+  const waitingStep = run?.waiting.find((s) => human || s.approval);
   const labelled = outputs.length > 1 || (outputs.length === 1 && outputs[0] !== 'out');
   const minHeight = Math.max(inputs.length, outputs.length) * 24 + 40;
   const cardClass = [
@@ -90,20 +88,15 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     !spec ? 'unknown-type' : '',
     human ? 'node-human' : '',
     waitingStep ? 'awaiting-approval' : '',
+    low ? 'low-detail' : '',
   ]
     .filter(Boolean)
     .join(' ');
+  const label = data.label || spec?.label || data.type;
 
-  return (
-    <div
-      className={cardClass}
-      style={{ minHeight }}
-      data-testid={`node-${id}`}
-      data-status={status}
-      data-type={data.type}
-      data-invalid={issues.length ? 'true' : undefined}
-      title={spec?.description}
-    >
+  // Handles stay at every zoom (edges end at them; React Flow measures them), their labels not.
+  const handles = (
+    <>
       {spec?.delegatable && (
         <Handle
           type="target"
@@ -111,7 +104,7 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           position={Position.Top}
           className="handle handle-task"
           isConnectable={!info.readOnly}
-          title="Takes tasks delegated by a manager"
+          title={low ? undefined : 'Takes tasks delegated by a manager'}
         />
       )}
       {inputs.map((handle, index) => (
@@ -125,6 +118,70 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           isConnectable={!info.readOnly}
         />
       ))}
+      {outputs.map((handle, index) => (
+        <Handle
+          key={handle}
+          type="source"
+          id={handle}
+          position={Position.Right}
+          className={`handle handle-out${handle === ERROR_HANDLE ? ' handle-error' : ''}`}
+          style={spread(index, outputs.length)}
+          isConnectable={!info.readOnly}
+        >
+          {labelled && !low && (
+            <span className={`handle-label${handle === 'approved' || handle === 'rejected' ? ` handle-label-${handle}` : ''}`}>{handle}</span>
+          )}
+        </Handle>
+      ))}
+      {spec?.can_delegate && (
+        <Handle
+          type="source"
+          id={DELEGATE_HANDLE}
+          position={Position.Bottom}
+          className="handle handle-delegate"
+          isConnectable={!info.readOnly}
+          title={low ? undefined : 'Delegate tasks to workers'}
+        >
+          {!low && <span className="handle-label handle-label-bottom">delegate</span>}
+        </Handle>
+      )}
+    </>
+  );
+
+  if (low) {
+    return (
+      <div
+        className={cardClass}
+        style={{ minHeight }}
+        data-testid={`node-${id}`}
+        data-status={status}
+        data-type={data.type}
+        data-invalid={issues.length ? 'true' : undefined}
+      >
+        <div className="node-stripe" aria-hidden="true" />
+        <div className="node-main">
+          <span className="node-label">{label}</span>
+        </div>
+        {run && (
+          <span className={`node-status node-status-${status}`} data-testid={`node-status-${id}`} title={statusText(status)}>
+            <StatusGlyph status={status} />
+          </span>
+        )}
+        {handles}
+      </div>
+    );
+  }
+
+  return (
+    <div
+      className={cardClass}
+      style={{ minHeight }}
+      data-testid={`node-${id}`}
+      data-status={status}
+      data-type={data.type}
+      data-invalid={issues.length ? 'true' : undefined}
+      title={spec?.description}
+    >
       <div className="node-stripe" aria-hidden="true" />
       {/* keep text clear of the branch labels drawn inside the card's right edge */}
       <div className="node-main" style={labelled ? { paddingRight: Math.min(96, 18 + Math.max(...outputs.map((h) => h.length)) * 6.5) } : undefined}>
@@ -133,7 +190,7 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
             <NodeIcon type={data.type} category={spec?.category} size={16} />
           </span>
           <span className="node-title">
-            <span className="node-label">{data.label || spec?.label || data.type}</span>
+            <span className="node-label">{label}</span>
             <span className="node-type">{spec ? spec.label : `unknown type “${data.type}”`}</span>
           </span>
           {run && (
@@ -205,31 +262,7 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           </div>
         )}
       </div>
-      {outputs.map((handle, index) => (
-        <Handle
-          key={handle}
-          type="source"
-          id={handle}
-          position={Position.Right}
-          className={`handle handle-out${handle === ERROR_HANDLE ? ' handle-error' : ''}`}
-          style={spread(index, outputs.length)}
-          isConnectable={!info.readOnly}
-        >
-          {labelled && <span className={`handle-label${handle === 'approved' || handle === 'rejected' ? ` handle-label-${handle}` : ''}`}>{handle}</span>}
-        </Handle>
-      ))}
-      {spec?.can_delegate && (
-        <Handle
-          type="source"
-          id={DELEGATE_HANDLE}
-          position={Position.Bottom}
-          className="handle handle-delegate"
-          isConnectable={!info.readOnly}
-          title="Delegate tasks to workers"
-        >
-          <span className="handle-label handle-label-bottom">delegate</span>
-        </Handle>
-      )}
+      {handles}
     </div>
   );
 });

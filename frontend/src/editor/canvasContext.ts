@@ -1,18 +1,30 @@
 // What node and edge components need besides their own data: the catalogue, validation issues,
 // and in the run view the run's state. Kept out of node data so run status never leaks into
 // the saved graph or the undo history.
+//
+// Every card reads this context, so a new value re-renders every card: it must only change when
+// something all cards show changes (the catalogue, the issues, the mode). The run's state is
+// not in it but behind `run`, a store that stays the same object for the whole run and that each
+// card and edge subscribes to for its own entry only.
 
+import type { ReactFlowState } from '@xyflow/react';
 import { createContext, useContext } from 'react';
 import type { Issue, NodeTypeSpec } from '../api/graph';
-import type { EdgeRunState } from '../run/edges';
-import type { RunView } from '../run/reducer';
+import type { RunStore } from '../run/liveStore';
+
+/** Below this zoom cards draw their title and status only, and edges no arrowheads or labels:
+ * at 1,000 nodes painting every card's full detail (glyph, type, summary, branch labels) kept
+ * panning under 30 fps, and at that size the detail cannot be read anyway. */
+export const LOW_DETAIL_ZOOM = 0.5;
+/** A boolean: a subscriber re-renders when the zoom crosses the threshold, not on every step. */
+export const lowDetailSelector = (state: ReactFlowState): boolean => state.transform[2] < LOW_DETAIL_ZOOM;
 
 export interface CanvasInfo {
   catalogue: ReadonlyMap<string, NodeTypeSpec>;
   nodeIssues: ReadonlyMap<string, Issue[]>;
   edgeIssues: ReadonlyMap<string, Issue[]>;
-  run: RunView | null;
-  edgeStates: Record<string, EdgeRunState>;
+  /** the run drawn on the canvas (the run view), else null */
+  run: RunStore | null;
   readOnly: boolean;
   onSelectStep?: (stepId: string) => void;
   /** the run view's Decide button on a waiting approval gate */
@@ -24,7 +36,6 @@ export const CanvasContext = createContext<CanvasInfo>({
   nodeIssues: new Map(),
   edgeIssues: new Map(),
   run: null,
-  edgeStates: {},
   readOnly: false,
 });
 

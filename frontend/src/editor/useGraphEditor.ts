@@ -5,11 +5,11 @@ import { applyEdgeChanges, applyNodeChanges, type Connection, type EdgeChange, t
 import { useCallback, useMemo, useRef, useState } from 'react';
 import type { Graph, NodeTypeSpec } from '../api/graph';
 import { copyFragment, pasteFragment, type Fragment } from '../graph/clipboard';
-import { flowToGraph, graphKey, normaliseGraph, toFlowEdge, toFlowNode, type LinkEdge, type StepNode } from '../graph/convert';
+import { flowToGraph, fromFlowEdge, graphKey, normaliseGraph, toFlowEdge, toFlowNode, type LinkEdge, type StepNode } from '../graph/convert';
 import { remapHandles } from '../graph/handles';
 import { nextEdgeId, nextId } from '../graph/ids';
 import type { Size } from '../graph/size';
-import { checkConnection, edgeFromConnection, type Verdict } from '../graph/rules';
+import { checkConnection, checkReconnection, edgeFromConnection, type Verdict } from '../graph/rules';
 import { canRedo, canUndo, createHistory, record, redo as redoHistory, undo as undoHistory, type HistoryState } from './history';
 import { initialConfig } from './schema/resolve';
 
@@ -30,6 +30,9 @@ export interface GraphEditor {
   beforeChange: (key?: string | null) => void;
   check: (connection: Connection | LinkEdge) => Verdict;
   connect: (connection: Connection) => Verdict;
+  checkReconnect: (edge: LinkEdge, connection: Connection | LinkEdge) => Verdict;
+  /** moves an end of `edge` to the handles of `connection` (one undo step); refused like a new connection */
+  reconnect: (edge: LinkEdge, connection: Connection) => Verdict;
   addNode: (type: string, position: XYPosition) => string | null;
   updateNode: (id: string, patch: { label?: string; config?: Record<string, unknown> }, key?: string) => void;
   remove: (nodeIds: string[], edgeIds: string[]) => void;
@@ -143,6 +146,25 @@ export function useGraphEditor(catalogue: ReadonlyMap<string, NodeTypeSpec>): Gr
       beforeChange();
       const edge = edgeFromConnection(nextEdgeId(graphNow.edges.map((e) => e.id)), connection, verdict.kind);
       setEdges([...edgesRef.current, toFlowEdge(edge)]);
+      return verdict;
+    },
+    [beforeChange, current, setEdges],
+  );
+
+  const checkReconnect = useCallback(
+    (edge: LinkEdge, connection: Connection | LinkEdge) => checkReconnection(edge.id, connection, current(), catalogueRef.current),
+    [current],
+  );
+
+  const reconnect = useCallback(
+    (edge: LinkEdge, connection: Connection) => {
+      const verdict = checkReconnection(edge.id, connection, current(), catalogueRef.current);
+      if (!verdict.ok || !verdict.kind) return verdict;
+      // same id: issues, selection and the run view's edge states keep following it
+      const moved = toFlowEdge(edgeFromConnection(edge.id, connection, verdict.kind));
+      if (JSON.stringify(fromFlowEdge(moved)) === JSON.stringify(fromFlowEdge(edge))) return verdict; // dropped where it was
+      beforeChange();
+      setEdges(edgesRef.current.map((e) => (e.id === edge.id ? { ...moved, selected: e.selected } : e)));
       return verdict;
     },
     [beforeChange, current, setEdges],
@@ -290,6 +312,8 @@ export function useGraphEditor(catalogue: ReadonlyMap<string, NodeTypeSpec>): Gr
     beforeChange,
     check,
     connect,
+    checkReconnect,
+    reconnect,
     addNode,
     updateNode,
     remove,

@@ -18,10 +18,10 @@ describe('graph ↔ React Flow', () => {
     const { edges } = graphToFlow(team);
     const delegate = edges.find((e) => e.id === 'e2')!;
     expect(delegate).toMatchObject({ type: 'delegate', sourceHandle: DELEGATE_HANDLE, targetHandle: TASK_HANDLE, data: { kind: 'delegate' } });
-    expect(delegate.markerEnd).toBeUndefined(); // delegate edges carry no flow arrow
     const flow = edges.find((e) => e.id === 'e5')!;
     expect(flow).toMatchObject({ type: 'flow', sourceHandle: 'approved', targetHandle: 'in' });
-    expect(flow.markerEnd).toBeTruthy();
+    // arrowheads are drawn by the edge component by state, not carried in the edge objects
+    expect(flow.markerEnd).toBeUndefined();
 
     const back = flowToGraph(graphToFlow(team).nodes, edges);
     expect(back.edges.find((e) => e.id === 'e2')).toEqual({ id: 'e2', source: 'lead', target: 'res', kind: 'delegate' });

@@ -2,7 +2,7 @@
 // edges (what the canvas renders). The graph is the source of truth: everything React Flow adds
 // (selection, measurements, handle ids for delegate edges) is dropped on the way back.
 
-import { MarkerType, type Edge, type Node } from '@xyflow/react';
+import type { Edge, Node } from '@xyflow/react';
 import {
   DEFAULT_SOURCE_HANDLE,
   DEFAULT_TARGET_HANDLE,
@@ -23,8 +23,6 @@ export type StepNode = Node<StepData, 'step'>;
 
 export type LinkData = { kind: EdgeKind };
 export type LinkEdge = Edge<LinkData, 'flow' | 'delegate'>;
-
-export const FLOW_MARKER = { type: MarkerType.ArrowClosed, width: 18, height: 18 } as const;
 
 export function toFlowNode(node: GraphNode): StepNode {
   return {
@@ -55,7 +53,7 @@ export function toFlowEdge(edge: GraphEdge): LinkEdge {
     sourceHandle: edge.source_handle || DEFAULT_SOURCE_HANDLE,
     targetHandle: edge.target_handle || DEFAULT_TARGET_HANDLE,
     type: 'flow',
-    markerEnd: FLOW_MARKER,
+    // no markerEnd: FlowEdge draws its arrowhead in the colour of its run state
     data: { kind },
   };
 }

@@ -137,6 +137,15 @@ export function checkConnection(candidate: Candidate, graph: Graph, catalogue: C
   return { ok: true, kind };
 }
 
+/**
+ * Moving one end of an existing edge (dragging it to another handle): the rules of a new
+ * connection, judged on the graph without that edge, so putting it back where it was is no
+ * duplicate, and a loop it would close is still refused.
+ */
+export function checkReconnection(edgeId: string, candidate: Candidate, graph: Graph, catalogue: Catalogue): Verdict {
+  return checkConnection(candidate, { ...graph, edges: graph.edges.filter((e) => e.id !== edgeId) }, catalogue);
+}
+
 /** The graph edge a verified connection becomes. */
 export function edgeFromConnection(id: string, candidate: Candidate, kind: EdgeKind): GraphEdge {
   const edge: GraphEdge = { id, source: candidate.source!, target: candidate.target!, kind };

@@ -15,21 +15,22 @@ import { api, versionOf, type WorkflowDetail } from '../api/resources';
 import { ErrorState, LoadingState } from '../components/ui';
 import { useToast } from '../components/toast';
 import { isFragment, type Fragment } from '../graph/clipboard';
-import { FLOW_MARKER, graphToFlow, normaliseGraph, type LinkEdge, type StepNode } from '../graph/convert';
+import { graphToFlow, normaliseGraph, type StepNode } from '../graph/convert';
 import { danglingEdges, upstreamOf } from '../graph/rules';
 import { Canvas, GRID } from '../editor/Canvas';
 import { freeSpot } from '../graph/place';
 import { CanvasContext, groupIssues, type CanvasInfo } from '../editor/canvasContext';
 import { HelpPopover } from '../editor/HelpPopover';
 import { Palette } from '../editor/Palette';
+import { useFit } from '../editor/fit';
 import { EdgePanel, SettingsPanel } from '../editor/SettingsPanel';
 import { isEditable } from '../editor/shortcuts';
 import { EMPTY_GRAPH, useGraphEditor } from '../editor/useGraphEditor';
 import { VersionsPanel } from '../editor/VersionsPanel';
-import { edgeRunStates } from '../run/edges';
 import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
 import { RunPanel, type RunTab } from '../run/RunPanel';
+import { useRunStore } from '../run/liveStore';
 import { isFinished } from '../run/reducer';
 import { useRunView } from '../run/useRunView';
 import { Link, loginUrl, navigate, paths, useLeaveGuard } from '../router';
@@ -286,21 +287,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   }, [mode, runGraph, preview]);
 
   const grouped = useMemo(() => groupIssues(issues), [issues]);
-  const edgeStates = useMemo(() => (mode === 'run' ? edgeRunStates(runGraph, live.view) : {}), [mode, runGraph, live.view]);
-
-  // arrowheads are SVG markers with a colour of their own: match them to the edge's state
-  const shownEdges = useMemo(() => {
-    const colour = (edge: LinkEdge): string | null => {
-      if (mode === 'run') return MARKER_COLOUR[edgeStates[edge.id] ?? 'idle'] ?? null;
-      if (mode === 'edit' && grouped.edges.has(edge.id)) return MARKER_COLOUR.invalid;
-      return null;
-    };
-    const source = display ? display.edges : editor.edges;
-    return source.map((edge) => {
-      const c = edge.type === 'flow' ? colour(edge) : null;
-      return c ? { ...edge, markerEnd: { ...FLOW_MARKER, color: c } } : edge;
-    });
-  }, [display, editor.edges, edgeStates, grouped.edges, mode]);
+  // The run's state per node and edge, for the canvas: each card and edge subscribes to its own
+  // entry, so an event re-renders what it changed, not the whole canvas.
+  const runStore = useRunStore(runId, live.view, runGraph, mode === 'run');
   const selectStep = useCallback((stepId: string) => {
     setSelectedStep(stepId);
     setRunTab('step');
@@ -336,13 +325,12 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       catalogue: catalogue.byType,
       nodeIssues: mode === 'edit' ? grouped.nodes : new Map(),
       edgeIssues: mode === 'edit' ? grouped.edges : new Map(),
-      run: mode === 'run' ? live.view : null,
-      edgeStates,
+      run: runStore,
       readOnly: mode !== 'edit',
       onSelectStep: selectStep,
       onDecide: mode === 'run' ? decide : undefined,
     }),
-    [catalogue.byType, mode, grouped, live.view, edgeStates, selectStep, decide],
+    [catalogue.byType, mode, grouped, runStore, selectStep, decide],
   );
 
   const labelOf = useCallback(
@@ -387,12 +375,13 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     if (fragment) editor.paste(fragment);
   }, [editor]);
 
+  const fit = useFit();
   const autoLayout = useCallback(() => {
     const sizes = Object.fromEntries(
       flow.getNodes().map((n) => [n.id, n.measured?.width && n.measured?.height ? { width: n.measured.width, height: n.measured.height } : undefined]),
     );
-    void editor.layout(sizes).then(() => requestAnimationFrame(() => flow.fitView({ padding: 0.2, duration: 300, maxZoom: 1.2 })));
-  }, [editor, flow]);
+    void editor.layout(sizes).then(() => requestAnimationFrame(() => fit({ duration: 300 })));
+  }, [editor, flow, fit]);
 
   const focusIssue = useCallback(
     (issue: Issue) => {
@@ -408,7 +397,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   );
 
   // ---- keyboard -----------------------------------------------------------------------------
-  const keyActions = { save, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, selectOnly: editor.selectOnly, duplicateSelection, autoLayout, mode };
+  const keyActions = { save, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, selectOnly: editor.selectOnly, duplicateSelection, autoLayout, fit, mode };
   const keys = useRef(keyActions);
   keys.current = keyActions;
   useEffect(() => {
@@ -440,7 +429,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
         return;
       }
       if (k.mode !== 'edit') {
-        if (event.shiftKey && key === 'f') flow.fitView({ padding: 0.2, duration: 300 });
+        if (event.shiftKey && key === 'f') k.fit({ duration: 300 });
         return;
       }
       if (mod && key === 'z') {
@@ -461,7 +450,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
         k.autoLayout();
       } else if (!mod && event.shiftKey && key === 'f') {
         event.preventDefault();
-        flow.fitView({ padding: 0.2, duration: 300 });
+        k.fit({ duration: 300 });
       }
     };
     // copy/cut/paste as clipboard events: they also work across tabs, with no permission prompt
@@ -510,13 +499,17 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     };
   }, [editor, flow]);
 
+  // stable (the view is read when clicked): a new handler per event would re-render the canvas
+  const liveView = useRef(live.view);
+  liveView.current = live.view;
   const onRunNodeClick: NodeMouseHandler<StepNode> = useCallback(
     (_event, node) => {
-      const step = live.view.nodes[node.id]?.step;
+      const step = liveView.current.nodes[node.id]?.step;
       if (step) selectStep(step);
     },
-    [live.view.nodes, selectStep],
+    [selectStep],
   );
+  const onRefused = useCallback((message: string) => toast.show(message, 'error'), [toast]);
 
   // ---- render -------------------------------------------------------------------------------
   if (loadError) {
@@ -607,7 +600,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 </button>
               </>
             )}
-            <button type="button" className="btn btn-ghost" onClick={() => flow.fitView({ padding: 0.2, duration: 300, maxZoom: 1.2 })} data-testid="fit" title="Fit view (Shift F)">
+            <button type="button" className="btn btn-ghost" onClick={() => fit({ duration: 300 })} data-testid="fit" title="Fit view (Shift F)">
               ⤢ Fit
             </button>
             <span className="toolbar-sep" />
@@ -711,11 +704,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               <Canvas
                 key={mode === 'run' ? `run-${runId}` : mode === 'preview' ? `preview-${preview?.number}` : 'edit'}
                 nodes={display ? display.nodes : editor.nodes}
-                edges={shownEdges}
+                edges={display ? display.edges : editor.edges}
                 editing={mode === 'edit' ? editor : undefined}
                 snap={snap}
                 onNodeClick={mode === 'run' ? onRunNodeClick : undefined}
-                onRefused={(message) => toast.show(message, 'error')}
+                onRefused={onRefused}
               />
             )}
             {drawer === 'versions' && (
@@ -784,13 +777,6 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     </CanvasContext.Provider>
   );
 }
-
-const MARKER_COLOUR: Record<string, string> = {
-  active: '#2563eb',
-  done: '#47cd89',
-  'not-taken': '#d0d5dd',
-  invalid: '#d92d20',
-};
 
 /** The graph without positions: moving a node does not need a new validation. */
 function structureKey(graph: Graph): string {
