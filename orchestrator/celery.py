@@ -4,10 +4,23 @@ from __future__ import annotations
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
 
 app = Celery("orchestrator")
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# Celery's Django fixup closes every database connection before and after each task unless
+# CELERY_DB_REUSE_MAX is set: a new PostgreSQL connection (a forked backend, authentication,
+# session setup) for every step. With this it leaves them open, and Django's own rule for
+# reusing a connection (CONN_MAX_AGE, health checks, errors) is applied after each task below,
+# as Django does after each request.
+app.conf.CELERY_DB_REUSE_MAX = 1_000_000_000
 app.autodiscover_tasks()
+
+
+@signals.task_postrun.connect
+def _close_old_connections(**_: object) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
