@@ -166,7 +166,8 @@ def _takes_expression(parameters: Any) -> bool:
     if not isinstance(parameters, dict):
         return False
     generator = _Generator(parameters)
-    properties = generator.resolve(parameters).get("properties")
+    resolved = generator.resolve(parameters)
+    properties = resolved.get("properties") if isinstance(resolved, dict) else None
     if not isinstance(properties, dict) or "expression" not in properties:
         return False
     expression = generator.resolve(properties["expression"])

@@ -118,3 +118,16 @@ async def test_the_incident_metrics_investigator_gets_a_number() -> None:
     assert metrics.status == "succeeded"
     [answer] = tool_results(metrics.output, "calculator")
     assert isinstance(answer["result"], (int, float)) and not isinstance(answer["result"], bool)
+
+
+async def test_an_expression_argument_that_is_not_text_follows_its_schema() -> None:
+    counter = ToolSpec(
+        "counter",
+        "Count up",
+        {"type": "object", "properties": {"expression": {"type": "integer", "minimum": 3}}},
+    )
+    request = ChatRequest(
+        model="echo", messages=[{"role": "user", "content": "add 2 and 5"}], tools=[counter]
+    )
+    [call] = (await LocalProvider().complete(request)).tool_calls
+    assert call["arguments"] == {"expression": 3}
