@@ -41,6 +41,7 @@ class NodeRegistry:
 def build_default_registry() -> NodeRegistry:
     from runtime.nodes.approval import ApprovalNode
     from runtime.nodes.classifier import ClassifierNode
+    from runtime.nodes.http_request import HTTPRequestNode
     from runtime.nodes.io import InputNode, OutputNode
     from runtime.nodes.manager import ManagerNode
     from runtime.nodes.router import RouterNode
@@ -57,6 +58,7 @@ def build_default_registry() -> NodeRegistry:
             ClassifierNode(),
             RouterNode(),
             ApprovalNode(),
+            HTTPRequestNode(),
         ]
     )
 

@@ -7,7 +7,7 @@
 Routes (any method):
 
 - ``/echo``: 200 JSON ``{method, path, query, headers, body, json}`` of the request;
-- ``/status/<n>``: status ``n`` with a JSON body ``{"status": n}``;
+- ``/status/<n>``: status ``n`` with a JSON body ``{"status": n, "authorization": <header>}``;
 - ``/flaky/<key>/<n>``: 500 the first ``n`` times for ``key``, then 200 JSON ``{"ok": true}``;
 - ``/redirect?to=<url>&status=302``: a redirect to ``to``;
 - ``/bytes/<n>?chunked=1``: ``n`` bytes of ``x`` (chunked without Content-Length when asked);
@@ -115,8 +115,11 @@ def _make_handler(server: EchoServer) -> type[BaseHTTPRequestHandler]:
                     },
                 )
             elif route == "status":
+                # Quotes the Authorization header back, as a careless API's error page might.
                 status = int(parts[1])
-                self._json(status, {"status": status})
+                self._json(
+                    status, {"status": status, "authorization": seen.headers.get("authorization")}
+                )
             elif route == "flaky":
                 if server.flaky_failure(parts[1], int(parts[2])):
                     self._json(500, {"error": "try again"})
