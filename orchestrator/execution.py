@@ -47,8 +47,12 @@ def services() -> Services:
 
 
 def _services_for(run: Any) -> Services:
-    """The process's providers with the prices of the run's workspace (its model catalogue)."""
-    return replace(services(), prices=prices_for(run.workspace_id))
+    """The process's providers with the prices and the credentials of the run's workspace."""
+    from orchestrator.workspace_secrets import WorkspaceSecrets
+
+    return replace(
+        services(), prices=prices_for(run.workspace_id), secrets=WorkspaceSecrets(run.workspace_id)
+    )
 
 
 def worker_name() -> str:

@@ -31,6 +31,7 @@ from runtime.errors import (
 from runtime.nodes.base import StepContext
 from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse, ToolSpec
 from runtime.routing import routing_policy
+from runtime.secrets import SecretNotFound, redact
 from runtime.usage import cost_of
 
 # Errors of one model that another model may not have: it is down, slow, rate limited, or our key
@@ -55,12 +56,16 @@ async def chat(
     stream: bool = True,
     tools: Sequence[ToolSpec] = (),
     response_schema: dict[str, Any] | None = None,
+    credential: str | None = None,
 ) -> ChatResponse:
+    """One call. ``credential`` names the workspace credential whose key to send (a node's
+    ``credential`` setting); see :meth:`runtime.services.Services.resolve_call`."""
     if ctx.budget is not None:
         ctx.budget.check()  # spent by another step already: no new call
-    provider, vendor_model, full_model = ctx.services.resolve(choose_model(ctx, model))
+    target = ctx.services.resolve_call(choose_model(ctx, model), credential or None)
+    provider, full_model = target.provider, target.model
     request = ChatRequest(
-        model=vendor_model,
+        model=target.vendor_model,
         messages=messages,
         temperature=temperature,
         max_tokens=max_tokens,
@@ -69,7 +74,16 @@ async def chat(
         tools=list(tools),
         response_schema=response_schema,
     )
-    response = await provider.complete(request, ctx.emit_chunk if stream else None)
+    try:
+        response = await provider.complete(request, ctx.emit_chunk if stream else None)
+    except StepError as exc:
+        if target.secret is not None:
+            # Providers already keep their key out of messages; this also covers a vendor (or a
+            # proxy) that echoes it in some other wrapping. The message becomes the step's error.
+            exc.args = tuple(
+                redact(arg, [target.secret]) if isinstance(arg, str) else arg for arg in exc.args
+            )
+        raise
     cost = cost_of(ctx.services.price(full_model), response.tokens_in, response.tokens_out)
     ctx.usage.add(full_model, response.tokens_in, response.tokens_out, cost)
     if ctx.budget is not None:
@@ -116,7 +130,9 @@ async def chat_with_fallback(
             failures.append((model, exc))
             continue
         except NodeConfigError as exc:
-            if not _provider_missing(ctx, model):
+            # A credential the node names but the workspace lacks is the node's mistake: the
+            # next model must not quietly run without it.
+            if isinstance(exc, SecretNotFound) or not _provider_missing(ctx, model):
                 raise
             failures.append((model, exc))
             continue

@@ -38,6 +38,11 @@ class SecretStore(Protocol):
         """Every credential of a kind, by name."""
         ...
 
+    def names_of_kind(self, kind: str) -> list[str]:
+        """The names of the credentials of a kind, sorted: a store may answer this without
+        decrypting anything, so a step that needs none of them opens none."""
+        ...
+
 
 class StaticSecrets:
     """A SecretStore over secrets given up front (command line, tests)."""
@@ -54,6 +59,9 @@ class StaticSecrets:
 
     def of_kind(self, kind: str) -> list[Secret]:
         return sorted((s for s in self._by_name.values() if s.kind == kind), key=lambda s: s.name)
+
+    def names_of_kind(self, kind: str) -> list[str]:
+        return [secret.name for secret in self.of_kind(kind)]
 
 
 def redact(text: str, secrets: Iterable[Secret]) -> str:

@@ -11,12 +11,24 @@ from dataclasses import dataclass, field
 
 from runtime.errors import NodeConfigError
 from runtime.providers.base import Provider
+from runtime.providers.from_credential import LLM_KINDS, CredentialProviders
 from runtime.providers.local import LocalProvider
 from runtime.routing import RoutingPolicy
-from runtime.secrets import SecretStore, StaticSecrets
+from runtime.secrets import Secret, SecretNotFound, SecretStore, StaticSecrets
 from runtime.usage import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_MODEL = "local/echo"
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What one model call goes to: the provider, the vendor's model name, our full model id,
+    and the credential whose key the provider sends (None: the environment's, or no key)."""
+
+    provider: Provider
+    vendor_model: str
+    model: str
+    secret: Secret | None = None
 
 
 @dataclass
@@ -28,18 +40,65 @@ class Services:
     routing: RoutingPolicy | None = None
     # Credentials nodes may name in their settings (the app: the workspace's store).
     secrets: SecretStore = field(default_factory=StaticSecrets)
+    # Providers made from credentials' keys. dataclasses.replace() hands the same cache to every
+    # copy (the app makes one per step), so their connection pools outlive a step.
+    credential_providers: CredentialProviders = field(default_factory=CredentialProviders)
 
     def resolve(self, model: str | None) -> tuple[Provider, str, str]:
         """(provider, vendor model name, full model id) for a model id."""
+        found = self.resolve_call(model)
+        return found.provider, found.vendor_model, found.model
+
+    def resolve_call(self, model: str | None, credential: str | None = None) -> Resolved:
+        """Where a call to ``model`` goes, with whose key.
+
+        ``credential`` (a node's setting) names the credential whose key and base URL to use; it
+        must be of the model's provider (``openai`` or ``anthropic``; ``local`` needs none).
+        Without one, the workspace's credential of the provider's kind is used when it has
+        exactly one, else the provider configured from the environment.
+        """
         full = model or self.default_model
         prefix, sep, vendor_model = full.partition("/")
         if not sep or not vendor_model:
             raise NodeConfigError(f"model {full!r} must look like 'provider/model'")
-        provider = self.providers.get(prefix)
-        if provider is None:
+        secret = self._credential_for(prefix, full, credential)
+        if secret is not None:
+            provider = self.credential_providers.get(secret)
+            return Resolved(provider, vendor_model, full, secret)
+        env_provider = self.providers.get(prefix)
+        if env_provider is None:
+            several = len(self.secrets.names_of_kind(prefix)) if prefix in LLM_KINDS else 0
+            if several > 1:
+                raise NodeConfigError(
+                    f"the workspace has {several} {prefix} credentials: name one in the node's "
+                    "credential setting"
+                )
             known = ", ".join(sorted(self.providers)) or "none"
             raise NodeConfigError(f"no provider {prefix!r} is configured (configured: {known})")
-        return provider, vendor_model, full
+        return Resolved(env_provider, vendor_model, full)
+
+    def _credential_for(self, prefix: str, model: str, name: str | None) -> Secret | None:
+        if name:
+            secret = self.secrets.get(name)  # SecretNotFound: a NodeConfigError naming it
+            if secret.kind not in LLM_KINDS:
+                raise SecretNotFound(
+                    f"credential {name!r} is an {secret.kind} credential; a model needs an "
+                    f"{' or '.join(sorted(LLM_KINDS))} key"
+                )
+            if prefix not in LLM_KINDS and prefix in self.providers:
+                return None  # e.g. local/echo: no key to send
+            if secret.kind != prefix:
+                raise SecretNotFound(
+                    f"credential {name!r} is an {secret.kind} key, but model {model!r} needs "
+                    f"an {prefix} credential"
+                )
+            return secret
+        if prefix not in LLM_KINDS:
+            return None
+        candidates = self.secrets.names_of_kind(prefix)
+        # Two keys of one vendor and no name: which one is meant is a choice for the node, so the
+        # environment's key (if any) is used rather than a guess.
+        return self.secrets.get(candidates[0]) if len(candidates) == 1 else None
 
     def price(self, model: str) -> ModelPrice | None:
         return self.prices.get(model)

@@ -17,7 +17,13 @@ from runtime.graph import ERROR_HANDLE
 from runtime.llm import chat_with_fallback, check_json, json_instruction
 from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
 from runtime.nodes.router import ROUTE_NAME
-from runtime.nodes.worker import ModelRef, fallback_field, model_field, render_task
+from runtime.nodes.worker import (
+    ModelRef,
+    credential_field,
+    fallback_field,
+    model_field,
+    render_task,
+)
 from runtime.providers.base import ChatMessage
 from runtime.retry import RetryPolicy
 from runtime.routing import FAST
@@ -34,6 +40,7 @@ class Category(BaseModel):
 class ClassifierConfig(NodeConfig):
     model: ModelRef = model_field(FAST)
     fallback_models: list[ModelRef] = fallback_field()
+    credential: str = credential_field()
     instructions: str = Field(
         default="{{ upstream }}",
         max_length=50_000,
@@ -124,6 +131,7 @@ class ClassifierNode(NodeType[ClassifierConfig]):
             temperature=config.temperature,
             timeout=config.timeout,
             stream=False,
+            credential=config.credential or None,
         )
         value, problem = check_json(answer.text, schema)
         if problem is None:

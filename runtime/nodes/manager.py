@@ -31,6 +31,7 @@ from runtime.nodes.base import (
 from runtime.nodes.worker import (
     ModelRef,
     check_json_schema,
+    credential_field,
     fallback_field,
     format_input,
     model_field,
@@ -47,6 +48,7 @@ RESULTS_PREFIX = "Results of round"
 class ManagerConfig(NodeConfig):
     model: ModelRef = model_field(STRONG)
     fallback_models: list[ModelRef] = fallback_field()
+    credential: str = credential_field()
     role: str = Field(default="Manager", max_length=200, title="Role")
     goal: str = Field(
         default="",
@@ -219,6 +221,7 @@ class ManagerNode(NodeType[ManagerConfig]):
             "max_tokens": config.max_tokens,
             "timeout": config.timeout,
             "stream": False,
+            "credential": config.credential or None,
         }
         messages = self.conversation(ctx, config, history)
         finished_round = len(history)

@@ -76,6 +76,22 @@ def model_field(default: str) -> Any:
     )
 
 
+# A credential's name, as the credentials API allows it (a slug); "" means none.
+CREDENTIAL_NAME = r"^[-a-zA-Z0-9_]{0,64}$"
+
+
+def credential_field() -> Any:
+    return Field(
+        default="",
+        pattern=CREDENTIAL_NAME,
+        title="Credential",
+        description="A workspace credential (openai or anthropic key) for the model calls; "
+        "empty: the workspace's only key for the model's provider, else the server's",
+        # The canvas offers the workspace's credential names for this format.
+        json_schema_extra={"format": "credential"},
+    )
+
+
 def fallback_field() -> Any:
     return Field(
         default_factory=list,
@@ -90,6 +106,7 @@ def fallback_field() -> Any:
 class WorkerConfig(NodeConfig):
     model: ModelRef = model_field(DEFAULT_MODEL)
     fallback_models: list[ModelRef] = fallback_field()
+    credential: str = credential_field()
     role: str = Field(default="", max_length=200, title="Role", description="Who this agent is")
     goal: str = Field(
         default="",
@@ -257,6 +274,7 @@ class WorkerNode(NodeType[WorkerConfig]):
             # JSON is checked before it counts; streaming it would show drafts that may be wrong.
             "stream": config.stream and config.output_format == "text",
             "tools": tool_registry(ctx.services).specs(config.tools),
+            "credential": config.credential or None,
         }
         if config.output_format == "json":
             options["response_schema"] = schema
