@@ -146,10 +146,15 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.CharField(source="user.email", read_only=True)
     joined_at = serializers.DateTimeField(source="created_at", read_only=True)
+    you = serializers.SerializerMethodField(help_text="Whether this member is you")
 
     class Meta:
         model = Membership
-        fields = ["user_id", "username", "email", "role", "joined_at"]
+        fields = ["user_id", "username", "email", "role", "joined_at", "you"]
+
+    def get_you(self, membership: Membership) -> bool:
+        request = self.context.get("request")
+        return request is not None and membership.user_id == request.user.pk
 
 
 class RoleChangeSerializer(serializers.Serializer[Any]):
@@ -163,7 +168,8 @@ class MemberListView(APIView):
     def get(self, request: Request, workspace_id: int) -> Response:
         workspace = member_workspace(request.user, workspace_id)
         members = workspace.memberships.select_related("user").order_by("user__username")
-        return Response(MemberSerializer(members, many=True).data)
+        context = {"request": request}
+        return Response(MemberSerializer(members, many=True, context=context).data)
 
 
 class MemberDetailView(APIView):
@@ -198,7 +204,7 @@ class MemberDetailView(APIView):
                     via=via_of(request),
                     detail={"from": old, "to": role},
                 )
-        return Response(MemberSerializer(membership).data)
+        return Response(MemberSerializer(membership, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:

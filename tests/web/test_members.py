@@ -55,9 +55,9 @@ def test_every_member_sees_the_members_and_outsiders_see_nothing(
 ) -> None:
     response = bob_client.get(_url(alice_workspace))
     assert response.status_code == 200
-    assert [(m["username"], m["role"]) for m in response.json()] == [
-        ("alice", "owner"),
-        ("bob", "editor"),
+    assert [(m["username"], m["role"], m["you"]) for m in response.json()] == [
+        ("alice", "owner", False),
+        ("bob", "editor", True),
     ]
     assert charlie_client.get(_url(alice_workspace)).status_code == 404
     assert charlie_client.get("/api/workspaces/999999/members/").status_code == 404

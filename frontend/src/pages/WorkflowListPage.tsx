@@ -12,12 +12,14 @@ import { formatDate } from '../run/format';
 import { Link, loginUrl, navigate, paths } from '../router';
 import { ApprovalsLink } from '../approvals/ApprovalsLink';
 import { ExamplesDialog } from './ExamplesDialog';
+import { WebhookDialog } from '../webhooks/WebhookDialog';
 
 type Dialog =
   | { kind: 'create' }
   | { kind: 'examples' }
   | { kind: 'rename'; workflow: WorkflowSummary }
   | { kind: 'delete'; workflow: WorkflowSummary }
+  | { kind: 'webhook'; workflow: WorkflowSummary }
   | null;
 
 /** Accept what our export writes ({name, graph, …}), a bare graph, or {graph}. */
@@ -220,6 +222,9 @@ export function WorkflowListPage() {
                   <button type="button" className="btn btn-ghost btn-small" disabled={busy === workflow.id} onClick={() => exportOne(workflow)} aria-label={`Export ${workflow.name}`}>
                     Export
                   </button>
+                  <button type="button" className="btn btn-ghost btn-small" onClick={() => setDialog({ kind: 'webhook', workflow })} aria-label={`Webhook of ${workflow.name}`} data-testid={`webhook-${workflow.id}`}>
+                    Webhook
+                  </button>
                   <button type="button" className="btn btn-ghost btn-small danger" disabled={busy === workflow.id} onClick={() => setDialog({ kind: 'delete', workflow })} aria-label={`Delete ${workflow.name}`}>
                     Delete
                   </button>
@@ -274,6 +279,7 @@ export function WorkflowListPage() {
           }}
         />
       )}
+      {dialog?.kind === 'webhook' && <WebhookDialog workflow={dialog.workflow} onClose={() => setDialog(null)} />}
       {dialog?.kind === 'delete' && (
         <Modal
           title="Delete workflow?"

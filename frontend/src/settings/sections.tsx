@@ -4,6 +4,8 @@
 import type { ReactNode } from 'react';
 import type { WorkspaceSummary } from '../api/workspaces';
 import { ModelsPage } from '../models/ModelsPage';
+import { MembersPage } from './MembersPage';
+import { TokensPage } from './TokensPage';
 
 export interface SettingsSection {
   id: string;
@@ -13,6 +15,8 @@ export interface SettingsSection {
 
 export const SETTINGS_SECTIONS: SettingsSection[] = [
   { id: 'models', label: 'Models', render: ({ workspace }) => <ModelsPage key={workspace.id} /> },
+  { id: 'members', label: 'Members', render: ({ workspace }) => <MembersPage key={workspace.id} workspace={workspace} /> },
+  { id: 'tokens', label: 'API tokens', render: () => <TokensPage /> },
 ];
 
 export function sectionById(id: string): SettingsSection | undefined {

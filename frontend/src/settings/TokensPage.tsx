@@ -1,0 +1,237 @@
+// /settings/tokens: your personal API tokens for scripts. A new token's secret is shown once,
+// with a copy button and a curl example; the list shows names and prefixes only. Tokens are
+// yours, not the workspace's: they act with your role in every workspace you belong to.
+
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { ApiError, errorMessage } from '../api/client';
+import { createToken, deleteToken, listTokens, type ApiToken, type NewApiToken } from '../api/tokens';
+import { useToast } from '../components/toast';
+import { EmptyState, ErrorState, LoadingState } from '../components/ui';
+import { formatDate } from '../run/format';
+import { CopyField } from '../webhooks/CopyField';
+import { formatMoment } from '../webhooks/when';
+
+type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; tokens: ApiToken[] };
+
+export const EXPIRY_CHOICES: { label: string; days: number | null }[] = [
+  { label: '30 days', days: 30 },
+  { label: '90 days', days: 90 },
+  { label: '1 year', days: 365 },
+  { label: 'never', days: null },
+];
+
+export function curlWithToken(secret: string, origin: string = window.location.origin): string {
+  return `curl -H 'Authorization: Token ${secret}' ${origin}/api/workflows/`;
+}
+
+export function TokensPage() {
+  const toast = useToast();
+  const [load, setLoad] = useState<Load>({ status: 'loading' });
+  const [made, setMade] = useState<NewApiToken | null>(null);
+
+  useEffect(() => {
+    document.title = 'API tokens — Flows';
+  }, []);
+
+  const fetchTokens = useCallback((signal?: AbortSignal) => {
+    setLoad({ status: 'loading' });
+    listTokens({ signal })
+      .then((tokens) => setLoad({ status: 'ready', tokens }))
+      .catch((error: unknown) => {
+        if (error instanceof DOMException && error.name === 'AbortError') return;
+        setLoad({ status: 'error', error });
+      });
+  }, []);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    fetchTokens(controller.signal);
+    return () => controller.abort();
+  }, [fetchTokens]);
+
+  const remove = async (token: ApiToken) => {
+    if (!window.confirm(`Delete the token “${token.name}”? Scripts using it stop working at once.`)) return;
+    try {
+      await deleteToken(token.id);
+      setLoad((current) => (current.status === 'ready' ? { status: 'ready', tokens: current.tokens.filter((t) => t.id !== token.id) } : current));
+      if (made?.id === token.id) setMade(null);
+      toast.show(`Deleted “${token.name}”.`, 'success');
+    } catch (error) {
+      toast.show(`Could not delete: ${errorMessage(error)}`, 'error');
+    }
+  };
+
+  return (
+    <div className="page list-page" data-testid="tokens-page">
+      <header className="page-head">
+        <div>
+          <h1>API tokens</h1>
+          <p className="muted">
+            For scripts: send <code>Authorization: Token &lt;secret&gt;</code>. A token acts as you, with your role in each workspace. Yours only, in every workspace.
+          </p>
+        </div>
+      </header>
+
+      <NewTokenForm
+        onMade={(token) => {
+          setMade(token);
+          setLoad((current) => (current.status === 'ready' ? { status: 'ready', tokens: [token, ...current.tokens] } : current));
+        }}
+      />
+
+      {made && (
+        <div className="banner banner-success" data-testid="token-made">
+          <p>
+            Your new token <strong>{made.name}</strong>. Copy the secret now: it is shown only this once.
+          </p>
+          <CopyField value={made.secret} label="Secret" testId="token-secret" />
+          <pre className="code-block" data-testid="token-curl">
+            {curlWithToken(made.secret)}
+          </pre>
+          <button type="button" className="btn btn-secondary btn-small" onClick={() => setMade(null)} data-testid="token-made-done">
+            I have stored it
+          </button>
+        </div>
+      )}
+
+      {load.status === 'loading' && <LoadingState label="Loading your tokens…" />}
+      {load.status === 'error' && (
+        <div data-testid="tokens-error">
+          <ErrorState title="Could not load your tokens" message={errorMessage(load.error)} onRetry={() => fetchTokens()} />
+        </div>
+      )}
+      {load.status === 'ready' && load.tokens.length === 0 && (
+        <div data-testid="tokens-empty">
+          <EmptyState title="No API tokens yet">Make one above to call the API from a script.</EmptyState>
+        </div>
+      )}
+      {load.status === 'ready' && load.tokens.length > 0 && (
+        <table className="table" data-testid="tokens-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Starts with</th>
+              <th scope="col">Created</th>
+              <th scope="col">Last used</th>
+              <th scope="col">Expires</th>
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {load.tokens.map((token) => (
+              <tr key={token.id} data-testid={`token-${token.name}`}>
+                <td>{token.name}</td>
+                <td>
+                  <code>{token.prefix}…</code>
+                </td>
+                <td title={token.created_at}>{formatDate(token.created_at)}</td>
+                <td title={token.last_used_at ?? undefined}>{token.last_used_at ? formatDate(token.last_used_at) : <span className="muted">never</span>}</td>
+                <td title={token.expires_at ?? undefined}>
+                  {token.expired ? (
+                    <span className="chip static chip-warn" data-testid={`token-expired-${token.name}`}>
+                      expired
+                    </span>
+                  ) : token.expires_at ? (
+                    formatMoment(token.expires_at)
+                  ) : (
+                    <span className="muted">never</span>
+                  )}
+                </td>
+                <td className="row-actions">
+                  <button type="button" className="btn btn-ghost btn-small danger" onClick={() => void remove(token)} aria-label={`Delete ${token.name}`} data-testid={`token-delete-${token.name}`}>
+                    Delete
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
+  const [name, setName] = useState('');
+  const [days, setDays] = useState<string>('90');
+  const [errors, setErrors] = useState<{ name?: string; expires_in_days?: string; form?: string }>({});
+  const [saving, setSaving] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!name.trim()) {
+      setErrors({ name: 'Name the token after where it will be used, e.g. “nightly report”.' });
+      return;
+    }
+    setSaving(true);
+    setErrors({});
+    try {
+      onMade(await createToken({ name: name.trim(), expires_in_days: days === 'never' ? null : Number(days) }));
+      setName('');
+    } catch (error) {
+      if (error instanceof ApiError && (error.fieldMessage('name') || error.fieldMessage('expires_in_days'))) {
+        setErrors({ name: error.fieldMessage('name'), expires_in_days: error.fieldMessage('expires_in_days') });
+      } else {
+        setErrors({ form: errorMessage(error) });
+      }
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return (
+    <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid="token-form">
+      <div className="models-add-fields">
+        <div className="field">
+          <label className="field-label" htmlFor="token-name">
+            Name
+          </label>
+          <input
+            id="token-name"
+            className="input"
+            value={name}
+            maxLength={100}
+            autoComplete="off"
+            aria-invalid={errors.name ? true : undefined}
+            data-testid="token-name"
+            onChange={(e) => setName(e.target.value)}
+          />
+          {errors.name && (
+            <div className="field-error" role="alert" data-testid="token-error-name">
+              {errors.name}
+            </div>
+          )}
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="token-expiry">
+            Expires after
+          </label>
+          <select id="token-expiry" value={days} data-testid="token-expiry" onChange={(e) => setDays(e.target.value)}>
+            {EXPIRY_CHOICES.map((choice) => (
+              <option key={choice.label} value={choice.days === null ? 'never' : String(choice.days)}>
+                {choice.label}
+              </option>
+            ))}
+          </select>
+          {errors.expires_in_days && (
+            <div className="field-error" role="alert" data-testid="token-error-expires_in_days">
+              {errors.expires_in_days}
+            </div>
+          )}
+        </div>
+      </div>
+      {errors.form && (
+        <div className="field-error" role="alert" data-testid="token-error">
+          {errors.form}
+        </div>
+      )}
+      <div className="page-actions">
+        <button type="submit" className="btn btn-primary" disabled={saving} data-testid="token-submit">
+          {saving ? 'Creating…' : 'Create token'}
+        </button>
+      </div>
+    </form>
+  );
+}
