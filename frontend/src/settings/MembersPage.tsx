@@ -269,7 +269,9 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
 
   return (
     <section data-testid="invitations">
-      <h2 className="section-title">Invite someone</h2>
+      <h2 className="section-title" style={{ marginTop: 24 }}>
+        Invite someone
+      </h2>
       <InviteForm
         workspace={workspace}
         onInvited={(invitation) => {
@@ -278,7 +280,7 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
         }}
       />
       {made && (
-        <div className="banner banner-success" data-testid="invitation-made">
+        <div className="banner banner-success" style={{ display: 'block' }} data-testid="invitation-made">
           <p>
             Invitation for <strong>{made.email}</strong> as <strong>{made.role}</strong>. No email is sent: copy the link and send it yourself. It is shown only now,
             works once, and expires {formatMoment(made.expires_at)}.
@@ -287,7 +289,9 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
         </div>
       )}
 
-      <h2 className="section-title">Pending invitations</h2>
+      <h2 className="section-title" style={{ marginTop: 24 }}>
+        Pending invitations
+      </h2>
       {load.status === 'loading' && <LoadingState label="Loading invitations…" />}
       {load.status === 'error' && (
         <div data-testid="invitations-error">

@@ -80,7 +80,7 @@ export function TokensPage() {
       />
 
       {made && (
-        <div className="banner banner-success" data-testid="token-made">
+        <div className="banner banner-success" style={{ display: 'block' }} data-testid="token-made">
           <p>
             Your new token <strong>{made.name}</strong>. Copy the secret now: it is shown only this once.
           </p>

@@ -16,6 +16,9 @@ async function copyText(text: string, input: HTMLInputElement | null): Promise<b
   return false;
 }
 
+// Inline: the shared stylesheet belongs to the whole app; these two rules are this widget's own.
+const ROW = { display: 'flex', gap: '8px', alignItems: 'center' } as const;
+
 export function CopyField({ value, label, testId }: { value: string; label: string; testId: string }) {
   const [state, setState] = useState<'idle' | 'copied' | 'select'>('idle');
   const input = useRef<HTMLInputElement>(null);
@@ -24,11 +27,12 @@ export function CopyField({ value, label, testId }: { value: string; label: stri
       <label className="field-label" htmlFor={`${testId}-value`}>
         {label}
       </label>
-      <div className="field-inline">
+      <div style={ROW}>
         <input
           id={`${testId}-value`}
           ref={input}
           className="input mono"
+          style={{ flex: 1, minWidth: 0 }}
           readOnly
           value={value}
           data-testid={`${testId}-value`}

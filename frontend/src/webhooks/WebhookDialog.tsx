@@ -86,7 +86,7 @@ export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary
         </div>
       )}
       {made && (
-        <div className="banner banner-success" data-testid="webhook-made">
+        <div className="banner banner-success" style={{ display: 'block' }} data-testid="webhook-made">
           <p>Copy the URL now: it is shown only this once. Anyone who has it can start runs of this workflow.</p>
           <CopyField value={made.url} label="Webhook URL" testId="webhook-url" />
           <pre className="code-block" data-testid="webhook-curl">
@@ -116,7 +116,7 @@ export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary
             <dt>Last called</dt>
             <dd data-testid="webhook-last">{webhook.last_triggered_at ? formatMoment(webhook.last_triggered_at) : 'never'}</dd>
           </dl>
-          <label className="field-inline">
+          <label style={{ display: 'flex', gap: 8, alignItems: 'center', marginBottom: 12 }}>
             <input
               type="checkbox"
               checked={webhook.enabled}
