@@ -86,6 +86,12 @@ def connect(page: Page, source: Locator, target: Locator) -> None:
     page.mouse.up()
 
 
+def edge_end(page: Page, edge_id: str, end: str) -> Locator:
+    """The grip React Flow puts at an edge's ``end`` ("source" or "target") for dragging that end
+    to another handle: a transparent circle just off the handle, along the edge."""
+    return page.locator(f'[data-testid="rf__edge-{edge_id}"] .react-flow__edgeupdater-{end}')
+
+
 def edges(page: Page) -> set[tuple[str, str]]:
     """The edges React Flow draws, as (source, target) pairs, from its "Edge from A to B" labels."""
     labels: list[str] = page.locator(".react-flow__edge").evaluate_all(

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph } from '../api/graph';
 import { catalogue, research, team } from '../test/fixtures';
 import { DELEGATE_HANDLE, TASK_HANDLE } from './handles';
-import { checkConnection, danglingEdges, edgeFromConnection, reaches, upstreamOf } from './rules';
+import { checkConnection, checkReconnection, danglingEdges, edgeFromConnection, reaches, upstreamOf } from './rules';
 
 const c = (source: string, target: string, sourceHandle: string | null = 'out', targetHandle: string | null = 'in') => ({
   source,
@@ -122,5 +122,34 @@ describe('graph helpers', () => {
     const size = g.nodes.find((n) => n.id === 'size')!;
     size.config = { routes: [{ name: 'longer', when: 'true' }], default: 'short' };
     expect(danglingEdges(g, catalogue)).toEqual(['e7']);
+  });
+});
+
+describe('moving an end of an existing edge', () => {
+  // research: brief → plan → research/critic → merge → size ─long→ publish, ─short→ too_short
+  it('allows dropping it back where it was, which a new connection would call a duplicate', () => {
+    expect(checkConnection(c('brief', 'plan'), research, catalogue).reason).toBe('duplicate');
+    expect(checkReconnection('e1', c('brief', 'plan'), research, catalogue)).toEqual({ ok: true, kind: 'flow' });
+  });
+
+  it('allows moving the target to another node that takes it', () => {
+    // e4 research → merge, moved to research → size
+    expect(checkReconnection('e4', c('research', 'size'), research, catalogue)).toEqual({ ok: true, kind: 'flow' });
+  });
+
+  it('refuses what a new connection is refused: a loop, a duplicate of another edge, an input node', () => {
+    // e6 merge → size, its target moved back to plan: plan → … → merge → plan
+    expect(checkReconnection('e6', c('merge', 'plan'), research, catalogue)).toMatchObject({ ok: false, reason: 'cycle' });
+    // e5 critic → merge, its source moved to research: research → merge exists (e4)
+    expect(checkReconnection('e5', c('research', 'merge'), research, catalogue)).toMatchObject({ ok: false, reason: 'duplicate' });
+    expect(checkReconnection('e2', c('plan', 'brief'), research, catalogue)).toMatchObject({ ok: false, reason: 'no_inputs' });
+  });
+
+  it('keeps a delegate edge to the task handles of nodes that take tasks', () => {
+    // team: e2 lead ─delegate→ res, e3 lead ─delegate→ writer
+    expect(checkReconnection('e2', c('lead', 'writer', DELEGATE_HANDLE, TASK_HANDLE), team, catalogue)).toMatchObject({ ok: false, reason: 'duplicate' });
+    const one: Graph = { ...team, edges: team.edges.filter((e) => e.id !== 'e3') };
+    expect(checkReconnection('e2', c('lead', 'writer', DELEGATE_HANDLE, TASK_HANDLE), one, catalogue)).toEqual({ ok: true, kind: 'delegate' });
+    expect(checkReconnection('e2', c('lead', 'out', DELEGATE_HANDLE, TASK_HANDLE), one, catalogue)).toMatchObject({ ok: false, reason: 'not_delegatable' });
   });
 });
