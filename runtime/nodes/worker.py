@@ -87,8 +87,8 @@ def credential_field() -> Any:
         title="Credential",
         description="A workspace credential (openai or anthropic key) for the model calls; "
         "empty: the workspace's only key for the model's provider, else the server's",
-        # The canvas offers the workspace's credential names for this format.
-        json_schema_extra={"format": "credential"},
+        # The canvas offers the workspace's credentials of these kinds for this format.
+        json_schema_extra={"format": "credential", "credential_kinds": ["openai", "anthropic"]},
     )
 
 

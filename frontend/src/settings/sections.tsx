@@ -4,6 +4,7 @@
 import type { ReactNode } from 'react';
 import type { WorkspaceSummary } from '../api/workspaces';
 import { ModelsPage } from '../models/ModelsPage';
+import { CredentialsPage } from './CredentialsPage';
 import { MembersPage } from './MembersPage';
 import { TokensPage } from './TokensPage';
 
@@ -17,6 +18,7 @@ export const SETTINGS_SECTIONS: SettingsSection[] = [
   { id: 'models', label: 'Models', render: ({ workspace }) => <ModelsPage key={workspace.id} /> },
   { id: 'members', label: 'Members', render: ({ workspace }) => <MembersPage key={workspace.id} workspace={workspace} /> },
   { id: 'tokens', label: 'API tokens', render: () => <TokensPage /> },
+  { id: 'credentials', label: 'Credentials', render: ({ workspace }) => <CredentialsPage key={workspace.id} workspace={workspace} /> },
 ];
 
 export function sectionById(id: string): SettingsSection | undefined {

@@ -4,7 +4,9 @@
 import { memo, useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import type { JsonSchema } from '../../api/graph';
 import type { ModelEntry } from '../../api/models';
+import { KIND_LABELS, type Credential } from '../../api/credentials';
 import { modelOptions, type ModelOption } from '../../models/catalogue';
+import { useCredentialChoices, type CredentialChoices } from './credentialNames';
 import { deref, newItem, resolveField, type ResolvedField } from './resolve';
 import { joinPath, setIn, type Errors } from './validate';
 
@@ -34,6 +36,8 @@ export interface SchemaFormProps {
   models?: ModelEntry[] | null;
   /** names of top-level fields to leave out */
   hidden?: string[];
+  /** what "format": "credential" fields offer; left out, the workflow's workspace is asked */
+  credentials?: Credential[];
 }
 
 interface Ctx {
@@ -45,6 +49,7 @@ interface Ctx {
   modelOptions: (examples: string[]) => ModelOption[];
   idBase: string;
   change: (path: (string | number)[], value: unknown) => void;
+  credentials?: Credential[];
 }
 
 function pathText(path: (string | number)[]): string {
@@ -66,6 +71,7 @@ export const SchemaForm = memo(function SchemaForm(props: SchemaFormProps) {
     errors: props.errors ?? {},
     upstream: props.upstream ?? [],
     modelListId: `${idBase}-models`,
+    credentials: props.credentials,
     modelOptions: (examples) => modelOptions(props.models ?? null, examples, props.modelSuggestions ?? MODEL_SUGGESTIONS),
     idBase,
     change: (path, value) => {
@@ -233,6 +239,8 @@ function Field({ ctx, name, field, required, value, path }: FieldProps) {
     case 'model':
     case 'text':
       return <TextField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+    case 'credential':
+      return <CredentialField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'array-strings':
       return <StringListField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'array-enum':
@@ -274,6 +282,55 @@ interface LeafProps {
   path: string;
   onSet: (value: unknown) => void;
   emptyValue: null | undefined;
+}
+
+/** A select of the workspace's credentials (of the kinds the field takes), plus "default". */
+function CredentialField({ ctx, field, required, value, path, onSet }: LeafProps) {
+  const loaded = useCredentialChoices(ctx.credentials === undefined);
+  const choices: CredentialChoices = ctx.credentials === undefined ? loaded : { status: 'ready', credentials: ctx.credentials };
+  const kinds = (field.schema as { credential_kinds?: string[] }).credential_kinds;
+  const current = typeof value === 'string' ? value : '';
+  const offered = choices.status === 'ready' ? choices.credentials.filter((c) => !kinds || kinds.includes(c.kind)) : [];
+  const listed = offered.some((c) => c.name === current);
+  const missing = current !== '' && choices.status === 'ready' && !listed;
+  const missingText = `This workspace has no ${kinds ? `${kinds.join(' or ')} ` : ''}credential named “${current}”: the step will fail.`;
+  return (
+    <Row ctx={ctx} field={field} required={required} path={path} localError={missing ? missingText : null}>
+      {({ id, describedBy, invalid }) => (
+        <>
+          <select
+            id={id}
+            className="input nodrag"
+            value={current}
+            aria-describedby={describedBy}
+            aria-invalid={invalid || undefined}
+            data-testid={`field-${path}`}
+            onChange={(e) => onSet(e.target.value === '' ? undefined : e.target.value)}
+          >
+            <option value="">None (default key)</option>
+            {offered.map((c) => (
+              <option key={c.name} value={c.name}>
+                {c.name} · {KIND_LABELS[c.kind] ?? c.kind}
+                {c.hint ? ` ${c.hint}` : ''}
+              </option>
+            ))}
+            {current !== '' && !listed && <option value={current}>{current}</option>}
+          </select>
+          {choices.status === 'loading' && <p className="field-help muted">Loading the workspace's credentials…</p>}
+          {choices.status === 'error' && (
+            <p className="field-help muted" data-testid={`field-${path}-unavailable`}>
+              Credentials unavailable: {choices.message}
+            </p>
+          )}
+          {choices.status === 'ready' && offered.length === 0 && (
+            <p className="field-help muted" data-testid={`field-${path}-none`}>
+              No credentials of this kind yet: add one under Settings → Credentials.
+            </p>
+          )}
+        </>
+      )}
+    </Row>
+  );
 }
 
 function TextField({ ctx, field, required, value, path, onSet, emptyValue }: LeafProps) {

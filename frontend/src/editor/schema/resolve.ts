@@ -10,6 +10,7 @@ export type FieldKind =
   | 'template'
   | 'expression'
   | 'model'
+  | 'credential'
   | 'number'
   | 'integer'
   | 'boolean'
@@ -86,6 +87,8 @@ export function resolveField(name: string, raw: JsonSchema, root: JsonSchema): R
       if (schema.widget === 'template') return { ...base, kind: 'template' };
       if (schema.widget === 'expression') return { ...base, kind: 'expression' };
       if (schema.widget === 'model') return { ...base, kind: 'model' };
+      // the name of a workspace credential: a picker, never a place to type a secret
+      if (schema.format === 'credential') return { ...base, kind: 'credential' };
       if ((schema.maxLength ?? 0) > 500 || (schema.maxLength === undefined && /prompt|instruction|description/i.test(name))) {
         return { ...base, kind: 'textarea' };
       }

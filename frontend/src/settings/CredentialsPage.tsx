@@ -1,0 +1,416 @@
+// /settings/credentials: the workspace's secrets (LLM keys, HTTP tool tokens), named so node
+// settings can refer to them. Values are write-only: typed into a password field, sent once, and
+// never shown again; the list shows a hint (the last characters) so two keys can be told apart.
+// Owners and editors add, replace and delete; everyone else sees the list read-only.
+
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { ApiError, errorMessage } from '../api/client';
+import {
+  createCredential,
+  deleteCredential,
+  KIND_LABELS,
+  listCredentials,
+  updateCredential,
+  type Credential,
+  type CredentialConfig,
+  type CredentialKind,
+} from '../api/credentials';
+import type { WorkspaceSummary } from '../api/workspaces';
+import { useToast } from '../components/toast';
+import { EmptyState, ErrorState, LoadingState } from '../components/ui';
+import { formatDate } from '../run/format';
+
+type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; credentials: Credential[] };
+
+const EDIT_ROLES = new Set(['owner', 'editor']);
+const KINDS = Object.keys(KIND_LABELS) as CredentialKind[];
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+type FieldErrors = Partial<Record<'name' | 'value' | 'kind' | 'config.base_url' | 'config.header' | 'form', string>>;
+
+/** The server's field errors keyed as the form shows them; anything else goes to the form. */
+export function fieldErrors(error: unknown, fields: (keyof FieldErrors)[]): FieldErrors {
+  if (!(error instanceof ApiError)) return { form: errorMessage(error) };
+  const found: FieldErrors = {};
+  for (const field of fields) {
+    const message = error.fieldMessage(field);
+    if (message) found[field] = message;
+  }
+  if (Object.keys(found).length === 0) found.form = error.message;
+  return found;
+}
+
+function configFor(kind: CredentialKind, baseUrl: string, header: string): CredentialConfig {
+  if (kind === 'http_header') return { header: header.trim() };
+  if ((kind === 'openai' || kind === 'anthropic') && baseUrl.trim()) return { base_url: baseUrl.trim() };
+  return {};
+}
+
+function describeConfig(credential: Credential): string {
+  if (credential.config.base_url) return credential.config.base_url;
+  if (credential.config.header) return `header ${credential.config.header}`;
+  return credential.kind === 'openai' || credential.kind === 'anthropic' ? "the vendor's API" : '';
+}
+
+export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) {
+  const toast = useToast();
+  const canEdit = EDIT_ROLES.has(workspace.role);
+  const [load, setLoad] = useState<Load>({ status: 'loading' });
+  const [replacing, setReplacing] = useState<string | null>(null);
+
+  useEffect(() => {
+    document.title = 'Credentials — Flows';
+  }, []);
+
+  const fetchCredentials = useCallback(
+    (signal?: AbortSignal) => {
+      setLoad({ status: 'loading' });
+      listCredentials(workspace.id, { signal })
+        .then((credentials) => setLoad({ status: 'ready', credentials }))
+        .catch((error: unknown) => {
+          if (error instanceof DOMException && error.name === 'AbortError') return;
+          setLoad({ status: 'error', error });
+        });
+    },
+    [workspace.id],
+  );
+
+  useEffect(() => {
+    const controller = new AbortController();
+    fetchCredentials(controller.signal);
+    return () => controller.abort();
+  }, [fetchCredentials]);
+
+  const put = (credential: Credential, replaces: string = credential.name) =>
+    setLoad((current) => {
+      if (current.status !== 'ready') return current;
+      const others = current.credentials.filter((c) => c.name !== replaces && c.name !== credential.name);
+      return { status: 'ready', credentials: [...others, credential].sort((a, b) => a.name.localeCompare(b.name)) };
+    });
+
+  const remove = async (credential: Credential) => {
+    if (!window.confirm(`Delete the credential “${credential.name}”? Nodes that name it will fail until it is added again.`)) return;
+    try {
+      await deleteCredential(workspace.id, credential.name);
+      setLoad((current) => (current.status === 'ready' ? { status: 'ready', credentials: current.credentials.filter((c) => c.name !== credential.name) } : current));
+      toast.show(`Deleted “${credential.name}”.`, 'success');
+    } catch (error) {
+      toast.show(`Could not delete: ${errorMessage(error)}`, 'error');
+    }
+  };
+
+  return (
+    <div className="page list-page" data-testid="credentials-page">
+      <header className="page-head">
+        <div>
+          <h1>Credentials</h1>
+          <p className="muted">
+            Keys and tokens of <strong>{workspace.name}</strong>, encrypted on the server. Nodes name them in their settings (a worker's <em>Credential</em>); a value is never shown
+            again once saved.
+          </p>
+          {!canEdit && (
+            <p className="muted" data-testid="credentials-read-only">
+              Your role ({workspace.role}) may see the names but not add, replace or delete credentials; owners and editors can.
+            </p>
+          )}
+        </div>
+      </header>
+
+      {canEdit && <NewCredentialForm workspaceId={workspace.id} onMade={(credential) => put(credential)} />}
+
+      {load.status === 'loading' && <LoadingState label="Loading credentials…" />}
+      {load.status === 'error' && (
+        <div data-testid="credentials-error">
+          <ErrorState title="Could not load the credentials" message={errorMessage(load.error)} onRetry={() => fetchCredentials()} />
+        </div>
+      )}
+      {load.status === 'ready' && load.credentials.length === 0 && (
+        <div data-testid="credentials-empty">
+          <EmptyState title="No credentials yet">
+            {canEdit ? 'Add an API key above; LLM nodes use it for their calls.' : 'An owner or editor can add API keys here.'}
+          </EmptyState>
+        </div>
+      )}
+      {load.status === 'ready' && load.credentials.length > 0 && (
+        <table className="table" data-testid="credentials-table">
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Value</th>
+              <th scope="col">Where</th>
+              <th scope="col">Updated</th>
+              {canEdit && (
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              )}
+            </tr>
+          </thead>
+          <tbody>
+            {load.credentials.map((credential) => (
+              <CredentialRow
+                key={credential.name}
+                credential={credential}
+                canEdit={canEdit}
+                replacing={replacing === credential.name}
+                onReplace={() => setReplacing(credential.name)}
+                onCancel={() => setReplacing(null)}
+                onReplaced={(changed) => {
+                  put(changed, credential.name);
+                  setReplacing(null);
+                  toast.show(`Replaced the value of “${changed.name}”.`, 'success');
+                }}
+                onDelete={() => void remove(credential)}
+                workspaceId={workspace.id}
+              />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
+  );
+}
+
+function CredentialRow(props: {
+  credential: Credential;
+  canEdit: boolean;
+  replacing: boolean;
+  workspaceId: number;
+  onReplace: () => void;
+  onCancel: () => void;
+  onReplaced: (credential: Credential) => void;
+  onDelete: () => void;
+}) {
+  const { credential, canEdit } = props;
+  const columns = canEdit ? 6 : 5;
+  return (
+    <>
+      <tr data-testid={`credential-${credential.name}`}>
+        <td>
+          <code>{credential.name}</code>
+        </td>
+        <td>{KIND_LABELS[credential.kind] ?? credential.kind}</td>
+        <td data-testid={`credential-hint-${credential.name}`}>{credential.hint ? <code>{credential.hint}</code> : <span className="muted">set</span>}</td>
+        <td className="muted">{describeConfig(credential)}</td>
+        <td title={credential.updated_at}>
+          {formatDate(credential.updated_at)}
+          {credential.created_by && <span className="muted"> · added by {credential.created_by}</span>}
+        </td>
+        {canEdit && (
+          <td className="row-actions">
+            <button type="button" className="btn btn-ghost btn-small" onClick={props.onReplace} aria-label={`Replace the value of ${credential.name}`} data-testid={`credential-replace-${credential.name}`}>
+              Replace value
+            </button>
+            <button type="button" className="btn btn-ghost btn-small danger" onClick={props.onDelete} aria-label={`Delete ${credential.name}`} data-testid={`credential-delete-${credential.name}`}>
+              Delete
+            </button>
+          </td>
+        )}
+      </tr>
+      {props.replacing && (
+        <tr>
+          <td colSpan={columns}>
+            <ReplaceForm workspaceId={props.workspaceId} credential={credential} onDone={props.onReplaced} onCancel={props.onCancel} />
+          </td>
+        </tr>
+      )}
+    </>
+  );
+}
+
+function ReplaceForm({ workspaceId, credential, onDone, onCancel }: { workspaceId: number; credential: Credential; onDone: (c: Credential) => void; onCancel: () => void }) {
+  const [value, setValue] = useState('');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saving, setSaving] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!value) {
+      setErrors({ value: 'Paste the new value.' });
+      return;
+    }
+    setSaving(true);
+    setErrors({});
+    try {
+      const changed = await updateCredential(workspaceId, credential.name, { value });
+      setValue(''); // the secret does not stay in the page's state
+      onDone(changed);
+    } catch (error) {
+      setErrors(fieldErrors(error, ['value']));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const id = `credential-new-value-${credential.name}`;
+  return (
+    <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid={`credential-replace-form-${credential.name}`}>
+      <div className="field">
+        <label className="field-label" htmlFor={id}>
+          New value for {credential.name}
+        </label>
+        <input
+          id={id}
+          className="input"
+          type="password"
+          value={value}
+          autoComplete="new-password"
+          aria-invalid={errors.value ? true : undefined}
+          data-testid="credential-new-value"
+          onChange={(e) => setValue(e.target.value)}
+        />
+        <ErrorText message={errors.value} testId="credential-replace-error-value" />
+      </div>
+      <ErrorText message={errors.form} testId="credential-replace-error" />
+      <div className="page-actions">
+        <button type="submit" className="btn btn-primary btn-small" disabled={saving} data-testid="credential-replace-submit">
+          {saving ? 'Saving…' : 'Replace'}
+        </button>
+        <button type="button" className="btn btn-secondary btn-small" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function ErrorText({ message, testId }: { message?: string; testId: string }) {
+  if (!message) return null;
+  return (
+    <div className="field-error" role="alert" data-testid={testId}>
+      {message}
+    </div>
+  );
+}
+
+function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMade: (credential: Credential) => void }) {
+  const [kind, setKind] = useState<CredentialKind>('openai');
+  const [name, setName] = useState('');
+  const [value, setValue] = useState('');
+  const [baseUrl, setBaseUrl] = useState('');
+  const [header, setHeader] = useState('');
+  const [errors, setErrors] = useState<FieldErrors>({});
+  const [saving, setSaving] = useState(false);
+  const isLlm = kind === 'openai' || kind === 'anthropic';
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    const problems: FieldErrors = {};
+    if (!NAME_PATTERN.test(name.trim())) problems.name = 'Use letters, digits, - and _ only, e.g. openai-prod.';
+    if (!value) problems.value = 'Paste the key or token.';
+    if (kind === 'http_header' && !header.trim()) problems['config.header'] = 'Name the header, e.g. X-Api-Key.';
+    if (Object.keys(problems).length) {
+      setErrors(problems);
+      return;
+    }
+    setSaving(true);
+    setErrors({});
+    try {
+      const made = await createCredential(workspaceId, { name: name.trim(), kind, value, config: configFor(kind, baseUrl, header) });
+      setName('');
+      setValue('');
+      setBaseUrl('');
+      setHeader('');
+      onMade(made);
+    } catch (error) {
+      setErrors(fieldErrors(error, ['name', 'value', 'kind', 'config.base_url', 'config.header']));
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  return (
+    <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid="credential-form">
+      <div className="models-add-fields">
+        <div className="field">
+          <label className="field-label" htmlFor="credential-kind">
+            Kind
+          </label>
+          <select id="credential-kind" value={kind} data-testid="credential-kind" onChange={(e) => setKind(e.target.value as CredentialKind)}>
+            {KINDS.map((k) => (
+              <option key={k} value={k}>
+                {KIND_LABELS[k]}
+              </option>
+            ))}
+          </select>
+          <ErrorText message={errors.kind} testId="credential-error-kind" />
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="credential-name">
+            Name
+          </label>
+          <input
+            id="credential-name"
+            className="input"
+            value={name}
+            maxLength={64}
+            autoComplete="off"
+            placeholder="openai-prod"
+            aria-invalid={errors.name ? true : undefined}
+            data-testid="credential-name"
+            onChange={(e) => setName(e.target.value)}
+          />
+          <ErrorText message={errors.name} testId="credential-error-name" />
+        </div>
+        <div className="field">
+          <label className="field-label" htmlFor="credential-value">
+            Value
+          </label>
+          <input
+            id="credential-value"
+            className="input"
+            type="password"
+            value={value}
+            autoComplete="new-password"
+            aria-invalid={errors.value ? true : undefined}
+            data-testid="credential-value"
+            onChange={(e) => setValue(e.target.value)}
+          />
+          <ErrorText message={errors.value} testId="credential-error-value" />
+        </div>
+        {isLlm && (
+          <div className="field">
+            <label className="field-label" htmlFor="credential-base-url">
+              Base URL <span className="muted">(optional)</span>
+            </label>
+            <input
+              id="credential-base-url"
+              className="input"
+              type="url"
+              value={baseUrl}
+              placeholder={kind === 'openai' ? 'https://api.openai.com/v1' : 'https://api.anthropic.com'}
+              aria-invalid={errors['config.base_url'] ? true : undefined}
+              data-testid="credential-base-url"
+              onChange={(e) => setBaseUrl(e.target.value)}
+            />
+            <ErrorText message={errors['config.base_url']} testId="credential-error-base_url" />
+          </div>
+        )}
+        {kind === 'http_header' && (
+          <div className="field">
+            <label className="field-label" htmlFor="credential-header">
+              Header name
+            </label>
+            <input
+              id="credential-header"
+              className="input"
+              value={header}
+              placeholder="X-Api-Key"
+              aria-invalid={errors['config.header'] ? true : undefined}
+              data-testid="credential-header"
+              onChange={(e) => setHeader(e.target.value)}
+            />
+            <ErrorText message={errors['config.header']} testId="credential-error-header" />
+          </div>
+        )}
+      </div>
+      <ErrorText message={errors.form} testId="credential-error" />
+      <div className="page-actions">
+        <button type="submit" className="btn btn-primary" disabled={saving} data-testid="credential-submit">
+          {saving ? 'Saving…' : 'Add credential'}
+        </button>
+      </div>
+    </form>
+  );
+}
