@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from editor.audit_views import AuditLogView
 from editor.credentials_api import CredentialDetailView, CredentialListView
 from editor.invitations import AcceptView, InvitationDetailView, InvitationListView
 from editor.members import MemberDetailView, MemberListView, TeamWorkspaceViewSet
@@ -59,6 +60,7 @@ urlpatterns = [
         InvitationDetailView.as_view(),
         name="invitation",
     ),
+    path("workspaces/<int:workspace_id>/audit/", AuditLogView.as_view(), name="audit-log"),
     path("invitations/accept/", AcceptView.as_view(), name="invitation-accept"),
     path("tokens/", TokenListView.as_view(), name="tokens"),
     path("tokens/<int:token_id>/", TokenDetailView.as_view(), name="token"),

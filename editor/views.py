@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from editor import catalogue, examples, operations
 from editor.access import require, workflows_of, workspaces_of
+from editor.audit import record_request
 from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
 from editor.serializers import (
@@ -118,25 +120,46 @@ class WorkflowViewSet(
     def create(self, request: Request) -> Response:
         data = self._input(WorkflowCreateSerializer)
         self._may_add_to(data.get("workspace"))
-        workflow = operations.create_workflow(user=request.user, **data)
+        with transaction.atomic():  # the audit entry commits or rolls back with the action
+            workflow = operations.create_workflow(user=request.user, **data)
+            self._audit("workflow.created", workflow)
         return self._answer(workflow, status.HTTP_201_CREATED)
+
+    def _audit(self, action: str, workflow: Workflow, **detail: Any) -> None:
+        record_request(
+            self.request, action, workspace=workflow.workspace, target=workflow, detail=detail
+        )
 
     def update(self, request: Request, pk: str | None = None, partial: bool = False) -> Response:
         workflow = self._editable()
         data = self._input(WorkflowUpdateSerializer, partial=partial)
-        if "graph" in data:
-            workflow = operations.save_workflow(workflow, user=request.user, **data)
-        else:
-            workflow = operations.rename_workflow(
-                workflow, name=data.get("name"), description=data.get("description")
-            )
+        old_name = workflow.name
+        with transaction.atomic():
+            if "graph" in data:
+                workflow = operations.save_workflow(workflow, user=request.user, **data)
+                version = workflow.current_version
+                self._audit(
+                    "workflow.saved",
+                    workflow,
+                    version=version.number if version else None,
+                    **_renamed(old_name, workflow.name),
+                )
+            else:
+                workflow = operations.rename_workflow(
+                    workflow, name=data.get("name"), description=data.get("description")
+                )
+                self._audit("workflow.renamed", workflow, **_renamed(old_name, workflow.name))
         return self._answer(workflow)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         return self.update(request, pk, partial=True)
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
-        operations.delete_workflow(self._editable())
+        workflow = self._editable()
+        with transaction.atomic():
+            # Recorded first: afterwards the row is gone, and the entry keeps its id and name.
+            self._audit("workflow.deleted", workflow)
+            operations.delete_workflow(workflow)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # -- versions ----------------------------------------------------------------------------------
@@ -168,9 +191,17 @@ class WorkflowViewSet(
     )
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore")
     def restore(self, request: Request, pk: str | None = None, number: str = "") -> Response:
-        workflow = operations.restore_version(
-            self._editable(), user=request.user, number=int(number)
-        )
+        with transaction.atomic():
+            workflow = operations.restore_version(
+                self._editable(), user=request.user, number=int(number)
+            )
+            version = workflow.current_version
+            self._audit(
+                "workflow.saved",
+                workflow,
+                version=version.number if version else None,
+                restored_from=int(number),
+            )
         return self._answer(workflow)
 
     # -- whole-workflow actions --------------------------------------------------------------------
@@ -180,7 +211,9 @@ class WorkflowViewSet(
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
         workflow = self._editable()  # the copy goes into the same workspace
         data = self._input(DuplicateSerializer)
-        copy = operations.duplicate_workflow(workflow, user=request.user, name=data.get("name"))
+        with transaction.atomic():
+            copy = operations.duplicate_workflow(workflow, user=request.user, name=data.get("name"))
+            self._audit("workflow.duplicated", copy, source=str(workflow.pk))
         return self._answer(copy, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -213,14 +246,20 @@ class WorkflowViewSet(
     def import_(self, request: Request) -> Response:
         data = self._input(ImportSerializer)
         self._may_add_to(data.get("workspace"))
-        workflow = operations.import_workflow(
-            user=request.user,
-            graph=data["graph"],
-            name=data["name"],
-            description=data["description"],
-            workspace=data["workspace"],
-        )
+        with transaction.atomic():
+            workflow = operations.import_workflow(
+                user=request.user,
+                graph=data["graph"],
+                name=data["name"],
+                description=data["description"],
+                workspace=data["workspace"],
+            )
+            self._audit("workflow.imported", workflow)
         return self._answer(workflow, status.HTTP_201_CREATED)
+
+
+def _renamed(old: str, new: str) -> dict[str, str]:
+    return {"old_name": old, "name": new} if old != new else {}
 
 
 class WorkspaceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Workspace]):
@@ -276,12 +315,20 @@ class ExampleImportView(APIView):
         data = serializer.validated_data
         if data.get("workspace") is not None:
             require(request.user, data["workspace"].pk, "edit")
-        workflow = examples.import_example(
-            user=request.user,
-            name=name,
-            workspace=data["workspace"],
-            workflow_name=data.get("name"),
-        )
+        with transaction.atomic():
+            workflow = examples.import_example(
+                user=request.user,
+                name=name,
+                workspace=data["workspace"],
+                workflow_name=data.get("name"),
+            )
+            record_request(
+                request,
+                "workflow.imported",
+                workspace=workflow.workspace,
+                target=workflow,
+                detail={"example": name},
+            )
         return Response(
             WorkflowSerializer(workflow, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -343,9 +390,27 @@ class ModelCatalogueView(APIView):
         workspace = _workspace_of(request)
         require(request.user, workspace.pk, "edit")
         data = body.validated_data
-        catalogue.set_price(
-            workspace, data["model"], data["input_price"], data["output_price"], data.get("context")
-        )
+        with transaction.atomic():
+            catalogue.set_price(
+                workspace,
+                data["model"],
+                data["input_price"],
+                data["output_price"],
+                data.get("context"),
+            )
+            record_request(
+                request,
+                "model_price.set",
+                workspace=workspace,
+                target_type="model",
+                target_label=data["model"],
+                detail={
+                    "model": data["model"],
+                    "input_price": data["input_price"],
+                    "output_price": data["output_price"],
+                    "context": data.get("context"),
+                },
+            )
         return Response(catalogue.catalogue(workspace))
 
 
@@ -361,5 +426,15 @@ class ModelResetView(APIView):
         body.is_valid(raise_exception=True)
         workspace = _workspace_of(request)
         require(request.user, workspace.pk, "edit")
-        catalogue.reset_price(workspace, body.validated_data["model"])
+        model = body.validated_data["model"]
+        with transaction.atomic():
+            catalogue.reset_price(workspace, model)
+            record_request(
+                request,
+                "model_price.reset",
+                workspace=workspace,
+                target_type="model",
+                target_label=model,
+                detail={"model": model},
+            )
         return Response(catalogue.catalogue(workspace))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -14,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor.access import require, workflows_of
+from editor.audit import record_request
+from editor.authentication import via_of
 from editor.errors import Conflict, OperationError
 from editor.models import Membership
 from orchestrator import approvals, operations
@@ -64,12 +67,22 @@ class StartRunView(APIView):
         body = StartRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            run = operations.start_run(
-                workflow,
-                body.validated_data["input"],
-                request.user,
-                budget=body.validated_data.get("budget"),
-            )
+            # One transaction: a run that starts has its audit entry, one that fails has none.
+            with transaction.atomic():
+                run = operations.start_run(
+                    workflow,
+                    body.validated_data["input"],
+                    request.user,
+                    budget=body.validated_data.get("budget"),
+                )
+                record_request(
+                    request,
+                    "run.started",
+                    workspace=workflow.workspace,
+                    target=run,
+                    target_label=f"{workflow.name} (v{run.version.number})",
+                    detail={"workflow": str(workflow.pk)},
+                )
         except GraphValidationError as exc:
             raise _refusal(exc) from None
         except PermanentError as exc:
@@ -140,8 +153,17 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
         require(request.user, run.workspace_id, "run")
-        if not operations.cancel_run(run.pk):
-            raise Conflict(f"the run has already {get_object_or_404(Run, pk=run.pk).status}")
+        with transaction.atomic():
+            if not operations.cancel_run(run.pk):
+                raise Conflict(f"the run has already {get_object_or_404(Run, pk=run.pk).status}")
+            record_request(
+                request,
+                "run.cancelled",
+                workspace=run.workspace,
+                target=run,
+                target_label=f"{run.workflow.name} (v{run.version.number})",
+                detail={"workflow": str(run.workflow_id)},
+            )
         run.refresh_from_db()
         return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
@@ -229,6 +251,7 @@ class ApprovalViewSet(
             body.validated_data["decision"],
             body.validated_data.get("comment") or "",
             body.validated_data.get("output"),
+            via=via_of(request),
         )
         fresh = self.get_queryset().get(pk=approval.pk)
         return Response(self.get_serializer(fresh).data)

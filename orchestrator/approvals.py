@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework.fields import DateTimeField
 
+from editor.audit import record
 from editor.errors import Conflict, Forbidden, NotFound, OperationError
 from editor.models import Membership, Role
 from orchestrator.models import DECISIONS, Approval, Decision, Step
@@ -201,7 +202,13 @@ def _json(value: Any) -> Any:
 
 
 def decide_approval(
-    approval_id: Any, user: Any, decision: str, comment: str = "", output: Any = None
+    approval_id: Any,
+    user: Any,
+    decision: str,
+    comment: str = "",
+    output: Any = None,
+    *,
+    via: str = "session",
 ) -> Approval:
     """Record ``user``'s decision; once the quorum approved (or anyone rejected) decide the
     approval and resume its step, all in one transaction.
@@ -256,6 +263,21 @@ def decide_approval(
             _close_in(txn, approval, "rejected", comment=comment)
         elif len(approvals) >= approval.quorum:
             _close_in(txn, approval, "approved", comment=comment)
+        # In the run transaction: the decision and its entry commit together or not at all.
+        record(
+            "approval.decided",
+            actor=user,
+            workspace=approval.workspace,
+            target=approval,
+            target_label=f"{approval.run.workflow.name}: {approval.step.node_id}",
+            via=via,
+            detail={
+                "decision": decision,
+                "edited": output is not None,
+                "status": approval.status,
+                "run": str(approval.run_id),
+            },
+        )
         return approval
 
 

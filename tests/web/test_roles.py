@@ -251,6 +251,13 @@ CALLS: dict[str, tuple[str, Callable[..., Any], set[str], int]] = {
         OWNER,
         204,
     ),
+    # -- the audit log (owners only; tests/web/test_audit.py checks what it holds) --
+    "read the audit log": (
+        "owner",
+        lambda c, wf, ws, run: c.get(f"/api/workspaces/{ws.pk}/audit/"),
+        OWNER,
+        200,
+    ),
     # -- the workflow's webhook trigger (edit role; every member may see that there is one) --
     "read the webhook": (
         "view",
