@@ -91,9 +91,12 @@ class RunTransaction:
         try:
             # of=("self",): a bare FOR UPDATE also locks the joined version row, which made
             # every transaction of every run of one version wait for each other.
+            # The graph is read only when the plan is not compiled in this process yet (see
+            # plans.compiled): not decoded from JSON again on every transaction.
             self.run = (
                 Run.objects.select_for_update(of=("self",))
                 .select_related("version")
+                .defer("version__graph", "version__issues")
                 .get(pk=self.run_id)
             )
         except BaseException:
