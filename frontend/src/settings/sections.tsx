@@ -4,6 +4,7 @@
 import type { ReactNode } from 'react';
 import type { WorkspaceSummary } from '../api/workspaces';
 import { ModelsPage } from '../models/ModelsPage';
+import { AuditPage } from './AuditPage';
 import { CredentialsPage } from './CredentialsPage';
 import { MembersPage } from './MembersPage';
 import { TokensPage } from './TokensPage';
@@ -19,6 +20,7 @@ export const SETTINGS_SECTIONS: SettingsSection[] = [
   { id: 'members', label: 'Members', render: ({ workspace }) => <MembersPage key={workspace.id} workspace={workspace} /> },
   { id: 'tokens', label: 'API tokens', render: () => <TokensPage /> },
   { id: 'credentials', label: 'Credentials', render: ({ workspace }) => <CredentialsPage key={workspace.id} workspace={workspace} /> },
+  { id: 'audit', label: 'Audit log', render: ({ workspace }) => <AuditPage key={workspace.id} workspace={workspace} /> },
 ];
 
 export function sectionById(id: string): SettingsSection | undefined {
