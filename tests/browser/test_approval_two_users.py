@@ -13,6 +13,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -47,8 +48,9 @@ def member(username: str, role: str, owner: User) -> User:
 
 
 @contextlib.contextmanager
-def second_page(browser: Browser, daphne: Daphne) -> Iterator[Page]:
-    """Another person's page: a context of its own (cookies, storage), failing on page errors."""
+def second_page(browser: Browser, daphne: Daphne, shot: Path) -> Iterator[Page]:
+    """Another person's page: a context of its own (cookies, storage), failing on page errors;
+    on a failure it keeps a screenshot at ``shot``, as the ``page`` fixture does for alice."""
     context = browser.new_context(viewport=VIEWPORT, base_url=daphne.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
@@ -57,6 +59,11 @@ def second_page(browser: Browser, daphne: Daphne) -> Iterator[Page]:
     try:
         yield page
         assert not errors, f"uncaught errors in the page: {errors}"
+    except BaseException:
+        if not page.is_closed():
+            page.screenshot(path=str(shot))
+            print(f"\nscreenshot of {shot.stem}'s page: {shot}\nurl: {page.url}")
+        raise
     finally:
         context.close()
 
@@ -161,14 +168,14 @@ def build_flow(page: Page) -> dict[str, str]:
 
 
 def test_an_approver_edits_and_approves_live_while_a_viewer_cannot_decide(
-    page: Page, alice: User, browser: Browser, stack_daphne: Daphne
+    page: Page, alice: User, browser: Browser, stack_daphne: Daphne, tmp_path: Path
 ) -> None:
     bob = member("bob", Role.APPROVER, alice)
     member("carol", Role.VIEWER, alice)
 
     with (
-        second_page(browser, stack_daphne) as bob_page,
-        second_page(browser, stack_daphne) as carol_page,
+        second_page(browser, stack_daphne, tmp_path / "bob.png") as bob_page,
+        second_page(browser, stack_daphne, tmp_path / "carol.png") as carol_page,
     ):
         # -- Bob is on the workflow list, his notification socket listening
         bob_heard = notifications_ready(bob_page)
