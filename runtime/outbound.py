@@ -26,6 +26,7 @@ The allowlist is the operator's: ``OUTBOUND_ALLOWLIST``
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -226,7 +227,7 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        with anyio.fail_after(timeout) if timeout is not None else _no_deadline():
+        with anyio.fail_after(timeout) if timeout is not None else contextlib.nullcontext():
             addresses = await resolve(host, port)
         if not addresses:
             raise httpcore.ConnectError(f"{host} resolves to no address")
@@ -255,14 +256,6 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-class _no_deadline:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 class _CappedStream(httpx.AsyncByteStream):
@@ -315,7 +308,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         scheme = request.url.scheme
         if scheme not in ALLOWED_SCHEMES:
-            raise OutboundRefused(f"refused: {scheme}:// URLs are not allowed (only http, https)")
+            # httpx turns "file:///x" into a relative URL with no scheme at all; name that too.
+            what = f"{scheme}:// URLs are" if scheme else "URLs without a scheme are"
+            raise OutboundRefused(f"refused: {what} not allowed (only http, https)")
         literal = _literal_ip(request.url.host)
         if literal is not None:  # refuse before touching the pool; names are checked at connect
             self.policy.check(request.url.host, literal)

@@ -3,9 +3,12 @@ size caps, and the providers' own clients going through it."""
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -135,10 +138,17 @@ def test_public_addresses_have_no_problem() -> None:
         assert address_problem(ipaddress.ip_address(text)) is None
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/", "file:///etc/passwd"])
-async def test_only_http_and_https(strict: httpx.AsyncClient, url: str) -> None:
-    with pytest.raises((OutboundRefused, httpx.UnsupportedProtocol)):
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://example.com/", "refused: ftp:// URLs are not allowed (only http, https)"),
+        ("file:///etc/passwd", "refused: URLs without a scheme are not allowed (only http, https)"),
+    ],
+)
+async def test_only_http_and_https(strict: httpx.AsyncClient, url: str, message: str) -> None:
+    with pytest.raises(OutboundRefused) as caught:
         await strict.get(url)
+    assert str(caught.value) == message
 
 
 def test_a_refusal_is_a_permanent_step_error() -> None:
@@ -152,6 +162,66 @@ def test_options_that_would_bypass_the_guard_are_rejected() -> None:
     for option in ("transport", "mounts", "proxy", "trust_env"):
         with pytest.raises(TypeError):
             guarded_async_client(OutboundPolicy(), **{option: None})
+
+
+# -- TLS: we connect to the checked address, TLS still speaks to the host name ---------------------
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for DNS:localhost only (no IP address in it), and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_https_keeps_sni_and_certificate_checks_on_the_host_name(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    sni: list[str | None] = []
+    server_tls.sni_callback = lambda _sock, name, _ctx: sni.append(name)  # type: ignore[assignment]
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    with EchoServer(tls=server_tls) as server:
+        async with guarded_async_client(
+            OutboundPolicy.parse(["localhost"]), verify=client_tls
+        ) as client:
+            # The guard resolved "localhost" and connected to 127.0.0.1 itself; were that address
+            # what TLS saw, the certificate (for DNS:localhost only) would not verify.
+            response = await client.get(f"https://localhost:{server.port}/echo")
+            assert response.json()["headers"]["host"] == f"localhost:{server.port}"
+            # Control: by address, the same certificate does not match, so verification is on.
+            client_ip = guarded_async_client(OutboundPolicy.parse(["127.0.0.1"]), verify=client_tls)
+            async with client_ip:
+                with pytest.raises(httpx.ConnectError, match="certificate"):
+                    await client_ip.get(f"https://127.0.0.1:{server.port}/echo")
+    assert sni[0] == "localhost"
 
 
 # -- the allowlist ---------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass
@@ -37,13 +38,16 @@ class SeenRequest:
 
 
 class EchoServer:
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", tls: ssl.SSLContext | None = None) -> None:
         self.host = host
+        self.scheme = "https" if tls else "http"
         self.requests: list[SeenRequest] = []
         self._flaky: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, 0), _make_handler(self))
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> EchoServer:
@@ -60,7 +64,7 @@ class EchoServer:
         return int(self._server.server_address[1])
 
     def url(self, path: str = "/") -> str:
-        return f"http://{self.host}:{self.port}{path}"
+        return f"{self.scheme}://{self.host}:{self.port}{path}"
 
     def record(self, request: SeenRequest) -> None:
         with self._lock:
