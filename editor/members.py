@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -57,15 +56,40 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
-def _locked_members(workspace: Workspace) -> QuerySet[Membership]:
-    # Locks every membership row of the workspace until the transaction ends (see module doc).
-    return Membership.objects.select_for_update().filter(workspace=workspace)
+def _lock_members(workspace: Workspace) -> list[Membership]:
+    """Lock every membership row of the workspace until the transaction ends (see module doc).
+
+    All of them, always in id order: two concurrent changes then queue on the first row instead
+    of each holding the row the other wants next (a deadlock).
+    of=("self",): the joined user rows (for names in answers) are not ours to lock.
+    """
+    return list(
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .filter(workspace=workspace)
+        .order_by("pk")
+    )
 
 
-def _other_owners(workspace: Workspace, user_id: Any) -> int:
-    members = _locked_members(workspace)
-    list(members)  # take the locks before counting
-    return members.filter(role=Role.OWNER).exclude(user_id=user_id).count()
+def _locked(
+    workspace: Workspace, user_id: int, actor: Any, doing: str | None
+) -> tuple[Membership, int]:
+    """The member's row and how many other owners there are, with all rows locked.
+
+    With ``doing``, the actor must (still, now that the rows are locked) be an owner.
+    """
+    members = _lock_members(workspace)
+    if doing is not None:
+        mine = next((m.role for m in members if m.user_id == actor.pk), None)
+        if mine != Role.OWNER:
+            raise Forbidden(
+                f"your role in this workspace ({mine}) may not {doing}; that takes owner"
+            )
+    found = next((m for m in members if m.user_id == user_id), None)
+    if found is None:
+        raise NotFound("no such member in this workspace")
+    others = sum(1 for m in members if m.role == Role.OWNER and m.user_id != user_id)
+    return found, others
 
 
 # -- workspaces ------------------------------------------------------------------------------------
@@ -175,12 +199,6 @@ class MemberListView(APIView):
 class MemberDetailView(APIView):
     """Change a member's role, or remove them (owners); a member may remove themself (leave)."""
 
-    def _membership(self, workspace: Workspace, user_id: int) -> Membership:
-        found = _locked_members(workspace).select_related("user").filter(user_id=user_id).first()
-        if found is None:
-            raise NotFound("no such member in this workspace")
-        return found
-
     @extend_schema(request=RoleChangeSerializer, responses={200: MemberSerializer})
     def patch(self, request: Request, workspace_id: int, user_id: int) -> Response:
         workspace = member_workspace(request.user, workspace_id)
@@ -189,9 +207,9 @@ class MemberDetailView(APIView):
         body.is_valid(raise_exception=True)
         role = body.validated_data["role"]
         with transaction.atomic():
-            membership = self._membership(workspace, user_id)
+            membership, other_owners = _locked(workspace, user_id, request.user, "change roles")
             old = membership.role
-            if old == Role.OWNER and role != Role.OWNER and not _other_owners(workspace, user_id):
+            if old == Role.OWNER and role != Role.OWNER and not other_owners:
                 raise Conflict(f"{membership.user.username} is the last owner; {LAST_OWNER}")
             if old != role:
                 membership.role = role
@@ -213,8 +231,9 @@ class MemberDetailView(APIView):
         if not leaving:
             require_owner(request.user, workspace, "remove members")
         with transaction.atomic():
-            membership = self._membership(workspace, user_id)
-            if membership.role == Role.OWNER and not _other_owners(workspace, user_id):
+            doing = None if leaving else "remove members"
+            membership, other_owners = _locked(workspace, user_id, request.user, doing)
+            if membership.role == Role.OWNER and not other_owners:
                 who = "you are" if leaving else f"{membership.user.username} is"
                 raise Conflict(f"{who} the last owner; {LAST_OWNER}")
             record(

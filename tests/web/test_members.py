@@ -3,6 +3,9 @@ owner stays; outsiders get 404 and non-owners 403; every change is in the audit 
 
 from __future__ import annotations
 
+import threading
+import time
+
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
@@ -131,3 +134,58 @@ def test_a_member_may_leave_but_not_remove_others(
     assert bob_client.delete(_url(alice_workspace, bob)).status_code == 204
     assert not Membership.objects.filter(user=bob, workspace=alice_workspace).exists()
     assert AuditEntry.objects.get(action="member.left").actor == bob
+
+
+def test_two_owners_demoting_each_other_at_once_leave_one_owner(transactional_db: None) -> None:
+    """Roles are checked and owners counted with the workspace's members locked: of two
+    simultaneous demotions one wins, and the loser, no longer an owner, is refused (403). Never
+    both, which would leave the workspace without an owner."""
+    from django.db import connection, transaction
+
+    from editor import operations
+
+    alice = User.objects.create_user("alice", "alice@example.org", "pw")
+    bob = User.objects.create_user("bob", "bob@example.org", "pw")
+    workspace = operations.ensure_personal_workspace(alice)
+    Membership.objects.create(user=bob, workspace=workspace, role="owner")
+    clients = {}
+    for user in (alice, bob):
+        clients[user.username] = APIClient()
+        clients[user.username].force_login(user)
+    results: dict[str, int] = {}
+
+    def demote(actor: str, target: User) -> None:
+        try:
+            response = clients[actor].patch(
+                _url(workspace, target), {"role": "viewer"}, format="json"
+            )
+            results[actor] = response.status_code
+        finally:
+            connection.close()  # this thread's own connection
+
+    # Hold the first membership row so both requests are in flight before either may proceed.
+    with transaction.atomic():
+        list(Membership.objects.select_for_update().filter(workspace=workspace).order_by("pk")[:1])
+        threads = [
+            threading.Thread(target=demote, args=("alice", bob)),
+            threading.Thread(target=demote, args=("bob", alice)),
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        waiting = 0
+        with connection.cursor() as cursor:
+            while waiting < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                waiting = cursor.fetchone()[0]
+    for thread in threads:
+        thread.join(timeout=30)
+    # Both changes queued on the lock (neither decided on what it read before the other wrote).
+    assert waiting >= 2
+    assert sorted(results.values()) == [200, 403], results
+    owners = Membership.objects.filter(workspace=workspace, role="owner").count()
+    assert owners == 1
