@@ -254,3 +254,17 @@ def test_the_settings_schema_marks_the_credential_field() -> None:
         field = schema["properties"]["credential"]
         assert field["format"] == "credential"
         assert field["type"] == "string"
+
+
+async def test_a_credential_base_url_goes_through_the_outbound_guard(
+    vendor_server: VendorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A base URL is a user's choice: without the operator's allowlist, loopback is refused.
+    for name in ("OUTBOUND_ALLOWLIST", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    result = await run(
+        one(credential="prod"), services(secret("prod", "openai", PROD_KEY, vendor_server))
+    )
+    assert result.status == "failed"
+    assert "OUTBOUND_ALLOWLIST" in result.steps["w"].error["message"]
+    assert vendor_server.requests == []
