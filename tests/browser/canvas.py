@@ -4,6 +4,7 @@ drag a connection from one handle to another, and watch the nodes' run statuses 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 from playwright.sync_api import Locator, Page, expect
@@ -90,6 +91,38 @@ def edge_end(page: Page, edge_id: str, end: str) -> Locator:
     """The grip React Flow puts at an edge's ``end`` ("source" or "target") for dragging that end
     to another handle: a transparent circle just off the handle, along the edge."""
     return page.locator(f'[data-testid="rf__edge-{edge_id}"] .react-flow__edgeupdater-{end}')
+
+
+def hidden_nodes(page: Page) -> list[str]:
+    """Node cards not wholly in sight: reaching outside the canvas, or under the mini map or the
+    zoom controls drawn over it."""
+    hidden: list[str] = page.evaluate(
+        """() => {
+            const box = (el) => el.getBoundingClientRect();
+            const canvas = box(document.querySelector('[data-testid="canvas"]'));
+            const overlays = ['.react-flow__minimap', '.react-flow__controls']
+                .map((s) => document.querySelector(s)).filter(Boolean).map(box);
+            const meets = (a, b) =>
+                a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+            return [...document.querySelectorAll('.react-flow__node')].filter((node) => {
+                const r = box(node);
+                const inside = r.left >= canvas.left && r.right <= canvas.right
+                    && r.top >= canvas.top && r.bottom <= canvas.bottom;
+                return !inside || overlays.some((o) => meets(r, o));
+            }).map((node) => node.dataset.id);
+        }"""
+    )
+    return hidden
+
+
+def hidden_nodes_after_moving(page: Page, timeout: float = 5.0) -> list[str]:
+    """``hidden_nodes`` once the view has stopped moving (a fit animates), or at ``timeout``."""
+    deadline = time.monotonic() + timeout
+    hidden = hidden_nodes(page)
+    while hidden and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+        hidden = hidden_nodes(page)
+    return hidden
 
 
 def edges(page: Page) -> set[tuple[str, str]]:

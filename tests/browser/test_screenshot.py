@@ -13,7 +13,12 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.canvas import label_truncated, workflow_id_of
+from tests.browser.canvas import (
+    hidden_nodes,
+    hidden_nodes_after_moving,
+    label_truncated,
+    workflow_id_of,
+)
 from tests.support.stack import Daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -95,6 +100,8 @@ def test_it_photographs_the_research_example_after_a_run_and_lays_out_at_1920(
     expect(page.get_by_test_id("run-connection")).to_have_text("Finished")
     for node_id in ("research", "critic", "size"):  # beside a status badge and branch labels
         assert not label_truncated(page, node_id), node_id
+    # the fitted view keeps every node clear of the mini map and the zoom controls
+    assert hidden_nodes(page) == []
 
     # -- the picture for the docs, at 1280×800
     no_sideways_scrolling(page)
@@ -117,8 +124,11 @@ def test_it_photographs_the_research_example_after_a_run_and_lays_out_at_1920(
         editor.on("pageerror", lambda error: errors.append(str(error)))
         editor.goto(f"/workflows/{workflow_id}")
         expect(editor.locator(".react-flow__node")).to_have_count(8)
+        assert hidden_nodes(editor) == []
         editor.get_by_test_id("node-research").locator(".node-label").click()
         expect(editor.get_by_test_id("settings-panel")).to_contain_text("Researcher")
+        # the panel narrows the canvas: the view, still as fitted, is fitted again to what is left
+        assert hidden_nodes_after_moving(editor) == []
         editor.screenshot(path=str(tmp_path / "editor-1920.png"))
         for test_id in ("canvas", "settings-panel"):
             inside_viewport(editor, test_id)

@@ -324,12 +324,14 @@ function ViewFitting({ fitOnOpen }: { fitOnOpen: boolean }) {
   const done = useRef(!fitOnOpen);
   const lastSize = useRef(size);
 
-  // before paint: the flow is never drawn unfitted first
+  // before paint: the flow is never drawn unfitted first (nor fitted to a pane not measured yet)
+  const measured = size !== '0x0';
   useLayoutEffect(() => {
-    if (done.current || !initialised) return;
+    if (done.current || !initialised || !measured) return;
     done.current = true;
+    lastSize.current = size;
     fit();
-  }, [initialised, fit]);
+  }, [initialised, measured, size, fit]);
 
   useEffect(() => {
     if (lastSize.current === size) return;

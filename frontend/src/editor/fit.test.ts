@@ -11,6 +11,11 @@ function fitted(bounds: { x: number; y: number; width: number; height: number })
   return { left: v.x + bounds.x * v.zoom, top: v.y + bounds.y * v.zoom, right: v.x + (bounds.x + bounds.width) * v.zoom, bottom: v.y + (bounds.y + bounds.height) * v.zoom, zoom: v.zoom };
 }
 
+/** React Flow's zoom controls: three 26 px buttons in the bottom-left corner, 15 px from the edges */
+function clearOfControls(box: ReturnType<typeof fitted>): boolean {
+  return box.left >= 15 + 26 || box.bottom <= PANE.height - 15 - 3 * 27;
+}
+
 function clearOfMinimap(box: ReturnType<typeof fitted>): boolean {
   const mapLeft = PANE.width - MINIMAP.margin - MINIMAP.width;
   const mapTop = PANE.height - MINIMAP.margin - MINIMAP.height;
@@ -21,12 +26,14 @@ describe('fit view', () => {
   it('keeps a wide flow clear of the mini map by leaving room below it', () => {
     const box = fitted({ x: 0, y: -80, width: 1466, height: 250 });
     expect(clearOfMinimap(box)).toBe(true);
+    expect(clearOfControls(box)).toBe(true);
     expect(box.right).toBeGreaterThan(PANE.width - MINIMAP.width); // it did not give up the width too
   });
 
   it('keeps a tall flow clear of the mini map by leaving room beside it', () => {
     const box = fitted({ x: 0, y: 0, width: 300, height: 3000 });
     expect(clearOfMinimap(box)).toBe(true);
+    expect(clearOfControls(box)).toBe(true);
     expect(box.bottom).toBeGreaterThan(PANE.height - MINIMAP.height);
   });
 
@@ -37,7 +44,7 @@ describe('fit view', () => {
     ]) {
       const box = fitted(bounds);
       expect(clearOfMinimap(box)).toBe(true);
-      expect(box.left).toBeGreaterThanOrEqual(50);
+      expect(clearOfControls(box)).toBe(true);
     }
   });
 
