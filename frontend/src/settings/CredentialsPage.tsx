@@ -327,7 +327,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
           <label className="field-label" htmlFor="credential-kind">
             Kind
           </label>
-          <select id="credential-kind" value={kind} data-testid="credential-kind" onChange={(e) => setKind(e.target.value as CredentialKind)}>
+          <select id="credential-kind" className="input" value={kind} data-testid="credential-kind" onChange={(e) => setKind(e.target.value as CredentialKind)}>
             {KINDS.map((k) => (
               <option key={k} value={k}>
                 {KIND_LABELS[k]}

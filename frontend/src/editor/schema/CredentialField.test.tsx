@@ -64,8 +64,8 @@ describe('the credential field', () => {
     expect(select.tagName).toBe('SELECT');
     expect(options()).toEqual([
       ['', 'None (default key)'],
-      ['openai-prod', 'openai-prod · OpenAI-compatible API key …a1b2'],
-      ['claude', 'claude · Anthropic API key'],
+      ['openai-prod', 'openai-prod (openai …a1b2)'],
+      ['claude', 'claude (anthropic)'],
     ]);
     fireEvent.change(select, { target: { value: 'claude' } });
     expect(changes).toHaveBeenLastCalledWith({ credential: 'claude' });

@@ -309,9 +309,9 @@ function CredentialField({ ctx, field, required, value, path, onSet }: LeafProps
           >
             <option value="">None (default key)</option>
             {offered.map((c) => (
-              <option key={c.name} value={c.name}>
-                {c.name} · {KIND_LABELS[c.kind] ?? c.kind}
-                {c.hint ? ` ${c.hint}` : ''}
+              <option key={c.name} value={c.name} title={KIND_LABELS[c.kind] ?? c.kind}>
+                {/* short: the panel is narrow; the kind's long label is the title */}
+                {c.name} ({c.kind}{c.hint ? ` ${c.hint}` : ''})
               </option>
             ))}
             {current !== '' && !listed && <option value={current}>{current}</option>}
