@@ -124,6 +124,8 @@ def test_a_credential_is_used_by_the_run_and_appears_nowhere_else(
     keep(api.patch(f"{credentials}vendor-key/", json={"name": "vendor-key-2"}))
     keep(api.put(f"{credentials}vendor-key-2/", json={"value": value + "-new"}))
     keep(api.delete(f"{credentials}vendor-key-2/"), 204)
+    audit = keep(api.get(f"/api/workspaces/{alice_workspace.pk}/audit/"))
+    assert "credential.deleted" in json.dumps(audit)  # the log saw every change, without values
 
     # The live channel, replayed from the start.
     client = Client()
