@@ -97,6 +97,29 @@ describe('the credential field', () => {
     expect(screen.queryByTestId('field-error-credential')).toBeNull();
   });
 
+  it('works for a nullable setting too (the http_request node: kinds written beside anyOf)', () => {
+    const nullable = {
+      anyOf: [{ type: 'string' }, { type: 'null' }],
+      credential_kinds: ['http_bearer', 'http_header'],
+      default: null,
+      format: 'credential',
+      title: 'Credential',
+    } as JsonSchema;
+    expect(resolveField('credential', nullable, { type: 'object', properties: { credential: nullable } }).kind).toBe('credential');
+    const changes = vi.fn();
+    render(
+      <SchemaForm
+        schema={{ type: 'object', properties: { credential: nullable } }}
+        value={{}}
+        credentials={[made('openai-prod', 'openai'), made('tracker', 'http_bearer')]}
+        onChange={changes}
+      />,
+    );
+    expect(options().map(([value]) => value)).toEqual(['', 'tracker']);
+    fireEvent.change(screen.getByTestId('field-credential'), { target: { value: 'tracker' } });
+    expect(changes).toHaveBeenLastCalledWith({ credential: 'tracker' }, 'credential');
+  });
+
   it('says when there is nothing to pick from', () => {
     render(<Harness initial={{}} credentials={[made('hook', 'http_bearer')]} />);
     expect(screen.getByTestId('field-credential-none').textContent).toContain('Settings → Credentials');

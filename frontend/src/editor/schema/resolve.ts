@@ -32,7 +32,8 @@ export interface ResolvedField {
   default?: unknown;
 }
 
-const OUTER_KEYS = ['title', 'description', 'default', 'widget'] as const;
+// Keys pydantic writes beside an `anyOf` (from Field(json_schema_extra=...)) that describe the field.
+const OUTER_KEYS = ['title', 'description', 'default', 'widget', 'format', 'credential_kinds'] as const;
 
 /** Follow a local `#/$defs/Name` reference; keys written beside the $ref win. */
 export function deref(schema: JsonSchema, root: JsonSchema): JsonSchema {
@@ -63,8 +64,9 @@ export function unwrapNullable(schema: JsonSchema, root: JsonSchema): { schema: 
   if (nonNull.length !== 1) return { schema: resolved, nullable };
   const inner = deref(nonNull[0], root);
   const merged: JsonSchema = { ...inner };
+  const outer = resolved as Record<string, unknown>;
   for (const key of OUTER_KEYS) {
-    if (resolved[key] !== undefined) (merged as Record<string, unknown>)[key] = resolved[key];
+    if (outer[key] !== undefined) (merged as Record<string, unknown>)[key] = outer[key];
   }
   return { schema: merged, nullable };
 }
