@@ -13,6 +13,7 @@ from typing import Any, TextIO
 from runtime.errors import GraphValidationError
 from runtime.events import Event
 from runtime.executor import InProcessExecutor
+from runtime.flows import DirectoryFlows, within
 from runtime.nodes.registry import default_registry
 from runtime.routing import Budget
 from runtime.services import Services
@@ -190,7 +191,12 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     limits = budget_from_arguments(args)
     budget = Budget.from_dict(limits) if limits else None
     sink = _JsonLines(out) if args.json else _HumanPrinter(out)
-    executor = InProcessExecutor(services=Services.from_env(), sink=sink)
+    services = Services.from_env()
+    if args.flow != "-":
+        # Sub-flows name JSON files beside this one; this file is the first link of the chain.
+        path = Path(args.flow)
+        services.flows = within(DirectoryFlows(path.parent), path.stem, path.stem)
+    executor = InProcessExecutor(services=services, sink=sink)
     result = asyncio.run(executor.run(plan, run_input, budget=budget))
     if not args.json:
         out.write("\nOutput:\n")

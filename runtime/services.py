@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from runtime.errors import NodeConfigError
+from runtime.flows import FlowLoader, NoFlows
 from runtime.providers.base import Provider
 from runtime.providers.from_credential import LLM_KINDS, CredentialProviders
 from runtime.providers.local import LocalProvider
@@ -43,6 +44,8 @@ class Services:
     # Providers made from credentials' keys. dataclasses.replace() hands the same cache to every
     # copy (the app makes one per step), so their connection pools outlive a step.
     credential_providers: CredentialProviders = field(default_factory=CredentialProviders)
+    # The workflows a subflow node may run (the app: the run's workspace; the CLI: sibling files).
+    flows: FlowLoader = field(default_factory=NoFlows)
 
     def resolve(self, model: str | None) -> tuple[Provider, str, str]:
         """(provider, vendor model name, full model id) for a model id."""

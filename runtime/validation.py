@@ -62,9 +62,10 @@ class _Validator:
         self.nodes: dict[str, Node] = {}
         self.configs: dict[str, NodeConfig] = {}
         self.edges: list[Edge] = []
-        # Sources of every well-formed delegate edge, kept even when the edge itself is refused
-        # (an invalid_delegate already names that edge; saying "no workers" too would be noise).
-        self.delegating: set[str] = set()
+        # Targets of every well-formed delegate edge by source, kept even when the edge itself is
+        # refused (an invalid_delegate already names that edge; saying "no workers" too would be
+        # noise).
+        self.delegating: dict[str, set[str]] = {}
 
     def add(self, code: str, message: str, **where: Any) -> None:
         self.issues.append(Issue(code, message, **where))
@@ -140,6 +141,12 @@ class _Validator:
                 self.issues.extend(
                     _pydantic_issues(exc, "invalid_config", node_id=node.id, prefix="config")
                 )
+                continue
+            # Settings that are valid values but cannot run (a sub-flow naming no workflow).
+            config_issues = getattr(node_type, "config_issues", None)
+            if config_issues is not None:
+                for code, message, field in config_issues(self.configs[node.id]):
+                    self.add(code, message, node_id=node.id, field=field)
 
     def _edges(self, raw_edges: list[Any]) -> None:
         seen_ids: set[str] = set()
@@ -166,7 +173,7 @@ class _Validator:
                 continue
             seen_ids.add(edge.id)
             if edge.kind == "delegate":
-                self.delegating.add(edge.source)
+                self.delegating.setdefault(edge.source, set()).add(edge.target)
             if self._edge_ends(edge):
                 link = (edge.source, edge.branch, edge.target, edge.kind)
                 if link in seen_links:
@@ -245,14 +252,25 @@ class _Validator:
         job: say so when the graph is saved, not when a run reaches it."""
         for node_id, node in self.nodes.items():
             node_type = self.registry.get(node.type)
-            if node_type is None or not node_type.can_delegate or node_id in self.delegating:
+            if node_type is None or not node_type.can_delegate:
                 continue
-            self.add(
-                "manager_without_workers",
-                f"{node.type} {node_id!r} has no delegate edges: wire it to the workers or "
-                "managers it may hand tasks to",
-                node_id=node_id,
-            )
+            wired = len(self.delegating.get(node_id, ()))
+            # A conversation needs two voices; a manager one worker.
+            needed = int(getattr(node_type, "min_delegates", 1))
+            if needed > 1 and wired < needed:
+                self.add(
+                    "too_few_participants",
+                    f"{node.type} {node_id!r} has {wired} participant(s): wire it by delegate "
+                    f"edges to at least {needed} agents that take turns",
+                    node_id=node_id,
+                )
+            elif not wired:
+                self.add(
+                    "manager_without_workers",
+                    f"{node.type} {node_id!r} has no delegate edges: wire it to the workers or "
+                    "managers it may hand tasks to",
+                    node_id=node_id,
+                )
 
     def _acyclic(self) -> list[str] | None:
         """A deterministic topological order of all nodes over flow and delegate edges, or None."""
@@ -298,13 +316,26 @@ class _Validator:
             checks = [(f, s, False) for f, s in node_type.templates(config).items()] + [
                 (f, s, True) for f, s in node_type.expressions(config).items()
             ]
+            # Names a type's expressions may read besides these (a conversation's last turn).
+            extra = frozenset(getattr(node_type, "expression_names", frozenset()))
             for field, source, is_expression in checks:
                 self._check_text(
-                    node_id, f"config.{field}", source, is_expression, ancestors[node_id]
+                    node_id,
+                    f"config.{field}",
+                    source,
+                    is_expression,
+                    ancestors[node_id],
+                    extra if is_expression else frozenset(),
                 )
 
     def _check_text(
-        self, node_id: str, field: str, source: str, expression: bool, upstream: set[str]
+        self,
+        node_id: str,
+        field: str,
+        source: str,
+        expression: bool,
+        upstream: set[str],
+        extra_names: frozenset[str] = frozenset(),
     ) -> None:
         kind = "expression" if expression else "template"
         try:
@@ -315,7 +346,7 @@ class _Validator:
                 f"{kind}_syntax", f"{kind} does not parse: {exc}", node_id=node_id, field=field
             )
             return
-        for name in sorted(names - TEMPLATE_NAMES):
+        for name in sorted(names - TEMPLATE_NAMES - extra_names):
             self.add(
                 f"{kind}_reference",
                 f"{kind} reads {name!r}; it may read input, nodes.<id>.output and upstream",

@@ -41,10 +41,12 @@ class NodeRegistry:
 def build_default_registry() -> NodeRegistry:
     from runtime.nodes.approval import ApprovalNode
     from runtime.nodes.classifier import ClassifierNode
+    from runtime.nodes.conversation import ConversationNode
     from runtime.nodes.http_request import HTTPRequestNode
     from runtime.nodes.io import InputNode, OutputNode
     from runtime.nodes.manager import ManagerNode
     from runtime.nodes.router import RouterNode
+    from runtime.nodes.subflow import SubflowNode
     from runtime.nodes.transform import TransformNode
     from runtime.nodes.worker import WorkerNode
 
@@ -59,6 +61,8 @@ def build_default_registry() -> NodeRegistry:
             RouterNode(),
             ApprovalNode(),
             HTTPRequestNode(),
+            ConversationNode(),
+            SubflowNode(),
         ]
     )
 

@@ -1,0 +1,144 @@
+"""``subflow``: run another workflow as one step and pass on its output (n8n's "Execute
+Workflow").
+
+The step loads the flow from ``Services.flows`` (the app: the current version of a workflow of the
+run's workspace), compiles it and runs it to its end with the in-process executor, nested inside
+this step: its model calls charge the run's budget and add their tokens and cost to this step.
+The sub-flow's own steps are not steps of the run; they run where this step runs.
+
+Refused with a clear error: a flow already running around this step (a cycle), a chain deeper
+than :data:`runtime.flows.MAX_DEPTH`, an unknown or invalid flow, and a flow with approval gates
+(a person's decision cannot be waited for inside a step that holds a worker).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from pydantic import Field
+
+from runtime.errors import (
+    BudgetExceededError,
+    GraphValidationError,
+    NodeConfigError,
+    PermanentError,
+    TemplateError,
+)
+from runtime.flows import enter
+from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
+from runtime.sandbox import compile_template
+
+# Node types that wait for a person (Suspend): they cannot wait inside a step.
+WAITING_TYPES = frozenset({"approval"})
+MAX_ISSUES_SHOWN = 3
+
+
+class SubflowInvalid(NodeConfigError):
+    code = "subflow_invalid"
+
+
+class SubflowFailed(PermanentError):
+    code = "subflow_failed"
+
+
+class SubflowConfig(NodeConfig):
+    workflow: str = Field(
+        default="",
+        max_length=200,
+        title="Workflow",
+        description="The workflow to run (another workflow of this workspace; its current "
+        "version runs)",
+        # The canvas offers the workspace's workflows for this format.
+        json_schema_extra={"format": "workflow"},
+    )
+    input: str = Field(
+        default="",
+        max_length=50_000,
+        title="Input",
+        description="The sub-flow's run input: a template over input, nodes.<id>.output and "
+        "upstream; empty: this step's input as it is",
+        json_schema_extra={"widget": "template"},
+    )
+    parse_json: bool = Field(
+        default=True,
+        title="Input is JSON",
+        description="Parse the rendered input as JSON (off: pass it on as text)",
+    )
+    timeout: float = Field(default=600.0, gt=0, le=3600, title="Timeout (s)")
+
+
+class SubflowNode(NodeType[SubflowConfig]):
+    type = "subflow"
+    label = "Sub-flow"
+    category = "logic"
+    description = "Runs another workflow of this workspace with an input and passes on its output."
+    config_model = SubflowConfig
+    has_error_handle = True
+    delegatable = True  # a manager may hand a task to a whole workflow
+
+    def templates(self, config: SubflowConfig) -> dict[str, str]:
+        return {"input": config.input} if config.input else {}
+
+    def config_issues(self, config: SubflowConfig) -> list[tuple[str, str, str]]:
+        """Read by validation: (code, message, field) for settings that cannot run."""
+        if not config.workflow.strip():
+            return [("subflow_without_workflow", "choose the workflow to run", "config.workflow")]
+        return []
+
+    def run_input(self, ctx: StepContext, config: SubflowConfig) -> Any:
+        if not config.input:
+            return ctx.input
+        text = compile_template(config.input).render(ctx.scope)
+        if not config.parse_json:
+            return text
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TemplateError(
+                f"the sub-flow's input is not JSON: {exc.msg} at char {exc.pos}"
+            ) from None
+
+    async def run(self, ctx: StepContext, config: SubflowConfig) -> NodeResult:
+        # Imported here: the executor imports the registry, which imports this module.
+        from runtime.executor import InProcessExecutor
+        from runtime.nodes.registry import default_registry
+        from runtime.validation import compile_graph
+
+        ref = config.workflow.strip()
+        if not ref:
+            raise NodeConfigError("the sub-flow has no workflow to run")
+        flow = await ctx.services.flows.load(ref)
+        flows = enter(ctx.services.flows, flow)
+        try:
+            plan = compile_graph(flow.graph, default_registry)
+        except GraphValidationError as exc:
+            shown = "; ".join(str(issue) for issue in exc.issues[:MAX_ISSUES_SHOWN])
+            more = len(exc.issues) - MAX_ISSUES_SHOWN
+            tail = f" (and {more} more)" if more > 0 else ""
+            raise SubflowInvalid(f"workflow {flow.name!r} cannot run: {shown}{tail}") from None
+        gates = sorted(n for n, p in plan.nodes.items() if p.type.type in WAITING_TYPES)
+        if gates:
+            raise SubflowInvalid(
+                f"workflow {flow.name!r} has approval gates ({', '.join(gates)}): a sub-flow "
+                "cannot wait for a person; put the gate in this flow instead"
+            )
+        run_input = self.run_input(ctx, config)
+        services = dataclasses.replace(ctx.services, flows=flows)
+        executor = InProcessExecutor(default_registry, services)
+        result = await executor.run(
+            plan, run_input, run_id=f"{ctx.run_id}/{ctx.step_id}", budget=ctx.budget
+        )
+        for model, figures in result.totals.by_model.items():
+            ctx.usage.add(
+                model, int(figures["tokens_in"]), int(figures["tokens_out"]), figures["cost"]
+            )
+        if result.status == "succeeded":
+            return Complete(result.output)
+        error = result.error or {}
+        where = f" at step {error['step']!r}" if error.get("step") else ""
+        message = f"workflow {flow.name!r} {result.status}{where}: {error.get('message', '')}"
+        if error.get("code") == BudgetExceededError.code:
+            raise BudgetExceededError(message, spent=error.get("budget"))
+        raise SubflowFailed(message)
