@@ -48,10 +48,14 @@ def services() -> Services:
 
 def _services_for(run: Any) -> Services:
     """The process's providers with the prices and the credentials of the run's workspace."""
+    from orchestrator.workspace_flows import workspace_flows
     from orchestrator.workspace_secrets import WorkspaceSecrets
 
     return replace(
-        services(), prices=prices_for(run.workspace_id), secrets=WorkspaceSecrets(run.workspace_id)
+        services(),
+        prices=prices_for(run.workspace_id),
+        secrets=WorkspaceSecrets(run.workspace_id),
+        flows=workspace_flows(run),
     )
 
 

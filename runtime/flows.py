@@ -132,7 +132,8 @@ def enter(loader: FlowLoader, flow: Flow) -> Lineage:
     """The loader for the steps of ``flow`` run as a sub-flow here, or the error why it may not
     run: it is already running around this step, or the chain would be too deep."""
     outer = lineage(loader)
-    names = [name for _, name in outer.path]
+    # The loaded flow names itself best (the run's own flow may be known by its id alone).
+    names = [flow.name if ref == flow.ref else name for ref, name in outer.path]
     if any(ref == flow.ref for ref, _ in outer.path):
         chain = " → ".join([*names, flow.name])
         raise FlowCycleError(f"sub-flows call each other in a cycle: {chain}")
