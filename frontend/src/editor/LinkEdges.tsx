@@ -95,7 +95,9 @@ export const FlowEdge = memo(function FlowEdge(props: EdgeProps<LinkEdge>) {
   const marker = low ? undefined : markerUrl(state ?? (issues.length ? 'invalid' : 'idle'));
   return (
     <>
-      <BaseEdge id={props.id} path={path} markerEnd={marker} className={className} interactionWidth={18} />
+      {/* the wide invisible path that makes an edge easy to click is one more element per edge:
+          zoomed far out there is nothing to aim at anyway */}
+      <BaseEdge id={props.id} path={path} markerEnd={marker} className={className} interactionWidth={low ? 0 : 18} />
       {state === 'active' && (
         <circle r={4} className="edge-pulse">
           <animateMotion dur="1.1s" repeatCount="indefinite" path={path} />
@@ -126,7 +128,7 @@ export const DelegateEdge = memo(function DelegateEdge(props: EdgeProps<LinkEdge
     .join(' ');
   return (
     <>
-      <BaseEdge id={props.id} path={path} className={className} interactionWidth={18} />
+      <BaseEdge id={props.id} path={path} className={className} interactionWidth={low ? 0 : 18} />
       {state === 'active' && (
         <>
           <circle r={5} className="delegate-pulse">

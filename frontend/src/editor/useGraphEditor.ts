@@ -54,6 +54,25 @@ function mergeNodes(graph: Graph, existing: StepNode[]): StepNode[] {
   });
 }
 
+/** Whether two lists hold the same nodes as far as the graph is concerned (ids, positions and
+ * data by identity: changing them makes new objects), whatever React Flow added meanwhile. */
+function sameNodes(a: StepNode[], b: StepNode[]): boolean {
+  if (a === b) return true;
+  return a.length === b.length && a.every((x, i) => x === b[i] || (x.id === b[i].id && x.data === b[i].data && x.position === b[i].position));
+}
+
+/** The same for edges: ids, ends and kind. */
+function sameEdges(a: LinkEdge[], b: LinkEdge[]): boolean {
+  if (a === b) return true;
+  return (
+    a.length === b.length &&
+    a.every((x, i) => {
+      const y = b[i];
+      return x === y || (x.id === y.id && x.source === y.source && x.target === y.target && x.sourceHandle === y.sourceHandle && x.targetHandle === y.targetHandle && x.data === y.data && x.type === y.type);
+    })
+  );
+}
+
 export function useGraphEditor(catalogue: ReadonlyMap<string, NodeTypeSpec>): GraphEditor {
   const [nodes, setNodesState] = useState<StepNode[]>([]);
   const [edges, setEdgesState] = useState<LinkEdge[]>([]);
@@ -84,7 +103,20 @@ export function useGraphEditor(catalogue: ReadonlyMap<string, NodeTypeSpec>): Gr
     [current, setHist],
   );
 
-  const graph = useMemo(() => flowToGraph(nodes, edges), [nodes, edges]);
+  // The same graph object while only what React Flow adds changed (measurements, selection,
+  // dragging flags): a new one would re-run everything keyed on it (the dirty check and the
+  // validation key stringify the whole graph), and opening 1,000 nodes measures each of them.
+  const graphMemo = useRef<{ nodes: StepNode[]; edges: LinkEdge[]; graph: Graph } | null>(null);
+  const graph = useMemo(() => {
+    const last = graphMemo.current;
+    if (last && sameNodes(last.nodes, nodes) && sameEdges(last.edges, edges)) {
+      graphMemo.current = { nodes, edges, graph: last.graph };
+      return last.graph;
+    }
+    const next = flowToGraph(nodes, edges);
+    graphMemo.current = { nodes, edges, graph: next };
+    return next;
+  }, [nodes, edges]);
   const dirty = useMemo(() => graphKey(graph) !== savedKey, [graph, savedKey]);
 
   const reset = useCallback(

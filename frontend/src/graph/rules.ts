@@ -163,9 +163,11 @@ export function edgeFromConnection(id: string, candidate: Candidate, kind: EdgeK
 /** Flow edges whose source handle no longer exists (a route was renamed or removed). */
 export function danglingEdges(graph: Graph, catalogue: Catalogue): string[] {
   const result: string[] = [];
+  // by id: a find per edge was 2 million comparisons for 1,000 nodes, on every render of the editor
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   for (const edge of graph.edges) {
     if ((edge.kind ?? 'flow') !== 'flow') continue;
-    const node = graph.nodes.find((n) => n.id === edge.source);
+    const node = byId.get(edge.source);
     const spec = node && catalogue.get(node.type);
     if (!node || !spec) continue;
     if (!sourceHandles(spec, node.config ?? {}).includes(branchOf(edge))) result.push(edge.id);

@@ -333,6 +333,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     [catalogue.byType, mode, grouped, runStore, selectStep, decide],
   );
 
+  const danglingCount = useMemo(
+    () => (mode === 'edit' ? danglingEdges(editor.graph, catalogue.byType).length : 0),
+    [mode, editor.graph, catalogue.byType],
+  );
+
   const labelOf = useCallback(
     (id: string) => {
       const node = (mode === 'run' ? runGraph : editor.graph).nodes.find((n) => n.id === id);
@@ -536,7 +541,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   if (!workflow || catalogue.status === 'loading') return <LoadingState label="Opening workflow…" />;
 
   const runActive = mode === 'run' && !isFinished(live.view) && !FINISHED_RUN_STATUSES.has(live.detail?.status ?? '');
-  const dangling = mode === 'edit' ? danglingEdges(editor.graph, catalogue.byType).length : 0;
+  const dangling = danglingCount;
   const version = versionOf(workflow);
 
   return (
