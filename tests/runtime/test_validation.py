@@ -274,6 +274,49 @@ def test_it_reports_a_manager_without_delegate_edges_on_the_manager() -> None:
     assert validate_graph(raw) == []
 
 
+def test_it_reports_a_conversation_with_fewer_than_two_participants_on_the_node() -> None:
+    # One participant is no conversation; it is not a "manager without workers" either.
+    raw = graph(
+        [input_node("a"), node("talk", "conversation"), worker("w"), output_node("out")],
+        [
+            edge("e1", "a", "talk"),
+            edge("e2", "talk", "w", kind="delegate"),
+            edge("e3", "talk", "out"),
+        ],
+    )
+    issue = only(validate_graph(raw), "too_few_participants")
+    assert (issue.node_id, issue.edge_id, issue.field) == ("talk", None, None)
+    assert issue.message == (
+        "conversation 'talk' has 1 participant(s): wire it by delegate edges to at least 2 "
+        "agents that take turns"
+    )
+    with pytest.raises(GraphValidationError):
+        compile_graph(raw)
+    # Without any, the same code (not manager_without_workers).
+    raw["edges"].pop(1)
+    assert codes(validate_graph(raw)) == {"too_few_participants"}
+    # Two are enough; two edges to the same participant are still one participant.
+    raw["nodes"].append(worker("v"))
+    raw["edges"] += [
+        edge("e2", "talk", "w", kind="delegate"),
+        edge("e4", "talk", "v", kind="delegate"),
+    ]
+    assert validate_graph(raw) == []
+
+
+def test_it_reports_a_subflow_without_a_workflow_on_its_setting() -> None:
+    raw = chain(input_node("a"), node("call", "subflow"), output_node("out"))
+    issue = only(validate_graph(raw), "subflow_without_workflow")
+    assert (issue.node_id, issue.field) == ("call", "config.workflow")
+    assert issue.message == "choose the workflow to run"
+    with pytest.raises(GraphValidationError):
+        compile_graph(raw)
+    raw["nodes"][1]["config"]["workflow"] = "  "
+    assert codes(validate_graph(raw)) == {"subflow_without_workflow"}
+    raw["nodes"][1]["config"]["workflow"] = "5d0f6a4e-0000-4000-8000-000000000000"
+    assert validate_graph(raw) == []
+
+
 def test_it_reports_a_cycle_on_every_edge_in_it() -> None:
     raw = graph(
         [input_node("a"), transform("b", "b"), transform("c", "c"), output_node("d")],

@@ -29,6 +29,8 @@ CODES = {
     "unknown_handle",
     "invalid_delegate",
     "manager_without_workers",
+    "too_few_participants",
+    "subflow_without_workflow",
     "cycle",
     "template_syntax",
     "template_reference",
@@ -37,7 +39,18 @@ CODES = {
 }
 
 IDS = ["a", "b", "c", "d", "e1", "e2", "out"]
-TYPES = ["input", "output", "transform", "worker", "router", "manager", "", "Worker"]
+TYPES = [
+    "input",
+    "output",
+    "transform",
+    "worker",
+    "router",
+    "manager",
+    "conversation",
+    "subflow",
+    "",
+    "Worker",
+]
 HANDLES = ["out", "error", "yes", "no", "default", "in", "approved", ""]
 TEXTS = [
     "{{ input.topic }}",
