@@ -134,13 +134,55 @@ def import_example(
     workflow_name: str | None = None,
 ) -> Workflow:
     """A new workflow (version 1) holding the example's graph, in ``workspace`` or the user's
-    own."""
+    own. A ``subflow`` node that names another example gets a copy of that example imported
+    beside it, and is pointed at the copy."""
+    return _import(user=user, name=name, workspace=workspace, workflow_name=workflow_name)
+
+
+def _import(
+    *,
+    user: Any,
+    name: str,
+    workspace: Workspace | None,
+    workflow_name: str | None = None,
+    importing: frozenset[str] = frozenset(),
+) -> Workflow:
     example = get_example(name)
+    graph = _with_subflows(example, user=user, workspace=workspace, importing=importing | {name})
     return operations.create_workflow(
         user=user,
         workspace=workspace,
         name=workflow_name or example.title,
         description=example.description,
-        graph=example.graph,
+        graph=graph,
         note=f"From the example “{example.name}”"[:200],
     )
+
+
+def _with_subflows(
+    example: Example, *, user: Any, workspace: Workspace | None, importing: frozenset[str]
+) -> dict[str, Any]:
+    """The example's graph, its sub-flows that name examples pointed at imported copies.
+
+    In the files a sub-flow names its example by file name (so ``python -m runtime run`` finds
+    it beside the file); in the app a sub-flow names a workflow id of the same workspace. One
+    copy per example, however many nodes name it; an example that names one being imported
+    (a cycle) is left as it is and fails with a clear error when run.
+    """
+    copies: dict[str, str] = {}
+    nodes = []
+    for node in example.graph["nodes"]:
+        config = node.get("config") if isinstance(node, dict) else None
+        ref = config.get("workflow") if isinstance(config, dict) else None
+        if node.get("type") == "subflow" and isinstance(ref, str) and ref not in importing:
+            if ref not in copies and is_example_name(ref):
+                try:
+                    copy = _import(user=user, name=ref, workspace=workspace, importing=importing)
+                except NotFound:
+                    copy = None
+                if copy is not None:
+                    copies[ref] = str(copy.id)
+            if ref in copies:
+                node = {**node, "config": {**config, "workflow": copies[ref]}}
+        nodes.append(node)
+    return {**example.graph, "nodes": nodes}

@@ -14,8 +14,10 @@ import pytest
 
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
+from runtime.flows import DirectoryFlows, within
 from runtime.nodes.registry import default_registry
 from runtime.records import RunResult
+from runtime.services import Services
 from runtime.validation import validate_graph
 from tests.runtime.graphs import EXAMPLES, REPO, load_example
 
@@ -35,7 +37,9 @@ def default_input(raw: dict[str, Any]) -> dict[str, Any]:
 async def run(name: str) -> tuple[RunResult, ListSink]:
     raw = load_example(name)
     sink = ListSink()
-    result = await InProcessExecutor(sink=sink).run(raw, default_input(raw))
+    # Sub-flows name example files beside them, as on the command line.
+    services = Services(flows=within(DirectoryFlows(EXAMPLES), name, name))
+    result = await InProcessExecutor(services=services, sink=sink).run(raw, default_input(raw))
     return result, sink
 
 

@@ -1,0 +1,51 @@
+"""An example that runs another example as a sub-flow: importing it imports the other beside it,
+and the run (steps executed in this process, as a worker would) finds it in the workspace."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from rest_framework.test import APIClient
+
+from editor.models import Workflow, Workspace
+from orchestrator.models import Step
+from orchestrator.operations import start_run
+from tests.orchestrator.conftest import drive
+
+# The sub-flow's query runs on a thread of its own, which sees committed rows only.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_importing_the_checked_article_imports_the_fact_check_and_the_run_uses_it(
+    alice_client: APIClient, alice: User, alice_workspace: Workspace
+) -> None:
+    response = alice_client.post("/api/examples/checked-article/import/", {}, format="json")
+    assert response.status_code == 201, response.json()
+    article = Workflow.objects.get(pk=response.json()["id"])
+    check = Workflow.objects.get(name="Fact check")
+    assert article.workspace == check.workspace == alice_workspace
+    assert check.current_version is not None
+    assert "fact-check" in check.current_version.note
+    [subflow] = [n for n in response.json()["graph"]["nodes"] if n["type"] == "subflow"]
+    assert subflow["config"]["workflow"] == str(check.id)
+
+    run = drive(start_run(article, {"topic": "owls"}, alice))
+
+    assert run.status == "succeeded", run.error
+    assert "Fact check:\n" in run.output and "You are the Fact checker." in run.output
+    call = Step.objects.get(run=run, key="check")
+    assert call.model == "local/echo" and call.tokens_in > 0
+
+
+def test_an_import_into_a_team_workspace_puts_the_sub_flow_there_too(
+    bob_client: APIClient, alice_workspace: Workspace
+) -> None:
+    response = bob_client.post(
+        "/api/examples/checked-article/import/",
+        {"workspace": alice_workspace.id},
+        format="json",
+    )
+    assert response.status_code == 201, response.json()
+    names = set(Workflow.objects.filter(workspace=alice_workspace).values_list("name", flat=True))
+    assert names == {"Checked article", "Fact check"}
+    assert Workflow.objects.count() == 2
