@@ -7,6 +7,8 @@ import type { ModelEntry } from '../../api/models';
 import { KIND_LABELS, type Credential } from '../../api/credentials';
 import { modelOptions, type ModelOption } from '../../models/catalogue';
 import { useCredentialChoices, type CredentialChoices } from './credentialNames';
+import { useWorkflowChoices, type WorkflowChoices } from './workflowNames';
+import type { WorkflowSummary } from '../../api/resources';
 import { deref, newItem, resolveField, type ResolvedField } from './resolve';
 import { joinPath, setIn, type Errors } from './validate';
 
@@ -38,6 +40,8 @@ export interface SchemaFormProps {
   hidden?: string[];
   /** what "format": "credential" fields offer; left out, the workflow's workspace is asked */
   credentials?: Credential[];
+  /** what "format": "workflow" fields offer; left out, the workflow's workspace is asked */
+  workflows?: WorkflowSummary[];
 }
 
 interface Ctx {
@@ -50,6 +54,7 @@ interface Ctx {
   idBase: string;
   change: (path: (string | number)[], value: unknown) => void;
   credentials?: Credential[];
+  workflows?: WorkflowSummary[];
 }
 
 function pathText(path: (string | number)[]): string {
@@ -72,6 +77,7 @@ export const SchemaForm = memo(function SchemaForm(props: SchemaFormProps) {
     upstream: props.upstream ?? [],
     modelListId: `${idBase}-models`,
     credentials: props.credentials,
+    workflows: props.workflows,
     modelOptions: (examples) => modelOptions(props.models ?? null, examples, props.modelSuggestions ?? MODEL_SUGGESTIONS),
     idBase,
     change: (path, value) => {
@@ -241,6 +247,8 @@ function Field({ ctx, name, field, required, value, path }: FieldProps) {
       return <TextField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'credential':
       return <CredentialField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
+    case 'workflow':
+      return <WorkflowField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'array-strings':
       return <StringListField ctx={ctx} field={field} required={required} value={value} path={key} onSet={set} emptyValue={emptyValue} />;
     case 'array-enum':
@@ -325,6 +333,57 @@ function CredentialField({ ctx, field, required, value, path, onSet }: LeafProps
           {choices.status === 'ready' && offered.length === 0 && (
             <p className="field-help muted" data-testid={`field-${path}-none`}>
               No credentials of this kind yet: add one under Settings → Credentials.
+            </p>
+          )}
+        </>
+      )}
+    </Row>
+  );
+}
+
+/** A select of the workspace's other workflows, by name; the setting holds the chosen id. */
+function WorkflowField({ ctx, field, required, value, path, onSet }: LeafProps) {
+  const loaded = useWorkflowChoices(ctx.workflows === undefined);
+  const choices: WorkflowChoices = ctx.workflows === undefined ? loaded : { status: 'ready', workflows: ctx.workflows, current: null };
+  const current = typeof value === 'string' ? value : '';
+  // A workflow that runs itself is a cycle: it is not offered.
+  const offered = choices.status === 'ready' ? choices.workflows.filter((w) => w.id !== choices.current) : [];
+  const listed = offered.some((w) => w.id === current);
+  const missing = current !== '' && choices.status === 'ready' && !listed;
+  const missingText =
+    choices.status === 'ready' && current === choices.current
+      ? 'This is the workflow being edited: a flow cannot run itself.'
+      : `This workspace has no workflow “${current}”: the step will fail.`;
+  return (
+    <Row ctx={ctx} field={field} required={required} path={path} localError={missing ? missingText : null}>
+      {({ id, describedBy, invalid }) => (
+        <>
+          <select
+            id={id}
+            className="input nodrag"
+            value={current}
+            aria-describedby={describedBy}
+            aria-invalid={invalid || undefined}
+            data-testid={`field-${path}`}
+            onChange={(e) => onSet(e.target.value)}
+          >
+            <option value="">Choose a workflow…</option>
+            {offered.map((w) => (
+              <option key={w.id} value={w.id}>
+                {w.name}
+              </option>
+            ))}
+            {current !== '' && !listed && <option value={current}>{current}</option>}
+          </select>
+          {choices.status === 'loading' && <p className="field-help muted">Loading the workspace's workflows…</p>}
+          {choices.status === 'error' && (
+            <p className="field-help muted" data-testid={`field-${path}-unavailable`}>
+              Workflows unavailable: {choices.message}
+            </p>
+          )}
+          {choices.status === 'ready' && offered.length === 0 && (
+            <p className="field-help muted" data-testid={`field-${path}-none`}>
+              No other workflow in this workspace yet: make the one to run first.
             </p>
           )}
         </>

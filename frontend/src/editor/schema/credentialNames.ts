@@ -15,7 +15,7 @@ export type CredentialChoices = { status: 'loading' } | { status: 'error'; messa
 const workspaceOfWorkflow = new Map<string, Promise<number>>();
 const lastCredentials = new Map<number, Credential[]>();
 
-function workspaceOf(workflowId: string): Promise<number> {
+export function workspaceOf(workflowId: string): Promise<number> {
   let found = workspaceOfWorkflow.get(workflowId);
   if (!found) {
     found = request<{ workspace: number }>(`/api/workflows/${encodeURIComponent(workflowId)}/`).then((w) => w.workspace);

@@ -11,6 +11,7 @@ export type FieldKind =
   | 'expression'
   | 'model'
   | 'credential'
+  | 'workflow'
   | 'number'
   | 'integer'
   | 'boolean'
@@ -91,6 +92,8 @@ export function resolveField(name: string, raw: JsonSchema, root: JsonSchema): R
       if (schema.widget === 'model') return { ...base, kind: 'model' };
       // the name of a workspace credential: a picker, never a place to type a secret
       if (schema.format === 'credential') return { ...base, kind: 'credential' };
+      // the id of another workflow of the workspace (a sub-flow): a picker of their names
+      if (schema.format === 'workflow') return { ...base, kind: 'workflow' };
       if ((schema.maxLength ?? 0) > 500 || (schema.maxLength === undefined && /prompt|instruction|description/i.test(name))) {
         return { ...base, kind: 'textarea' };
       }
