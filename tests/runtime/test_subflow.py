@@ -260,3 +260,20 @@ def test_the_cli_runs_a_sub_flow_from_a_sibling_file(tmp_path: Path) -> None:
     failed = json.loads(out.getvalue().splitlines()[-1])
     assert failed["data"]["error"]["code"] == "subflow_cycle"
     assert "parent → parent" in failed["data"]["error"]["message"]
+
+
+async def test_a_budget_spent_inside_the_sub_flow_stops_the_whole_run() -> None:
+    services = services_with({"summary": summary_flow()})
+    raw = calling("summary")
+    raw["nodes"].append(output_node("oops"))
+    raw["edges"].append({"id": "err", "source": "call", "target": "oops", "source_handle": "error"})
+    budget = Budget(max_tokens=5)
+    result = await InProcessExecutor(services=services).run(raw, {"topic": "owls"}, budget=budget)
+
+    # Not routed along the error edge: a spent budget stops the run, inside a sub-flow too.
+    assert result.status == "failed"
+    assert result.error is not None
+    assert (result.error["code"], result.error["node"]) == ("budget_exceeded", "call")
+    assert "workflow 'Summary' failed at step 'sum'" in result.error["message"]
+    assert budget.tokens > 5
+    assert result.steps["call"].tokens_in > 0  # what it spent before the stop is still counted
