@@ -88,7 +88,19 @@ def wait_for(runs: list[Any], timeout: float) -> None:
                 raise SystemExit(f"{failed} run(s) did not succeed")
             return
         time.sleep(0.02)
-    raise SystemExit("runs did not finish in time")
+    raise SystemExit(f"runs did not finish in time: {stuck(ids)}")
+
+
+def stuck(ids: list[Any]) -> str:
+    """What the unfinished runs are waiting for (to tell a lost message from a slow machine)."""
+    from orchestrator.models import Step
+
+    rows = (
+        Step.objects.filter(run_id__in=ids)
+        .exclude(run__status__in=("succeeded", "failed", "cancelled"))
+        .values_list("run_id", "key", "status")
+    )
+    return ", ".join(f"{run_id}:{key}={status}" for run_id, key, status in rows[:20])
 
 
 def step_overhead(workflow: Any, user: Any, repeat: int, length: int = 40) -> list[float]:
