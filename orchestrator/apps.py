@@ -9,3 +9,7 @@ class OrchestratorConfig(AppConfig):
 
     def ready(self) -> None:
         from orchestrator import checks  # noqa: F401  (registers the system checks)
+        from orchestrator.revocation import connect_signals
+
+        # A removed member's open sockets must hear of it (orchestrator.revocation).
+        connect_signals()

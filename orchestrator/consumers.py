@@ -6,6 +6,12 @@ On connect the consumer joins the run's group *first*, then sends the stored eve
 message at a time). From then on it keeps ``last_seq``: an event at or below it is a duplicate
 and dropped; an event that skips ahead means a broadcast was lost or overtaken, so the missing
 ones are read from the database first. Streamed chunks carry no seq and pass straight through.
+
+Membership is checked at connect and again whenever it changes: every socket of a signed-in
+person also joins their access group (:mod:`orchestrator.revocation`), and on ``access.changed`` a
+run socket of a workspace they no longer belong to is closed with 4403. The notification socket
+checks each approval message as it is delivered, so an approval opened (or decided) just before
+the person lost their place is not pushed once they have lost it.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from orchestrator.access import runs_of
-from orchestrator.models import Event
+from orchestrator.access import approvals_of, runs_of
+from orchestrator.approvals import eligible, role_in
+from orchestrator.models import Approval, Event
 from orchestrator.publisher import run_group, user_group
+from orchestrator.revocation import access_group
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
@@ -29,6 +37,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     run_id: str
     last_seq: int
     group: str | None = None
+    access: str | None = None
+    workspace_id: int | None = None
 
     async def connect(self) -> None:
         await self.accept()
@@ -39,7 +49,15 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         except ValueError:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
-        if not await self._may_watch():
+        user = self.scope.get("user")
+        if user is not None and getattr(user, "is_authenticated", False):
+            # Joined before the check: a removal committed between the check and the join would
+            # otherwise go unheard and leave this socket open.
+            self.access = access_group(user.pk)
+            await self.channel_layer.group_add(self.access, self.channel_name)
+        self.workspace_id = await self._watched_workspace()
+        if self.workspace_id is None:
+            await self._leave_groups()
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.group = run_group(self.run_id)
@@ -47,8 +65,22 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self._catch_up(until=None)
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        for group in (self.group, self.access):
+            if group is not None:
+                await self.channel_layer.group_discard(group, self.channel_name)
+        self.group = self.access = None
+
+    async def access_changed(self, message: dict[str, Any]) -> None:
+        """The person's membership of some workspace changed: still allowed to watch?"""
+        if self.group is None or message.get("workspace") != self.workspace_id:
+            return
+        if await self._watched_workspace() is None:
+            # Leave the run's group first, so not one more event goes out before the close.
+            await self._leave_groups()
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # Clients only listen; a ping keeps proxies from closing an idle socket.
@@ -57,10 +89,14 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def run_events(self, message: dict[str, Any]) -> None:
         """The events one transaction committed, in seq order."""
+        if self.group is None:
+            return  # closed for lost access; messages already queued are not for us any more
         for event in message["events"]:
             await self.run_event({"event": event})
 
     async def run_event(self, message: dict[str, Any]) -> None:
+        if self.group is None:
+            return
         event = message["event"]
         seq = event.get("seq")
         if seq is None:
@@ -85,12 +121,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 return
 
     @database_sync_to_async
-    def _may_watch(self) -> bool:
+    def _watched_workspace(self) -> int | None:
+        """The run's workspace if the user may watch the run (is a member of it), else None."""
         user = self.scope.get("user")
         try:
-            return runs_of(user).filter(pk=self.run_id).exists()
+            found: int | None = (
+                runs_of(user).filter(pk=self.run_id).values_list("workspace_id", flat=True).first()
+            )
         except Exception:  # a malformed id is simply not a run the user can see
-            return False
+            return None
+        return found
 
     @database_sync_to_async
     def _events_after(self, after: int, until: int | None) -> list[dict[str, Any]]:
@@ -133,7 +173,29 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json(message)
 
     async def approval_opened(self, message: dict[str, Any]) -> None:
-        await self._forward(message)
+        # The recipients were chosen when the approval opened; the person may have been removed
+        # or demoted since (the message waits in Redis meanwhile): ask again before pushing.
+        if await self._may_decide(message):
+            await self._forward(message)
 
     async def approval_decided(self, message: dict[str, Any]) -> None:
-        await self._forward(message)
+        if await self._sees(message):
+            await self._forward(message)
+
+    @staticmethod
+    def _approval_id(message: dict[str, Any]) -> str | None:
+        approval = message.get("approval")
+        found = approval.get("id") if isinstance(approval, dict) else None
+        return str(found) if found else None
+
+    @database_sync_to_async
+    def _may_decide(self, message: dict[str, Any]) -> bool:
+        user = self.scope.get("user")
+        approval = Approval.objects.filter(pk=self._approval_id(message)).first()
+        if approval is None:
+            return False
+        return eligible(approval, user.get_username(), role_in(approval.workspace_id, user))
+
+    @database_sync_to_async
+    def _sees(self, message: dict[str, Any]) -> bool:
+        return approvals_of(self.scope.get("user")).filter(pk=self._approval_id(message)).exists()
