@@ -271,3 +271,19 @@ def test_expressions_may_read_the_last_turn_and_the_transcript_but_nothing_else(
     # The topic is a template of the ordinary kind: it may not read the last turn.
     [issue] = validate_graph(talk_graph([worker("a"), worker("b")], topic="{{ last.text }}"))
     assert (issue.code, issue.field) == ("template_reference", "config.topic")
+
+
+async def test_a_manager_may_take_a_turn_and_delegate_inside_it() -> None:
+    lead = {**node("lead", "manager", model="local/echo", role="Lead"), "label": "Lead"}
+    raw = talk_graph([worker("a", role="A"), lead], max_turns=2, output="transcript")
+    raw["nodes"].append(worker("helper", role="Helper"))
+    raw["edges"].append(edge("dh", "lead", "helper", kind="delegate"))
+    result = await InProcessExecutor().run(raw, {"topic": "x"})
+
+    assert result.status == "succeeded", result.error
+    assert turns(result) == [("talk.a.1", "a"), ("talk.lead.2", "lead")]
+    # The manager's own delegation hangs under its turn: a hierarchy inside a conversation.
+    helper = result.steps["talk.lead.2.helper.1"]
+    assert (helper.parent, helper.status) == ("talk.lead.2", "succeeded")
+    assert result.output[1]["role"] == "Lead"
+    assert result.output[1]["text"] == result.steps["talk.lead.2"].output
