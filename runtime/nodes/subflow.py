@@ -26,6 +26,7 @@ from runtime.errors import (
     PermanentError,
     TemplateError,
 )
+from runtime.events import Event
 from runtime.flows import enter
 from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
 from runtime.sandbox import compile_template
@@ -33,6 +34,22 @@ from runtime.sandbox import compile_template
 # Node types that wait for a person (Suspend): they cannot wait inside a step.
 WAITING_TYPES = frozenset({"approval"})
 MAX_ISSUES_SHOWN = 3
+
+
+class _Progress:
+    """The sub-flow's steps as live text on this step (its steps are not the run's, so this is
+    how a viewer sees a long sub-flow move): one line per step that ends."""
+
+    def __init__(self, ctx: StepContext) -> None:
+        self.ctx = ctx
+
+    def emit(self, event: Event) -> None:
+        mark = _MARKS.get(event.type)
+        if mark is not None and event.step is not None:
+            self.ctx.emit_chunk(f"{mark} {event.step}\n")
+
+
+_MARKS = {"step.succeeded": "✔", "step.failed": "✘", "step.skipped": "○"}
 
 
 class SubflowInvalid(NodeConfigError):
@@ -126,7 +143,7 @@ class SubflowNode(NodeType[SubflowConfig]):
             )
         run_input = self.run_input(ctx, config)
         services = dataclasses.replace(ctx.services, flows=flows)
-        executor = InProcessExecutor(default_registry, services)
+        executor = InProcessExecutor(default_registry, services, sink=_Progress(ctx))
         result = await executor.run(
             plan, run_input, run_id=f"{ctx.run_id}/{ctx.step_id}", budget=ctx.budget
         )

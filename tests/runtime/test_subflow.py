@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from runtime.cli import main
+from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
 from runtime.flows import MAX_DEPTH, DirectoryFlows, FlowNotFound, StaticFlows, within
 from runtime.routing import Budget
@@ -55,7 +56,10 @@ def services_with(graphs: dict[str, Any], **kwargs: Any) -> Services:
 
 async def test_the_sub_flows_output_is_the_steps_output_and_its_usage_is_the_steps() -> None:
     services = services_with({"summary": summary_flow()})
-    result = await InProcessExecutor(services=services).run(calling("summary"), {"topic": "owls"})
+    sink = ListSink()
+    result = await InProcessExecutor(services=services, sink=sink).run(
+        calling("summary"), {"topic": "owls"}
+    )
 
     assert result.status == "succeeded", result.error
     topic, summary = result.output.split(" | ", 1)
@@ -66,6 +70,10 @@ async def test_the_sub_flows_output_is_the_steps_output_and_its_usage_is_the_ste
     call = result.steps["call"]
     assert call.model == "local/echo" and call.tokens_in > 0 and call.tokens_out > 0
     assert (result.totals.tokens_in, result.totals.tokens_out) == (call.tokens_in, call.tokens_out)
+    # Its steps show as live text on the sub-flow step, one line as each ends.
+    progress = "".join(e.data["text"] for e in sink.events if e.type == "step.chunk")
+    assert progress == "✔ in\n✔ sum\n✔ shape\n✔ out\n"
+    assert {e.step for e in sink.events if e.type == "step.chunk"} == {"call"}
 
 
 async def test_usage_on_a_priced_vendor_model_is_added_to_the_step_and_the_budget(
