@@ -188,7 +188,7 @@ export function AuditPage({ workspace }: { workspace: WorkspaceSummary }) {
                 </thead>
                 <tbody>
                   {load.entries.map((entry) => (
-                    <tr key={entry.id} data-testid={`audit-row-${entry.id}`}>
+                    <tr key={entry.id} data-testid={`audit-row-${entry.id}`} data-action={entry.action} data-via={entry.via}>
                       <td title={entry.created_at}>{formatDate(entry.created_at)}</td>
                       <td>{entry.actor || <span className="muted">system</span>}</td>
                       <td>
