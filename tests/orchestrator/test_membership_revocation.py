@@ -5,22 +5,42 @@ channel layer between the request that removes a member and the sockets of that 
 member of Alice's workspace, watches one of her runs; Alice removes him through the API; his run
 socket is closed with 4403, while a socket of his on a run in his own workspace stays open (only
 the workspace he lost is taken away), and so does Alice's own.
+
+The notification socket: Dave, an approver, hears an approval open; Alice removes him. The
+recipients of an approval message are chosen when it is sent, so one sent just before the
+removal can be delivered just after it; the test puts exactly such messages (the shape the
+approvals code sends, about the approval he was told of) into his group on the stack's Redis, and
+then a real approval in his own workspace opens: that one reaches him, the stale ones must not.
+(One sender, one channel: the stale messages are queued before the marker, and a consumer
+handles its messages in order, so the marker's arrival means they were handled.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import time
 from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
+from channels_redis.core import RedisChannelLayer
 from django.contrib.auth.models import User
 from django.test import Client
+from websockets.sync.client import ClientConnection, connect
 
 from editor import operations as editor_operations
 from editor.models import Membership, Role, Workspace
 from editor.tokens import issue_token
+from orchestrator.approvals import describe
+from orchestrator.models import Approval
+from orchestrator.publisher import user_group
 from tests.orchestrator.conftest import chain, make_workflow, node
-from tests.support.stack import CeleryWorker, Daphne, RunSocket
+from tests.orchestrator.test_approvals import gated_graph
+from tests.support.stack import CeleryWorker, Daphne, RunSocket, Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -124,3 +144,109 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
     with RunSocket(stack_daphne, alice_run, after=0, session=session_of(bob)) as again:
         assert again.close_code() == 4403
     assert again.events == []
+
+
+# -- the notification socket -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def notifications(daphne: Daphne, user: User) -> Iterator[ClientConnection]:
+    with connect(
+        daphne.ws_url("/ws/notifications/"),
+        origin=daphne.origin,  # type: ignore[arg-type]
+        additional_headers={"Cookie": f"sessionid={quote(session_of(user))}"},
+        open_timeout=10,
+        ping_interval=None,
+        proxy=None,
+    ) as socket:
+        yield socket
+
+
+def read_until(
+    socket: ClientConnection, found: Any, timeout: float, seen: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Read messages (kept in ``seen``) until ``found(message)``; that message."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"nothing matching within {timeout} s; saw {seen}")
+        try:
+            message: dict[str, Any] = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            continue
+        seen.append(message)
+        if found(message):
+            return message
+
+
+def send_to_group(redis_url: str, group: str, messages: list[dict[str, Any]]) -> None:
+    """Put ``messages`` into a channel-layer group on the stack's Redis, in order, as a process
+    of the stack would (the same backend and default prefix as the stack's settings)."""
+
+    async def send() -> None:
+        layer = RedisChannelLayer(hosts=[{"address": redis_url}])
+        try:
+            for message in messages:
+                await layer.group_send(group, message)
+        finally:
+            await layer.close_pools()
+
+    asyncio.run(send())
+
+
+def opened_approval(api: httpx.Client, workflow_id: object) -> Approval:
+    run_id = start_run(api, workflow_id)
+    return wait_until(
+        lambda: Approval.objects.filter(run_id=run_id).first(), 30, "the gate to open"
+    )
+
+
+def test_approvals_are_not_pushed_to_a_removed_member_even_when_sent_before_the_removal(
+    alice: User,
+    alice_workspace: Workspace,
+    alice_api: httpx.Client,
+    stack: Stack,
+    stack_daphne: Daphne,
+) -> None:
+    dave = User.objects.create_user("dave", "dave@example.org", "pw")
+    Membership.objects.create(user=dave, workspace=alice_workspace, role=Role.APPROVER)
+    hers = make_workflow(alice, alice_workspace, gated_graph(), name="Her gate")
+    dave_workspace = editor_operations.ensure_personal_workspace(dave)
+    his = make_workflow(dave, dave_workspace, gated_graph(), name="His gate")
+    seen: list[dict[str, Any]] = []
+
+    with notifications(stack_daphne, dave) as socket, client_of(dave, stack_daphne) as dave_api:
+        read_until(socket, lambda m: m["type"] == "ready", 10, seen)
+
+        # While a member, he is told of her approval.
+        first = opened_approval(alice_api, hers.pk)
+        told = read_until(socket, lambda m: m["type"] == "approval.opened", 30, seen)
+        assert told["approval"]["id"] == str(first.pk)
+
+        removed = alice_api.delete(f"/api/workspaces/{alice_workspace.pk}/members/{dave.pk}/")
+        assert removed.status_code == 204, removed.text
+        del seen[:]
+
+        # Messages about her approval that were on their way when he was removed...
+        first = Approval.objects.select_related("run__workflow", "step").get(pk=first.pk)
+        stale = describe(first)
+        send_to_group(
+            stack.redis_url,
+            user_group(dave.pk),
+            [
+                {"type": "approval.opened", "approval": {**stale, "can_decide": True}},
+                {"type": "approval.decided", "approval": {**stale, "can_decide": False}},
+            ],
+        )
+        # ...then an approval in his own workspace, which he may decide.
+        second = opened_approval(dave_api, his.pk)
+        read_until(
+            socket,
+            lambda m: m["type"] == "approval.opened" and m["approval"]["id"] == str(second.pk),
+            30,
+            seen,
+        )
+
+    about_hers = [m for m in seen if m.get("approval", {}).get("id") == str(first.pk)]
+    assert about_hers == [], f"a removed member was still pushed her approval: {about_hers}"
