@@ -1,9 +1,10 @@
-import { ReactFlowProvider } from '@xyflow/react';
-import { render, screen } from '@testing-library/react';
+import { ReactFlowProvider, useReactFlow } from '@xyflow/react';
+import { act, render, screen } from '@testing-library/react';
+import { useEffect } from 'react';
 import { describe, expect, it } from 'vitest';
 import type { RunEvent } from '../api/events';
 import { graphToFlow } from '../graph/convert';
-import { runStoreOf } from '../run/liveStore';
+import { RunStore, runStoreOf } from '../run/liveStore';
 import { applyEvents, initialRunView } from '../run/reducer';
 import { catalogue, research, team } from '../test/fixtures';
 import { Canvas } from './Canvas';
@@ -58,5 +59,68 @@ describe('canvas nodes', () => {
     expect(screen.getByTestId('child-lead.res.1').getAttribute('data-status')).toBe('succeeded');
     expect(screen.getByTestId('node-subtree-lead').textContent).toBe('Σ $0.00045 · 1.5k tok');
     expect(screen.getByTestId('node-figures-res').textContent).toContain('1.2 s');
+  });
+});
+
+function ZoomTo({ zoom }: { zoom: number }) {
+  const flow = useReactFlow();
+  useEffect(() => {
+    void flow.setViewport({ x: 0, y: 0, zoom });
+  }, [flow, zoom]);
+  return null;
+}
+
+describe('canvas at scale', () => {
+  it('redraws a card when its own entry of the run store changes after mount', () => {
+    const store = new RunStore();
+    const start = applyEvents(initialRunView('r'), [
+      { seq: 1, type: 'run.started', run: 'r', step: null, node: null, status: 'running', data: { input: {} }, ts: 1 },
+    ] as RunEvent[]);
+    store.update(start, research);
+    const { nodes, edges } = graphToFlow(research);
+    const value: CanvasInfo = { catalogue, nodeIssues: new Map(), edgeIssues: new Map(), run: store, readOnly: true };
+    render(
+      <ReactFlowProvider>
+        <CanvasContext.Provider value={value}>
+          <div style={{ width: 1200, height: 800 }}>
+            <Canvas nodes={nodes} edges={edges} />
+          </div>
+        </CanvasContext.Provider>
+      </ReactFlowProvider>,
+    );
+    expect(screen.getByTestId('node-plan').getAttribute('data-status')).toBe('pending');
+    const next = applyEvents(start, [
+      { seq: 2, type: 'step.started', run: 'r', step: 'plan', node: 'plan', status: 'running', data: { attempt: 1, input: null, parent: null, round: 0 }, ts: 2 },
+    ] as RunEvent[]);
+    act(() => store.update(next, research));
+    expect(screen.getByTestId('node-plan').getAttribute('data-status')).toBe('running');
+    expect(screen.getByTestId('node-brief').getAttribute('data-status')).toBe('pending');
+  });
+
+  it('draws cards with their title and status only when zoomed out below 0.5', () => {
+    const { nodes, edges } = graphToFlow(research);
+    const value: CanvasInfo = { catalogue, nodeIssues: new Map(), edgeIssues: new Map(), run: null, readOnly: true };
+    const view = (zoom: number) => (
+      <ReactFlowProvider>
+        <CanvasContext.Provider value={value}>
+          <div style={{ width: 1200, height: 800 }}>
+            <Canvas nodes={nodes} edges={edges} overlay={<ZoomTo zoom={zoom} />} />
+          </div>
+        </CanvasContext.Provider>
+      </ReactFlowProvider>
+    );
+    const { rerender } = render(view(1));
+    const router = () => screen.getByTestId('node-size');
+    expect(router().className).not.toContain('low-detail');
+    expect(router().querySelector('.node-type')?.textContent).toBe('Router');
+    expect(router().querySelectorAll('.handle-label')).toHaveLength(2);
+
+    rerender(view(0.3));
+    expect(router().className).toContain('low-detail');
+    expect(router().querySelector('.node-label')?.textContent).toBe('Long enough?');
+    expect(router().querySelector('.node-type')).toBeNull();
+    expect(router().querySelectorAll('.handle-label')).toHaveLength(0);
+    // the handles stay: edges end at them
+    expect(router().querySelectorAll('.react-flow__handle.source')).toHaveLength(2);
   });
 });
