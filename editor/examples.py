@@ -132,11 +132,19 @@ def import_example(
     name: str,
     workspace: Workspace | None = None,
     workflow_name: str | None = None,
+    subflow_copies: list[tuple[str, Workflow]] | None = None,
 ) -> Workflow:
     """A new workflow (version 1) holding the example's graph, in ``workspace`` or the user's
     own. A ``subflow`` node that names another example gets a copy of that example imported
-    beside it, and is pointed at the copy."""
-    return _import(user=user, name=name, workspace=workspace, workflow_name=workflow_name)
+    beside it, and is pointed at the copy; each copy is added to ``subflow_copies`` as
+    (example name, workflow) so the caller can record it."""
+    return _import(
+        user=user,
+        name=name,
+        workspace=workspace,
+        workflow_name=workflow_name,
+        copies_made=subflow_copies if subflow_copies is not None else [],
+    )
 
 
 def _import(
@@ -146,9 +154,16 @@ def _import(
     workspace: Workspace | None,
     workflow_name: str | None = None,
     importing: frozenset[str] = frozenset(),
+    copies_made: list[tuple[str, Workflow]],
 ) -> Workflow:
     example = get_example(name)
-    graph = _with_subflows(example, user=user, workspace=workspace, importing=importing | {name})
+    graph = _with_subflows(
+        example,
+        user=user,
+        workspace=workspace,
+        importing=importing | {name},
+        copies_made=copies_made,
+    )
     return operations.create_workflow(
         user=user,
         workspace=workspace,
@@ -160,7 +175,12 @@ def _import(
 
 
 def _with_subflows(
-    example: Example, *, user: Any, workspace: Workspace | None, importing: frozenset[str]
+    example: Example,
+    *,
+    user: Any,
+    workspace: Workspace | None,
+    importing: frozenset[str],
+    copies_made: list[tuple[str, Workflow]],
 ) -> dict[str, Any]:
     """The example's graph, its sub-flows that name examples pointed at imported copies.
 
@@ -177,11 +197,18 @@ def _with_subflows(
         if node.get("type") == "subflow" and isinstance(ref, str) and ref not in importing:
             if ref not in copies and is_example_name(ref):
                 try:
-                    copy = _import(user=user, name=ref, workspace=workspace, importing=importing)
+                    copy = _import(
+                        user=user,
+                        name=ref,
+                        workspace=workspace,
+                        importing=importing,
+                        copies_made=copies_made,
+                    )
                 except NotFound:
                     copy = None
                 if copy is not None:
                     copies[ref] = str(copy.id)
+                    copies_made.append((ref, copy))
             if ref in copies:
                 node = {**node, "config": {**config, "workflow": copies[ref]}}
         nodes.append(node)

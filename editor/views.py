@@ -316,11 +316,13 @@ class ExampleImportView(APIView):
         if data.get("workspace") is not None:
             require(request.user, data["workspace"].pk, "edit")
         with transaction.atomic():
+            copies: list[tuple[str, Workflow]] = []
             workflow = examples.import_example(
                 user=request.user,
                 name=name,
                 workspace=data["workspace"],
                 workflow_name=data.get("name"),
+                subflow_copies=copies,
             )
             record_request(
                 request,
@@ -329,6 +331,14 @@ class ExampleImportView(APIView):
                 target=workflow,
                 detail={"example": name},
             )
+            for example_name, copy in copies:  # the sub-flows it brought with it
+                record_request(
+                    request,
+                    "workflow.imported",
+                    workspace=copy.workspace,
+                    target=copy,
+                    detail={"example": example_name, "subflow_of": str(workflow.id)},
+                )
         return Response(
             WorkflowSerializer(workflow, context={"request": request}).data,
             status=status.HTTP_201_CREATED,

@@ -140,6 +140,19 @@ def test_workflow_actions_are_recorded_with_actor_target_and_via(
     assert not Workflow.objects.filter(pk=wf_id).exists()
 
 
+def test_the_sub_flows_an_example_brings_are_recorded_too(
+    alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    imported = alice_client.post("/api/examples/checked-article/import/", {}, format="json")
+    assert imported.status_code == 201, imported.content
+    entries = AuditEntry.objects.filter(action="workflow.imported", workspace=alice_workspace)
+    main = entries.get(target_id=imported.json()["id"])
+    assert main.detail == {"example": "checked-article"}
+    (copy,) = entries.exclude(pk=main.pk)
+    assert copy.detail == {"example": "fact-check", "subflow_of": imported.json()["id"]}
+    assert Workflow.objects.filter(pk=copy.target_id, workspace=alice_workspace).exists()
+
+
 def test_a_token_request_is_recorded_as_via_token(alice: User, alice_workspace: Workspace) -> None:
     response = token_client(alice).post(
         "/api/workflows/", {"name": "Scripted", "graph": VALID_GRAPH}, format="json"
