@@ -58,6 +58,19 @@ PLAIN = {
     "edges": [edge("brief", "shout"), edge("shout", "result")],
 }
 
+# Stops at a gate nobody decides in the test: a run that stays live for as long as it is watched.
+GATED = {
+    "nodes": [
+        node("brief", "input", 0, 100),
+        node("gate", "approval", 300, 100, prompt="Publish {{ input.topic }}?"),
+        node("result", "output", 600, 100),
+    ],
+    "edges": [
+        edge("brief", "gate"),
+        {"id": "gate-result", "source": "gate", "target": "result", "source_handle": "approved"},
+    ],
+}
+
 # One model call, with no credential named yet: the test picks it in the settings panel.
 ASKING = {
     "nodes": [
@@ -324,11 +337,23 @@ def test_an_invited_runner_joins_runs_cannot_edit_and_loses_access_when_removed(
         assert as_viewer.status == 403, as_viewer.text()
         assert bob_page.request.get(f"/api/workflows/{workflow.pk}/").status == 200
 
-        # -- then removes him
+        # -- a viewer may still watch: he has a run of hers open, live, waiting at its gate
+        gated = make_workflow(alice, "Gated flow", GATED)
+        waiting = csrf_request(
+            app, "POST", f"/api/workflows/{gated.pk}/runs/", {"input": {"topic": "owls"}}
+        )
+        assert waiting.status == 201, waiting.text()
+        bob_page.goto(f"/workflows/{gated.pk}/runs/{waiting.json()['id']}")
+        expect(bob_page.get_by_test_id("run-status")).to_have_attribute("data-status", "waiting")
+        expect(bob_page.get_by_test_id("run-connection")).to_have_text("Live")
+
+        # -- then she removes him: his open run view is cut off at once (the socket is closed
+        # with 4403, which the page takes as final), not left receiving her workspace's events
         accept_next_dialog(app)
         app.get_by_test_id("member-remove-bob").click()
         expect(app.get_by_test_id("member-bob")).to_have_count(0)
         assert not Membership.objects.filter(user=bob, workspace=workspace).exists()
+        expect(bob_page.get_by_test_id("run-connection")).to_have_text("Disconnected")
 
         # -- her workflow is no longer his to see: 404, and the editor says so
         assert bob_page.request.get(f"/api/workflows/{workflow.pk}/").status == 404
