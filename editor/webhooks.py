@@ -163,6 +163,11 @@ class WebhookView(APIView):
         body.is_valid(raise_exception=True)
         secret, prefix, hashed = new_secret(HOOK_KIND)
         with transaction.atomic():
+            # Lock the workflow, not just its trigger: with no trigger yet there is no row to lock,
+            # and two first POSTs at once (a double click, a retrying script) both inserted, the
+            # second failing on the one-trigger-per-workflow constraint with a 500. Queued on
+            # the workflow, the second finds the first's trigger and rotates it.
+            Workflow.objects.select_for_update().get(pk=workflow.pk)
             trigger = WebhookTrigger.objects.select_for_update().filter(workflow=workflow).first()
             rotated = trigger is not None
             if trigger is None:
