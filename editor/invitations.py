@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -74,11 +74,18 @@ def accept(secret: str, user: Any, via: str = "session") -> Membership:
         invitation = Invitation.objects.select_for_update().get(pk=found.pk)
         if invitation.accepted_at is not None:
             raise Gone("this invitation has already been used; ask for a new one")
+        already = Conflict(f"you are already a member of {found.workspace.name}")
         if Membership.objects.filter(workspace=found.workspace, user=user).exists():
-            raise Conflict(f"you are already a member of {found.workspace.name}")
-        membership = Membership.objects.create(
-            workspace=found.workspace, user=user, role=invitation.role
-        )
+            raise already
+        try:
+            # A savepoint: two *different* links to the same workspace, accepted by one person at
+            # once, both pass the check above; the second must be a 409, not a 500.
+            with transaction.atomic():
+                membership = Membership.objects.create(
+                    workspace=found.workspace, user=user, role=invitation.role
+                )
+        except IntegrityError:
+            raise already from None
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
