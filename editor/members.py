@@ -9,9 +9,10 @@ succeed and leave nobody in charge.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -54,6 +55,20 @@ def _unique_slug(name: str) -> str:
         suffix += 1
         slug = f"{base}-{suffix}"
     return slug
+
+
+def _new_workspace(name: str) -> Workspace:
+    """A workspace with a free slug. The slug is picked, then inserted: two workspaces of the same
+    name made at once can pick the same one, so the loser (a savepoint) takes the slug with a
+    random suffix instead of failing the request on the unique constraint."""
+    slug = _unique_slug(name)
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                return Workspace.objects.create(name=name, slug=slug)
+        except IntegrityError:
+            slug = f"{_unique_slug(name)[:90]}-{secrets.token_hex(3)}"
+    return Workspace.objects.create(name=name, slug=slug)
 
 
 def _lock_members(workspace: Workspace) -> list[Membership]:
@@ -127,7 +142,7 @@ class TeamWorkspaceViewSet(
         body.is_valid(raise_exception=True)
         name = body.validated_data["name"]
         with transaction.atomic():
-            workspace = Workspace.objects.create(name=name, slug=_unique_slug(name))
+            workspace = _new_workspace(name)
             Membership.objects.create(user=request.user, workspace=workspace, role=Role.OWNER)
             record(
                 "workspace.created",
