@@ -297,6 +297,15 @@ def test_an_invited_runner_joins_runs_cannot_edit_and_loses_access_when_removed(
         expect(bob_page).to_have_url(re.compile(rf"/settings/members\?workspace={workspace.pk}$"))
         expect(bob_page.get_by_test_id("members-my-role")).to_have_text("runner")
         assert Membership.objects.get(user=bob, workspace=workspace).role == Role.RUNNER
+        # a runner's settings: people and credentials to look at, nothing to change
+        expect(bob_page.get_by_test_id("member-alice")).to_contain_text("owner")
+        expect(bob_page.get_by_test_id("member-role-alice")).to_have_count(0)
+        expect(bob_page.get_by_test_id("invite-form")).to_have_count(0)
+        bob_page.get_by_test_id("settings-tab-credentials").click()
+        expect(bob_page.get_by_test_id("credentials-read-only")).to_contain_text("runner")
+        expect(bob_page.get_by_test_id("credential-form")).to_have_count(0)
+        bob_page.get_by_test_id("settings-tab-audit").click()
+        expect(bob_page.get_by_test_id("audit-forbidden")).to_be_visible()
         # the link was for one use
         bob_page.goto(urlsplit(link).path)
         expect(bob_page.get_by_test_id("invitation-problem")).to_contain_text("already been used")
