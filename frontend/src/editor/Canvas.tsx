@@ -8,7 +8,6 @@ import {
   ConnectionMode,
   Controls,
   getViewportForBounds,
-  MiniMap,
   Panel,
   ReactFlow,
   useNodesInitialized,
@@ -28,9 +27,9 @@ import {
 import { memo, useCallback, useEffect, useLayoutEffect, useRef, useState, type DragEvent, type ReactNode } from 'react';
 import type { LinkEdge, StepNode } from '../graph/convert';
 import type { Verdict } from '../graph/rules';
-import type { RunStore } from '../run/liveStore';
-import { lowDetailSelector, useCanvasInfo, type CanvasInfo } from './canvasContext';
-import { FIT_MAX_ZOOM, fitPadding, MINIMAP, useFit, useIsFitted } from './fit';
+import { lowDetailSelector, useCanvasInfo } from './canvasContext';
+import { FIT_MAX_ZOOM, fitPadding, useFit, useIsFitted } from './fit';
+import { CanvasMiniMap } from './MiniMap';
 import { ConnectionLine, DelegateEdge, EdgeMarkers, FlowEdge } from './LinkEdges';
 import { DRAG_TYPE } from './Palette';
 import { StepNodeCard } from './StepNodeCard';
@@ -40,9 +39,6 @@ const nodeTypes: NodeTypes = { step: StepNodeCard };
 const edgeTypes: EdgeTypes = { flow: FlowEdge, delegate: DelegateEdge };
 
 export const GRID = 16;
-// the mini map paints with inline fills, so its colours live here rather than in CSS
-const CATEGORY_COLOUR: Record<string, string> = { io: '#7dd3fc', ai: '#c4b5fd', logic: '#fcd34d', human: '#6ee7b7' };
-const STATUS_COLOUR: Record<string, string> = { running: '#2563eb', succeeded: '#47cd89', failed: '#d92d20', waiting: '#f79009' };
 const MIN_ZOOM = 0.15;
 const DEFAULT_VIEW: Viewport = { x: 80, y: 80, zoom: 1 };
 /** a card's size before it is measured: its width (CSS) and a typical height */
@@ -259,55 +255,6 @@ export const Canvas = memo(function Canvas({ nodes, edges, editing, snap = true,
     </div>
   );
 });
-
-/** Colours of the mini map's nodes in a run change at most this often: each change repaints all. */
-const MINIMAP_REFRESH_MS = 250;
-
-/** The run's status version, followed at most every MINIMAP_REFRESH_MS. */
-function useThrottledStatusVersion(store: RunStore | null): number {
-  const [version, setVersion] = useState(0);
-  useEffect(() => {
-    if (!store) return;
-    let timer: ReturnType<typeof setTimeout> | null = null;
-    const unsubscribe = store.subscribeStatuses(() => {
-      timer ??= setTimeout(() => {
-        timer = null;
-        setVersion(store.version());
-      }, MINIMAP_REFRESH_MS);
-    });
-    setVersion(store.version());
-    return () => {
-      unsubscribe();
-      if (timer !== null) clearTimeout(timer);
-    };
-  }, [store]);
-  return version;
-}
-
-function CanvasMiniMap({ info }: { info: CanvasInfo }) {
-  const { run, catalogue } = info;
-  const version = useThrottledStatusVersion(run);
-  // a new function when statuses changed: MiniMap re-colours its nodes only when this changes
-  const nodeColor = useCallback(
-    (node: StepNode) => {
-      const status = version >= 0 ? run?.node(node.id).status : undefined;
-      if (status && STATUS_COLOUR[status]) return STATUS_COLOUR[status];
-      return CATEGORY_COLOUR[catalogue.get(node.data.type)?.category ?? ''] ?? '#cbd5e1';
-    },
-    [run, catalogue, version],
-  );
-  return (
-    <MiniMap<StepNode>
-      pannable
-      zoomable
-      position="bottom-right"
-      ariaLabel="Mini map"
-      style={{ width: MINIMAP.width, height: MINIMAP.height }}
-      nodeColor={nodeColor}
-      nodeBorderRadius={6}
-    />
-  );
-}
 
 const sizeSelector = (state: ReactFlowState) => `${state.width}x${state.height}`;
 
