@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -210,13 +210,16 @@ def insert_rows(objs: list[Any]) -> None:
     """
     if not objs:
         return
-    if not connection.features.can_return_rows_from_bulk_insert:
+    # The wrapper itself: every attribute of django.db.connection is a thread-local lookup, and
+    # the fields ask for it hundreds of times per transaction.
+    db = connections[DEFAULT_DB_ALIAS]
+    if not db.features.can_return_rows_from_bulk_insert:
         for obj in objs:
             obj.save(force_insert=True)
         return
     meta = objs[0]._meta
     fields = [f for f in meta.concrete_fields if not f.db_returning]
-    quote = connection.ops.quote_name
+    quote = db.ops.quote_name
     head = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES "
     )
@@ -225,17 +228,17 @@ def insert_rows(objs: list[Any]) -> None:
     for start in range(0, len(objs), INSERT_CHUNK):
         chunk = objs[start : start + INSERT_CHUNK]
         params = [
-            field.get_db_prep_save(field.pre_save(obj, True), connection)
+            field.get_db_prep_save(field.pre_save(obj, True), db)
             for obj in chunk
             for field in fields
         ]
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(head + ", ".join([row] * len(chunk)) + tail, params)
             ids = cursor.fetchall()
         for obj, (pk,) in zip(chunk, ids, strict=True):
             obj.pk = pk
             obj._state.adding = False
-            obj._state.db = connection.alias
+            obj._state.db = db.alias
 
 
 def _exc_info() -> tuple[Any, Any, Any]:
