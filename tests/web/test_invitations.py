@@ -3,8 +3,10 @@ with that role once; revoked links 404, used and expired ones 410; already a mem
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
@@ -12,6 +14,7 @@ from rest_framework.test import APIClient
 
 from editor.authentication import digest
 from editor.models import AuditEntry, Invitation, Membership, Workspace
+from tests.web.concurrency import at_once, require_postgres
 
 
 def _invite(client: APIClient, workspace: Workspace, **body: object) -> dict[str, object]:
@@ -160,3 +163,25 @@ def test_the_link_opens_a_page_that_joins_after_sign_in(
     again = browser.get(page)
     assert again.status_code == 410 and "already been used" in again.content.decode()
     assert browser.get("/invitations/not-a-link").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accepting_two_links_at_once_joins_once(alice: User, alice_workspace: Workspace) -> None:
+    """The second acceptance is a 409 like any other \"already a member\", not a 500."""
+    require_postgres()
+    owner = APIClient()
+    owner.force_login(alice)
+    secrets = [
+        _secret(_invite(owner, alice_workspace, email="zed@example.org", role="viewer"))
+        for _ in range(4)
+    ]
+    zed = User.objects.create_user("zed", "zed@example.org", "pw")
+
+    def accept(secret: str) -> Callable[[APIClient], int]:
+        return lambda c: (
+            c.post("/api/invitations/accept/", {"token": secret}, format="json").status_code
+        )
+
+    results = at_once(zed, [accept(secret) for secret in secrets])
+    assert sorted(results) == [201, 409, 409, 409]
+    assert Membership.objects.filter(user=zed, workspace=alice_workspace).count() == 1

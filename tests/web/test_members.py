@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from editor.models import AuditEntry, Membership, Workspace
+from tests.web.concurrency import at_once, require_postgres
 
 
 def _url(workspace: Workspace, user: User | None = None) -> str:
@@ -194,3 +195,16 @@ def test_two_owners_demoting_each_other_at_once_leave_one_owner(transactional_db
     assert sorted(results.values()) == [200, 403], results
     owners = Membership.objects.filter(workspace=workspace, role="owner").count()
     assert owners == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_team_workspaces_of_one_name_made_at_once_all_succeed(alice: User) -> None:
+    """Their slugs collide; the losers retry with another slug instead of answering 500."""
+    require_postgres()
+    results = at_once(
+        alice,
+        [lambda c: c.post("/api/workspaces/", {"name": "Team"}, format="json").status_code] * 6,
+    )
+    assert results == [201] * 6
+    assert Workspace.objects.filter(name="Team").count() == 6
+    assert len(set(Workspace.objects.filter(name="Team").values_list("slug", flat=True))) == 6

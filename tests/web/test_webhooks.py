@@ -18,6 +18,7 @@ from editor import operations, webhooks
 from editor.authentication import digest
 from editor.models import AuditEntry, Membership, WebhookTrigger, Workflow, Workspace
 from orchestrator.models import Run
+from tests.web.concurrency import at_once, require_postgres
 
 REDIS_URL = os.environ.get("STACK_REDIS_URL") or "redis://127.0.0.1:6379/11"
 
@@ -234,3 +235,14 @@ def test_roles_and_workspaces_guard_the_management_api(
     bad = bob_client.patch(url, {"rate_limit_per_minute": 0}, format="json")
     assert bad.status_code == 400 and "rate_limit_per_minute" in bad.json()["error"]["fields"]
     assert WebhookTrigger.objects.get(workflow=workflow).enabled is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_posts_at_once_leave_one_webhook(alice: User, workflow: Workflow) -> None:
+    """Both succeed (the second rotates the first's secret); neither is a 500 from the
+    one-webhook-per-workflow constraint."""
+    require_postgres()
+    url = f"/api/workflows/{workflow.pk}/webhook/"
+    results = at_once(alice, [lambda c: c.post(url, {}, format="json").status_code] * 6)
+    assert sorted(results) == [201] * 6
+    assert WebhookTrigger.objects.filter(workflow=workflow).count() == 1
