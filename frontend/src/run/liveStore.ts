@@ -147,6 +147,11 @@ export class RunStore {
     return this.statusVersion;
   }
 
+  /** Whether any card, edge or mini map listens: until then an update wakes nobody. */
+  watched(): boolean {
+    return this.nodeListeners.size > 0 || this.edgeListeners.size > 0 || this.anyListeners.size > 0;
+  }
+
   subscribeNode(id: string, listener: Listener): () => void {
     return subscribe(this.nodeListeners, id, listener);
   }
@@ -215,6 +220,10 @@ export function useStatusVersion(store: RunStore | null): number {
 export function useRunStore(runId: string | null, view: RunView, graph: Graph, active: boolean): RunStore | null {
   // a new store per run: nothing of the last run's states may show on the next one
   const store = useMemo(() => new RunStore(), [runId]);
+  // Before the canvas has mounted nobody listens, and filling the store right here (it wakes
+  // no one) lets the cards draw the run's state in their first render; waiting for the layout
+  // effect drew all of them as not run first, then each again.
+  if (active && !store.watched()) store.update(view, graph);
   useLayoutEffect(() => {
     if (active) store.update(view, graph);
   }, [store, view, graph, active]);
