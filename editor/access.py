@@ -1,8 +1,8 @@
 """Who sees what: the one place that scopes querysets to the requesting user's workspaces.
 
 Every view (and the run side's) starts from these, so an object in someone else's workspace is
-simply not found (404), never "forbidden" (403), and its existence does not leak.
-Roles are stored on Membership but not yet enforced: every member may do everything.
+simply not found (404), never "forbidden" (403), and its existence does not leak. What a
+member may do there follows their role (PERMISSIONS below; `require` answers 403).
 """
 
 from __future__ import annotations
@@ -23,9 +23,19 @@ def workspaces_of(user: Any) -> QuerySet[Workspace]:
 
 
 def workflows_of(user: Any) -> QuerySet[Workflow]:
+    """The workflows of the user's workspaces, each annotated with ``role`` (the user's role in
+    its workspace) so that answers can say what the user may do with it."""
     if not getattr(user, "is_authenticated", False):
         return Workflow.objects.none()
-    return Workflow.objects.filter(workspace__memberships__user=user)
+    role = Membership.objects.filter(workspace=OuterRef("workspace_id"), user=user).values("role")
+    return Workflow.objects.filter(workspace__memberships__user=user).annotate(
+        role=Subquery(role[:1])
+    )
+
+
+def allowed(role: str | None) -> dict[str, bool]:
+    """What a role may do, as the API tells the browser (which greys out the rest)."""
+    return {action: role in roles for action, roles in PERMISSIONS.items()}
 
 
 # What each role may do in its workspace. Everyone who belongs may look; deciding approvals is

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from editor.access import allowed, role_in
 from editor.models import Workflow, WorkflowVersion, Workspace
 from editor.operations import EXPORT_FORMAT
 
@@ -76,12 +77,16 @@ class WorkflowSummarySerializer(serializers.ModelSerializer):
     valid = serializers.BooleanField(
         source="current_version.is_valid", default=None, read_only=True
     )
+    can = serializers.SerializerMethodField(
+        help_text='What you may do with it: {"edit": bool, "run": bool}, from your role'
+    )
 
     class Meta:
         model = Workflow
         fields = [
             "id",
             "workspace",
+            "can",
             "name",
             "description",
             "version",
@@ -90,6 +95,13 @@ class WorkflowSummarySerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def get_can(self, workflow: Workflow) -> dict[str, bool]:
+        role = getattr(workflow, "role", None)  # annotated by editor.access.workflows_of
+        if role is None:
+            request = self.context.get("request")
+            role = role_in(request.user, workflow.workspace_id) if request else None
+        return allowed(role)
 
 
 class WorkflowSerializer(WorkflowSummarySerializer):

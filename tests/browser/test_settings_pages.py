@@ -320,17 +320,16 @@ def test_an_invited_runner_joins_runs_cannot_edit_and_loses_access_when_removed(
         expect(bob_page.get_by_test_id("run-status")).to_contain_text(re.compile("succeeded", re.I))
         assert Run.objects.get(pk=run_id).created_by == bob
 
-        # ...but not save it: the editor offers Save, and the server's 403 comes back as a
-        # message naming his role (the real behaviour: the editor does not know roles).
+        # ...but not save it: the editor says so and greys Save out, and the server refuses a
+        # save all the same (403 naming his role).
         bob_page.get_by_test_id("back-to-editor").click()
-        with bob_page.expect_response(
-            lambda r: r.request.method == "PUT" and r.url.endswith(f"/api/workflows/{workflow.pk}/")
-        ) as refused:
-            bob_page.get_by_test_id("save").click()
-        assert refused.value.status == 403
-        error = bob_page.get_by_test_id("toast-error")
-        expect(error).to_contain_text("Could not save")
-        expect(error).to_contain_text("(runner)")
+        expect(bob_page.get_by_test_id("read-only-banner")).to_contain_text("look and run")
+        expect(bob_page.get_by_test_id("save")).to_be_disabled()
+        expect(bob_page.get_by_test_id("run")).to_be_enabled()
+        graph = {"graph": workflow.current_version.graph}  # type: ignore[union-attr]
+        refused = csrf_request(bob_page, "PUT", f"/api/workflows/{workflow.pk}/", graph)
+        assert refused.status == 403
+        assert "(runner)" in refused.json()["error"]["message"]
         assert workflow.versions.count() == versions_before
 
         # -- Alice makes him a viewer on the Members page: he may no longer start runs

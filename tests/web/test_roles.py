@@ -320,3 +320,15 @@ def test_it_lets_each_role_do_what_it_may_and_nothing_else(
     run.refresh_from_db()
     assert run.status != "cancelled"
     assert _people_and_triggers() == people_before
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_workflow_says_what_your_role_may_do_with_it(
+    role: str, member: Callable[[str], APIClient], workflow: Workflow
+) -> None:
+    """The editor greys out Save and Run from this; it must match the table above."""
+    client = member(role)
+    expected = {"edit": role in EDIT, "run": role in RUN}
+    assert client.get(f"/api/workflows/{workflow.pk}/").json()["can"] == expected
+    listed = client.get("/api/workflows/").json()["results"]
+    assert [w["can"] for w in listed if w["id"] == str(workflow.pk)] == [expected]

@@ -37,7 +37,9 @@ export const ACTION_GROUPS: { value: string; label: string }[] = [
   { value: 'workspace.', label: 'Workspace' },
 ];
 
-export const TARGET_TYPES = ['workflow', 'run', 'approval', 'model', 'credential', 'membership', 'invitation', 'webhooktrigger', 'workspace'];
+// What entries are recorded against (editor.audit: the target's model name): members' changes
+// name the person (`user`), a webhook's name its workflow.
+export const TARGET_TYPES = ['workflow', 'run', 'approval', 'model', 'credential', 'user', 'invitation', 'workspace'];
 
 export const PAGE_SIZE = 50;
 

@@ -32,6 +32,8 @@ export interface WorkflowSummary {
   valid?: boolean | null;
   /** the brief's shape; either may come */
   current_version?: VersionSummary | null;
+  /** what the signed-in user's role lets them do with it (absent: assume everything) */
+  can?: { edit: boolean; run: boolean };
 }
 
 export function versionOf(workflow: Pick<WorkflowSummary, 'version' | 'current_version'> | null | undefined): number | null {

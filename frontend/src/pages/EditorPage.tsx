@@ -155,9 +155,17 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     // editor.graph is read when the timer fires; the structure key is what matters
   }, [structure, workflow, mode, workflowId]);
 
+  // What the user's role allows (the server refuses the rest with 403 anyway; this says so first).
+  const canEdit = workflow?.can?.edit ?? true;
+  const canRun = workflow?.can?.run ?? true;
+
   // ---- save ---------------------------------------------------------------------------------
   const save = useCallback(async (): Promise<boolean> => {
     if (!workflow || saving) return false;
+    if (!canEdit) {
+      toast.show('Your role in this workspace cannot save changes; that takes owner or editor.', 'info');
+      return false;
+    }
     setSaving(true);
     const graph = editor.graph;
     const base = versionOf(workflow);
@@ -196,7 +204,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     } finally {
       setSaving(false);
     }
-  }, [editor, saving, toast, workflow, workflowId]);
+  }, [canEdit, editor, saving, toast, workflow, workflowId]);
 
   const rename = useCallback(async () => {
     const next = name.trim();
@@ -402,7 +410,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   );
 
   // ---- keyboard -----------------------------------------------------------------------------
-  const keyActions = { save, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, selectOnly: editor.selectOnly, duplicateSelection, autoLayout, fit, mode };
+  const keyActions = { save, canRun, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, selectOnly: editor.selectOnly, duplicateSelection, autoLayout, fit, mode };
   const keys = useRef(keyActions);
   keys.current = keyActions;
   useEffect(() => {
@@ -418,7 +426,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       }
       if (mod && key === 'enter') {
         event.preventDefault();
-        setRunDialog(true);
+        if (k.canRun) setRunDialog(true);
         return;
       }
       if (inField) return; // let text fields keep their own undo, select-all and copy
@@ -660,12 +668,26 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               </>
             )}
             {mode === 'edit' && (
-              <button type="button" className="btn btn-secondary" onClick={() => void save()} disabled={saving} data-testid="save" title="Save (Ctrl/⌘ S)">
+              <button
+                type="button"
+                className="btn btn-secondary"
+                onClick={() => void save()}
+                disabled={saving || !canEdit}
+                data-testid="save"
+                title={canEdit ? 'Save (Ctrl/⌘ S)' : 'Saving takes the owner or editor role'}
+              >
                 {saving ? 'Saving…' : 'Save'}
               </button>
             )}
             {mode !== 'preview' && (
-              <button type="button" className="btn btn-primary" onClick={() => setRunDialog(true)} data-testid="run" title="Run (Ctrl/⌘ Enter)">
+              <button
+                type="button"
+                className="btn btn-primary"
+                onClick={() => setRunDialog(true)}
+                disabled={!canRun}
+                data-testid="run"
+                title={canRun ? 'Run (Ctrl/⌘ Enter)' : 'Running takes the owner, editor or runner role'}
+              >
                 ▷ {mode === 'run' ? 'Run again' : 'Run'}
               </button>
             )}
@@ -681,6 +703,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             <button type="button" className="btn btn-secondary btn-small" onClick={() => setPreview(null)}>
               Back to editing
             </button>
+          </div>
+        )}
+        {mode === 'edit' && !canEdit && (
+          <div className="banner banner-info" role="status" data-testid="read-only-banner">
+            Read-only: your role lets you look{canRun ? ' and run' : ''}; changing this workflow takes the owner or editor role.
           </div>
         )}
         {mode === 'edit' && grouped.graph.length > 0 && (
