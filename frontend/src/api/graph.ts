@@ -41,7 +41,7 @@ export interface Issue {
   field?: string | null;
 }
 
-export type Category = 'io' | 'ai' | 'logic' | 'human';
+export type Category = 'io' | 'ai' | 'logic' | 'human' | 'integrations';
 
 /** The subset of JSON Schema that pydantic generates for node settings, plus our `widget` key. */
 export interface JsonSchema {

@@ -48,6 +48,37 @@ const PATHS: Record<string, ReactNode> = {
       <path d="M8.5 12l2.5 2.5 4.5-5" />
     </>
   ),
+  classifier: (
+    <>
+      <path d="M4 5h16l-6 7v6l-4 2v-8z" />
+    </>
+  ),
+  conversation: (
+    <>
+      <path d="M4 5h11a1 1 0 0 1 1 1v6a1 1 0 0 1-1 1H9l-3 3v-3H4a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1z" />
+      <path d="M18 9h2a1 1 0 0 1 1 1v6a1 1 0 0 1-1 1h-1v3l-3-3h-5a1 1 0 0 1-1-1v-1" />
+    </>
+  ),
+  subflow: (
+    <>
+      <rect x="3" y="4" width="7" height="6" rx="1" />
+      <rect x="14" y="14" width="7" height="6" rx="1" />
+      <path d="M6.5 10v3.5a1.5 1.5 0 0 0 1.5 1.5h6" />
+      <path d="M12 13l2 2-2 2" />
+    </>
+  ),
+  http_request: (
+    <>
+      <circle cx="12" cy="12" r="9" />
+      <path d="M3 12h18M12 3c2.5 2.5 3.8 5.5 3.8 9s-1.3 6.5-3.8 9c-2.5-2.5-3.8-5.5-3.8-9S9.5 5.5 12 3z" />
+    </>
+  ),
+  integrations: (
+    <>
+      <circle cx="12" cy="12" r="9" />
+      <path d="M3 12h18" />
+    </>
+  ),
   io: <path d="M4 12h16M14 6l6 6-6 6" />,
   ai: <path d="M12 3l2.5 6.5L21 12l-6.5 2.5L12 21l-2.5-6.5L3 12l6.5-2.5z" />,
   logic: <path d="M12 3l9 9-9 9-9-9z" />,

@@ -2,12 +2,13 @@
 
 import type { Category } from '../api/graph';
 
-export const CATEGORY_ORDER: Category[] = ['io', 'ai', 'logic', 'human'];
+export const CATEGORY_ORDER: Category[] = ['io', 'ai', 'logic', 'integrations', 'human'];
 
 export const CATEGORY_LABEL: Record<string, string> = {
   io: 'Input & output',
   ai: 'AI agents',
   logic: 'Logic',
+  integrations: 'Integrations',
   human: 'Human in the loop',
 };
 

@@ -637,7 +637,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             </button>
             <ApprovalsLink />
           <Link to={paths.models()} className="btn btn-ghost" data-testid="models-link">
-            Models
+            Settings
           </Link>
             <span className="help-anchor">
               <button

@@ -148,7 +148,7 @@ export function WorkflowListPage() {
         <div className="page-actions">
           <ApprovalsLink className="btn btn-secondary" />
           <Link to={paths.models()} className="btn btn-secondary" data-testid="models-link">
-            Models
+            Settings
           </Link>
           <input ref={fileInput} type="file" accept="application/json,.json" hidden onChange={onImportFile} data-testid="import-file" />
           <button type="button" className="btn btn-secondary" onClick={() => fileInput.current?.click()} data-testid="import">
