@@ -129,3 +129,15 @@ export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
 }
+
+/** The server's field errors keyed as a form shows them; anything else goes to the form. */
+export function fieldErrors<K extends string>(error: unknown, fields: K[]): Partial<Record<K | 'form', string>> {
+  if (!(error instanceof ApiError)) return { form: errorMessage(error) } as Partial<Record<K | 'form', string>>;
+  const found: Partial<Record<K | 'form', string>> = {};
+  for (const field of fields) {
+    const message = error.fieldMessage(field);
+    if (message) found[field] = message;
+  }
+  if (Object.keys(found).length === 0) found.form = error.message;
+  return found;
+}

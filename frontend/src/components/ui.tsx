@@ -69,3 +69,13 @@ export function ErrorState({ title = 'Something went wrong', message, onRetry }:
     </div>
   );
 }
+
+/** A field's (or a form's) error message under it; nothing when there is none. */
+export function FieldError({ message, testId }: { message?: string; testId: string }) {
+  if (!message) return null;
+  return (
+    <div className="field-error" role="alert" data-testid={testId}>
+      {message}
+    </div>
+  );
+}

@@ -3,11 +3,12 @@
 // adds a model. The server's field errors show under the fields.
 
 import { useCallback, useEffect, useReducer, useState, type FormEvent } from 'react';
-import { errorMessage, ApiError } from '../api/client';
+import { errorMessage } from '../api/client';
 import { listModels, resetModel, saveModel, setCachedModels, type ModelEntry } from '../api/models';
 import { useToast } from '../components/toast';
-import { EmptyState, ErrorState, LoadingState, Spinner } from '../components/ui';
-import { loginUrl } from '../router';
+import { LoadStatus } from '../components/LoadStatus';
+import { EmptyState, FieldError as SharedFieldError, Spinner } from '../components/ui';
+import { useLoad } from '../components/useLoad';
 import {
   apiFieldErrors,
   canReset,
@@ -22,39 +23,28 @@ import {
   type FieldErrors,
 } from './catalogue';
 
-type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; models: ModelEntry[] };
-
 export function ModelsPage() {
-  const [load, setLoad] = useState<Load>({ status: 'loading' });
   const [adding, setAdding] = useState(false);
+  const { load, reload, set } = useLoad(
+    (signal) =>
+      listModels({ signal }).then((models) => {
+        setCachedModels(models);
+        return models;
+      }),
+    [],
+  );
 
   useEffect(() => {
     document.title = 'Models — Flows';
   }, []);
 
-  const fetchModels = useCallback((signal?: AbortSignal) => {
-    setLoad({ status: 'loading' });
-    listModels({ signal })
-      .then((models) => {
-        setLoad({ status: 'ready', models });
-        setCachedModels(models);
-      })
-      .catch((error: unknown) => {
-        if (error instanceof DOMException && error.name === 'AbortError') return;
-        setLoad({ status: 'error', error });
-      });
-  }, []);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    fetchModels(controller.signal);
-    return () => controller.abort();
-  }, [fetchModels]);
-
-  const replace = useCallback((models: ModelEntry[]) => {
-    setLoad({ status: 'ready', models });
-    setCachedModels(models);
-  }, []);
+  const replace = useCallback(
+    (models: ModelEntry[]) => {
+      set(models);
+      setCachedModels(models);
+    },
+    [set],
+  );
 
   return (
     <div className="page list-page models-page" data-testid="models-page">
@@ -72,28 +62,22 @@ export function ModelsPage() {
 
       {adding && <AddModelForm onAdded={(models) => { replace(models); setAdding(false); }} onCancel={() => setAdding(false)} />}
 
-      {load.status === 'loading' && <LoadingState label="Loading models…" />}
-      {load.status === 'error' &&
-        (load.error instanceof ApiError && load.error.needsLogin ? (
-          <div className="page-center">
-            <ErrorState title="You are signed out" message="Sign in to see the models." />
-            <a className="btn btn-primary" href={loginUrl()}>
-              Sign in
-            </a>
-          </div>
-        ) : (
-          <div data-testid="models-error">
-            <ErrorState title="Could not load the models" message={errorMessage(load.error)} onRetry={() => fetchModels()} />
-          </div>
-        ))}
-      {load.status === 'ready' && load.models.length === 0 && (
+      <LoadStatus
+        load={load}
+        loading="Loading models…"
+        errorTitle="Could not load the models"
+        errorTestId="models-error"
+        onRetry={reload}
+        signedOut="Sign in to see the models."
+      />
+      {load.status === 'ready' && load.data.length === 0 && (
         <div data-testid="models-empty">
           <EmptyState title="No models yet" action={<button type="button" className="btn btn-primary" onClick={() => setAdding(true)}>Add a model</button>}>
             The catalogue is empty. Add a model with its prices.
           </EmptyState>
         </div>
       )}
-      {load.status === 'ready' && load.models.length > 0 && (
+      {load.status === 'ready' && load.data.length > 0 && (
         <table className="table models-table" data-testid="models-table">
           <thead>
             <tr>
@@ -106,7 +90,7 @@ export function ModelsPage() {
             </tr>
           </thead>
           <tbody>
-            {load.models.map((entry) => (
+            {load.data.map((entry) => (
               // a new entry object (after a save or reset) starts the row afresh
               <ModelRow key={`${entry.model}|${entry.source}|${entry.input_price}|${entry.output_price}|${entry.context}`} entry={entry} onChanged={replace} />
             ))}
@@ -118,12 +102,7 @@ export function ModelsPage() {
 }
 
 function FieldError({ name, message }: { name: string; message?: string }) {
-  if (!message) return null;
-  return (
-    <div className="field-error" role="alert" data-testid={`field-error-${name}`}>
-      {message}
-    </div>
-  );
+  return <SharedFieldError message={message} testId={`field-error-${name}`} />;
 }
 
 function ModelRow({ entry, onChanged }: { entry: ModelEntry; onChanged: (models: ModelEntry[]) => void }) {

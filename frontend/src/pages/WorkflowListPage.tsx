@@ -5,11 +5,12 @@ import { useCallback, useEffect, useRef, useState, type ChangeEvent } from 'reac
 import { ApiError, errorMessage } from '../api/client';
 import type { Graph } from '../api/graph';
 import { api, versionOf, type WorkflowSummary } from '../api/resources';
+import { needsLogin, SignedOut } from '../components/LoadStatus';
 import { Modal } from '../components/Modal';
 import { useToast } from '../components/toast';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
-import { Link, loginUrl, navigate, paths } from '../router';
+import { Link, navigate, paths } from '../router';
 import { ApprovalsLink } from '../approvals/ApprovalsLink';
 import { ExamplesDialog } from './ExamplesDialog';
 import { WebhookDialog } from '../webhooks/WebhookDialog';
@@ -127,16 +128,7 @@ export function WorkflowListPage() {
     }
   };
 
-  if (error instanceof ApiError && error.needsLogin) {
-    return (
-      <div className="page page-center">
-        <ErrorState title="You are signed out" message="Sign in to see your workflows." />
-        <a className="btn btn-primary" href={loginUrl()}>
-          Sign in
-        </a>
-      </div>
-    );
-  }
+  if (needsLogin(error)) return <SignedOut className="page page-center" message="Sign in to see your workflows." />;
 
   return (
     <div className="page list-page">

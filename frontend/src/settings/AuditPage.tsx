@@ -6,7 +6,9 @@ import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { ACTION_GROUPS, TARGET_TYPES, actionText, listAudit, type AuditEntry, type AuditFilters } from '../api/audit';
 import { ApiError, errorMessage } from '../api/client';
 import type { WorkspaceSummary } from '../api/workspaces';
-import { EmptyState, ErrorState, LoadingState } from '../components/ui';
+import { LoadStatus } from '../components/LoadStatus';
+import { EmptyState } from '../components/ui';
+import { isAbort } from '../components/useLoad';
 import { formatDate } from '../run/format';
 
 type Load =
@@ -36,7 +38,7 @@ export function AuditPage({ workspace }: { workspace: WorkspaceSummary }) {
       listAudit(workspace.id, filters, 1, { signal })
         .then((page) => setLoad({ status: 'ready', entries: page.results, count: page.count, page: 1, more: page.next !== null, loadingMore: false }))
         .catch((error: unknown) => {
-          if (error instanceof DOMException && error.name === 'AbortError') return;
+          if (isAbort(error)) return;
           // The role may have changed since the workspace list was loaded.
           if (error instanceof ApiError && error.status === 403 && !error.needsLogin) setLoad({ status: 'forbidden' });
           else setLoad({ status: 'error', error });
@@ -161,12 +163,7 @@ export function AuditPage({ workspace }: { workspace: WorkspaceSummary }) {
             </div>
           </form>
 
-          {load.status === 'loading' && <LoadingState label="Loading the audit log…" />}
-          {load.status === 'error' && (
-            <div data-testid="audit-error">
-              <ErrorState title="Could not load the audit log" message={errorMessage(load.error)} onRetry={() => fetchFirst()} />
-            </div>
-          )}
+          <LoadStatus load={load} loading="Loading the audit log…" errorTitle="Could not load the audit log" errorTestId="audit-error" onRetry={() => fetchFirst()} />
           {load.status === 'ready' && load.entries.length === 0 && (
             <div data-testid="audit-empty">
               <EmptyState title={filtered ? 'Nothing matches these filters' : 'Nothing recorded yet'}>

@@ -3,8 +3,8 @@
 // never shown again; the list shows a hint (the last characters) so two keys can be told apart.
 // Owners and editors add, replace and delete; everyone else sees the list read-only.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiError, errorMessage } from '../api/client';
+import { useEffect, useState, type FormEvent } from 'react';
+import { errorMessage, fieldErrors } from '../api/client';
 import {
   createCredential,
   deleteCredential,
@@ -17,28 +17,16 @@ import {
 } from '../api/credentials';
 import type { WorkspaceSummary } from '../api/workspaces';
 import { useToast } from '../components/toast';
-import { EmptyState, ErrorState, LoadingState } from '../components/ui';
+import { LoadStatus } from '../components/LoadStatus';
+import { EmptyState, FieldError } from '../components/ui';
+import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
-
-type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; credentials: Credential[] };
 
 const EDIT_ROLES = new Set(['owner', 'editor']);
 const KINDS = Object.keys(KIND_LABELS) as CredentialKind[];
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 type FieldErrors = Partial<Record<'name' | 'value' | 'kind' | 'config.base_url' | 'config.header' | 'form', string>>;
-
-/** The server's field errors keyed as the form shows them; anything else goes to the form. */
-export function fieldErrors(error: unknown, fields: (keyof FieldErrors)[]): FieldErrors {
-  if (!(error instanceof ApiError)) return { form: errorMessage(error) };
-  const found: FieldErrors = {};
-  for (const field of fields) {
-    const message = error.fieldMessage(field);
-    if (message) found[field] = message;
-  }
-  if (Object.keys(found).length === 0) found.form = error.message;
-  return found;
-}
 
 function configFor(kind: CredentialKind, baseUrl: string, header: string): CredentialConfig {
   if (kind === 'http_header') return { header: header.trim() };
@@ -55,44 +43,24 @@ function describeConfig(credential: Credential): string {
 export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) {
   const toast = useToast();
   const canEdit = EDIT_ROLES.has(workspace.role);
-  const [load, setLoad] = useState<Load>({ status: 'loading' });
   const [replacing, setReplacing] = useState<string | null>(null);
+  const { load, reload, update } = useLoad((signal) => listCredentials(workspace.id, { signal }), [workspace.id]);
 
   useEffect(() => {
     document.title = 'Credentials — Flows';
   }, []);
 
-  const fetchCredentials = useCallback(
-    (signal?: AbortSignal) => {
-      setLoad({ status: 'loading' });
-      listCredentials(workspace.id, { signal })
-        .then((credentials) => setLoad({ status: 'ready', credentials }))
-        .catch((error: unknown) => {
-          if (error instanceof DOMException && error.name === 'AbortError') return;
-          setLoad({ status: 'error', error });
-        });
-    },
-    [workspace.id],
-  );
-
-  useEffect(() => {
-    const controller = new AbortController();
-    fetchCredentials(controller.signal);
-    return () => controller.abort();
-  }, [fetchCredentials]);
-
   const put = (credential: Credential, replaces: string = credential.name) =>
-    setLoad((current) => {
-      if (current.status !== 'ready') return current;
-      const others = current.credentials.filter((c) => c.name !== replaces && c.name !== credential.name);
-      return { status: 'ready', credentials: [...others, credential].sort((a, b) => a.name.localeCompare(b.name)) };
+    update((credentials) => {
+      const others = credentials.filter((c) => c.name !== replaces && c.name !== credential.name);
+      return [...others, credential].sort((a, b) => a.name.localeCompare(b.name));
     });
 
   const remove = async (credential: Credential) => {
     if (!window.confirm(`Delete the credential “${credential.name}”? Nodes that name it will fail until it is added again.`)) return;
     try {
       await deleteCredential(workspace.id, credential.name);
-      setLoad((current) => (current.status === 'ready' ? { status: 'ready', credentials: current.credentials.filter((c) => c.name !== credential.name) } : current));
+      update((credentials) => credentials.filter((c) => c.name !== credential.name));
       toast.show(`Deleted “${credential.name}”.`, 'success');
     } catch (error) {
       toast.show(`Could not delete: ${errorMessage(error)}`, 'error');
@@ -118,20 +86,15 @@ export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) 
 
       {canEdit && <NewCredentialForm workspaceId={workspace.id} onMade={(credential) => put(credential)} />}
 
-      {load.status === 'loading' && <LoadingState label="Loading credentials…" />}
-      {load.status === 'error' && (
-        <div data-testid="credentials-error">
-          <ErrorState title="Could not load the credentials" message={errorMessage(load.error)} onRetry={() => fetchCredentials()} />
-        </div>
-      )}
-      {load.status === 'ready' && load.credentials.length === 0 && (
+      <LoadStatus load={load} loading="Loading credentials…" errorTitle="Could not load the credentials" errorTestId="credentials-error" onRetry={reload} />
+      {load.status === 'ready' && load.data.length === 0 && (
         <div data-testid="credentials-empty">
           <EmptyState title="No credentials yet">
             {canEdit ? 'Add an API key above; LLM nodes use it for their calls.' : 'An owner or editor can add API keys here.'}
           </EmptyState>
         </div>
       )}
-      {load.status === 'ready' && load.credentials.length > 0 && (
+      {load.status === 'ready' && load.data.length > 0 && (
         <table className="table" data-testid="credentials-table">
           <thead>
             <tr>
@@ -148,7 +111,7 @@ export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) 
             </tr>
           </thead>
           <tbody>
-            {load.credentials.map((credential) => (
+            {load.data.map((credential) => (
               <CredentialRow
                 key={credential.name}
                 credential={credential}
@@ -260,9 +223,9 @@ function ReplaceForm({ workspaceId, credential, onDone, onCancel }: { workspaceI
           data-testid="credential-new-value"
           onChange={(e) => setValue(e.target.value)}
         />
-        <ErrorText message={errors.value} testId="credential-replace-error-value" />
+        <FieldError message={errors.value} testId="credential-replace-error-value" />
       </div>
-      <ErrorText message={errors.form} testId="credential-replace-error" />
+      <FieldError message={errors.form} testId="credential-replace-error" />
       <div className="page-actions">
         <button type="submit" className="btn btn-primary btn-small" disabled={saving} data-testid="credential-replace-submit">
           {saving ? 'Saving…' : 'Replace'}
@@ -272,15 +235,6 @@ function ReplaceForm({ workspaceId, credential, onDone, onCancel }: { workspaceI
         </button>
       </div>
     </form>
-  );
-}
-
-function ErrorText({ message, testId }: { message?: string; testId: string }) {
-  if (!message) return null;
-  return (
-    <div className="field-error" role="alert" data-testid={testId}>
-      {message}
-    </div>
   );
 }
 
@@ -334,7 +288,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
               </option>
             ))}
           </select>
-          <ErrorText message={errors.kind} testId="credential-error-kind" />
+          <FieldError message={errors.kind} testId="credential-error-kind" />
         </div>
         <div className="field">
           <label className="field-label" htmlFor="credential-name">
@@ -351,7 +305,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
             data-testid="credential-name"
             onChange={(e) => setName(e.target.value)}
           />
-          <ErrorText message={errors.name} testId="credential-error-name" />
+          <FieldError message={errors.name} testId="credential-error-name" />
         </div>
         <div className="field">
           <label className="field-label" htmlFor="credential-value">
@@ -367,7 +321,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
             data-testid="credential-value"
             onChange={(e) => setValue(e.target.value)}
           />
-          <ErrorText message={errors.value} testId="credential-error-value" />
+          <FieldError message={errors.value} testId="credential-error-value" />
         </div>
         {isLlm && (
           <div className="field">
@@ -384,7 +338,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
               data-testid="credential-base-url"
               onChange={(e) => setBaseUrl(e.target.value)}
             />
-            <ErrorText message={errors['config.base_url']} testId="credential-error-base_url" />
+            <FieldError message={errors['config.base_url']} testId="credential-error-base_url" />
           </div>
         )}
         {kind === 'http_header' && (
@@ -401,11 +355,11 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
               data-testid="credential-header"
               onChange={(e) => setHeader(e.target.value)}
             />
-            <ErrorText message={errors['config.header']} testId="credential-error-header" />
+            <FieldError message={errors['config.header']} testId="credential-error-header" />
           </div>
         )}
       </div>
-      <ErrorText message={errors.form} testId="credential-error" />
+      <FieldError message={errors.form} testId="credential-error" />
       <div className="page-actions">
         <button type="submit" className="btn btn-primary" disabled={saving} data-testid="credential-submit">
           {saving ? 'Saving…' : 'Add credential'}

@@ -2,8 +2,8 @@
 // members, invite by email (the link is shown once, to copy: no email is sent) and revoke pending
 // invitations; everyone may leave. A new team workspace can be made here too.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiError, errorMessage } from '../api/client';
+import { useEffect, useState, type FormEvent } from 'react';
+import { ApiError, errorMessage, fieldErrors } from '../api/client';
 import {
   changeRole,
   createWorkspace,
@@ -20,13 +20,13 @@ import {
 } from '../api/members';
 import type { Role, WorkspaceSummary } from '../api/workspaces';
 import { useToast } from '../components/toast';
-import { EmptyState, ErrorState, LoadingState, Spinner } from '../components/ui';
+import { LoadStatus } from '../components/LoadStatus';
+import { EmptyState, FieldError, Spinner } from '../components/ui';
+import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { paths } from '../router';
 import { CopyField } from '../webhooks/CopyField';
 import { formatMoment } from '../webhooks/when';
-
-type Load<T> = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; items: T };
 
 /** A full page load, so the settings header picks up the changed list of workspaces. */
 function reloadTo(url: string): void {
@@ -35,30 +35,11 @@ function reloadTo(url: string): void {
 
 export function MembersPage({ workspace }: { workspace: WorkspaceSummary }) {
   const isOwner = workspace.role === 'owner';
-  const [members, setMembers] = useState<Load<Member[]>>({ status: 'loading' });
+  const { load: members, reload, set: setMembers } = useLoad((signal) => listMembers(workspace.id, { signal }), [workspace.id]);
 
   useEffect(() => {
     document.title = 'Members — Flows';
   }, []);
-
-  const fetchMembers = useCallback(
-    (signal?: AbortSignal) => {
-      setMembers({ status: 'loading' });
-      listMembers(workspace.id, { signal })
-        .then((items) => setMembers({ status: 'ready', items }))
-        .catch((error: unknown) => {
-          if (error instanceof DOMException && error.name === 'AbortError') return;
-          setMembers({ status: 'error', error });
-        });
-    },
-    [workspace.id],
-  );
-
-  useEffect(() => {
-    const controller = new AbortController();
-    fetchMembers(controller.signal);
-    return () => controller.abort();
-  }, [fetchMembers]);
 
   return (
     <div className="page list-page" data-testid="members-page">
@@ -74,20 +55,8 @@ export function MembersPage({ workspace }: { workspace: WorkspaceSummary }) {
         </div>
       </header>
 
-      {members.status === 'loading' && <LoadingState label="Loading members…" />}
-      {members.status === 'error' && (
-        <div data-testid="members-error">
-          <ErrorState title="Could not load the members" message={errorMessage(members.error)} onRetry={() => fetchMembers()} />
-        </div>
-      )}
-      {members.status === 'ready' && (
-        <MemberTable
-          workspace={workspace}
-          members={members.items}
-          isOwner={isOwner}
-          onChanged={(items) => setMembers({ status: 'ready', items })}
-        />
-      )}
+      <LoadStatus load={members} loading="Loading members…" errorTitle="Could not load the members" errorTestId="members-error" onRetry={reload} />
+      {members.status === 'ready' && <MemberTable workspace={workspace} members={members.data} isOwner={isOwner} onChanged={setMembers} />}
 
       {isOwner && <Invitations workspace={workspace} />}
     </div>
@@ -234,32 +203,13 @@ function MemberTable({
 
 function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
   const toast = useToast();
-  const [load, setLoad] = useState<Load<Invitation[]>>({ status: 'loading' });
   const [made, setMade] = useState<NewInvitation | null>(null);
-
-  const fetchInvitations = useCallback(
-    (signal?: AbortSignal) => {
-      setLoad({ status: 'loading' });
-      listInvitations(workspace.id, { signal })
-        .then((items) => setLoad({ status: 'ready', items }))
-        .catch((error: unknown) => {
-          if (error instanceof DOMException && error.name === 'AbortError') return;
-          setLoad({ status: 'error', error });
-        });
-    },
-    [workspace.id],
-  );
-
-  useEffect(() => {
-    const controller = new AbortController();
-    fetchInvitations(controller.signal);
-    return () => controller.abort();
-  }, [fetchInvitations]);
+  const { load, reload, update } = useLoad((signal) => listInvitations(workspace.id, { signal }), [workspace.id]);
 
   const revoke = async (invitation: Invitation) => {
     try {
       await revokeInvitation(workspace.id, invitation.id);
-      setLoad((current) => (current.status === 'ready' ? { status: 'ready', items: current.items.filter((i) => i.id !== invitation.id) } : current));
+      update((items) => items.filter((i) => i.id !== invitation.id));
       if (made?.id === invitation.id) setMade(null);
       toast.show(`Revoked the invitation for ${invitation.email}.`, 'success');
     } catch (error) {
@@ -276,7 +226,7 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
         workspace={workspace}
         onInvited={(invitation) => {
           setMade(invitation);
-          setLoad((current) => (current.status === 'ready' ? { status: 'ready', items: [invitation, ...current.items] } : current));
+          update((items) => [invitation, ...items]);
         }}
       />
       {made && (
@@ -292,18 +242,13 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
       <h2 className="section-title" style={{ marginTop: 24 }}>
         Pending invitations
       </h2>
-      {load.status === 'loading' && <LoadingState label="Loading invitations…" />}
-      {load.status === 'error' && (
-        <div data-testid="invitations-error">
-          <ErrorState title="Could not load the invitations" message={errorMessage(load.error)} onRetry={() => fetchInvitations()} />
-        </div>
-      )}
-      {load.status === 'ready' && load.items.length === 0 && (
+      <LoadStatus load={load} loading="Loading invitations…" errorTitle="Could not load the invitations" errorTestId="invitations-error" onRetry={reload} />
+      {load.status === 'ready' && load.data.length === 0 && (
         <p className="muted" data-testid="invitations-empty">
           No pending invitations.
         </p>
       )}
-      {load.status === 'ready' && load.items.length > 0 && (
+      {load.status === 'ready' && load.data.length > 0 && (
         <table className="table" data-testid="invitations-table">
           <thead>
             <tr>
@@ -317,7 +262,7 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
             </tr>
           </thead>
           <tbody>
-            {load.items.map((invitation) => (
+            {load.data.map((invitation) => (
               <tr key={invitation.id} data-testid={`invitation-${invitation.email}`}>
                 <td>{invitation.email}</td>
                 <td>{invitation.role}</td>
@@ -355,11 +300,7 @@ function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onI
       onInvited(await invite(workspace.id, { email: email.trim(), role }));
       setEmail('');
     } catch (error) {
-      if (error instanceof ApiError && (error.fieldMessage('email') || error.fieldMessage('role'))) {
-        setErrors({ email: error.fieldMessage('email'), role: error.fieldMessage('role') });
-      } else {
-        setErrors({ form: errorMessage(error) });
-      }
+      setErrors(fieldErrors(error, ['email', 'role']));
     } finally {
       setSaving(false);
     }
@@ -382,11 +323,7 @@ function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onI
             data-testid="invite-email"
             onChange={(e) => setEmail(e.target.value)}
           />
-          {errors.email && (
-            <div className="field-error" role="alert" data-testid="invite-error-email">
-              {errors.email}
-            </div>
-          )}
+          <FieldError message={errors.email} testId="invite-error-email" />
         </div>
         <div className="field">
           <label className="field-label" htmlFor="invite-role">
@@ -399,18 +336,10 @@ function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onI
               </option>
             ))}
           </select>
-          {errors.role && (
-            <div className="field-error" role="alert" data-testid="invite-error-role">
-              {errors.role}
-            </div>
-          )}
+          <FieldError message={errors.role} testId="invite-error-role" />
         </div>
       </div>
-      {errors.form && (
-        <div className="field-error" role="alert" data-testid="invite-error">
-          {errors.form}
-        </div>
-      )}
+      <FieldError message={errors.form} testId="invite-error" />
       <p className="field-help">No email is sent: you get a link to copy and pass on. It expires in 7 days.</p>
       <div className="page-actions">
         <button type="submit" className="btn btn-primary" disabled={saving} data-testid="invite-submit">
@@ -456,11 +385,7 @@ function NewWorkspaceButton() {
       <button type="button" className="btn btn-ghost btn-small" onClick={() => setOpen(false)}>
         Cancel
       </button>
-      {error && (
-        <div className="field-error" role="alert" data-testid="workspace-new-error">
-          {error}
-        </div>
-      )}
+      <FieldError message={error ?? undefined} testId="workspace-new-error" />
     </form>
   );
 }

@@ -2,14 +2,12 @@
 // workspace, which workspace the section shows. The choice is kept in ?workspace= so a link
 // to a section of another workspace works.
 
-import { useEffect, useState } from 'react';
-import { ApiError, errorMessage } from '../api/client';
 import { listWorkspaces, type WorkspaceSummary } from '../api/workspaces';
-import { EmptyState, ErrorState, LoadingState } from '../components/ui';
-import { Link, loginUrl, navigate, paths, useSearch } from '../router';
+import { LoadStatus } from '../components/LoadStatus';
+import { EmptyState } from '../components/ui';
+import { useLoad } from '../components/useLoad';
+import { Link, navigate, paths, useSearch } from '../router';
 import { SETTINGS_SECTIONS, sectionById } from './sections';
-
-type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; workspaces: WorkspaceSummary[] };
 
 export function chosenWorkspace(workspaces: WorkspaceSummary[], search: string): WorkspaceSummary | undefined {
   const wanted = new URLSearchParams(search).get('workspace');
@@ -17,22 +15,11 @@ export function chosenWorkspace(workspaces: WorkspaceSummary[], search: string):
 }
 
 export function SettingsPage({ section }: { section: string }) {
-  const [load, setLoad] = useState<Load>({ status: 'loading' });
+  const { load } = useLoad((signal) => listWorkspaces({ signal }), []);
   const current = sectionById(section);
   const search = useSearch();
 
-  useEffect(() => {
-    const controller = new AbortController();
-    listWorkspaces({ signal: controller.signal })
-      .then((workspaces) => setLoad({ status: 'ready', workspaces }))
-      .catch((error: unknown) => {
-        if (error instanceof DOMException && error.name === 'AbortError') return;
-        setLoad({ status: 'error', error });
-      });
-    return () => controller.abort();
-  }, []);
-
-  const workspace = load.status === 'ready' ? chosenWorkspace(load.workspaces, search) : undefined;
+  const workspace = load.status === 'ready' ? chosenWorkspace(load.data, search) : undefined;
   const query = workspace ? `?workspace=${workspace.id}` : '';
 
   return (
@@ -48,7 +35,7 @@ export function SettingsPage({ section }: { section: string }) {
             </Link>
           ))}
         </nav>
-        {load.status === 'ready' && load.workspaces.length > 1 && workspace && (
+        {load.status === 'ready' && load.data.length > 1 && workspace && (
           <label className="settings-workspace">
             <span className="muted">Workspace</span>
             <select
@@ -56,7 +43,7 @@ export function SettingsPage({ section }: { section: string }) {
               data-testid="settings-workspace"
               onChange={(event) => navigate(`${paths.settings(section)}?workspace=${event.target.value}`)}
             >
-              {load.workspaces.map((w) => (
+              {load.data.map((w) => (
                 <option key={w.id} value={w.id}>
                   {w.name} ({w.role})
                 </option>
@@ -72,18 +59,7 @@ export function SettingsPage({ section }: { section: string }) {
           </EmptyState>
         </div>
       )}
-      {current && load.status === 'loading' && <LoadingState label="Loading your workspaces…" />}
-      {current && load.status === 'error' &&
-        (load.error instanceof ApiError && load.error.needsLogin ? (
-          <div className="page-center">
-            <ErrorState title="You are signed out" message="Sign in to see the settings." />
-            <a className="btn btn-primary" href={loginUrl()}>
-              Sign in
-            </a>
-          </div>
-        ) : (
-          <ErrorState title="Could not load your workspaces" message={errorMessage(load.error)} />
-        ))}
+      {current && <LoadStatus load={load} loading="Loading your workspaces…" errorTitle="Could not load your workspaces" signedOut="Sign in to see the settings." />}
       {current && workspace && current.render({ workspace })}
     </div>
   );

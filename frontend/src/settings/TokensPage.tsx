@@ -2,16 +2,16 @@
 // with a copy button and a curl example; the list shows names and prefixes only. Tokens are
 // yours, not the workspace's: they act with your role in every workspace you belong to.
 
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
-import { ApiError, errorMessage } from '../api/client';
+import { useEffect, useState, type FormEvent } from 'react';
+import { errorMessage, fieldErrors } from '../api/client';
 import { createToken, deleteToken, listTokens, type ApiToken, type NewApiToken } from '../api/tokens';
 import { useToast } from '../components/toast';
-import { EmptyState, ErrorState, LoadingState } from '../components/ui';
+import { LoadStatus } from '../components/LoadStatus';
+import { EmptyState, FieldError } from '../components/ui';
+import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { CopyField } from '../webhooks/CopyField';
 import { formatMoment } from '../webhooks/when';
-
-type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; tokens: ApiToken[] };
 
 export const EXPIRY_CHOICES: { label: string; days: number | null }[] = [
   { label: '30 days', days: 30 },
@@ -26,34 +26,18 @@ export function curlWithToken(secret: string, origin: string = window.location.o
 
 export function TokensPage() {
   const toast = useToast();
-  const [load, setLoad] = useState<Load>({ status: 'loading' });
   const [made, setMade] = useState<NewApiToken | null>(null);
+  const { load, reload, update } = useLoad((signal) => listTokens({ signal }), []);
 
   useEffect(() => {
     document.title = 'API tokens — Flows';
   }, []);
 
-  const fetchTokens = useCallback((signal?: AbortSignal) => {
-    setLoad({ status: 'loading' });
-    listTokens({ signal })
-      .then((tokens) => setLoad({ status: 'ready', tokens }))
-      .catch((error: unknown) => {
-        if (error instanceof DOMException && error.name === 'AbortError') return;
-        setLoad({ status: 'error', error });
-      });
-  }, []);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    fetchTokens(controller.signal);
-    return () => controller.abort();
-  }, [fetchTokens]);
-
   const remove = async (token: ApiToken) => {
     if (!window.confirm(`Delete the token “${token.name}”? Scripts using it stop working at once.`)) return;
     try {
       await deleteToken(token.id);
-      setLoad((current) => (current.status === 'ready' ? { status: 'ready', tokens: current.tokens.filter((t) => t.id !== token.id) } : current));
+      update((tokens) => tokens.filter((t) => t.id !== token.id));
       if (made?.id === token.id) setMade(null);
       toast.show(`Deleted “${token.name}”.`, 'success');
     } catch (error) {
@@ -75,7 +59,7 @@ export function TokensPage() {
       <NewTokenForm
         onMade={(token) => {
           setMade(token);
-          setLoad((current) => (current.status === 'ready' ? { status: 'ready', tokens: [token, ...current.tokens] } : current));
+          update((tokens) => [token, ...tokens]);
         }}
       />
 
@@ -94,18 +78,13 @@ export function TokensPage() {
         </div>
       )}
 
-      {load.status === 'loading' && <LoadingState label="Loading your tokens…" />}
-      {load.status === 'error' && (
-        <div data-testid="tokens-error">
-          <ErrorState title="Could not load your tokens" message={errorMessage(load.error)} onRetry={() => fetchTokens()} />
-        </div>
-      )}
-      {load.status === 'ready' && load.tokens.length === 0 && (
+      <LoadStatus load={load} loading="Loading your tokens…" errorTitle="Could not load your tokens" errorTestId="tokens-error" onRetry={reload} />
+      {load.status === 'ready' && load.data.length === 0 && (
         <div data-testid="tokens-empty">
           <EmptyState title="No API tokens yet">Make one above to call the API from a script.</EmptyState>
         </div>
       )}
-      {load.status === 'ready' && load.tokens.length > 0 && (
+      {load.status === 'ready' && load.data.length > 0 && (
         <table className="table" data-testid="tokens-table">
           <thead>
             <tr>
@@ -120,7 +99,7 @@ export function TokensPage() {
             </tr>
           </thead>
           <tbody>
-            {load.tokens.map((token) => (
+            {load.data.map((token) => (
               <tr key={token.id} data-testid={`token-${token.name}`}>
                 <td>{token.name}</td>
                 <td>
@@ -171,11 +150,7 @@ function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
       onMade(await createToken({ name: name.trim(), expires_in_days: days === 'never' ? null : Number(days) }));
       setName('');
     } catch (error) {
-      if (error instanceof ApiError && (error.fieldMessage('name') || error.fieldMessage('expires_in_days'))) {
-        setErrors({ name: error.fieldMessage('name'), expires_in_days: error.fieldMessage('expires_in_days') });
-      } else {
-        setErrors({ form: errorMessage(error) });
-      }
+      setErrors(fieldErrors(error, ['name', 'expires_in_days']));
     } finally {
       setSaving(false);
     }
@@ -198,11 +173,7 @@ function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
             data-testid="token-name"
             onChange={(e) => setName(e.target.value)}
           />
-          {errors.name && (
-            <div className="field-error" role="alert" data-testid="token-error-name">
-              {errors.name}
-            </div>
-          )}
+          <FieldError message={errors.name} testId="token-error-name" />
         </div>
         <div className="field">
           <label className="field-label" htmlFor="token-expiry">
@@ -215,18 +186,10 @@ function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
               </option>
             ))}
           </select>
-          {errors.expires_in_days && (
-            <div className="field-error" role="alert" data-testid="token-error-expires_in_days">
-              {errors.expires_in_days}
-            </div>
-          )}
+          <FieldError message={errors.expires_in_days} testId="token-error-expires_in_days" />
         </div>
       </div>
-      {errors.form && (
-        <div className="field-error" role="alert" data-testid="token-error">
-          {errors.form}
-        </div>
-      )}
+      <FieldError message={errors.form} testId="token-error" />
       <div className="page-actions">
         <button type="submit" className="btn btn-primary" disabled={saving} data-testid="token-submit">
           {saving ? 'Creating…' : 'Create token'}
