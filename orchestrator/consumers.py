@@ -5,7 +5,12 @@ On connect the consumer joins the run's group *first*, then sends the stored eve
 ``after``; live events that arrive meanwhile wait in the consumer's queue (Channels handles one
 message at a time). From then on it keeps ``last_seq``: an event at or below it is a duplicate
 and dropped; an event that skips ahead means a broadcast was lost or overtaken, so the missing
-ones are read from the database first. Streamed chunks carry no seq and pass straight through.
+ones are read from the database first. Streamed chunks carry no seq and pass straight through,
+except those already in a snapshot this socket was sent.
+
+Streamed text is not in the event log, so after the catch-up the socket gets, for each step
+running at connect, one ``step.chunk`` with ``"snapshot": true`` holding the text streamed so far
+(from Redis, :mod:`orchestrator.stream_buffer`); the client replaces that step's text with it.
 
 Membership is checked at connect and again whenever it changes: every socket of a signed-in
 person also joins their access group (:mod:`orchestrator.revocation`), and on ``access.changed`` a
@@ -16,17 +21,21 @@ the person lost their place is not pushed once they have lost it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from orchestrator import stream_buffer
 from orchestrator.access import approvals_of, runs_of
 from orchestrator.approvals import eligible, role_in
-from orchestrator.models import Approval, Event
+from orchestrator.models import Approval, Event, Step
 from orchestrator.publisher import run_group, user_group
 from orchestrator.revocation import access_group
+
+log = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
@@ -39,8 +48,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     group: str | None = None
     access: str | None = None
     workspace_id: int | None = None
+    # (step, round, attempt) -> how many chunks of it the snapshot sent held
+    snapshot_chunks: dict[tuple[object, object, object], int]
 
     async def connect(self) -> None:
+        self.snapshot_chunks = {}
         await self.accept()
         self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -62,7 +74,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return
         self.group = run_group(self.run_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # Which steps run is read after joining the group and before the catch-up, so each one's
+        # step.started (committed with its attempt) is in the catch-up, before its snapshot.
+        running = await self._running_steps()
         await self._catch_up(until=None)
+        await self._send_snapshots(running)
 
     async def disconnect(self, code: int) -> None:
         await self._leave_groups()
@@ -100,7 +116,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         event = message["event"]
         seq = event.get("seq")
         if seq is None:
-            await self.send_json(event)
+            if not self._in_snapshot(event):
+                await self.send_json(event)
             return
         if seq <= self.last_seq:
             return
@@ -119,6 +136,65 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
                 self.last_seq = event["seq"]
             if len(batch) < CATCH_UP_BATCH:
                 return
+
+    async def _send_snapshots(self, running: list[tuple[str, str, int, int]]) -> None:
+        """The text each running step streamed so far, one message per step.
+
+        Why nothing is lost or doubled: a worker stores each chunk before broadcasting it
+        (orchestrator.publisher), and this socket joined the group before reading the store.
+        So a chunk not in the snapshot was broadcast after the read, hence after the join, and
+        reaches this socket live; a chunk in it may reach the socket live as well (broadcast
+        after the join), and is dropped by its index (``_in_snapshot``). Live chunks wait in the
+        consumer's queue until connect() returns, so they all come after the snapshot.
+        """
+        if not running:
+            return
+        keys = [stream_buffer.stream_key(self.run_id, k, r, a) for k, _, r, a in running]
+        try:
+            snapshots = await stream_buffer.read(stream_buffer.client(), keys)
+        except Exception:  # the socket then shows the text from the next chunk on, as before
+            log.exception("could not read the streamed text of run %s", self.run_id)
+            return
+        for (key, node, round_, attempt), snapshot in zip(running, snapshots, strict=True):
+            if snapshot is None:
+                continue  # nothing streamed yet: every chunk will come live
+            self.snapshot_chunks[(key, round_, attempt)] = snapshot.chunks
+            await self.send_json(
+                {
+                    "seq": None,
+                    "type": "step.chunk",
+                    "run": self.run_id,
+                    "step": key,
+                    "node": node,
+                    "status": "running",
+                    "data": {
+                        "text": snapshot.text,
+                        "attempt": attempt,
+                        "round": round_,
+                        "snapshot": True,
+                        "chunks": snapshot.chunks,
+                        "truncated": snapshot.truncated,
+                    },
+                    "ts": None,
+                }
+            )
+
+    def _in_snapshot(self, event: dict[str, Any]) -> bool:
+        """Whether this live chunk is already in the snapshot sent for its step."""
+        data = event.get("data") or {}
+        index = data.get("index")
+        if event.get("type") != "step.chunk" or not isinstance(index, int):
+            return False
+        held = self.snapshot_chunks.get((event.get("step"), data.get("round"), data.get("attempt")))
+        return held is not None and index < held
+
+    @database_sync_to_async
+    def _running_steps(self) -> list[tuple[str, str, int, int]]:
+        return list(
+            Step.objects.filter(run_id=self.run_id, status="running").values_list(
+                "key", "node_id", "round", "attempt"
+            )
+        )
 
     @database_sync_to_async
     def _watched_workspace(self) -> int | None:

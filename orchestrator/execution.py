@@ -21,6 +21,8 @@ from orchestrator import loop, operations
 from orchestrator.models import Run, Step
 from orchestrator.operations import Claimed, Dispatch, lease_seconds
 from orchestrator.publisher import publish, run_group
+from orchestrator.stream_buffer import Appender, stream_key
+from orchestrator.stream_buffer import client as stream_client
 from runtime.errors import PermanentError, StepError
 from runtime.nodes.base import (
     Complete,
@@ -244,12 +246,24 @@ def _resume_value(step: Step) -> Any:
 
 
 def _chunk_publisher(claimed: Claimed) -> Any:
-    """Streamed text goes to live viewers only; the step's final output is what is stored."""
+    """Streamed text goes to live viewers, and into Redis for those who connect mid-step
+    (:mod:`orchestrator.stream_buffer`); the step's final output is what the database stores."""
     run_id = str(claimed.run.pk)
     step = claimed.step
     group = run_group(run_id)
+    appender = Appender(stream_key(run_id, step.key, step.round, step.attempt))
+    count = 0
 
     def emit(text: str) -> None:
+        nonlocal count
+        index = count
+        count += 1
+
+        async def store() -> None:
+            # Awaited by the publisher's drain just before this chunk's broadcast, on the same
+            # loop and in the same queue, so the stored text never lags behind what went out.
+            await appender.append(stream_client(), index, text)
+
         publish(
             group,
             {
@@ -261,10 +275,16 @@ def _chunk_publisher(claimed: Claimed) -> Any:
                     "step": step.key,
                     "node": step.node_id,
                     "status": "running",
-                    "data": {"text": text, "attempt": step.attempt},
+                    "data": {
+                        "text": text,
+                        "attempt": step.attempt,
+                        "round": step.round,
+                        "index": index,
+                    },
                     "ts": None,
                 },
             },
+            before=store,
         )
 
     return emit

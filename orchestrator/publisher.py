@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from channels.layers import get_channel_layer
@@ -21,7 +22,11 @@ from orchestrator import loop
 
 log = logging.getLogger(__name__)
 
-_queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+# A message for a group, and what must be done (on the loop) before it goes out, if anything.
+Before = Callable[[], Awaitable[None]]
+Item = tuple[str, dict[str, Any], Before | None]
+
+_queue: asyncio.Queue[Item] | None = None
 _queue_lock = threading.Lock()
 
 
@@ -33,10 +38,18 @@ def user_group(user_id: object) -> str:
     return f"user.{user_id}"
 
 
-async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+async def _drain(queue: asyncio.Queue[Item]) -> None:
     layer = get_channel_layer()
     while True:
-        group, message = await queue.get()
+        group, message, before = await queue.get()
+        if before is not None:
+            # In line, not a task of its own: a streamed chunk is stored before it is broadcast,
+            # which is what lets a socket that reads the stored text after joining the group
+            # miss no chunk (orchestrator.stream_buffer).
+            try:
+                await before()
+            except Exception:  # the text of a late viewer is then short; the live one is not
+                log.exception("could not store a streamed chunk for %s", group)
         try:
             if layer is not None:
                 await layer.group_send(group, message)
@@ -44,7 +57,7 @@ async def _drain(queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
             log.exception("could not broadcast to %s", group)
 
 
-def _get_queue() -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+def _get_queue() -> asyncio.Queue[Item]:
     global _queue
     with _queue_lock:
         event_loop = loop.background_loop()
@@ -54,17 +67,18 @@ def _get_queue() -> asyncio.Queue[tuple[str, dict[str, Any]]]:
             # deadlocked the step whenever a chunk was the process's first message (seen when
             # execute_step ran inside a transaction, so no on_commit broadcast came first).
             # Since Python 3.10 a Queue binds to its loop on first use, so it can be made here.
-            queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+            queue: asyncio.Queue[Item] = asyncio.Queue()
             asyncio.run_coroutine_threadsafe(_drain(queue), event_loop)
             queue._flow_loop = event_loop  # type: ignore[attr-defined]
             _queue = queue
         return _queue
 
 
-def publish(group: str, message: dict[str, Any]) -> None:
-    """Queue ``message`` for ``group``; returns at once."""
+def publish(group: str, message: dict[str, Any], before: Before | None = None) -> None:
+    """Queue ``message`` for ``group``; returns at once. ``before`` is awaited on the process
+    loop just before the message is sent, in queue order."""
     queue = _get_queue()
-    loop.background_loop().call_soon_threadsafe(queue.put_nowait, (group, message))
+    loop.background_loop().call_soon_threadsafe(queue.put_nowait, (group, message, before))
 
 
 def publish_events(run_id: object, events: list[dict[str, Any]]) -> None:

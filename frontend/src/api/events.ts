@@ -41,6 +41,22 @@ export interface Totals extends ModelFigures {
   by_model: Record<string, ModelFigures>;
 }
 
+/** A piece of a step's streamed answer (not stored: step.chunk events carry no seq).
+ *
+ * Live chunks number themselves per attempt (`index` 0, 1, …). A socket that connects while the
+ * step streams first gets one `snapshot`: the whole text so far, holding the first `chunks`
+ * chunks; it replaces what the view had, and live chunks below `chunks` are already in it. */
+export interface StreamedText {
+  text: string;
+  attempt?: number;
+  round?: number;
+  index?: number;
+  snapshot?: boolean;
+  chunks?: number;
+  /** the server stopped keeping the text past its size limit: the snapshot holds only the start */
+  truncated?: boolean;
+}
+
 export interface EventDataByType {
   'run.started': { input: unknown };
   'run.succeeded': { output: unknown; totals: Totals };
@@ -48,7 +64,7 @@ export interface EventDataByType {
   'run.cancelled': Record<string, never>;
   'run.waiting': { steps: string[] };
   'step.started': { attempt: number; input: unknown; parent: string | null; round: number };
-  'step.chunk': { text: string };
+  'step.chunk': StreamedText;
   'step.retrying': { attempt: number; error: StepError; delay: number };
   'step.succeeded': {
     output: unknown;
@@ -91,7 +107,8 @@ export const EVENT_TYPES: readonly EventType[] = [
 /** One event as the WebSocket and the event log send it. */
 export type RunEvent = {
   [T in EventType]: {
-    seq: number;
+    /** the event's place in the run's log; null for streamed chunks, which are not logged */
+    seq: T extends 'step.chunk' ? number | null : number;
     type: T;
     run: string;
     /** the step id for step.* events, null for run.* events */
@@ -111,7 +128,7 @@ export function isRunEvent(value: unknown): value is RunEvent {
   if (typeof value !== 'object' || value === null) return false;
   const v = value as Record<string, unknown>;
   return (
-    typeof v.seq === 'number' &&
+    (typeof v.seq === 'number' || (v.seq === null && v.type === 'step.chunk')) &&
     typeof v.type === 'string' &&
     (EVENT_TYPES as readonly string[]).includes(v.type)
   );

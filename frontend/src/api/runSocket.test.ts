@@ -48,8 +48,9 @@ function open(finished = () => false) {
     runId: 'r1',
     lastSeq: () => lastSeq,
     onEvent: (e) => {
-      got.push(e.seq);
-      lastSeq = e.seq;
+      // a streamed chunk (seq null) is passed on but moves no seq: recorded as -1
+      got.push(e.seq ?? -1);
+      lastSeq = e.seq ?? lastSeq;
     },
     onState: (s) => states.push(s),
     isFinished: finished,
@@ -83,6 +84,16 @@ describe('run socket', () => {
     FakeSocket.made[1].send(event(3));
     expect(got).toEqual([1, 2, 3]);
     expect(states).toContain('open');
+  });
+
+  it('passes streamed chunks on although they carry no seq; other events without one are not', () => {
+    const { got } = open();
+    FakeSocket.made[0].open();
+    FakeSocket.made[0].send(event(1));
+    FakeSocket.made[0].send({ ...event(1), seq: null, data: { text: 'Hel', attempt: 1, round: 0, index: 0 } } as RunEvent);
+    FakeSocket.made[0].send({ ...event(1), seq: null, type: 'step.succeeded' } as unknown as RunEvent);
+    FakeSocket.made[0].send(event(2));
+    expect(got).toEqual([1, -1, 2]);
   });
 
   it('backs off exponentially while the server stays away, up to a ceiling', () => {

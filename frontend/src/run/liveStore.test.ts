@@ -7,7 +7,7 @@ import { RunStore } from './liveStore';
 function viewUpTo(last: number): RunView {
   return applyEvents(
     initialRunView(researchRun[0].run),
-    researchRun.filter((e) => e.seq <= last),
+    researchRun.filter((e) => e.seq !== null && e.seq <= last),
   );
 }
 

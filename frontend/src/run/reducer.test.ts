@@ -3,7 +3,7 @@ import type { EventDataByType, EventType, RunEvent } from '../api/events';
 import type { RunDetail } from '../api/resources';
 import { research, researchRun, team } from '../test/fixtures';
 import { edgeRunStates } from './edges';
-import { applyEvent, applyEvents, fromSnapshot, initialRunView, nodeStatus, type RunView } from './reducer';
+import { applyEvent, applyEvents, fromSnapshot, initialRunView, nodeStatus, STREAM_GAP, type RunView } from './reducer';
 
 /** Builds events the way the server numbers them: seq from 1, one clock tick apart. */
 function script() {
@@ -270,5 +270,102 @@ describe('run reducer: snapshot, then events after its seq', () => {
     expect(view.nodes.lead.subtree.cost).toBe(0.0035);
     expect(view.steps.lead.startedAt).toBe(1004);
     expect(nodeStatus(view, 'out')).toBe('idle');
+  });
+});
+
+describe('run reducer: streamed text, live and caught up', () => {
+  type Chunk = EventDataByType['step.chunk'];
+  const chunk = (data: Chunk, step = 'w', run = 'run-1'): RunEvent =>
+    ({ seq: null, type: 'step.chunk', run, step, node: 'w', status: 'running', data, ts: null }) as unknown as RunEvent;
+  const live = (index: number, text: string, attempt = 1, round = 0) => chunk({ text, index, attempt, round });
+  const snapshot = (text: string, chunks: number, attempt = 1, round = 0, truncated = false) =>
+    chunk({ text, chunks, attempt, round, truncated, snapshot: true });
+
+  /** A run whose worker step 'w' has started (attempt 1), at seq 2. */
+  function started(): RunView {
+    const { events, add } = script();
+    add('run.started', null, { input: null }, 'running');
+    add('step.started', 'w', { attempt: 1, input: null, parent: null, round: 0 }, 'running', 'w');
+    return applyEvents(initialRunView('run-1'), events);
+  }
+
+  it('appends live chunks in order, without touching the seq', () => {
+    const view = applyEvents(started(), [live(0, 'Hel'), live(1, 'lo')]);
+    expect(view.steps.w.text).toBe('Hello');
+    expect(view.lastSeq).toBe(2);
+    expect(view.streaming).toBe('w');
+  });
+
+  it('replaces the text with a snapshot, then drops the live chunks it already holds', () => {
+    // a page that joined late saw only chunk 1 (and its socket delivered 2 before 3)
+    const joined = applyEvents(started(), [live(1, 'lo'), snapshot('Hello', 2), live(1, 'lo'), live(2, ' wor'), live(3, 'ld')]);
+    expect(joined.steps.w.text).toBe('Hello world');
+    expect(joined.steps.w.stream?.chunks).toBe(4);
+  });
+
+  it('takes a fresh snapshot after a reconnect in place of what it had, not after it', () => {
+    const before = applyEvents(started(), [live(0, 'Hel'), live(1, 'lo')]);
+    const after = applyEvents(before, [snapshot('Hello wor', 3), live(3, 'ld')]);
+    expect(after.steps.w.text).toBe('Hello world');
+  });
+
+  it('leaves the text of failed attempts in place and replaces only the current one', () => {
+    const { events, add } = script();
+    add('run.started', null, { input: null }, 'running');
+    add('step.started', 'w', { attempt: 1, input: null, parent: null, round: 0 }, 'running', 'w');
+    const first = applyEvents(initialRunView('run-1'), events);
+    const withOne = applyEvent(first, live(0, 'broken'));
+    const retried = applyEvents(withOne, [
+      { ...events[1], seq: 3, type: 'step.retrying', data: { attempt: 1, error: { message: 'boom' }, delay: 1 } } as RunEvent,
+      { ...events[1], seq: 4, data: { attempt: 2, input: null, parent: null, round: 0 } } as RunEvent,
+    ]);
+    const prefix = retried.steps.w.text;
+    expect(prefix.startsWith('broken')).toBe(true);
+    const view = applyEvents(retried, [snapshot('Fine', 1, 2), live(0, 'broken again'), live(1, ' now', 2)]);
+    expect(view.steps.w.text).toBe(`${prefix}Fine now`);
+  });
+
+  it('ignores a snapshot of an earlier attempt, and one for a step that has already finished', () => {
+    const { events, add } = script();
+    add('run.started', null, { input: null }, 'running');
+    add('step.started', 'w', { attempt: 2, input: null, parent: null, round: 0 }, 'running', 'w');
+    const second = applyEvents(initialRunView('run-1'), [...events, live(0, 'two', 2)]);
+    expect(applyEvent(second, snapshot('one', 5, 1))).toBe(second);
+    add('step.succeeded', 'w', { ...usage(1, 1, 0), output: 'two!', attempt: 2 }, 'succeeded', 'w');
+    const done = applyEvents(second, events.slice(2));
+    expect(applyEvent(done, snapshot('two', 1, 2)).steps.w.text).toBe('two');
+  });
+
+  it('starts from the snapshot alone when the page was loaded from the API mid-step', () => {
+    const detail: RunDetail = {
+      id: 'run-1',
+      status: 'running',
+      input: null,
+      output: null,
+      error: null,
+      last_seq: 2,
+      steps: [
+        {
+          id: 'w', node: 'w', type: 'worker', status: 'running', parent: null, input: null, output: null, branch: null,
+          error: null, attempt: 1, model: null, tokens_in: 0, tokens_out: 0, cost: 0, started_at: 1001, finished_at: null,
+          duration_ms: null,
+        },
+      ],
+    } as RunDetail;
+    const view = applyEvents(fromSnapshot(detail), [live(4, 'ld'), snapshot('Hello wor', 4), live(3, 'wor'), live(4, 'ld')]);
+    // the live chunk that came before the snapshot is superseded by it, the repeated one dropped
+    expect(view.steps.w.text).toBe('Hello world');
+  });
+
+  it('marks where text is missing: a snapshot cut at the server’s limit, a chunk that never came', () => {
+    const cut = applyEvents(started(), [snapshot('Hel', 5, 1, 0, true), live(5, '!')]);
+    expect(cut.steps.w.text).toBe(`Hel${STREAM_GAP}!`);
+    const lost = applyEvents(started(), [live(0, 'a'), live(2, 'c')]);
+    expect(lost.steps.w.text).toBe(`a${STREAM_GAP}c`);
+  });
+
+  it('keeps old chunks without an index (a server before indices) appending as they come', () => {
+    const view = applyEvents(started(), [chunk({ text: 'a' }), chunk({ text: 'b' })]);
+    expect(view.steps.w.text).toBe('ab');
   });
 });

@@ -5,6 +5,10 @@
 // reconnect (or over a snapshot) never counts anything twice. From the steps it derives what the
 // canvas shows per node: a status, duration, tokens and cost, the delegations a manager made and
 // the cost of its whole subtree.
+//
+// Streamed chunks (step.chunk) have no seq: they are placed by their index within the step's
+// attempt instead. A socket that connects mid-step first gets a snapshot of the text so far,
+// which replaces the attempt's text; live chunks it already holds are dropped by index.
 
 import {
   FINISHED_RUN_STATUSES,
@@ -29,6 +33,19 @@ export interface RetryRecord {
   ts: number;
 }
 
+/** Where the streamed text of the step's current attempt stands. */
+export interface StreamMark {
+  round: number;
+  attempt: number;
+  /** where in `text` this attempt's streamed text begins (earlier attempts' text comes before) */
+  from: number;
+  /** how many of this attempt's chunks `text` holds */
+  chunks: number;
+}
+
+/** Put where streamed text is missing: a snapshot cut at the server's limit, or a lost chunk. */
+export const STREAM_GAP = ' […] ';
+
 export interface StepView {
   id: string;
   node: string;
@@ -51,6 +68,8 @@ export interface StepView {
   finishedAt: number | null;
   /** model output streamed by step.chunk */
   text: string;
+  /** null until the step starts streaming (or starts, in this view) */
+  stream: StreamMark | null;
   /** attempts that failed and were retried */
   retries: RetryRecord[];
   /** steps this one delegated to (a manager's tasks) */
@@ -152,6 +171,7 @@ function newStep(id: string, node: string, parent: string | null = null): StepVi
     startedAt: null,
     finishedAt: null,
     text: '',
+    stream: null,
     retries: [],
     children: [],
     request: null,
@@ -281,6 +301,32 @@ function liveTotals(steps: Record<string, StepView>): Totals {
   return totals;
 }
 
+/** The stream mark a chunk of (round, attempt) belongs to; null for a chunk of an earlier one. */
+function streamFor(step: StepView, round: number, attempt: number): StreamMark | null {
+  const mark = step.stream;
+  if (mark && (round < mark.round || (round === mark.round && attempt < mark.attempt))) return null;
+  if (mark && round === mark.round && attempt === mark.attempt) return mark;
+  return { round, attempt, from: step.text.length, chunks: 0 };
+}
+
+/** A chunk applied to its step; the same step object when the chunk changes nothing. */
+function withChunk(step: StepView, data: EventOf<'step.chunk'>['data']): StepView {
+  const text = data.text ?? '';
+  if (typeof data.index !== 'number' && !data.snapshot) return { ...step, text: step.text + text };
+  const mark = streamFor(step, data.round ?? 0, data.attempt ?? step.attempt);
+  if (mark === null) return step;
+  if (data.snapshot) {
+    // what this view streamed of the attempt so far is replaced by the server's whole copy
+    if (isStepFinished(step)) return step; // its stored output came first and is the truth
+    const kept = step.text.slice(0, mark.from) + text + (data.truncated ? STREAM_GAP : '');
+    return { ...step, text: kept, stream: { ...mark, chunks: data.chunks ?? 0 } };
+  }
+  const index = data.index!;
+  if (index < mark.chunks) return step; // already here (it was in a snapshot)
+  const gap = index > mark.chunks ? STREAM_GAP : '';
+  return { ...step, text: step.text + gap + text, stream: { ...mark, chunks: index + 1 } };
+}
+
 function applyStepEvent(state: RunView, event: RunEvent): RunView {
   const id = event.step!;
   const known = state.steps[id];
@@ -302,14 +348,18 @@ function applyStepEvent(state: RunView, event: RunEvent): RunView {
       step.startedAt ??= event.ts;
       step.finishedAt = null;
       step.error = null;
+      // a snapshot of this very attempt may have come first: keep what it set
+      const mark = streamFor(step, step.round, step.attempt);
+      if (mark && mark !== step.stream) step.stream = mark;
       streaming = id;
       break;
     }
     case 'step.chunk': {
-      step.text += (event as EventOf<'step.chunk'>).data.text ?? '';
-      steps[id] = step;
+      const next = withChunk(step, (event as EventOf<'step.chunk'>).data);
+      if (known && next === step) return state; // nothing new (a repeat, or stale)
+      steps[id] = next;
       // chunks change no figures: keep the derived nodes as they are
-      return { ...state, steps, order, streaming: id, lastSeq: event.seq };
+      return { ...state, steps, order, streaming: id, lastSeq: event.seq ?? state.lastSeq };
     }
     case 'step.retrying': {
       const data = (event as EventOf<'step.retrying'>).data;
@@ -383,18 +433,19 @@ function applyStepEvent(state: RunView, event: RunEvent): RunView {
   if (step.parent && steps[step.parent] && !steps[step.parent].children.includes(id)) {
     steps[step.parent] = { ...steps[step.parent], children: [...steps[step.parent].children, id] };
   }
-  const next: RunView = { ...state, steps, order, streaming, lastSeq: event.seq };
+  const next: RunView = { ...state, steps, order, streaming, lastSeq: event.seq ?? state.lastSeq };
   next.nodes = deriveNodes(next);
   if (!FINISHED_RUN_STATUSES.has(state.status)) next.totals = liveTotals(steps);
   return next;
 }
 
-/** Apply one event. Events at or below `lastSeq`, or for another run, leave the state as it is. */
+/** Apply one event. Events at or below `lastSeq`, or for another run, leave the state as it is
+ * (streamed chunks have no seq: their index within the attempt places them). */
 export function applyEvent(state: RunView, event: RunEvent): RunView {
-  if (event.seq <= state.lastSeq) return state;
+  if (event.seq !== null && event.seq <= state.lastSeq) return state;
   if (state.runId && event.run && event.run !== state.runId) return state;
   if (event.type.startsWith('step.')) {
-    if (!event.step) return { ...state, lastSeq: event.seq };
+    if (!event.step) return { ...state, lastSeq: event.seq ?? state.lastSeq };
     const next = applyStepEvent(state, event);
     if (next.status === 'idle' || next.status === 'queued') next.status = 'running';
     // a decision came (there is no run-level "resumed" event): the run goes on once nothing waits
@@ -404,7 +455,7 @@ export function applyEvent(state: RunView, event: RunEvent): RunView {
     }
     return next;
   }
-  const next: RunView = { ...state, lastSeq: event.seq, runId: state.runId ?? event.run };
+  const next: RunView = { ...state, lastSeq: event.seq ?? state.lastSeq, runId: state.runId ?? event.run };
   switch (event.type) {
     case 'run.started':
       next.status = runStatusOf(event, 'running');
