@@ -4,47 +4,28 @@ resumes the run on the worker to the end."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
-import httpx
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from editor.models import Membership, Role, Workspace
-from editor.tokens import issue_token
 from orchestrator.models import Approval, Run, Step
-from tests.orchestrator.conftest import make_workflow
+from tests.orchestrator.conftest import (
+    client_of,
+    finished,
+    make_workflow,
+    notifications,
+    session_of,
+    start_run,
+)
 from tests.orchestrator.test_approvals import gated_graph
 from tests.support.stack import CeleryWorker, Daphne, Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def session_of(user: User) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
-
-
-@contextlib.contextmanager
-def notifications(daphne: Daphne, session: str | None) -> Iterator[ClientConnection]:
-    headers = {"Cookie": f"sessionid={quote(session)}"} if session else {}
-    with connect(
-        daphne.ws_url("/ws/notifications/"),
-        origin=daphne.origin,  # type: ignore[arg-type]
-        additional_headers=headers,
-        open_timeout=10,
-        ping_interval=None,
-        proxy=None,
-    ) as socket:
-        yield socket
 
 
 def read_until(socket: ClientConnection, type_: str, timeout: float) -> dict[str, Any]:
@@ -65,16 +46,6 @@ def read_until(socket: ClientConnection, type_: str, timeout: float) -> dict[str
             return message
 
 
-def http(daphne: Daphne, user: User) -> httpx.Client:
-    _, token = issue_token(user, "tests")
-    return httpx.Client(
-        base_url=daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    )
-
-
 def test_it_notifies_the_approver_and_resumes_the_run_on_the_worker_after_the_decision(
     alice: User, alice_workspace: Workspace, stack_daphne: Daphne, stack_worker: CeleryWorker
 ) -> None:
@@ -84,15 +55,11 @@ def test_it_notifies_the_approver_and_resumes_the_run_on_the_worker_after_the_de
 
     with (
         notifications(stack_daphne, session_of(dave)) as socket,
-        http(stack_daphne, alice) as alice_api,
-        http(stack_daphne, dave) as dave_api,
+        client_of(alice, stack_daphne) as alice_api,
+        client_of(dave, stack_daphne) as dave_api,
     ):
         assert read_until(socket, "ready", timeout=10)  # joined the group: nothing is missed
-        started = alice_api.post(
-            f"/api/workflows/{workflow.id}/runs/", json={"input": {"topic": "tides"}}
-        )
-        assert started.status_code == 201, started.text
-        run_id = started.json()["id"]
+        run_id = start_run(alice_api, workflow, {"topic": "tides"})
 
         opened = read_until(socket, "approval.opened", timeout=30)["approval"]
         assert opened["run"] == run_id
@@ -113,11 +80,7 @@ def test_it_notifies_the_approver_and_resumes_the_run_on_the_worker_after_the_de
         told = read_until(socket, "approval.decided", timeout=15)["approval"]
         assert (told["id"], told["status"], told["can_decide"]) == (opened["id"], "approved", False)
 
-    run = wait_until(
-        lambda: Run.objects.filter(pk=run_id, status__in=("succeeded", "failed")).first(),
-        30,
-        "the run to finish",
-    )
+    run = finished(run_id, statuses=("succeeded", "failed"), what="the run to finish")
     assert run.status == "succeeded", run.error
     assert run.output == {"output_a": "published: Edited draft"}
     gate = Step.objects.get(run=run, key="gate")
@@ -138,12 +101,8 @@ def test_a_waiting_run_survives_a_restart_of_the_worker_and_of_daphne(
 ) -> None:
     workflow = make_workflow(alice, alice_workspace, gated_graph(), name="Gated")
     with stack.worker(concurrency=1) as first_worker, stack.daphne() as first_web:
-        with http(first_web, alice) as api:
-            started = api.post(
-                f"/api/workflows/{workflow.id}/runs/", json={"input": {"topic": "tides"}}
-            )
-            assert started.status_code == 201, started.text
-        run_id = started.json()["id"]
+        with client_of(alice, first_web) as api:
+            run_id = start_run(api, workflow, {"topic": "tides"})
         wait_until(
             lambda: Run.objects.filter(pk=run_id, status="waiting").exists(),
             30,
@@ -159,15 +118,13 @@ def test_a_waiting_run_survives_a_restart_of_the_worker_and_of_daphne(
 
     with stack.worker(concurrency=1) as second_worker, stack.daphne() as second_web:
         assert not first_pids & set(second_worker.tree_pids())
-        with http(second_web, alice) as api:
+        with client_of(alice, second_web) as api:
             decided = api.post(
                 f"/api/approvals/{approval.pk}/decide/", json={"decision": "approve"}
             )
             assert decided.status_code == 200, decided.text
-        run = wait_until(
-            lambda: Run.objects.filter(pk=run_id, status__in=("succeeded", "failed")).first(),
-            30,
-            "the run to finish after the restart",
+        run = finished(
+            run_id, statuses=("succeeded", "failed"), what="the run to finish after the restart"
         )
     assert run.status == "succeeded", run.error
     assert run.output == {"output_a": "published: Draft on tides"}

@@ -16,10 +16,17 @@ from django.contrib.auth.models import User
 
 from editor import operations as editor_operations
 from editor.models import Workspace
-from editor.tokens import issue_token
-from orchestrator.models import Event, Run, Step
-from tests.orchestrator.conftest import chain, edge, make_workflow, node
-from tests.support.stack import CeleryWorker, Daphne, Stack, wait_until
+from orchestrator.models import Event, Step
+from tests.orchestrator.conftest import (
+    chain,
+    edge,
+    finished,
+    log_of,
+    make_workflow,
+    node,
+    start_run,
+)
+from tests.support.stack import CeleryWorker, Stack
 from tests.support.vendor_server import Completion, VendorServer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -40,35 +47,9 @@ def workers(stack: Stack) -> Iterator[CeleryWorker]:
 
 
 @pytest.fixture
-def api(alice: User, stack_daphne: Daphne, workers: CeleryWorker) -> Iterator[httpx.Client]:
-    _, token = issue_token(alice, "tests")
-    with httpx.Client(
-        base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    ) as client:
-        yield client
-
-
-def start(api: httpx.Client, workflow: Any, run_input: Any) -> str:
-    response = api.post(f"/api/workflows/{workflow.id}/runs/", json={"input": run_input})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def finished(run_id: str, timeout: float = 30) -> Run:
-    return wait_until(
-        lambda: Run.objects.filter(
-            pk=run_id, status__in=("succeeded", "failed", "cancelled")
-        ).first(),
-        timeout,
-        f"run {run_id} to finish",
-    )
-
-
-def log_of(run_id: str) -> list[tuple[str, str | None]]:
-    return list(Event.objects.filter(run_id=run_id).order_by("seq").values_list("type", "step_key"))
+def api(api: httpx.Client, workers: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once this module's workers are up."""
+    return api
 
 
 def writing_session() -> dict[str, Any]:
@@ -93,7 +74,7 @@ def test_each_turn_of_a_conversation_is_a_child_step_run_in_order_by_the_workers
 ) -> None:
     vendor.push(*(Completion(text, prompt_tokens=20, completion_tokens=5) for text in TURNS))
     workflow = make_workflow(alice, alice_workspace, writing_session(), name="Session")
-    run_id = start(api, workflow, {"topic": "tides"})
+    run_id = start_run(api, workflow, {"topic": "tides"})
     run = finished(run_id)
 
     assert run.status == "succeeded", run.error
@@ -170,7 +151,7 @@ def test_a_subflow_runs_the_current_version_of_a_workflow_of_the_same_workspace_
         name="Main",
     )
     vendor.push(Completion("Owls hunt at night.", prompt_tokens=30, completion_tokens=6))
-    run = finished(start(api, main, {}))
+    run = finished(start_run(api, main, {}))
 
     assert run.status == "succeeded", run.error
     assert run.output == "Owls hunt at night."
@@ -188,7 +169,7 @@ def test_a_subflow_runs_the_current_version_of_a_workflow_of_the_same_workspace_
         node("out", "output"),
     )
     spy = make_workflow(alice, alice_workspace, main_graph, name="Spy")
-    run = finished(start(api, spy, {}))
+    run = finished(start_run(api, spy, {}))
     assert run.status == "failed"
     assert run.error["code"] == "unknown_workflow", run.error
     assert run.error["message"].endswith(f"this workspace has no workflow '{theirs.id}'")

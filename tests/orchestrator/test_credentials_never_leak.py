@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,25 +19,18 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from editor.models import AuditEntry, Credential, Workspace
-from editor.tokens import issue_token
 from orchestrator.models import Event, Run, Step
-from tests.orchestrator.conftest import edge, make_workflow, node
-from tests.support.stack import CeleryWorker, Daphne, RunSocket, wait_until
+from tests.orchestrator.conftest import edge, finished, make_workflow, node
+from tests.support.stack import CeleryWorker, Daphne, RunSocket
 from tests.support.vendor_server import Completion, HTTPError, RecordedRequest, VendorServer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def api(alice: User, stack_daphne: Daphne, stack_worker: CeleryWorker) -> Iterator[httpx.Client]:
-    _, token = issue_token(alice, "tests")
-    with httpx.Client(
-        base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    ) as client:
-        yield client
+def api(api: httpx.Client, stack_worker: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once the workers are up."""
+    return api
 
 
 def graph() -> dict[str, Any]:
@@ -95,13 +87,7 @@ def test_a_credential_is_used_by_the_run_and_appears_nowhere_else(
     )
     workflow = make_workflow(alice, alice_workspace, graph(), name="Leak check")
     run_id = keep(api.post(f"/api/workflows/{workflow.id}/runs/", json={"input": {}}), 201)["id"]
-    run = wait_until(
-        lambda: Run.objects.filter(
-            pk=run_id, status__in=("succeeded", "failed", "cancelled")
-        ).first(),
-        30,
-        "the run to finish",
-    )
+    run = finished(run_id, what="the run to finish")
 
     # Used: the vendor got the key from the credential (the stack's environment key is "test").
     sent = {r.model: r.headers.get("authorization") for r in vendor.requests}

@@ -17,10 +17,17 @@ import pytest
 from django.contrib.auth.models import User
 
 from editor.models import Workspace
-from editor.tokens import issue_token
-from orchestrator.models import Event, Run, Step
-from tests.orchestrator.conftest import chain, edge, make_workflow, node
-from tests.support.stack import CeleryWorker, Daphne, Stack, wait_until
+from orchestrator.models import Event, Step
+from tests.orchestrator.conftest import (
+    chain,
+    edge,
+    finished,
+    log_of,
+    make_workflow,
+    node,
+    start_run,
+)
+from tests.support.stack import CeleryWorker, Stack
 from tests.support.vendor_server import (
     Completion,
     Delay,
@@ -46,36 +53,9 @@ def workers(stack: Stack) -> Iterator[CeleryWorker]:
 
 
 @pytest.fixture
-def api(alice: User, stack_daphne: Daphne, workers: CeleryWorker) -> Iterator[httpx.Client]:
-    """Alice's HTTP client for Daphne (token auth), once the workers are up."""
-    _, token = issue_token(alice, "tests")
-    with httpx.Client(
-        base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    ) as client:
-        yield client
-
-
-def start(api: httpx.Client, workflow: Any, run_input: Any, **extra: Any) -> str:
-    response = api.post(f"/api/workflows/{workflow.id}/runs/", json={"input": run_input, **extra})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def finished(run_id: str, timeout: float = 30) -> Run:
-    return wait_until(
-        lambda: Run.objects.filter(
-            pk=run_id, status__in=("succeeded", "failed", "cancelled")
-        ).first(),
-        timeout,
-        f"run {run_id} to finish",
-    )
-
-
-def log_of(run_id: str) -> list[tuple[str, str | None]]:
-    return list(Event.objects.filter(run_id=run_id).order_by("seq").values_list("type", "step_key"))
+def api(api: httpx.Client, workers: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once this module's workers are up."""
+    return api
 
 
 def messages_of(request: RecordedRequest) -> list[dict[str, Any]]:
@@ -131,7 +111,7 @@ def test_a_manager_delegates_to_two_workers_that_run_at_once_and_counts_their_sp
 ) -> None:
     vendor.respond_with(team_vendor)
     workflow = make_workflow(alice, alice_workspace, team(), name="Team")
-    run_id = start(api, workflow, {"topic": "tidal power"})
+    run_id = start_run(api, workflow, {"topic": "tidal power"})
     run = finished(run_id)
 
     assert run.status == "succeeded", run.error
@@ -228,7 +208,7 @@ def test_a_run_whose_budget_two_calls_exceed_fails_with_budget_exceeded(
         node("result", "output"),
     )
     workflow = make_workflow(alice, alice_workspace, graph, name="On a budget")
-    run_id = start(api, workflow, {"topic": "owls"}, budget={"max_tokens": 20})
+    run_id = start_run(api, workflow, {"topic": "owls"}, budget={"max_tokens": 20})
     run = finished(run_id)
 
     assert run.status == "failed"

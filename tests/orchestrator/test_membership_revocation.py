@@ -18,27 +18,31 @@ handles its messages in order, so the marker's arrival means they were handled.)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 from channels_redis.core import RedisChannelLayer
 from django.contrib.auth.models import User
-from django.test import Client
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import ClientConnection
 
 from editor import operations as editor_operations
 from editor.models import Membership, Role, Workspace
-from editor.tokens import issue_token
 from orchestrator.approvals import describe
 from orchestrator.models import Approval
 from orchestrator.publisher import user_group
-from tests.orchestrator.conftest import chain, make_workflow, node
+from tests.orchestrator.conftest import (
+    chain,
+    client_of,
+    make_workflow,
+    node,
+    notifications,
+    session_of,
+    start_run,
+)
 from tests.orchestrator.test_approvals import gated_graph
 from tests.support.stack import CeleryWorker, Daphne, RunSocket, Stack, wait_until
 
@@ -50,23 +54,6 @@ GRAPH = chain(
     node("shout", "transform", template="{{ input.topic }}!"),
     node("result", "output"),
 )
-
-
-def session_of(user: User) -> str:
-    """A Django session for ``user`` (committed), as the browser's sessionid cookie."""
-    client = Client()
-    client.force_login(user)
-    return str(client.cookies["sessionid"].value)
-
-
-def client_of(user: User, daphne: Daphne) -> httpx.Client:
-    _, token = issue_token(user, "tests")
-    return httpx.Client(
-        base_url=daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    )
 
 
 @pytest.fixture
@@ -81,12 +68,6 @@ def alice_api(
 def bob_api(bob: User, stack_daphne: Daphne, stack_worker: CeleryWorker) -> Iterator[httpx.Client]:
     with client_of(bob, stack_daphne) as client:
         yield client
-
-
-def start_run(api: httpx.Client, workflow_id: object) -> str:
-    response = api.post(f"/api/workflows/{workflow_id}/runs/", json={"input": {"topic": "owls"}})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 def still_open(socket: RunSocket) -> bool:
@@ -107,8 +88,8 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
     theirs = make_workflow(alice, alice_workspace, GRAPH, name="Alice's flow")
     bob_workspace = editor_operations.ensure_personal_workspace(bob)
     his = make_workflow(bob, bob_workspace, GRAPH, name="Bob's flow")
-    alice_run = start_run(alice_api, theirs.pk)
-    bob_run = start_run(bob_api, his.pk)
+    alice_run = start_run(alice_api, theirs.pk, {"topic": "owls"})
+    bob_run = start_run(bob_api, his.pk, {"topic": "owls"})
 
     with (
         RunSocket(stack_daphne, alice_run, after=0, session=session_of(bob)) as watching,
@@ -149,19 +130,6 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
 # -- the notification socket -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def notifications(daphne: Daphne, user: User) -> Iterator[ClientConnection]:
-    with connect(
-        daphne.ws_url("/ws/notifications/"),
-        origin=daphne.origin,  # type: ignore[arg-type]
-        additional_headers={"Cookie": f"sessionid={quote(session_of(user))}"},
-        open_timeout=10,
-        ping_interval=None,
-        proxy=None,
-    ) as socket:
-        yield socket
-
-
 def read_until(
     socket: ClientConnection, found: Any, timeout: float, seen: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -196,7 +164,7 @@ def send_to_group(redis_url: str, group: str, messages: list[dict[str, Any]]) ->
 
 
 def opened_approval(api: httpx.Client, workflow_id: object) -> Approval:
-    run_id = start_run(api, workflow_id)
+    run_id = start_run(api, workflow_id, {"topic": "owls"})
     return wait_until(
         lambda: Approval.objects.filter(run_id=run_id).first(), 30, "the gate to open"
     )
@@ -216,7 +184,10 @@ def test_approvals_are_not_pushed_to_a_removed_member_even_when_sent_before_the_
     his = make_workflow(dave, dave_workspace, gated_graph(), name="His gate")
     seen: list[dict[str, Any]] = []
 
-    with notifications(stack_daphne, dave) as socket, client_of(dave, stack_daphne) as dave_api:
+    with (
+        notifications(stack_daphne, session_of(dave)) as socket,
+        client_of(dave, stack_daphne) as dave_api,
+    ):
         read_until(socket, lambda m: m["type"] == "ready", 10, seen)
 
         # While a member, he is told of her approval.

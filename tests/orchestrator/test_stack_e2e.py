@@ -8,19 +8,25 @@ would; slow, streaming LLM steps come from the scripted vendor server the worker
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
 from websockets.exceptions import InvalidStatus
 
 from editor.models import Workflow, Workspace
-from editor.tokens import issue_token
-from orchestrator.models import Event, Run, Step
-from tests.orchestrator.conftest import chain, edge, make_workflow, node, research_graph
+from orchestrator.models import Event, Step
+from tests.orchestrator.conftest import (
+    chain,
+    edge,
+    finished,
+    make_workflow,
+    node,
+    research_graph,
+    session_of,
+    start_run,
+)
 from tests.support.stack import CeleryWorker, Daphne, RunSocket, wait_until
 from tests.support.vendor_server import Completion, Delay, Stream, VendorServer
 
@@ -28,48 +34,19 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 MODEL = "openai/gpt-4o-mini"  # the vendor server, through the OpenAI-compatible provider
 
+# test_stream_catch_up.py imports start, finished and session_of from here (now in the conftest).
+start = start_run
+
 
 @pytest.fixture
-def api(alice: User, stack_daphne: Daphne, stack_worker: CeleryWorker) -> Iterator[httpx.Client]:
-    """Alice's HTTP client for Daphne (token auth), once the workers are up."""
-    _, token = issue_token(alice, "tests")
-    with httpx.Client(
-        base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    ) as client:
-        yield client
-
-
-def session_of(user: User) -> str:
-    """A Django session for ``user`` (committed), as the browser's sessionid cookie."""
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
+def api(api: httpx.Client, stack_worker: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once the workers are up."""
+    return api
 
 
 @pytest.fixture
 def alice_session(alice: User) -> str:
     return session_of(alice)
-
-
-def start(api: httpx.Client, workflow: Workflow, run_input: Any) -> str:
-    response = api.post(f"/api/workflows/{workflow.id}/runs/", json={"input": run_input})
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
-
-
-def finished(run_id: str, timeout: float = 30) -> Run:
-    return wait_until(
-        lambda: (
-            Run.objects.filter(pk=run_id, status__in=("succeeded", "failed", "cancelled"))
-            .select_related(None)
-            .first()
-        ),
-        timeout,
-        f"run {run_id} to finish",
-    )
 
 
 def db_log(run_id: str) -> list[tuple[int, str, str | None]]:
@@ -129,7 +106,7 @@ def test_it_runs_the_research_example_on_the_workers_and_the_socket_gets_every_e
     stack_worker: CeleryWorker,
 ) -> None:
     workflow = make_workflow(alice, alice_workspace, research_graph(), name="Research")
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
     with RunSocket(stack_daphne, run_id, after=0, session=alice_session) as ws:
         ws.read_until_type("run.succeeded", timeout=30)
         ws.read_quiet(quiet=0.5, timeout=5)  # nothing may follow the end (no duplicate)
@@ -162,7 +139,7 @@ def test_independent_branches_run_at_the_same_time_on_different_worker_processes
         Delay(1.5, Completion("beta", prompt_tokens=5, completion_tokens=2)),
     )
     workflow = make_workflow(alice, alice_workspace, two_slow_branches(), name="Fan out")
-    run = finished(start(api, workflow, {"topic": "owls"}))
+    run = finished(start_run(api, workflow, {"topic": "owls"}))
     assert run.status == "succeeded", run.error
     left = Step.objects.get(run=run, key="left")
     right = Step.objects.get(run=run, key="right")
@@ -199,7 +176,7 @@ def test_a_socket_that_reconnects_with_after_ends_with_the_full_sequence(
     )
     vendor.push(Delay(1.0, Completion("one")), Delay(1.5, Completion("two")))
     workflow = make_workflow(alice, alice_workspace, graph, name="Two slow steps")
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
 
     with RunSocket(stack_daphne, run_id, after=0, session=alice_session) as ws:
         ws.read_until_type("step.started", timeout=15, step="first")
@@ -237,7 +214,7 @@ def test_a_non_member_is_closed_with_4403(
     stack_daphne: Daphne,
     workflow: Workflow,
 ) -> None:
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
     with RunSocket(stack_daphne, run_id, after=0, session=session_of(charlie)) as ws:
         assert ws.close_code() == 4403
     assert ws.events == []  # not one event leaked before the close
@@ -253,7 +230,7 @@ def test_a_non_member_is_closed_with_4403(
 def test_a_socket_with_a_malformed_after_is_closed_with_4400(
     api: httpx.Client, alice_session: str, stack_daphne: Daphne, workflow: Workflow
 ) -> None:
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
     with RunSocket(stack_daphne, run_id, after="seven", session=alice_session) as ws:
         assert ws.close_code() == 4400
     finished(run_id)
@@ -262,7 +239,7 @@ def test_a_socket_with_a_malformed_after_is_closed_with_4400(
 def test_a_socket_from_another_origin_is_refused(
     api: httpx.Client, alice_session: str, stack_daphne: Daphne, workflow: Workflow
 ) -> None:
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
     with pytest.raises(InvalidStatus) as refused:
         RunSocket(stack_daphne, run_id, session=alice_session, origin="http://evil.example.org")
     assert refused.value.response.status_code == 403
@@ -282,7 +259,7 @@ def test_an_idle_socket_stays_open_past_7_seconds_and_still_gets_the_next_event(
 ) -> None:
     vendor.push(Delay(8.5, Completion("late but here")))
     workflow = make_workflow(alice, alice_workspace, one_llm_step(stream=False), name="Slow")
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
     wait_until(lambda: vendor.requests, 15, "the worker to call the vendor")
     with RunSocket(stack_daphne, run_id, after=0, session=alice_session) as ws:
         ws.read_until_type("step.started", timeout=10, step="writer")
@@ -312,7 +289,7 @@ def test_cancelling_a_running_run_stops_its_worker_and_ends_cancelled(
     words = [f"w{i} " for i in range(99)] + ["THE-END"]
     vendor.push(Stream(chunks=words, chunk_delay=0.1))  # about 10 s of streaming
     workflow = make_workflow(alice, alice_workspace, one_llm_step(), name="Long stream")
-    run_id = start(api, workflow, {"topic": "owls"})
+    run_id = start_run(api, workflow, {"topic": "owls"})
     with RunSocket(stack_daphne, run_id, after=0, session=alice_session) as ws:
         ws.read_until_type("step.chunk", timeout=15)
         response = api.post(f"/api/runs/{run_id}/cancel/")
@@ -354,7 +331,7 @@ def test_streamed_chunks_of_a_worker_step_arrive_live_without_a_seq(
     # A second's pause first, so the socket is surely listening when the stream begins.
     vendor.push(Delay(1.0, Stream(chunks=chunks, chunk_delay=0.2)))
     workflow = make_workflow(alice, alice_workspace, one_llm_step(), name="Story")
-    run_id = start(api, workflow, {"topic": "a story"})
+    run_id = start_run(api, workflow, {"topic": "a story"})
     with RunSocket(stack_daphne, run_id, after=0, session=alice_session) as ws:
         ws.read_until_type("run.succeeded", timeout=20)
     run = finished(run_id)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,13 +19,20 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from editor.models import Workspace
-from editor.tokens import issue_token
 from orchestrator import operations
 from orchestrator.execution import execute_step
 from orchestrator.models import Event, Run, Step
 from runtime.usage import Usage
-from tests.orchestrator.conftest import chain, drive, event_log, make_workflow, node
-from tests.support.stack import Daphne, Stack, wait_until
+from tests.orchestrator.conftest import (
+    chain,
+    drive,
+    event_log,
+    finished,
+    make_workflow,
+    node,
+    start_run,
+)
+from tests.support.stack import Stack, wait_until
 from tests.support.vendor_server import Completion, Delay, VendorServer
 
 MODEL = "openai/gpt-4o-mini"
@@ -39,18 +45,6 @@ def slow_flow() -> dict[str, Any]:
         node("shape", "transform", template="Answer: {{ nodes.slow.output }}"),
         node("result", "output"),
     )
-
-
-@pytest.fixture
-def api(alice: User, stack_daphne: Daphne) -> Iterator[httpx.Client]:
-    _, token = issue_token(alice, "tests")
-    with httpx.Client(
-        base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    ) as client:
-        yield client
 
 
 @pytest.mark.stack
@@ -72,9 +66,7 @@ def test_it_finishes_the_run_on_another_worker_when_the_running_one_is_killed(
     with worker_a, worker_b, beat:
         for process in (worker_a, worker_b, beat):
             process.wait_ready()
-        response = api.post(f"/api/workflows/{workflow.id}/runs/", json={"input": {"topic": "x"}})
-        assert response.status_code == 201, response.text
-        run_id = response.json()["id"]
+        run_id = start_run(api, workflow, {"topic": "x"})
 
         slow = wait_until(
             lambda: Step.objects.filter(run_id=run_id, key="slow", status="running").first(),
@@ -93,13 +85,7 @@ def test_it_finishes_the_run_on_another_worker_when_the_running_one_is_killed(
         victim.kill()  # SIGKILL the whole tree: no warm shutdown, no chance to tidy up
 
         assert not [p for p in doomed if psutil.pid_exists(p) and _alive(p)]
-        run = wait_until(
-            lambda: Run.objects.filter(
-                pk=run_id, status__in=("succeeded", "failed", "cancelled")
-            ).first(),
-            30,
-            "the run to finish on the surviving worker",
-        )
+        run = finished(run_id, what="the run to finish on the surviving worker")
         assert run.status == "succeeded", (run.error, stack.logs())
         assert survivor.alive and not victim.alive
 
