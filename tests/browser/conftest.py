@@ -28,7 +28,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from editor import operations
-from tests.browser.session import PASSWORD, USERNAME, log_in
+from tests.browser.session import PASSWORD, USERNAME, VIEWPORT, log_in
 from tests.support import stack as stack_support
 from tests.support.stack import CeleryWorker, Daphne, Stack
 
@@ -48,7 +48,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1280, "height": 800}
 # Waits for things the stack does (a run, a save) and for the UI to react; generous on a slow CI.
 expect.set_options(timeout=15_000)
 

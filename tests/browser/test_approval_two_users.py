@@ -9,13 +9,10 @@ dialog has no usable Approve button and the API answers 403.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import User
@@ -25,8 +22,7 @@ from editor import operations
 from editor.models import Membership, Role
 from orchestrator.models import Approval, Step
 from tests.browser.canvas import connect, drop_from_palette, edges, handle, workflow_id_of
-from tests.browser.conftest import VIEWPORT
-from tests.browser.session import PASSWORD, log_in
+from tests.browser.session import PASSWORD, log_in, log_in_at, other_person
 from tests.support.stack import Daphne
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -45,37 +41,6 @@ def member(username: str, role: str, owner: User) -> User:
     workspace = operations.ensure_personal_workspace(owner)
     Membership.objects.create(user=user, workspace=workspace, role=role)
     return user
-
-
-@contextlib.contextmanager
-def second_page(browser: Browser, daphne: Daphne, shot: Path) -> Iterator[Page]:
-    """Another person's page: a context of its own (cookies, storage), failing on page errors;
-    on a failure it keeps a screenshot at ``shot``, as the ``page`` fixture does for alice."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=daphne.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield page
-        assert not errors, f"uncaught errors in the page: {errors}"
-    except BaseException:
-        if not page.is_closed():
-            page.screenshot(path=str(shot))
-            print(f"\nscreenshot of {shot.stem}'s page: {shot}\nurl: {page.url}")
-        raise
-    finally:
-        context.close()
-
-
-def sign_in(page: Page, username: str, path: str) -> None:
-    """The real login form, from a page that needs it; back on ``path`` afterwards."""
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/login/\?next="))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: urlsplit(url).path == path)
 
 
 def notifications_ready(page: Page) -> list[dict[str, Any]]:
@@ -174,12 +139,12 @@ def test_an_approver_edits_and_approves_live_while_a_viewer_cannot_decide(
     member("carol", Role.VIEWER, alice)
 
     with (
-        second_page(browser, stack_daphne, tmp_path / "bob.png") as bob_page,
-        second_page(browser, stack_daphne, tmp_path / "carol.png") as carol_page,
+        other_person(browser, stack_daphne, tmp_path / "bob.png") as bob_page,
+        other_person(browser, stack_daphne, tmp_path / "carol.png") as carol_page,
     ):
         # -- Bob is on the workflow list, his notification socket listening
         bob_heard = notifications_ready(bob_page)
-        sign_in(bob_page, "bob", "/")
+        log_in_at(bob_page, "bob", "/")
         wait_for_message(bob_page, bob_heard, "ready")
         expect(bob_page.get_by_test_id("toast-approval")).to_have_count(0)
 
@@ -213,7 +178,7 @@ def test_an_approver_edits_and_approves_live_while_a_viewer_cannot_decide(
         expect(bob_page.get_by_test_id("approvals-badge")).to_have_text("1")
 
         # -- Carol, a viewer, is not asked and cannot decide
-        sign_in(carol_page, "carol", "/approvals")
+        log_in_at(carol_page, "carol", "/approvals")
         expect(carol_page.get_by_test_id("approvals-empty")).to_be_visible()
         carol_page.goto(f"/approvals/{approval.pk}")
         carol_dialog = carol_page.get_by_test_id("decision-dialog")

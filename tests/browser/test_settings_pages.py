@@ -17,7 +17,6 @@ import contextlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +29,7 @@ from playwright.sync_api import Browser, Error, Page, Response, WebSocket, expec
 from editor import operations
 from editor.models import AuditEntry, Membership, Role, Workflow
 from orchestrator.models import Run
-from tests.browser.conftest import VIEWPORT
-from tests.browser.session import PASSWORD, make_workflow
+from tests.browser.session import PASSWORD, log_in_at, make_workflow, other_person
 from tests.support.stack import Daphne, wait_until
 from tests.support.vendor_server import Completion, VendorServer
 
@@ -128,37 +126,6 @@ def csrf_request(page: Page, method: str, url: str, body: dict[str, Any] | None 
 def accept_next_dialog(page: Page) -> None:
     """Say OK to the next window.confirm (delete, remove, rotate ask first)."""
     page.once("dialog", lambda dialog: dialog.accept())
-
-
-@contextlib.contextmanager
-def other_person(browser: Browser, daphne: Daphne, shot: Path) -> Iterator[Page]:
-    """Another person's page: a context of its own (cookies, storage), failing on page errors;
-    on a failure it keeps a screenshot at ``shot``."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=daphne.url)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
-        yield page
-        assert not errors, f"uncaught errors in the page: {errors}"
-    except BaseException:
-        if not page.is_closed():
-            page.screenshot(path=str(shot))
-            print(f"\nscreenshot of {shot.stem}'s page: {shot}\nurl: {page.url}")
-        raise
-    finally:
-        context.close()
-
-
-def log_in_at(page: Page, username: str, path: str) -> None:
-    """The real login form, reached from a page that needs it; back on ``path`` afterwards."""
-    page.goto(path)
-    expect(page).to_have_url(re.compile(r"/login/\?next="))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: urlsplit(url).path == path)
 
 
 def start_run_in_editor(page: Page, workflow: Workflow) -> str:
