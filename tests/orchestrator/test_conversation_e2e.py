@@ -7,7 +7,6 @@ Turns of a conversation run one after another, so the vendor's queue is taken in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -26,7 +25,7 @@ from tests.orchestrator.conftest import (
     node,
     start_run,
 )
-from tests.support.stack import CeleryWorker, Stack
+from tests.support.stack import CeleryWorker
 from tests.support.vendor_server import Completion, VendorServer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -40,15 +39,9 @@ TURNS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def workers(stack: Stack) -> Iterator[CeleryWorker]:
-    with stack.worker(concurrency=2) as worker:
-        yield worker
-
-
 @pytest.fixture
-def api(api: httpx.Client, workers: CeleryWorker) -> httpx.Client:
-    """Alice's client (conftest), once this module's workers are up."""
+def api(api: httpx.Client, stack_worker: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once the workers are up."""
     return api
 
 

@@ -9,7 +9,6 @@ which worker gets which answer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,7 +26,7 @@ from tests.orchestrator.conftest import (
     node,
     start_run,
 )
-from tests.support.stack import CeleryWorker, Stack
+from tests.support.stack import CeleryWorker
 from tests.support.vendor_server import (
     Completion,
     Delay,
@@ -45,16 +44,9 @@ FINAL = "Tidal power: three facts and their risks, merged."
 WORKER_DELAY = 1.0  # seconds each worker's call takes: long enough to overlap for sure
 
 
-@pytest.fixture(scope="module")
-def workers(stack: Stack) -> Iterator[CeleryWorker]:
-    """One Celery worker with two prefork processes: room for both delegated tasks at once."""
-    with stack.worker(concurrency=2) as worker:
-        yield worker
-
-
 @pytest.fixture
-def api(api: httpx.Client, workers: CeleryWorker) -> httpx.Client:
-    """Alice's client (conftest), once this module's workers are up."""
+def api(api: httpx.Client, stack_worker: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once the workers are up."""
     return api
 
 
@@ -107,7 +99,7 @@ def test_a_manager_delegates_to_two_workers_that_run_at_once_and_counts_their_sp
     alice: User,
     alice_workspace: Workspace,
     vendor: VendorServer,
-    workers: CeleryWorker,
+    stack_worker: CeleryWorker,
 ) -> None:
     vendor.respond_with(team_vendor)
     workflow = make_workflow(alice, alice_workspace, team(), name="Team")
@@ -140,7 +132,7 @@ def test_a_manager_delegates_to_two_workers_that_run_at_once_and_counts_their_sp
     assert alpha.started_at < beta.finished_at
     assert beta.started_at < alpha.finished_at
     assert alpha.worker != beta.worker
-    pool = {f"{pid}" for pid in workers.pool_pids()}
+    pool = {f"{pid}" for pid in stack_worker.pool_pids()}
     assert {alpha.worker.rsplit(":", 1)[1], beta.worker.rsplit(":", 1)[1]} <= pool
     # ...and inside the manager's own span, which covers both rounds.
     assert lead.started_at < min(alpha.started_at, beta.started_at)
