@@ -103,30 +103,25 @@ class HTTPRequestConfig(NodeConfig):
         return value
 
 
-class HTTPStatusError(PermanentError):
+class _StatusError(StepError):
+    """An error that carries the HTTP status the server answered with (in its dict, too)."""
+
+    code = "http_status"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "status": self.status}
+
+
+class HTTPStatusError(_StatusError, PermanentError):
     """The server answered with a status outside 2xx."""
 
-    code = "http_status"
 
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "status": self.status}
-
-
-class RetryableHTTPStatusError(RetryableError):
+class RetryableHTTPStatusError(_StatusError, RetryableError):
     """408, 429 or 5xx: the same request may well succeed later."""
-
-    code = "http_status"
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "status": self.status}
 
 
 def _render(source: str, ctx: StepContext, field: str) -> str:
