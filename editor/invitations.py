@@ -42,6 +42,21 @@ class Gone(OperationError):
     code = "gone"
 
 
+def _record(
+    action: str, invitation: Invitation, workspace: Workspace, *, actor: Any, via: str
+) -> None:
+    """An audit entry about an invitation: labelled by its email, with its role and email."""
+    record(
+        action,
+        actor=actor,
+        workspace=workspace,
+        target=invitation,
+        target_label=invitation.email,
+        via=via,
+        detail={"role": invitation.role, "email": invitation.email},
+    )
+
+
 def accept_path(secret: str) -> str:
     return f"/invitations/{secret}"
 
@@ -89,15 +104,7 @@ def accept(secret: str, user: Any, via: str = "session") -> Membership:
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
-        record(
-            "invitation.accepted",
-            actor=user,
-            workspace=found.workspace,
-            target=invitation,
-            target_label=invitation.email,
-            via=via,
-            detail={"role": invitation.role, "email": invitation.email},
-        )
+        _record("invitation.accepted", invitation, found.workspace, actor=user, via=via)
     membership.workspace = found.workspace
     return membership
 
@@ -169,14 +176,8 @@ class InvitationListView(APIView):
                 invited_by=request.user,
                 expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
             )
-            record(
-                "invitation.created",
-                actor=request.user,
-                workspace=workspace,
-                target=invitation,
-                target_label=invitation.email,
-                via=via_of(request),
-                detail={"role": invitation.role, "email": invitation.email},
+            _record(
+                "invitation.created", invitation, workspace, actor=request.user, via=via_of(request)
             )
         answer = dict(NewInvitationSerializer(invitation).data)
         answer["url"] = request.build_absolute_uri(accept_path(secret))
@@ -193,14 +194,8 @@ class InvitationDetailView(APIView):
             invitation = pending(workspace).filter(pk=invitation_id).first()
             if invitation is None:
                 raise NotFound("no such pending invitation in this workspace")
-            record(
-                "invitation.revoked",
-                actor=request.user,
-                workspace=workspace,
-                target=invitation,
-                target_label=invitation.email,
-                via=via_of(request),
-                detail={"role": invitation.role, "email": invitation.email},
+            _record(
+                "invitation.revoked", invitation, workspace, actor=request.user, via=via_of(request)
             )
             invitation.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
