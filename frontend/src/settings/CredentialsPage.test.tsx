@@ -1,16 +1,14 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Credential } from '../api/credentials';
 import type { Role, WorkspaceSummary } from '../api/workspaces';
 import { ToastProvider } from '../components/toast';
+import { fakeServer, json } from '../test/fakeServer';
 import { CredentialsPage } from './CredentialsPage';
-
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
 const LIST = '/api/workspaces/7/credentials/';
 let credentials: Credential[] = [];
 let failList = false;
-const calls: { method: string; url: string; body: unknown }[] = [];
 
 const credential = (name: string, extra: Partial<Credential> = {}): Credential => ({
   name,
@@ -23,11 +21,7 @@ const credential = (name: string, extra: Partial<Credential> = {}): Credential =
   ...extra,
 });
 
-const fetchMock = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
-  const url = String(input);
-  const method = init?.method ?? 'GET';
-  const body = init?.body ? JSON.parse(String(init.body)) : undefined;
-  if (method !== 'GET') calls.push({ method, url, body });
+const calls = fakeServer(({ method, url, body }) => {
   if (url === LIST && method === 'GET') {
     if (failList) return json({ error: { code: 'server_error', message: 'The database is down.' } }, 500);
     return json(credentials);
@@ -53,12 +47,6 @@ const fetchMock = vi.fn(async (input: string | URL | Request, init?: RequestInit
 beforeEach(() => {
   credentials = [credential('openai-prod', { config: { base_url: 'https://llm.example/v1' } }), credential('search', { kind: 'http_header', hint: '', config: { header: 'X-Api-Key' } })];
   failList = false;
-  calls.length = 0;
-  vi.stubGlobal('fetch', fetchMock);
-  vi.stubGlobal('confirm', vi.fn(() => true));
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
 });
 
 const workspace = (role: Role): WorkspaceSummary => ({ id: 7, name: 'Team', slug: 'team', role, created_at: '2026-01-01T00:00:00Z' });

@@ -1,24 +1,18 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { Invitation, Member } from '../api/members';
 import type { WorkspaceSummary } from '../api/workspaces';
 import { ToastProvider } from '../components/toast';
+import { fakeServer, json } from '../test/fakeServer';
 import { MembersPage } from './MembersPage';
-
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
 const OWNED: WorkspaceSummary = { id: 7, name: 'Lab', slug: 'lab', role: 'owner', created_at: '2026-01-01T00:00:00Z' };
 
 let members: Member[] = [];
 let invitations: Invitation[] = [];
 let failMembers = false;
-const calls: { method: string; url: string; body: unknown }[] = [];
 
-const fetchMock = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
-  const url = String(input);
-  const method = init?.method ?? 'GET';
-  const body = init?.body ? JSON.parse(String(init.body)) : undefined;
-  if (method !== 'GET') calls.push({ method, url, body });
+const calls = fakeServer(({ method, url, body }) => {
   if (url === '/api/workspaces/7/members/' && method === 'GET') {
     if (failMembers) return json({ error: { code: 'server_error', message: 'The database is down.' } }, 500);
     return json(members);
@@ -54,12 +48,6 @@ beforeEach(() => {
   ];
   invitations = [{ id: 'inv-1', email: 'carol@example.org', role: 'viewer', invited_by: 'alice', created_at: '2026-01-01T00:00:00Z', expires_at: '2030-01-08T00:00:00Z' }];
   failMembers = false;
-  calls.length = 0;
-  vi.stubGlobal('fetch', fetchMock);
-  vi.stubGlobal('confirm', vi.fn(() => true));
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
 });
 
 const renderPage = (workspace: WorkspaceSummary = OWNED) =>

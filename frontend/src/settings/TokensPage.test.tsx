@@ -1,20 +1,14 @@
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { ApiToken } from '../api/tokens';
 import { ToastProvider } from '../components/toast';
+import { fakeServer, json } from '../test/fakeServer';
 import { curlWithToken, TokensPage } from './TokensPage';
-
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
 let tokens: ApiToken[] = [];
 let failList = false;
-const calls: { method: string; url: string; body: unknown }[] = [];
 
-const fetchMock = vi.fn(async (input: string | URL | Request, init?: RequestInit) => {
-  const url = String(input);
-  const method = init?.method ?? 'GET';
-  const body = init?.body ? JSON.parse(String(init.body)) : undefined;
-  if (method !== 'GET') calls.push({ method, url, body });
+const calls = fakeServer(({ method, url, body }) => {
   if (url === '/api/tokens/' && method === 'GET') {
     if (failList) return json({ error: { code: 'server_error', message: 'The database is down.' } }, 500);
     return json(tokens);
@@ -33,12 +27,6 @@ beforeEach(() => {
     { id: 2, name: 'old', prefix: 'fbt_22222222', created_at: '2025-01-01T00:00:00Z', last_used_at: '2025-02-01T00:00:00Z', expires_at: '2025-03-01T00:00:00Z', expired: true },
   ];
   failList = false;
-  calls.length = 0;
-  vi.stubGlobal('fetch', fetchMock);
-  vi.stubGlobal('confirm', vi.fn(() => true));
-});
-afterEach(() => {
-  vi.unstubAllGlobals();
 });
 
 const renderPage = () =>
