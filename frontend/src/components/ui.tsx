@@ -71,11 +71,24 @@ export function ErrorState({ title = 'Something went wrong', message, onRetry }:
 }
 
 /** A field's (or a form's) error message under it; nothing when there is none. */
-export function FieldError({ message, testId }: { message?: string; testId: string }) {
+export function FieldError({ message, testId }: { message?: string; testId?: string }) {
   if (!message) return null;
   return (
     <div className="field-error" role="alert" data-testid={testId}>
       {message}
+    </div>
+  );
+}
+
+/** A labelled form field: the label, the control(s) given as children, and the field's error. */
+export function Field({ id, label, error, errorTestId, children }: { id: string; label: ReactNode; error?: string; errorTestId?: string; children: ReactNode }) {
+  return (
+    <div className="field">
+      <label className="field-label" htmlFor={id}>
+        {label}
+      </label>
+      {children}
+      <FieldError message={error} testId={errorTestId} />
     </div>
   );
 }

@@ -18,7 +18,7 @@ import {
 import type { WorkspaceSummary } from '../api/workspaces';
 import { useToast } from '../components/toast';
 import { LoadStatus } from '../components/LoadStatus';
-import { EmptyState, FieldError } from '../components/ui';
+import { EmptyState, Field, FieldError } from '../components/ui';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 
@@ -209,10 +209,7 @@ function ReplaceForm({ workspaceId, credential, onDone, onCancel }: { workspaceI
   const id = `credential-new-value-${credential.name}`;
   return (
     <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid={`credential-replace-form-${credential.name}`}>
-      <div className="field">
-        <label className="field-label" htmlFor={id}>
-          New value for {credential.name}
-        </label>
+      <Field id={id} label={<>New value for {credential.name}</>} error={errors.value} errorTestId="credential-replace-error-value">
         <input
           id={id}
           className="input"
@@ -223,8 +220,7 @@ function ReplaceForm({ workspaceId, credential, onDone, onCancel }: { workspaceI
           data-testid="credential-new-value"
           onChange={(e) => setValue(e.target.value)}
         />
-        <FieldError message={errors.value} testId="credential-replace-error-value" />
-      </div>
+      </Field>
       <FieldError message={errors.form} testId="credential-replace-error" />
       <div className="page-actions">
         <button type="submit" className="btn btn-primary btn-small" disabled={saving} data-testid="credential-replace-submit">
@@ -277,10 +273,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
   return (
     <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid="credential-form">
       <div className="models-add-fields">
-        <div className="field">
-          <label className="field-label" htmlFor="credential-kind">
-            Kind
-          </label>
+        <Field id="credential-kind" label="Kind" error={errors.kind} errorTestId="credential-error-kind">
           <select id="credential-kind" className="input" value={kind} data-testid="credential-kind" onChange={(e) => setKind(e.target.value as CredentialKind)}>
             {KINDS.map((k) => (
               <option key={k} value={k}>
@@ -288,12 +281,8 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
               </option>
             ))}
           </select>
-          <FieldError message={errors.kind} testId="credential-error-kind" />
-        </div>
-        <div className="field">
-          <label className="field-label" htmlFor="credential-name">
-            Name
-          </label>
+        </Field>
+        <Field id="credential-name" label="Name" error={errors.name} errorTestId="credential-error-name">
           <input
             id="credential-name"
             className="input"
@@ -305,12 +294,8 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
             data-testid="credential-name"
             onChange={(e) => setName(e.target.value)}
           />
-          <FieldError message={errors.name} testId="credential-error-name" />
-        </div>
-        <div className="field">
-          <label className="field-label" htmlFor="credential-value">
-            Value
-          </label>
+        </Field>
+        <Field id="credential-value" label="Value" error={errors.value} errorTestId="credential-error-value">
           <input
             id="credential-value"
             className="input"
@@ -321,13 +306,9 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
             data-testid="credential-value"
             onChange={(e) => setValue(e.target.value)}
           />
-          <FieldError message={errors.value} testId="credential-error-value" />
-        </div>
+        </Field>
         {isLlm && (
-          <div className="field">
-            <label className="field-label" htmlFor="credential-base-url">
-              Base URL <span className="muted">(optional)</span>
-            </label>
+          <Field id="credential-base-url" label={<>Base URL <span className="muted">(optional)</span></>} error={errors['config.base_url']} errorTestId="credential-error-base_url">
             <input
               id="credential-base-url"
               className="input"
@@ -338,14 +319,10 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
               data-testid="credential-base-url"
               onChange={(e) => setBaseUrl(e.target.value)}
             />
-            <FieldError message={errors['config.base_url']} testId="credential-error-base_url" />
-          </div>
+          </Field>
         )}
         {kind === 'http_header' && (
-          <div className="field">
-            <label className="field-label" htmlFor="credential-header">
-              Header name
-            </label>
+          <Field id="credential-header" label="Header name" error={errors['config.header']} errorTestId="credential-error-header">
             <input
               id="credential-header"
               className="input"
@@ -355,8 +332,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
               data-testid="credential-header"
               onChange={(e) => setHeader(e.target.value)}
             />
-            <FieldError message={errors['config.header']} testId="credential-error-header" />
-          </div>
+          </Field>
         )}
       </div>
       <FieldError message={errors.form} testId="credential-error" />

@@ -21,7 +21,7 @@ import {
 import type { Role, WorkspaceSummary } from '../api/workspaces';
 import { useToast } from '../components/toast';
 import { LoadStatus } from '../components/LoadStatus';
-import { EmptyState, FieldError, Spinner } from '../components/ui';
+import { EmptyState, Field, FieldError, Spinner } from '../components/ui';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { paths } from '../router';
@@ -309,10 +309,7 @@ function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onI
   return (
     <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid="invite-form">
       <div className="models-add-fields">
-        <div className="field">
-          <label className="field-label" htmlFor="invite-email">
-            Email
-          </label>
+        <Field id="invite-email" label="Email" error={errors.email} errorTestId="invite-error-email">
           <input
             id="invite-email"
             className="input"
@@ -323,12 +320,8 @@ function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onI
             data-testid="invite-email"
             onChange={(e) => setEmail(e.target.value)}
           />
-          <FieldError message={errors.email} testId="invite-error-email" />
-        </div>
-        <div className="field">
-          <label className="field-label" htmlFor="invite-role">
-            Role
-          </label>
+        </Field>
+        <Field id="invite-role" label="Role" error={errors.role} errorTestId="invite-error-role">
           <select id="invite-role" value={role} data-testid="invite-role" onChange={(e) => setRole(e.target.value as Role)}>
             {ROLES.map((r) => (
               <option key={r} value={r}>
@@ -336,8 +329,7 @@ function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onI
               </option>
             ))}
           </select>
-          <FieldError message={errors.role} testId="invite-error-role" />
-        </div>
+        </Field>
       </div>
       <FieldError message={errors.form} testId="invite-error" />
       <p className="field-help">No email is sent: you get a link to copy and pass on. It expires in 7 days.</p>

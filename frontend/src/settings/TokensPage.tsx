@@ -7,7 +7,7 @@ import { errorMessage, fieldErrors } from '../api/client';
 import { createToken, deleteToken, listTokens, type ApiToken, type NewApiToken } from '../api/tokens';
 import { useToast } from '../components/toast';
 import { LoadStatus } from '../components/LoadStatus';
-import { EmptyState, FieldError } from '../components/ui';
+import { EmptyState, Field, FieldError } from '../components/ui';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { CopyField } from '../webhooks/CopyField';
@@ -159,10 +159,7 @@ function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
   return (
     <form className="models-add" onSubmit={(e) => void submit(e)} noValidate data-testid="token-form">
       <div className="models-add-fields">
-        <div className="field">
-          <label className="field-label" htmlFor="token-name">
-            Name
-          </label>
+        <Field id="token-name" label="Name" error={errors.name} errorTestId="token-error-name">
           <input
             id="token-name"
             className="input"
@@ -173,12 +170,8 @@ function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
             data-testid="token-name"
             onChange={(e) => setName(e.target.value)}
           />
-          <FieldError message={errors.name} testId="token-error-name" />
-        </div>
-        <div className="field">
-          <label className="field-label" htmlFor="token-expiry">
-            Expires after
-          </label>
+        </Field>
+        <Field id="token-expiry" label="Expires after" error={errors.expires_in_days} errorTestId="token-error-expires_in_days">
           <select id="token-expiry" value={days} data-testid="token-expiry" onChange={(e) => setDays(e.target.value)}>
             {EXPIRY_CHOICES.map((choice) => (
               <option key={choice.label} value={choice.days === null ? 'never' : String(choice.days)}>
@@ -186,8 +179,7 @@ function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
               </option>
             ))}
           </select>
-          <FieldError message={errors.expires_in_days} testId="token-error-expires_in_days" />
-        </div>
+        </Field>
       </div>
       <FieldError message={errors.form} testId="token-error" />
       <div className="page-actions">
