@@ -4,7 +4,7 @@
 // Owners and editors add, replace and delete; everyone else sees the list read-only.
 
 import { useEffect, useState, type FormEvent } from 'react';
-import { errorMessage, fieldErrors } from '../api/client';
+import { errorMessage } from '../api/client';
 import {
   createCredential,
   deleteCredential,
@@ -19,6 +19,7 @@ import type { WorkspaceSummary } from '../api/workspaces';
 import { useToast } from '../components/toast';
 import { LoadStatus } from '../components/LoadStatus';
 import { EmptyState, Field, FieldError } from '../components/ui';
+import { useFormSubmit, type FormErrors } from '../components/useFormSubmit';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 
@@ -26,7 +27,8 @@ const EDIT_ROLES = new Set(['owner', 'editor']);
 const KINDS = Object.keys(KIND_LABELS) as CredentialKind[];
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
-type FieldErrors = Partial<Record<'name' | 'value' | 'kind' | 'config.base_url' | 'config.header' | 'form', string>>;
+type FieldName = 'name' | 'value' | 'kind' | 'config.base_url' | 'config.header';
+type FieldErrors = FormErrors<FieldName>;
 
 function configFor(kind: CredentialKind, baseUrl: string, header: string): CredentialConfig {
   if (kind === 'http_header') return { header: header.trim() };
@@ -184,26 +186,15 @@ function CredentialRow(props: {
 
 function ReplaceForm({ workspaceId, credential, onDone, onCancel }: { workspaceId: number; credential: Credential; onDone: (c: Credential) => void; onCancel: () => void }) {
   const [value, setValue] = useState('');
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [saving, setSaving] = useState(false);
+  const { errors, saving, submit: send } = useFormSubmit(['value']);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!value) {
-      setErrors({ value: 'Paste the new value.' });
-      return;
-    }
-    setSaving(true);
-    setErrors({});
-    try {
+    await send(value ? {} : { value: 'Paste the new value.' }, async () => {
       const changed = await updateCredential(workspaceId, credential.name, { value });
       setValue(''); // the secret does not stay in the page's state
       onDone(changed);
-    } catch (error) {
-      setErrors(fieldErrors(error, ['value']));
-    } finally {
-      setSaving(false);
-    }
+    });
   };
 
   const id = `credential-new-value-${credential.name}`;
@@ -240,8 +231,7 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
   const [value, setValue] = useState('');
   const [baseUrl, setBaseUrl] = useState('');
   const [header, setHeader] = useState('');
-  const [errors, setErrors] = useState<FieldErrors>({});
-  const [saving, setSaving] = useState(false);
+  const { errors, saving, submit: send } = useFormSubmit<FieldName>(['name', 'value', 'kind', 'config.base_url', 'config.header']);
   const isLlm = kind === 'openai' || kind === 'anthropic';
 
   const submit = async (event: FormEvent) => {
@@ -250,24 +240,14 @@ function NewCredentialForm({ workspaceId, onMade }: { workspaceId: number; onMad
     if (!NAME_PATTERN.test(name.trim())) problems.name = 'Use letters, digits, - and _ only, e.g. openai-prod.';
     if (!value) problems.value = 'Paste the key or token.';
     if (kind === 'http_header' && !header.trim()) problems['config.header'] = 'Name the header, e.g. X-Api-Key.';
-    if (Object.keys(problems).length) {
-      setErrors(problems);
-      return;
-    }
-    setSaving(true);
-    setErrors({});
-    try {
+    await send(problems, async () => {
       const made = await createCredential(workspaceId, { name: name.trim(), kind, value, config: configFor(kind, baseUrl, header) });
       setName('');
       setValue('');
       setBaseUrl('');
       setHeader('');
       onMade(made);
-    } catch (error) {
-      setErrors(fieldErrors(error, ['name', 'value', 'kind', 'config.base_url', 'config.header']));
-    } finally {
-      setSaving(false);
-    }
+    });
   };
 
   return (

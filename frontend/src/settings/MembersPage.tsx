@@ -3,7 +3,7 @@
 // invitations; everyone may leave. A new team workspace can be made here too.
 
 import { useEffect, useState, type FormEvent } from 'react';
-import { ApiError, errorMessage, fieldErrors } from '../api/client';
+import { ApiError, errorMessage } from '../api/client';
 import {
   changeRole,
   createWorkspace,
@@ -22,6 +22,7 @@ import type { Role, WorkspaceSummary } from '../api/workspaces';
 import { useToast } from '../components/toast';
 import { LoadStatus } from '../components/LoadStatus';
 import { EmptyState, Field, FieldError, Spinner } from '../components/ui';
+import { useFormSubmit } from '../components/useFormSubmit';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { paths } from '../router';
@@ -285,25 +286,14 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
 function InviteForm({ workspace, onInvited }: { workspace: WorkspaceSummary; onInvited: (invitation: NewInvitation) => void }) {
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('editor');
-  const [errors, setErrors] = useState<{ email?: string; role?: string; form?: string }>({});
-  const [saving, setSaving] = useState(false);
+  const { errors, saving, submit: send } = useFormSubmit(['email', 'role']);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!email.trim()) {
-      setErrors({ email: 'Enter the email address of the person to invite.' });
-      return;
-    }
-    setSaving(true);
-    setErrors({});
-    try {
+    await send(email.trim() ? {} : { email: 'Enter the email address of the person to invite.' }, async () => {
       onInvited(await invite(workspace.id, { email: email.trim(), role }));
       setEmail('');
-    } catch (error) {
-      setErrors(fieldErrors(error, ['email', 'role']));
-    } finally {
-      setSaving(false);
-    }
+    });
   };
 
   return (

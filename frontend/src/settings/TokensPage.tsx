@@ -3,11 +3,12 @@
 // yours, not the workspace's: they act with your role in every workspace you belong to.
 
 import { useEffect, useState, type FormEvent } from 'react';
-import { errorMessage, fieldErrors } from '../api/client';
+import { errorMessage } from '../api/client';
 import { createToken, deleteToken, listTokens, type ApiToken, type NewApiToken } from '../api/tokens';
 import { useToast } from '../components/toast';
 import { LoadStatus } from '../components/LoadStatus';
 import { EmptyState, Field, FieldError } from '../components/ui';
+import { useFormSubmit } from '../components/useFormSubmit';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { CopyField } from '../webhooks/CopyField';
@@ -135,25 +136,14 @@ export function TokensPage() {
 function NewTokenForm({ onMade }: { onMade: (token: NewApiToken) => void }) {
   const [name, setName] = useState('');
   const [days, setDays] = useState<string>('90');
-  const [errors, setErrors] = useState<{ name?: string; expires_in_days?: string; form?: string }>({});
-  const [saving, setSaving] = useState(false);
+  const { errors, saving, submit: send } = useFormSubmit(['name', 'expires_in_days']);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (!name.trim()) {
-      setErrors({ name: 'Name the token after where it will be used, e.g. “nightly report”.' });
-      return;
-    }
-    setSaving(true);
-    setErrors({});
-    try {
+    await send(name.trim() ? {} : { name: 'Name the token after where it will be used, e.g. “nightly report”.' }, async () => {
       onMade(await createToken({ name: name.trim(), expires_in_days: days === 'never' ? null : Number(days) }));
       setName('');
-    } catch (error) {
-      setErrors(fieldErrors(error, ['name', 'expires_in_days']));
-    } finally {
-      setSaving(false);
-    }
+    });
   };
 
   return (
