@@ -90,6 +90,21 @@ def _taken(name: str) -> Conflict:
     return Conflict(message, fields={"name": [message]})
 
 
+def _record(
+    action: str, credential: Credential, user: Any, via: str, detail: dict[str, Any]
+) -> None:
+    """An audit entry about a credential, labelled by its name (never its value)."""
+    record(
+        action,
+        actor=user,
+        workspace=credential.workspace,
+        target=credential,
+        target_label=credential.name,
+        via=via,
+        detail=detail,
+    )
+
+
 def create_credential(
     *,
     workspace: Workspace,
@@ -113,15 +128,7 @@ def create_credential(
     try:
         with transaction.atomic():
             credential.save()
-            record(
-                "credential.created",
-                actor=user,
-                workspace=workspace,
-                target=credential,
-                target_label=name,
-                via=via,
-                detail={"kind": kind, "config": clean},
-            )
+            _record("credential.created", credential, user, via, {"kind": kind, "config": clean})
     except IntegrityError:
         raise _taken(name) from None
     return credential
@@ -161,15 +168,7 @@ def update_credential(
     try:
         with transaction.atomic():
             credential.save()
-            record(
-                "credential.updated",
-                actor=user,
-                workspace=credential.workspace,
-                target=credential,
-                target_label=credential.name,
-                via=via,
-                detail=detail,
-            )
+            _record("credential.updated", credential, user, via, detail)
     except IntegrityError:
         credential.name = old_name
         raise _taken(name or "") from None
@@ -178,15 +177,7 @@ def update_credential(
 
 def delete_credential(credential: Credential, *, user: Any, via: str = "session") -> None:
     with transaction.atomic():
-        record(
-            "credential.deleted",
-            actor=user,
-            workspace=credential.workspace,
-            target=credential,
-            target_label=credential.name,
-            via=via,
-            detail={"kind": credential.kind},
-        )
+        _record("credential.deleted", credential, user, via, {"kind": credential.kind})
         credential.delete()
 
 
