@@ -12,7 +12,8 @@ import contextlib
 import copy
 import itertools
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -184,3 +185,27 @@ def notifications(daphne: Daphne, session: str | None) -> Iterator[ClientConnect
         proxy=None,
     ) as socket:
         yield socket
+
+
+def read_until(
+    socket: ClientConnection,
+    found: str | Callable[[dict[str, Any]], bool],
+    timeout: float,
+    seen: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Read messages (kept in ``seen``) until one of type ``found``, or one for which
+    ``found(message)`` is true; that message."""
+    matches = (lambda message: message.get("type") == found) if isinstance(found, str) else found
+    seen = [] if seen is None else seen
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"nothing matching {found!r} within {timeout} s; saw {seen}")
+        try:
+            message: dict[str, Any] = json.loads(socket.recv(timeout=left))
+        except TimeoutError:
+            continue
+        seen.append(message)
+        if matches(message):
+            return message

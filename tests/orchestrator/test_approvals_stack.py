@@ -4,13 +4,9 @@ resumes the run on the worker to the end."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection
 
 from editor.models import Membership, Role, Workspace
 from orchestrator.models import Approval, Run, Step
@@ -19,6 +15,7 @@ from tests.orchestrator.conftest import (
     finished,
     make_workflow,
     notifications,
+    read_until,
     session_of,
     start_run,
 )
@@ -26,24 +23,6 @@ from tests.orchestrator.test_approvals import gated_graph
 from tests.support.stack import CeleryWorker, Daphne, Stack, wait_until
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def read_until(socket: ClientConnection, type_: str, timeout: float) -> dict[str, Any]:
-    import time
-
-    deadline = time.monotonic() + timeout
-    seen = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {type_} within {timeout} s; saw {seen}")
-        try:
-            message: dict[str, Any] = json.loads(socket.recv(timeout=left))
-        except TimeoutError:
-            continue
-        seen.append(message.get("type"))
-        if message.get("type") == type_:
-            return message
 
 
 def test_it_notifies_the_approver_and_resumes_the_run_on_the_worker_after_the_decision(

@@ -18,8 +18,6 @@ handles its messages in order, so the marker's arrival means they were handled.)
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,7 +25,6 @@ import httpx
 import pytest
 from channels_redis.core import RedisChannelLayer
 from django.contrib.auth.models import User
-from websockets.sync.client import ClientConnection
 
 from editor import operations as editor_operations
 from editor.models import Membership, Role, Workspace
@@ -40,6 +37,7 @@ from tests.orchestrator.conftest import (
     make_workflow,
     node,
     notifications,
+    read_until,
     session_of,
     start_run,
 )
@@ -128,24 +126,6 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
 
 
 # -- the notification socket -----------------------------------------------------------------------
-
-
-def read_until(
-    socket: ClientConnection, found: Any, timeout: float, seen: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Read messages (kept in ``seen``) until ``found(message)``; that message."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"nothing matching within {timeout} s; saw {seen}")
-        try:
-            message: dict[str, Any] = json.loads(socket.recv(timeout=left))
-        except TimeoutError:
-            continue
-        seen.append(message)
-        if found(message):
-            return message
 
 
 def send_to_group(redis_url: str, group: str, messages: list[dict[str, Any]]) -> None:
