@@ -292,6 +292,69 @@ interface LeafProps {
   emptyValue: null | undefined;
 }
 
+/** A select of choices loaded from the workspace (`children`: their options): the current value
+ *  is kept even when it is not among them, and a line says while they load, when they cannot be
+ *  had, or that there are none. */
+function PickerField({
+  row,
+  current,
+  listed,
+  missingText,
+  choices,
+  offered,
+  what,
+  placeholder,
+  none,
+  onChange,
+  children,
+}: {
+  row: { ctx: Ctx; field: ResolvedField; required: boolean; path: string };
+  current: string;
+  listed: boolean;
+  missingText: string | null;
+  choices: { status: 'loading' } | { status: 'error'; message: string } | { status: 'ready' };
+  offered: number;
+  what: string;
+  placeholder: string;
+  none: string;
+  onChange: (value: string) => void;
+  children: ReactNode;
+}) {
+  const { path } = row;
+  return (
+    <Row {...row} localError={missingText}>
+      {({ id, describedBy, invalid }) => (
+        <>
+          <select
+            id={id}
+            className="input nodrag"
+            value={current}
+            aria-describedby={describedBy}
+            aria-invalid={invalid || undefined}
+            data-testid={`field-${path}`}
+            onChange={(e) => onChange(e.target.value)}
+          >
+            <option value="">{placeholder}</option>
+            {children}
+            {current !== '' && !listed && <option value={current}>{current}</option>}
+          </select>
+          {choices.status === 'loading' && <p className="field-help muted">Loading the workspace's {what}…</p>}
+          {choices.status === 'error' && (
+            <p className="field-help muted" data-testid={`field-${path}-unavailable`}>
+              {what.charAt(0).toUpperCase() + what.slice(1)} unavailable: {choices.message}
+            </p>
+          )}
+          {choices.status === 'ready' && offered === 0 && (
+            <p className="field-help muted" data-testid={`field-${path}-none`}>
+              {none}
+            </p>
+          )}
+        </>
+      )}
+    </Row>
+  );
+}
+
 /** A select of the workspace's credentials (of the kinds the field takes), plus "default". */
 function CredentialField({ ctx, field, required, value, path, onSet }: LeafProps) {
   const loaded = useCredentialChoices(ctx.credentials === undefined);
@@ -303,41 +366,25 @@ function CredentialField({ ctx, field, required, value, path, onSet }: LeafProps
   const missing = current !== '' && choices.status === 'ready' && !listed;
   const missingText = `This workspace has no ${kinds ? `${kinds.join(' or ')} ` : ''}credential named “${current}”: the step will fail.`;
   return (
-    <Row ctx={ctx} field={field} required={required} path={path} localError={missing ? missingText : null}>
-      {({ id, describedBy, invalid }) => (
-        <>
-          <select
-            id={id}
-            className="input nodrag"
-            value={current}
-            aria-describedby={describedBy}
-            aria-invalid={invalid || undefined}
-            data-testid={`field-${path}`}
-            onChange={(e) => onSet(e.target.value === '' ? undefined : e.target.value)}
-          >
-            <option value="">None (default key)</option>
-            {offered.map((c) => (
-              <option key={c.name} value={c.name} title={KIND_LABELS[c.kind] ?? c.kind}>
-                {/* short: the panel is narrow; the kind's long label is the title */}
-                {c.name} ({c.kind}{c.hint ? ` ${c.hint}` : ''})
-              </option>
-            ))}
-            {current !== '' && !listed && <option value={current}>{current}</option>}
-          </select>
-          {choices.status === 'loading' && <p className="field-help muted">Loading the workspace's credentials…</p>}
-          {choices.status === 'error' && (
-            <p className="field-help muted" data-testid={`field-${path}-unavailable`}>
-              Credentials unavailable: {choices.message}
-            </p>
-          )}
-          {choices.status === 'ready' && offered.length === 0 && (
-            <p className="field-help muted" data-testid={`field-${path}-none`}>
-              No credentials of this kind yet: add one under Settings → Credentials.
-            </p>
-          )}
-        </>
-      )}
-    </Row>
+    <PickerField
+      row={{ ctx, field, required, path }}
+      current={current}
+      listed={listed}
+      missingText={missing ? missingText : null}
+      choices={choices}
+      offered={offered.length}
+      what="credentials"
+      placeholder="None (default key)"
+      none="No credentials of this kind yet: add one under Settings → Credentials."
+      onChange={(chosen) => onSet(chosen === '' ? undefined : chosen)}
+    >
+      {offered.map((c) => (
+        <option key={c.name} value={c.name} title={KIND_LABELS[c.kind] ?? c.kind}>
+          {/* short: the panel is narrow; the kind's long label is the title */}
+          {c.name} ({c.kind}{c.hint ? ` ${c.hint}` : ''})
+        </option>
+      ))}
+    </PickerField>
   );
 }
 
@@ -355,40 +402,24 @@ function WorkflowField({ ctx, field, required, value, path, onSet }: LeafProps) 
       ? 'This is the workflow being edited: a flow cannot run itself.'
       : `This workspace has no workflow “${current}”: the step will fail.`;
   return (
-    <Row ctx={ctx} field={field} required={required} path={path} localError={missing ? missingText : null}>
-      {({ id, describedBy, invalid }) => (
-        <>
-          <select
-            id={id}
-            className="input nodrag"
-            value={current}
-            aria-describedby={describedBy}
-            aria-invalid={invalid || undefined}
-            data-testid={`field-${path}`}
-            onChange={(e) => onSet(e.target.value)}
-          >
-            <option value="">Choose a workflow…</option>
-            {offered.map((w) => (
-              <option key={w.id} value={w.id}>
-                {w.name}
-              </option>
-            ))}
-            {current !== '' && !listed && <option value={current}>{current}</option>}
-          </select>
-          {choices.status === 'loading' && <p className="field-help muted">Loading the workspace's workflows…</p>}
-          {choices.status === 'error' && (
-            <p className="field-help muted" data-testid={`field-${path}-unavailable`}>
-              Workflows unavailable: {choices.message}
-            </p>
-          )}
-          {choices.status === 'ready' && offered.length === 0 && (
-            <p className="field-help muted" data-testid={`field-${path}-none`}>
-              No other workflow in this workspace yet: make the one to run first.
-            </p>
-          )}
-        </>
-      )}
-    </Row>
+    <PickerField
+      row={{ ctx, field, required, path }}
+      current={current}
+      listed={listed}
+      missingText={missing ? missingText : null}
+      choices={choices}
+      offered={offered.length}
+      what="workflows"
+      placeholder="Choose a workflow…"
+      none="No other workflow in this workspace yet: make the one to run first."
+      onChange={onSet}
+    >
+      {offered.map((w) => (
+        <option key={w.id} value={w.id}>
+          {w.name}
+        </option>
+      ))}
+    </PickerField>
   );
 }
 
