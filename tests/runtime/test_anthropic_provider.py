@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -64,12 +63,6 @@ CITY_SCHEMA: dict[str, Any] = {
     "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
     "required": ["city"],
 }
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,12 +21,6 @@ CATEGORIES = [
     {"name": "billing", "description": "Invoices, refunds, charges"},
     {"name": "bug", "description": "Something in the product is broken"},
 ]
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ after another, so its queue is taken in turn order); the rest run on the offline
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -26,12 +25,6 @@ PRICES = {
     "openai/picker": ModelPrice(0.5, 0.5),
     "local/echo": ModelPrice(0.0, 0.0),
 }
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

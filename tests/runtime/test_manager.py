@@ -8,7 +8,6 @@ conversation alone (workers run concurrently, and their requests would race for 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -31,12 +30,6 @@ from tests.runtime.agent_support import (
 )
 from tests.runtime.graphs import edge, graph, input_node, node, output_node, worker
 from tests.support.vendor_server import Completion, JSONAnswer, VendorServer
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

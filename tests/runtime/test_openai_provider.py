@@ -10,7 +10,6 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -53,12 +52,6 @@ MESSAGES: list[ChatMessage] = [
     {"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Capital of France?"},
 ]
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

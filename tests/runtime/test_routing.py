@@ -7,7 +7,6 @@ name in each recorded request tells which model was asked.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -32,12 +31,6 @@ from tests.support.vendor_server import (
 TIERS = {"fast": "openai/small", "strong": "openai/large"}
 SCHEMA = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
 ONCE = {"max_attempts": 1}
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture

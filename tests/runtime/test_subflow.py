@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,6 @@ from runtime.usage import ModelPrice
 from tests.runtime.agent_support import agent, last_user, services_for
 from tests.runtime.graphs import chain, input_node, node, output_node, transform, worker
 from tests.support.vendor_server import Completion, VendorServer
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 def calling(ref: str, **config: Any) -> dict[str, Any]:

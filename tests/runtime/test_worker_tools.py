@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -34,12 +33,6 @@ SEO_SCHEMA = {
     },
     "required": ["score", "issues"],
 }
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as http:
-        yield http
 
 
 @pytest.fixture
