@@ -28,7 +28,7 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from editor import operations
-from tests.browser.session import PASSWORD, USERNAME, VIEWPORT, log_in
+from tests.browser.session import PASSWORD, USERNAME, fresh_page, log_in
 from tests.support import stack as stack_support
 from tests.support.stack import CeleryWorker, Daphne, Stack
 
@@ -111,11 +111,7 @@ def page(
 
     Fails the test if the page threw an uncaught error; on a failure keeps a screenshot and the
     stack's logs next to the test's tmp_path."""
-    context = browser.new_context(viewport=VIEWPORT, base_url=stack_daphne.url)
-    context.set_default_timeout(15_000)
-    fresh = context.new_page()
-    errors: list[str] = []
-    fresh.on("pageerror", lambda error: errors.append(str(error)))
+    context, fresh, errors = fresh_page(browser, stack_daphne)
     try:
         yield fresh
         reports = [getattr(request.node, f"report_{when}", None) for when in ("setup", "call")]

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.models import User
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from editor import operations
 from editor.models import Workflow
@@ -51,15 +51,22 @@ def log_in_at(page: Page, username: str, path: str) -> None:
     page.wait_for_url(lambda url: urlsplit(url).path == path)
 
 
-@contextlib.contextmanager
-def other_person(browser: Browser, daphne: Daphne, shot: Path) -> Iterator[Page]:
-    """Another person's page: a context of its own (cookies, storage), failing on page errors;
-    on a failure it keeps a screenshot at ``shot``, as the ``page`` fixture does for alice."""
+def fresh_page(browser: Browser, daphne: Daphne) -> tuple[BrowserContext, Page, list[str]]:
+    """A 1280×800 page in a context of its own (cookies, storage) with Daphne as base URL, and
+    the list its uncaught errors go to."""
     context = browser.new_context(viewport=VIEWPORT, base_url=daphne.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page, errors
+
+
+@contextlib.contextmanager
+def other_person(browser: Browser, daphne: Daphne, shot: Path) -> Iterator[Page]:
+    """Another person's page: a context of its own (cookies, storage), failing on page errors;
+    on a failure it keeps a screenshot at ``shot``, as the ``page`` fixture does for alice."""
+    context, page, errors = fresh_page(browser, daphne)
     try:
         yield page
         assert not errors, f"uncaught errors in the page: {errors}"
