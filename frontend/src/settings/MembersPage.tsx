@@ -26,7 +26,7 @@ import { useFormSubmit } from '../components/useFormSubmit';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
 import { paths } from '../router';
-import { CopyField } from '../webhooks/CopyField';
+import { ShownOnce } from '../webhooks/CopyField';
 import { formatMoment } from '../webhooks/when';
 
 /** A full page load, so the settings header picks up the changed list of workspaces. */
@@ -231,13 +231,10 @@ function Invitations({ workspace }: { workspace: WorkspaceSummary }) {
         }}
       />
       {made && (
-        <div className="banner banner-success" style={{ display: 'block' }} data-testid="invitation-made">
-          <p>
-            Invitation for <strong>{made.email}</strong> as <strong>{made.role}</strong>. No email is sent: copy the link and send it yourself. It is shown only now,
-            works once, and expires {formatMoment(made.expires_at)}.
-          </p>
-          <CopyField value={made.url} label="Invitation link" testId="invitation-link" />
-        </div>
+        <ShownOnce testId="invitation-made" value={made.url} label="Invitation link" copyTestId="invitation-link">
+          Invitation for <strong>{made.email}</strong> as <strong>{made.role}</strong>. No email is sent: copy the link and send it yourself. It is shown only now,
+          works once, and expires {formatMoment(made.expires_at)}.
+        </ShownOnce>
       )}
 
       <h2 className="section-title" style={{ marginTop: 24 }}>

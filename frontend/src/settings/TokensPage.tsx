@@ -11,7 +11,7 @@ import { EmptyState, Field, FieldError } from '../components/ui';
 import { useFormSubmit } from '../components/useFormSubmit';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
-import { CopyField } from '../webhooks/CopyField';
+import { ShownOnce } from '../webhooks/CopyField';
 import { formatMoment } from '../webhooks/when';
 
 export const EXPIRY_CHOICES: { label: string; days: number | null }[] = [
@@ -65,18 +65,24 @@ export function TokensPage() {
       />
 
       {made && (
-        <div className="banner banner-success" style={{ display: 'block' }} data-testid="token-made">
-          <p>
-            Your new token <strong>{made.name}</strong>. Copy the secret now: it is shown only this once.
-          </p>
-          <CopyField value={made.secret} label="Secret" testId="token-secret" />
-          <pre className="code-block" data-testid="token-curl">
-            {curlWithToken(made.secret)}
-          </pre>
-          <button type="button" className="btn btn-secondary btn-small" onClick={() => setMade(null)} data-testid="token-made-done">
-            I have stored it
-          </button>
-        </div>
+        <ShownOnce
+          testId="token-made"
+          value={made.secret}
+          label="Secret"
+          copyTestId="token-secret"
+          after={
+            <>
+              <pre className="code-block" data-testid="token-curl">
+                {curlWithToken(made.secret)}
+              </pre>
+              <button type="button" className="btn btn-secondary btn-small" onClick={() => setMade(null)} data-testid="token-made-done">
+                I have stored it
+              </button>
+            </>
+          }
+        >
+          Your new token <strong>{made.name}</strong>. Copy the secret now: it is shown only this once.
+        </ShownOnce>
       )}
 
       <LoadStatus load={load} loading="Loading your tokens…" errorTitle="Could not load your tokens" errorTestId="tokens-error" onRetry={reload} />

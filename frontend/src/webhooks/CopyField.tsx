@@ -1,7 +1,7 @@
 // A secret shown once (an invitation link, a token, a webhook URL): read-only text with a Copy
 // button. Shared by the members, tokens and webhook screens.
 
-import { useRef, useState } from 'react';
+import { useRef, useState, type ReactNode } from 'react';
 
 async function copyText(text: string, input: HTMLInputElement | null): Promise<boolean> {
   try {
@@ -48,6 +48,18 @@ export function CopyField({ value, label, testId }: { value: string; label: stri
         </button>
       </div>
       {state === 'select' && <p className="field-help">Copying is blocked here: the text is selected, press Ctrl/Cmd+C.</p>}
+    </div>
+  );
+}
+
+/** The banner a new secret is shown in, once: what it is (`children`), the secret with its Copy
+ *  button, and anything more (`after`: a curl example, a "done" button). */
+export function ShownOnce({ testId, value, label, copyTestId, children, after }: { testId: string; value: string; label: string; copyTestId: string; children: ReactNode; after?: ReactNode }) {
+  return (
+    <div className="banner banner-success" style={{ display: 'block' }} data-testid={testId}>
+      <p>{children}</p>
+      <CopyField value={value} label={label} testId={copyTestId} />
+      {after}
     </div>
   );
 }

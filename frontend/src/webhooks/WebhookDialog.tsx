@@ -8,7 +8,7 @@ import type { WorkflowSummary } from '../api/resources';
 import { createWebhook, curlExample, deleteWebhook, getWebhook, updateWebhook, type NewWebhook, type Webhook } from '../api/webhooks';
 import { Modal } from '../components/Modal';
 import { ErrorState, LoadingState } from '../components/ui';
-import { CopyField } from './CopyField';
+import { ShownOnce } from './CopyField';
 import { formatMoment } from './when';
 
 type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; webhook: Webhook | null };
@@ -86,14 +86,22 @@ export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary
         </div>
       )}
       {made && (
-        <div className="banner banner-success" style={{ display: 'block' }} data-testid="webhook-made">
-          <p>Copy the URL now: it is shown only this once. Anyone who has it can start runs of this workflow.</p>
-          <CopyField value={made.url} label="Webhook URL" testId="webhook-url" />
-          <pre className="code-block" data-testid="webhook-curl">
-            {curlExample(made.url)}
-          </pre>
-          <p className="muted small">The posted JSON is the run's input; the answer (202) names the run and its API URL.</p>
-        </div>
+        <ShownOnce
+          testId="webhook-made"
+          value={made.url}
+          label="Webhook URL"
+          copyTestId="webhook-url"
+          after={
+            <>
+              <pre className="code-block" data-testid="webhook-curl">
+                {curlExample(made.url)}
+              </pre>
+              <p className="muted small">The posted JSON is the run's input; the answer (202) names the run and its API URL.</p>
+            </>
+          }
+        >
+          Copy the URL now: it is shown only this once. Anyone who has it can start runs of this workflow.
+        </ShownOnce>
       )}
       {load.status === 'ready' && !webhook && (
         <div data-testid="webhook-none">
