@@ -34,9 +34,6 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 MODEL = "openai/gpt-4o-mini"  # the vendor server, through the OpenAI-compatible provider
 
-# test_stream_catch_up.py imports start, finished and session_of from here (now in the conftest).
-start = start_run
-
 
 @pytest.fixture
 def api(api: httpx.Client, stack_worker: CeleryWorker) -> httpx.Client:

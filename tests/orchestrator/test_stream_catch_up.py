@@ -11,7 +11,6 @@ import asyncio
 import os
 import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,11 +19,11 @@ import redis
 from django.contrib.auth.models import User
 
 from editor.models import Workspace
-from editor.tokens import issue_token
 from orchestrator import stream_buffer
 from orchestrator.models import Step
-from tests.orchestrator.conftest import make_workflow
-from tests.orchestrator.test_stack_e2e import finished, one_llm_step, session_of, start
+from tests.orchestrator.conftest import finished, make_workflow, session_of
+from tests.orchestrator.conftest import start_run as start
+from tests.orchestrator.test_stack_e2e import one_llm_step
 from tests.support.stack import DEFAULT_REDIS_URL, CeleryWorker, Daphne, RunSocket
 from tests.support.vendor_server import Delay, Stream, VendorServer
 
@@ -36,15 +35,9 @@ WORDS = [f"w{i} " for i in range(39)] + ["the end."]
 
 
 @pytest.fixture
-def api(alice: User, stack_daphne: Daphne, stack_worker: CeleryWorker) -> Iterator[httpx.Client]:
-    _, token = issue_token(alice, "tests")
-    with httpx.Client(
-        base_url=stack_daphne.url,
-        headers={"Authorization": f"Token {token}"},
-        timeout=15,
-        trust_env=False,
-    ) as client:
-        yield client
+def api(api: httpx.Client, stack_worker: CeleryWorker) -> httpx.Client:
+    """Alice's client (conftest), once the workers are up."""
+    return api
 
 
 def writer_chunks(ws: RunSocket) -> list[dict[str, Any]]:
