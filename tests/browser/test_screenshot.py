@@ -1,6 +1,7 @@
 """The editor as people see it: the research example imported from its JSON file, run to the end,
 photographed at 1280×800 for the docs; and the layout at 1920×1080 (nothing cut off, no sideways
-scrolling)."""
+scrolling). Also the sales-report example's manager after a run, with its delegations, for the
+docs' second picture."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(tran
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "research.json"
 DOCS_SHOT = REPO / "docs" / "screenshot-editor.png"
+MANAGER_EXAMPLE = REPO / "examples" / "sales-report.json"
+MANAGER_SHOT = REPO / "docs" / "screenshot-manager.png"
 MAX_BYTES = 300_000
 
 
@@ -38,13 +41,13 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def shot_path(tmp_path: Path) -> Path:
-    """docs/screenshot-editor.png when it is missing or UPDATE_SCREENSHOTS=1 asks for a new one;
+def shot_path(tmp_path: Path, docs_shot: Path = DOCS_SHOT) -> Path:
+    """The picture in docs/ when it is missing or UPDATE_SCREENSHOTS=1 asks for a new one;
     otherwise a scratch file, so that every test run does not rewrite a committed image."""
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1" or not DOCS_SHOT.exists():
-        DOCS_SHOT.parent.mkdir(exist_ok=True)
-        return DOCS_SHOT
-    return tmp_path / "screenshot-editor.png"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1" or not docs_shot.exists():
+        docs_shot.parent.mkdir(exist_ok=True)
+        return docs_shot
+    return tmp_path / docs_shot.name
 
 
 def no_sideways_scrolling(page: Page) -> None:
@@ -148,3 +151,36 @@ def test_it_photographs_the_research_example_after_a_run_and_lays_out_at_1920(
         assert not errors, errors
     finally:
         wide.close()
+
+
+def test_it_photographs_a_manager_after_it_delegated_to_its_workers(
+    app: Page, tmp_path: Path
+) -> None:
+    page = app
+    page.get_by_test_id("import-file").set_input_files(str(MANAGER_EXAMPLE))
+    expect(page).to_have_url(re.compile(r"/workflows/[^/]+$"))
+    expect(page.locator(".react-flow__node")).to_have_count(6)
+    toast = page.get_by_test_id("toast-success")
+    toast.get_by_role("button").click()
+    expect(toast).to_have_count(0)
+
+    # the input node's defaults fill the form; run with them
+    page.get_by_test_id("run").click()
+    page.get_by_test_id("run-dialog").get_by_test_id("run-submit").click()
+    expect(page).to_have_url(re.compile(r"/runs/[^/]+$"))
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("succeeded", re.I))
+    for node_id in ("brief", "lead", "researcher", "analyst", "writer", "report"):
+        expect(page.get_by_test_id(f"node-{node_id}")).to_have_attribute("data-status", "succeeded")
+    # the manager shows its delegations and what its whole subtree cost
+    expect(
+        page.get_by_test_id("node-children-lead").locator("[data-testid^=child-]")
+    ).not_to_have_count(0)
+    expect(page.get_by_test_id("node-subtree-lead")).to_be_visible()
+    expect(page.get_by_test_id("run-connection")).to_have_text("Finished")
+    assert hidden_nodes(page) == []
+
+    target = shot_path(tmp_path, MANAGER_SHOT)
+    page.mouse.move(0, 0)
+    page.screenshot(path=str(target))
+    assert png_size(target) == (1280, 800)
+    assert 10_000 < target.stat().st_size < MAX_BYTES, target.stat().st_size

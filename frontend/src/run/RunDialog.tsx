@@ -22,6 +22,26 @@ function usable(schema: JsonSchema | null): schema is JsonSchema {
   return !!schema && typeof schema === 'object' && !!schema.properties && Object.keys(schema.properties).length > 0;
 }
 
+/** The input with each missing field's default filled in, as the server fills them before the
+ * run starts: a required field with a default is not missing. */
+export function withDefaults(schema: JsonSchema, input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return input;
+  const filled: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  for (const [name, field] of Object.entries(schema.properties ?? {})) {
+    if ((filled[name] === undefined || filled[name] === '') && field.default !== undefined) filled[name] = field.default;
+  }
+  return filled;
+}
+
+/** Required fields first, in the order `required` names them, then the rest. PostgreSQL keeps a
+ * saved graph's object keys in its own order (jsonb), so the author's order is not known. */
+export function formOrder(schema: JsonSchema): JsonSchema {
+  const properties = schema.properties ?? {};
+  const required = (schema.required ?? []).filter((name) => name in properties);
+  const names = [...required, ...Object.keys(properties).filter((name) => !required.includes(name))];
+  return { ...schema, properties: Object.fromEntries(names.map((name) => [name, properties[name]])) };
+}
+
 function remembered(key: string): Record<string, unknown> | null {
   try {
     const raw = localStorage.getItem(key);
@@ -54,7 +74,10 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
     setTouched(false);
   }, [open, storageKey, hasForm]);
 
-  const errors = useMemo(() => (hasForm && mode === 'form' ? validate({ type: 'object', ...schema }, value) : {}), [hasForm, mode, schema, value]);
+  const errors = useMemo(
+    () => (hasForm && mode === 'form' ? validate({ type: 'object', ...schema }, withDefaults(schema, value)) : {}),
+    [hasForm, mode, schema, value],
+  );
   const formInvalid = Object.keys(errors).length > 0;
 
   const switchMode = (next: 'form' | 'json') => {
@@ -82,7 +105,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
         return;
       }
       if (hasForm) {
-        const problems = validate({ type: 'object', ...schema }, input);
+        const problems = validate({ type: 'object', ...schema }, withDefaults(schema, input));
         const first = Object.entries(problems)[0];
         if (first) {
           setJsonError(`${first[0] || 'input'}: ${first[1]}`);
@@ -153,7 +176,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
         )}
         {mode === 'form' && hasForm ? (
           <SchemaForm
-            schema={{ type: 'object', ...schema }}
+            schema={{ type: 'object', ...formOrder(schema) }}
             value={value}
             errors={touched ? errors : {}}
             onChange={(next) => {
