@@ -586,7 +586,11 @@ def resume_in(
     if txn.run.status in FINISHED_RUN:
         return False
     changed = Step.objects.filter(pk=step_id, status="waiting", request__isnull=False).update(
-        status="queued", resume={"answer": answer}, round=F("round") + 1, due_at=timezone.now()
+        status="queued",
+        resume={"answer": answer},
+        round=F("round") + 1,
+        attempt=0,  # attempts count within a round: resuming is not a retry
+        due_at=timezone.now(),
     )
     if not changed:
         return False
@@ -777,6 +781,7 @@ def _child_finished(txn: RunTransaction, child: Step) -> None:
         ]
     }
     parent.round += 1
+    parent.attempt = 0  # attempts count within a round: resuming is not a retry
     parent.status = "queued"
     parent.due_at = timezone.now()  # else the sweeper takes it for a lost message at once
     parent.save()

@@ -265,6 +265,13 @@ def test_it_continues_down_approved_when_an_approver_approves(
     assert run.output == {"output_a": "published: Draft on tides"}
     assert steps_of(run)["gate"] == ("succeeded", "approved")
     assert steps_of(run)["output_b"] == ("skipped", None)
+    # Resuming after the decision is the gate's next round, not a second attempt.
+    gate_starts = [
+        (e["data"]["round"], e["data"]["attempt"])
+        for e in event_log(run)
+        if e["type"] == "step.started" and e["step"] == "gate"
+    ]
+    assert gate_starts == [(0, 1), (1, 1)]
 
 
 def test_it_passes_on_the_data_an_approver_edited(

@@ -147,6 +147,11 @@ def test_a_manager_delegates_to_two_workers_that_run_at_once_and_counts_their_sp
         assert log.index(("step.succeeded", child)) < resumed
     assert resumed < log.index(("step.succeeded", "lead")) < log.index(("run.succeeded", None))
     assert log.count(("step.delegated", "lead")) == log.count(("step.resumed", "lead")) == 1
+    # Its second round is not a retry: each round's first start is attempt 1.
+    starts = Event.objects.filter(run_id=run_id, type="step.started", step_key="lead")
+    rounds = [(e.data["round"], e.data["attempt"]) for e in starts.order_by("seq")]
+    assert rounds == [(0, 1), (1, 1)]
+    assert lead.attempt == 1
     event = Event.objects.get(run_id=run_id, type="step.delegated")
     assert event.data["tasks"] == [
         {"step": "lead.alpha.1", "node": "alpha"},
