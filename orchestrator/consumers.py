@@ -99,8 +99,14 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self.close(code=CLOSE_FORBIDDEN)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # Clients only listen; a ping keeps proxies from closing an idle socket.
+        # Clients only listen, and ping now and then. A ping is also a chance to repair a gap
+        # no later broadcast would reveal: channels_redis drops a message silently when the
+        # channel is full (a burst of streamed chunks), and if that was a run's last
+        # transaction, nothing after it would show the gap. So send what the database has
+        # after our last seq first.
         if isinstance(content, dict) and content.get("type") == "ping":
+            if self.group is not None:
+                await self._catch_up(until=None)
             await self.send_json({"type": "pong", "last_seq": self.last_seq})
 
     async def run_events(self, message: dict[str, Any]) -> None:

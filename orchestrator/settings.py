@@ -204,6 +204,11 @@ CHANNEL_LAYERS = {
             # redis-py 8 defaults to a 5 s socket timeout, which kills the layer's blocking read
             # and closes idle WebSockets after ~5 s (PITFALLS.md).
             "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
+            # Messages a channel may hold before new ones are dropped (silently; the default is
+            # 100). A worker streaming a long answer sends a message per chunk, so a socket
+            # that reads slower than that would lose the run's next events; the run socket
+            # repairs such gaps on its pings (orchestrator.consumers), this makes them rare.
+            "capacity": 1000,
         },
     },
 }

@@ -350,3 +350,42 @@ def test_streamed_chunks_of_a_worker_step_arrive_live_without_a_seq(
     # Chunks are for live viewers only: none is in the event log.
     assert not Event.objects.filter(run=run, type="step.chunk").exists()
     assert [e["seq"] for e in ws.events] == list(range(1, run.last_seq + 1))
+
+
+# -- (h) a lost broadcast with nothing after it: the client's ping repairs it ----------------------
+
+
+def test_a_ping_brings_an_event_whose_broadcast_was_lost_with_nothing_after_it(
+    api: httpx.Client,
+    alice: User,
+    alice_workspace: Workspace,
+    alice_session: str,
+    stack_daphne: Daphne,
+    settings: Any,
+) -> None:
+    """channels_redis drops a message when a channel is full. A gap is normally seen at the next
+    event; when the lost one was the run's last, only the client's ping can bring it."""
+    from orchestrator import operations
+    from tests.orchestrator.test_approvals import gated_graph
+
+    workflow = make_workflow(alice, alice_workspace, gated_graph(), name="Gated")
+    run_id = start_run(api, workflow, {"topic": "tides"})
+    wait_until(
+        lambda: Step.objects.filter(run_id=run_id, key="gate", status="waiting").exists(),
+        15,
+        "the run to wait at its gate",
+    )
+    with RunSocket(stack_daphne, run_id, after=0, session=alice_session) as ws:
+        ws.read_until_type("step.waiting", timeout=10, step="gate")
+        ws.read_quiet(quiet=0.5, timeout=5)
+        # This process's broadcasts go nowhere (a layer of its own): the cancellation is
+        # committed, and the socket is told nothing.
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        assert operations.cancel_run(run_id)
+        assert ws.recv(timeout=1.5) is None  # nothing arrives by itself
+        ws.connection.send('{"type": "ping"}')
+        ws.read_until_type("run.cancelled", timeout=10)
+        pong = ws.read_until_type("pong", timeout=10)
+    last_seq = Event.objects.filter(run_id=run_id).order_by("-seq").values_list("seq", flat=True)[0]
+    assert pong["last_seq"] == last_seq
+    assert [e["seq"] for e in ws.events] == list(range(1, last_seq + 1))

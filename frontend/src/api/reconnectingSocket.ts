@@ -28,6 +28,9 @@ export interface ReconnectingSocketOptions<T> {
   reportClose?: boolean;
   baseDelay: number;
   maxDelay: number;
+  /** While open, send {"type": "ping"} this often: the server answers and, for a run, sends any
+   * event it committed that a lost broadcast kept from this socket. */
+  keepAliveMs?: number;
   /** Seams for tests. */
   WebSocketImpl?: { new (url: string): WebSocket };
   random?: () => number;
@@ -62,6 +65,11 @@ export function openReconnectingSocket<T>(options: ReconnectingSocketOptions<T>)
   let stopped = false;
   let openedAt = 0;
   let everOpened = false;
+  let pinger: ReturnType<typeof setInterval> | null = null;
+  const stopPinging = () => {
+    if (pinger) clearInterval(pinger);
+    pinger = null;
+  };
 
   const connect = () => {
     if (stopped) return;
@@ -79,6 +87,12 @@ export function openReconnectingSocket<T>(options: ReconnectingSocketOptions<T>)
     socket = ws;
     ws.onopen = () => {
       openedAt = Date.now();
+      stopPinging();
+      if (options.keepAliveMs) {
+        pinger = setInterval(() => {
+          if (socket === ws && ws.readyState === 1) ws.send(JSON.stringify({ type: 'ping' }));
+        }, options.keepAliveMs);
+      }
       options.onState?.('open', { attempt, reconnected: everOpened });
       everOpened = true;
     };
@@ -99,6 +113,7 @@ export function openReconnectingSocket<T>(options: ReconnectingSocketOptions<T>)
     ws.onclose = (event: CloseEvent) => {
       if (socket !== ws) return;
       socket = null;
+      stopPinging();
       if (stopped) return;
       if (FATAL_CODES.has(event.code) || options.isFinished?.()) {
         stopped = true;
@@ -120,6 +135,7 @@ export function openReconnectingSocket<T>(options: ReconnectingSocketOptions<T>)
   const handle: ReconnectingSocket = {
     close() {
       stopped = true;
+      stopPinging();
       if (timer) clearTimeout(timer);
       timer = null;
       if (typeof window !== 'undefined') window.removeEventListener('online', onOnline);

@@ -17,6 +17,8 @@ export { backoffDelay } from './reconnectingSocket';
 
 export interface RunSocketOptions {
   runId: string;
+  /** How often to ask the server for events a lost broadcast kept from us (ms). */
+  keepAliveMs?: number;
   /** The last seq applied; read on every (re)connect. */
   lastSeq: () => number;
   onEvent: (event: RunEvent) => void;
@@ -49,6 +51,9 @@ export function openRunSocket(options: RunSocketOptions): RunSocket {
     reportClose: true,
     baseDelay: options.baseDelay ?? 500,
     maxDelay: options.maxDelay ?? 15_000,
+    // The server answers a ping by sending what it committed after our last seq: a broadcast
+    // lost on the way (a full channel) is repaired within this time instead of never.
+    keepAliveMs: options.keepAliveMs ?? 5_000,
     WebSocketImpl: options.WebSocketImpl,
     random: options.random,
   });
