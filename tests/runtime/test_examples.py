@@ -58,7 +58,11 @@ def test_each_example_is_valid_and_drawn_left_to_right(name: str) -> None:
         assert n["type"] in default_registry
     for e in raw["edges"]:
         source, target = by_id[e["source"]], by_id[e["target"]]
-        assert source["position"]["x"] < target["position"]["x"], f"edge {e['id']} runs left"
+        if e.get("kind") == "delegate":  # a team sits to the right of its lead, or below it
+            here, there = source["position"], target["position"]
+            assert here["x"] < there["x"] or here["y"] < there["y"], f"edge {e['id']} runs back"
+        else:
+            assert source["position"]["x"] < target["position"]["x"], f"edge {e['id']} runs left"
     inputs = [n for n in raw["nodes"] if n["type"] == "input"]
     assert len(inputs) == 1
     fields = inputs[0]["config"]["fields"]
