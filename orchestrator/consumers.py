@@ -40,11 +40,15 @@ log = logging.getLogger(__name__)
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
 CATCH_UP_BATCH = 500
+RUN_ENDED = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
 
 
 class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     run_id: str
     last_seq: int
+    # Set once the run's last event (run.succeeded/failed/cancelled) went out: nothing can follow
+    # it, so pings need not look in the database any more.
+    ended: bool = False
     group: str | None = None
     access: str | None = None
     workspace_id: int | None = None
@@ -105,7 +109,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # transaction, nothing after it would show the gap. So send what the database has
         # after our last seq first.
         if isinstance(content, dict) and content.get("type") == "ping":
-            if self.group is not None:
+            if self.group is not None and not self.ended:
                 await self._catch_up(until=None)
             await self.send_json({"type": "pong", "last_seq": self.last_seq})
 
@@ -131,15 +135,19 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._catch_up(until=seq - 1)
             if seq <= self.last_seq:
                 return
+        await self._send_event(event)
+
+    async def _send_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event)
-        self.last_seq = seq
+        self.last_seq = event["seq"]
+        if event.get("type") in RUN_ENDED:
+            self.ended = True
 
     async def _catch_up(self, until: int | None) -> None:
         while True:
             batch = await self._events_after(self.last_seq, until)
             for event in batch:
-                await self.send_json(event)
-                self.last_seq = event["seq"]
+                await self._send_event(event)
             if len(batch) < CATCH_UP_BATCH:
                 return
 
