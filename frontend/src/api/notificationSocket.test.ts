@@ -1,34 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { approvalFixture } from '../test/fixtures';
 import { isNotification, notificationSocketUrl, openNotificationSocket, type NotificationMessage } from './notificationSocket';
-
-class FakeSocket {
-  static made: FakeSocket[] = [];
-  readyState = 0;
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  onclose: ((e: { code: number }) => void) | null = null;
-  closedWith: number | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.made.push(this);
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  send(data: unknown) {
-    this.onmessage?.({ data: typeof data === 'string' ? data : JSON.stringify(data) });
-  }
-  drop(code = 1006) {
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-  close(code: number) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-}
+import { FakeSocket } from '../test/fakeSocket';
 
 beforeEach(() => {
   FakeSocket.made = [];
@@ -42,7 +15,7 @@ function open() {
   const socket = openNotificationSocket({
     onMessage: (m) => got.push(m),
     onState: (state, detail) => states.push({ state, reconnected: detail.reconnected, delay: detail.delay }),
-    WebSocketImpl: FakeSocket as unknown as { new (url: string): WebSocket },
+    WebSocketImpl: FakeSocket.impl,
     random: () => 0.5,
     baseDelay: 1000,
     location: { protocol: 'https:', host: 'flows.example' },
@@ -56,10 +29,10 @@ describe('notification socket', () => {
     const { got } = open();
     expect(FakeSocket.made[0].url).toBe('wss://flows.example/ws/notifications/');
     FakeSocket.made[0].open();
-    FakeSocket.made[0].send({ type: 'approval.opened', approval: approvalFixture() });
-    FakeSocket.made[0].send({ type: 'something.else' });
-    FakeSocket.made[0].send('not json');
-    FakeSocket.made[0].send([{ type: 'approval.decided', approval: approvalFixture({ status: 'approved' }) }]);
+    FakeSocket.made[0].deliver({ type: 'approval.opened', approval: approvalFixture() });
+    FakeSocket.made[0].deliver({ type: 'something.else' });
+    FakeSocket.made[0].deliver('not json');
+    FakeSocket.made[0].deliver([{ type: 'approval.decided', approval: approvalFixture({ status: 'approved' }) }]);
     expect(got.map((m) => m.type)).toEqual(['approval.opened', 'approval.decided']);
     expect(isNotification({ type: 'approval.opened' })).toBe(false);
   });

@@ -1,35 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunEvent } from './events';
 import { backoffDelay, openRunSocket, runSocketUrl, type SocketState } from './runSocket';
-
-/** A stand-in for the browser WebSocket that the test drives by hand. */
-class FakeSocket {
-  static made: FakeSocket[] = [];
-  readyState = 0;
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  onclose: ((e: { code: number }) => void) | null = null;
-  closedWith: number | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.made.push(this);
-  }
-  open() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  send(event: Partial<RunEvent>) {
-    this.onmessage?.({ data: JSON.stringify(event) });
-  }
-  drop(code = 1006) {
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-  close(code: number) {
-    this.closedWith = code;
-    this.readyState = 3;
-  }
-}
+import { FakeSocket } from '../test/fakeSocket';
 
 const event = (seq: number): RunEvent =>
   ({ seq, type: 'step.chunk', run: 'r1', step: 's', node: 'n', status: 'running', data: { text: `${seq}` }, ts: seq }) as RunEvent;
@@ -54,7 +26,7 @@ function open(finished = () => false) {
     },
     onState: (s) => states.push(s),
     isFinished: finished,
-    WebSocketImpl: FakeSocket as unknown as { new (url: string): WebSocket },
+    WebSocketImpl: FakeSocket.impl,
     random: () => 0.5, // no jitter
     location: { protocol: 'https:', host: 'flows.example' },
   });
@@ -70,8 +42,8 @@ describe('run socket', () => {
   it('reconnects after a drop, asking for events after the last seq it applied', () => {
     const { got, states } = open();
     FakeSocket.made[0].open();
-    FakeSocket.made[0].send(event(1));
-    FakeSocket.made[0].send(event(2));
+    FakeSocket.made[0].deliver(event(1));
+    FakeSocket.made[0].deliver(event(2));
     FakeSocket.made[0].drop();
     expect(states.at(-1)).toBe('reconnecting');
     expect(FakeSocket.made).toHaveLength(1);
@@ -81,7 +53,7 @@ describe('run socket', () => {
     expect(FakeSocket.made).toHaveLength(2);
     expect(FakeSocket.made[1].url).toBe('wss://flows.example/ws/runs/r1/?after=2');
     FakeSocket.made[1].open();
-    FakeSocket.made[1].send(event(3));
+    FakeSocket.made[1].deliver(event(3));
     expect(got).toEqual([1, 2, 3]);
     expect(states).toContain('open');
   });
@@ -89,10 +61,10 @@ describe('run socket', () => {
   it('passes streamed chunks on although they carry no seq; other events without one are not', () => {
     const { got } = open();
     FakeSocket.made[0].open();
-    FakeSocket.made[0].send(event(1));
-    FakeSocket.made[0].send({ ...event(1), seq: null, data: { text: 'Hel', attempt: 1, round: 0, index: 0 } } as RunEvent);
-    FakeSocket.made[0].send({ ...event(1), seq: null, type: 'step.succeeded' } as unknown as RunEvent);
-    FakeSocket.made[0].send(event(2));
+    FakeSocket.made[0].deliver(event(1));
+    FakeSocket.made[0].deliver({ ...event(1), seq: null, data: { text: 'Hel', attempt: 1, round: 0, index: 0 } } as RunEvent);
+    FakeSocket.made[0].deliver({ ...event(1), seq: null, type: 'step.succeeded' } as unknown as RunEvent);
+    FakeSocket.made[0].deliver(event(2));
     expect(got).toEqual([1, -1, 2]);
   });
 
@@ -119,7 +91,7 @@ describe('run socket', () => {
     FakeSocket.made[1].drop();
     vi.advanceTimersByTime(1000);
     FakeSocket.made[2].open();
-    FakeSocket.made[2].send(event(1));
+    FakeSocket.made[2].deliver(event(1));
     FakeSocket.made[2].drop();
     vi.advanceTimersByTime(500);
     expect(FakeSocket.made).toHaveLength(4);

@@ -2,28 +2,11 @@ import { act, fireEvent, render, screen, waitFor } from '@testing-library/react'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Approval } from '../api/approvals';
 import { ToastProvider } from '../components/toast';
+import { FakeSocket } from '../test/fakeSocket';
 import { approvalFixture } from '../test/fixtures';
 import { ApprovalsLink } from './ApprovalsLink';
 import { ApprovalsPage } from './ApprovalsPage';
 import { ApprovalsProvider } from './ApprovalsProvider';
-
-class FakeSocket {
-  static made: FakeSocket[] = [];
-  readyState = 0;
-  onopen: (() => void) | null = null;
-  onmessage: ((e: { data: string }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  onclose: ((e: { code: number }) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.made.push(this);
-  }
-  send(data: unknown) {
-    this.onmessage?.({ data: JSON.stringify(data) });
-  }
-  close() {
-    this.readyState = 3;
-  }
-}
 
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
@@ -71,7 +54,7 @@ describe('approvals provider', () => {
     expect(fetchMock.mock.calls[0][0]).toBe('/api/approvals/?status=pending&mine=1');
     expect(FakeSocket.made[0].url).toMatch(/\/ws\/notifications\/$/);
 
-    act(() => FakeSocket.made[0].send({ type: 'approval.opened', approval: approvalFixture({ id: 'a2', workflow: { id: 'w2', name: 'Invoices' }, node: 'sign_off' }) }));
+    act(() => FakeSocket.made[0].deliver({ type: 'approval.opened', approval: approvalFixture({ id: 'a2', workflow: { id: 'w2', name: 'Invoices' }, node: 'sign_off' }) }));
     const toast = await screen.findByTestId('toast-approval');
     expect(toast.textContent).toContain('Approval needed: Invoices — sign_off');
     expect(screen.getByTestId('approvals-badge').textContent).toBe('2');
@@ -81,7 +64,7 @@ describe('approvals provider', () => {
     await waitFor(() => expect(fetchMock.mock.calls.some((c) => String(c[0]) === '/api/approvals/a2/')).toBe(true));
     expect(screen.queryByTestId('toast-approval')).toBeNull();
 
-    act(() => FakeSocket.made[0].send({ type: 'approval.decided', approval: approvalFixture({ id: 'a1', status: 'approved', can_decide: false }) }));
+    act(() => FakeSocket.made[0].deliver({ type: 'approval.decided', approval: approvalFixture({ id: 'a1', status: 'approved', can_decide: false }) }));
     await waitFor(() => expect(screen.getByTestId('approvals-badge').textContent).toBe('1'));
   });
 
