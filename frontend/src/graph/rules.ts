@@ -1,6 +1,7 @@
 // Connection rules, checked while the user drags a connection (React Flow's isValidConnection),
 // so a wrong edge is refused before it exists. They mirror the server's validation
 // (runtime/validation.py `_edge_ends`, `_acyclic`); the server stays the final judge.
+// rulesParity.test.ts and tests/runtime/test_rules_parity.py hold both to the same verdicts.
 
 import {
   DEFAULT_SOURCE_HANDLE,
@@ -21,18 +22,23 @@ export interface Candidate {
 
 export type Catalogue = ReadonlyMap<string, NodeTypeSpec>;
 
-export type Refusal =
-  | 'incomplete'
-  | 'self_loop'
-  | 'unknown_node'
-  | 'not_a_manager'
-  | 'not_delegatable'
-  | 'task_handle_needs_delegate'
-  | 'no_inputs'
-  | 'unknown_target_handle'
-  | 'unknown_source_handle'
-  | 'duplicate'
-  | 'cycle';
+/** Every reason a connection is refused; the parity cases (tests/fixtures/graph_rules_cases.json)
+ * must cover each one. */
+export const REFUSALS = [
+  'incomplete',
+  'self_loop',
+  'unknown_node',
+  'not_a_manager',
+  'not_delegatable',
+  'task_handle_needs_delegate',
+  'no_inputs',
+  'unknown_target_handle',
+  'unknown_source_handle',
+  'duplicate',
+  'cycle',
+] as const;
+
+export type Refusal = (typeof REFUSALS)[number];
 
 export interface Verdict {
   ok: boolean;
