@@ -50,10 +50,10 @@ import httpx  # noqa: E402
 import jsonschema  # noqa: E402
 
 from runtime.executor import InProcessExecutor  # noqa: E402
+from runtime.model_tiers import RoutingPolicy  # noqa: E402
 from runtime.providers.local import LocalProvider  # noqa: E402
 from runtime.providers.openai_compat import OpenAICompatibleProvider  # noqa: E402
 from runtime.records import RunResult  # noqa: E402
-from runtime.routing import RoutingPolicy  # noqa: E402
 from runtime.services import Services  # noqa: E402
 from runtime.usage import DEFAULT_PRICES, ModelPrice  # noqa: E402
 from tests.support.vendor_server import (  # noqa: E402

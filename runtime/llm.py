@@ -1,7 +1,8 @@
 """Model calls on behalf of a step.
 
-- :func:`chat`: one call. Resolves a tier name to a model (budget-aware, :mod:`runtime.routing`),
-  streams, counts tokens and cost into ``ctx.usage`` and charges the run's budget.
+- :func:`chat`: one call. Resolves a tier name to a model (budget-aware,
+  :mod:`runtime.model_tiers`), streams, counts tokens and cost into ``ctx.usage`` and charges the
+  run's budget.
 - :func:`chat_with_fallback`: the same over a chain of models; a model that is down, slow, rate
   limited, refuses our key or has no provider configured hands over to the next.
 - :func:`chat_json` / :func:`repair_json`: an answer that must be JSON matching a JSON Schema,
@@ -30,8 +31,8 @@ from runtime.errors import (
 )
 from runtime.nodes.base import StepContext
 from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse, ToolSpec
-from runtime.routing import routing_policy
 from runtime.secrets import SecretNotFound, redact
+from runtime.services import routing_policy
 from runtime.usage import cost_of
 
 # Errors of one model that another model may not have: it is down, slow, rate limited, or our key

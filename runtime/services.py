@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 from runtime.errors import NodeConfigError
 from runtime.flows import FlowLoader, NoFlows
+from runtime.model_tiers import DEFAULT_POLICY, RoutingPolicy
 from runtime.providers.base import Provider
 from runtime.providers.from_credential import LLM_KINDS, CredentialProviders
 from runtime.providers.local import LocalProvider
-from runtime.routing import RoutingPolicy
 from runtime.secrets import Secret, SecretNotFound, SecretStore, StaticSecrets
 from runtime.usage import DEFAULT_PRICES, ModelPrice
 
@@ -37,7 +37,7 @@ class Services:
     providers: dict[str, Provider] = field(default_factory=lambda: {"local": LocalProvider()})
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     default_model: str = DEFAULT_MODEL
-    # Which model each tier (fast, strong) means; None: runtime.routing.DEFAULT_POLICY.
+    # Which model each tier (fast, strong) means; None: runtime.model_tiers.DEFAULT_POLICY.
     routing: RoutingPolicy | None = None
     # Credentials nodes may name in their settings (the app: the workspace's store).
     secrets: SecretStore = field(default_factory=StaticSecrets)
@@ -133,3 +133,9 @@ class Services:
                 }
             )
         return services
+
+
+def routing_policy(services: Services) -> RoutingPolicy:
+    """The deployment's policy (``Services.routing``) or the default one."""
+    policy = getattr(services, "routing", None)
+    return policy if isinstance(policy, RoutingPolicy) else DEFAULT_POLICY

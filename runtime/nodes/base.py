@@ -26,8 +26,8 @@ from runtime.graph import DEFAULT_SOURCE_HANDLE, ERROR_HANDLE, Node
 from runtime.usage import Usage
 
 if TYPE_CHECKING:
+    from runtime.budget import Budget
     from runtime.plan import Plan
-    from runtime.routing import Budget
     from runtime.services import Services
 
 
@@ -98,7 +98,7 @@ class StepContext:
     # each ({"id", "type", "label", "role"?, "goal"?}); built by :func:`describe_delegates`.
     delegate_info: tuple[dict[str, Any], ...] = ()
     # The run's budget, shared by every model call of the run (None: no limit). See
-    # :mod:`runtime.routing`.
+    # :mod:`runtime.budget`.
     budget: Budget | None = None
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from runtime.errors import OutputSchemaError
 from runtime.graph import ERROR_HANDLE
 from runtime.llm import chat_with_fallback, check_json, json_instruction
+from runtime.model_tiers import FAST
 from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
 from runtime.nodes.router import ROUTE_NAME
 from runtime.nodes.worker import (
@@ -26,7 +27,6 @@ from runtime.nodes.worker import (
 )
 from runtime.providers.base import ChatMessage
 from runtime.retry import RetryPolicy
-from runtime.routing import FAST
 
 
 class Category(BaseModel):

@@ -25,6 +25,7 @@ from pydantic import Field
 
 from runtime.errors import PermanentError
 from runtime.llm import chat_json
+from runtime.model_tiers import FAST
 from runtime.nodes.base import (
     Complete,
     Delegate,
@@ -38,7 +39,6 @@ from runtime.nodes.base import (
 from runtime.nodes.worker import ModelRef, credential_field, format_input, model_field
 from runtime.providers.base import ChatMessage
 from runtime.retry import RetryPolicy
-from runtime.routing import FAST
 from runtime.sandbox import compile_expression, compile_template
 
 MIN_PARTICIPANTS = 2

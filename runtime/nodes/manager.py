@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 
 from runtime.errors import PermanentError
 from runtime.llm import chat_json, chat_with_fallback, json_instruction, repair_json
+from runtime.model_tiers import STRONG
 from runtime.nodes.base import (
     Complete,
     Delegate,
@@ -39,7 +40,6 @@ from runtime.nodes.worker import (
 )
 from runtime.providers.base import ChatMessage
 from runtime.retry import RetryPolicy
-from runtime.routing import STRONG
 
 MAX_RESULT_CHARS = 4_000  # of one delegate's result, in the manager's conversation and state
 RESULTS_PREFIX = "Results of round"

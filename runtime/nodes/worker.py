@@ -28,12 +28,12 @@ from runtime.llm import (
     json_instruction,
     repair_message,
 )
+from runtime.model_tiers import TIER_NAMES
 from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
 from runtime.providers.base import ChatMessage
 from runtime.retry import RetryPolicy
-from runtime.routing import TIER_NAMES, routing_policy
 from runtime.sandbox import compile_template, undeclared_names
-from runtime.services import DEFAULT_MODEL
+from runtime.services import DEFAULT_MODEL, routing_policy
 from runtime.tools import default_tools, tool_registry
 
 T = TypeVar("T")

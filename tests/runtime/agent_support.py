@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from runtime.events import ListSink
+from runtime.model_tiers import RoutingPolicy
 from runtime.providers.local import LocalProvider
 from runtime.providers.openai_compat import OpenAICompatibleProvider
-from runtime.routing import RoutingPolicy
 from runtime.services import Services
 from runtime.usage import ModelPrice
 from tests.support.vendor_server import RecordedRequest

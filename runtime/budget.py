@@ -1,12 +1,8 @@
-"""Which model answers: tiers, fallback chains, and the run's budget.
+"""The run's budget: what one run may spend (tokens and/or USD), and what it has spent.
 
-- A node's ``model`` setting is a model id (``openai/gpt-4o-mini``) or a *tier* name (``fast``,
-  ``strong``). A :class:`RoutingPolicy` maps tiers to model ids; a deployment sets its own on
-  ``Services.routing`` (read with :func:`routing_policy`, defaults to :data:`DEFAULT_POLICY`).
-- A :class:`Budget` caps what one run may spend (tokens and/or USD). Every model call charges it
-  (:func:`runtime.llm.chat`). Once spend passes ``downgrade_at`` of a limit, tiered nodes are sent
-  to the cheapest tier; once it passes a limit, the next check raises
-  :class:`~runtime.errors.BudgetExceededError` and the run stops.
+Every model call charges it (:func:`runtime.llm.chat`). Once spend passes ``downgrade_at`` of a
+limit, tiered nodes are sent to the cheapest tier (:mod:`runtime.model_tiers`); once it passes a
+limit, the next check raises :class:`~runtime.errors.BudgetExceededError` and the run stops.
 
 The in-process executor shares one Budget object between all steps of a run. The Celery side
 builds one per step from the Run row (limits, and what the run has spent so far) and hands it to
@@ -17,78 +13,10 @@ what steps running at the same moment spend before they see each other's totals.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from runtime.errors import BudgetExceededError, NodeConfigError
-
-if TYPE_CHECKING:
-    from runtime.services import Services
-
-FAST = "fast"
-STRONG = "strong"
-LOCAL_MODEL = "local/echo"
-
-
-@dataclass(frozen=True)
-class RoutingPolicy:
-    """Tier name → model id, and the tiers from cheapest to strongest."""
-
-    tiers: Mapping[str, str] = field(
-        default_factory=lambda: {FAST: LOCAL_MODEL, STRONG: LOCAL_MODEL}
-    )
-    order: tuple[str, ...] = (FAST, STRONG)
-
-    def __post_init__(self) -> None:
-        for tier, model in self.tiers.items():
-            if "/" in tier:
-                raise ValueError(f"tier name {tier!r} must not contain '/' (model ids do)")
-            if "/" not in model:
-                raise ValueError(f"tier {tier!r} maps to {model!r}, not a 'provider/model' id")
-        missing = [tier for tier in self.order if tier not in self.tiers]
-        if missing:
-            raise ValueError(f"tiers in order without a model: {', '.join(missing)}")
-
-    def is_tier(self, name: str | None) -> bool:
-        return name is not None and name in self.tiers
-
-    def cheapest(self) -> str:
-        return self.order[0] if self.order else next(iter(self.tiers))
-
-    def stronger(self, tier: str) -> str | None:
-        """The next tier up from ``tier``, or None when it is the strongest (or unordered)."""
-        if tier not in self.order:
-            return None
-        index = self.order.index(tier)
-        return self.order[index + 1] if index + 1 < len(self.order) else None
-
-    def model_for(self, tier: str) -> str:
-        try:
-            return self.tiers[tier]
-        except KeyError:
-            raise NodeConfigError(f"no model is set for tier {tier!r}") from None
-
-    def choose(self, model: str | None, budget: Budget | None = None) -> str | None:
-        """The model id to call for a setting that is a model id or a tier name.
-
-        A tier is sent to the cheapest tier while the budget is nearly spent. A model id (or
-        None, meaning the deployment's default model) is returned as it is.
-        """
-        if not self.is_tier(model):
-            return model
-        assert model is not None
-        tier = self.cheapest() if budget is not None and budget.nearly_spent else model
-        return self.model_for(tier)
-
-
-DEFAULT_POLICY = RoutingPolicy()
-TIER_NAMES = (FAST, STRONG)
-
-
-def routing_policy(services: Services) -> RoutingPolicy:
-    """The deployment's policy (``Services.routing``) or the default one."""
-    policy = getattr(services, "routing", None)
-    return policy if isinstance(policy, RoutingPolicy) else DEFAULT_POLICY
+from runtime.errors import BudgetExceededError
 
 
 @dataclass
@@ -170,12 +98,4 @@ class Budget:
         )
 
 
-__all__ = [
-    "DEFAULT_POLICY",
-    "FAST",
-    "STRONG",
-    "TIER_NAMES",
-    "Budget",
-    "RoutingPolicy",
-    "routing_policy",
-]
+__all__ = ["Budget"]
