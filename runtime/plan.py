@@ -86,6 +86,15 @@ def build_plan(nodes: list[PlannedNode], edges: list[Edge], topological: list[st
     )
 
 
+def describe_delegates(plan: Plan, node_id: str) -> tuple[dict[str, Any], ...]:
+    """``StepContext.delegate_info`` for a step of ``node_id``: one summary per delegate."""
+    summaries = []
+    for delegate_id in plan.delegates.get(node_id, ()):
+        planned = plan.nodes[delegate_id]
+        summaries.append(planned.type.delegate_summary(planned.node, planned.config))
+    return tuple(summaries)
+
+
 def _policy(node_type: NodeType[Any], config: NodeConfig) -> RetryPolicy:
     policy = node_type.retry_policy(config)
     return policy if isinstance(policy, RetryPolicy) else NO_RETRY

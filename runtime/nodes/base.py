@@ -27,7 +27,6 @@ from runtime.usage import Usage
 
 if TYPE_CHECKING:
     from runtime.budget import Budget
-    from runtime.plan import Plan
     from runtime.services import Services
 
 
@@ -95,7 +94,8 @@ class StepContext:
     round: int = 0  # how many times this step has resumed
     delegates: tuple[str, ...] = ()  # ids of the nodes this node may delegate to
     # One entry per delegate, in the order of ``delegates``: what a manager tells its model about
-    # each ({"id", "type", "label", "role"?, "goal"?}); built by :func:`describe_delegates`.
+    # each ({"id", "type", "label", "role"?, "goal"?}); built by
+    # :func:`runtime.plan.describe_delegates`.
     delegate_info: tuple[dict[str, Any], ...] = ()
     # The run's budget, shared by every model call of the run (None: no limit). See
     # :mod:`runtime.budget`.
@@ -172,12 +172,3 @@ class NodeType(Generic[ConfigT]):
             if isinstance(value, str) and value.strip():
                 summary[key] = value.strip()
         return summary
-
-
-def describe_delegates(plan: Plan, node_id: str) -> tuple[dict[str, Any], ...]:
-    """``StepContext.delegate_info`` for a step of ``node_id``: one summary per delegate."""
-    summaries = []
-    for delegate_id in plan.delegates.get(node_id, ()):
-        planned = plan.nodes[delegate_id]
-        summaries.append(planned.type.delegate_summary(planned.node, planned.config))
-    return tuple(summaries)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jsonschema
 from pydantic import Field, field_validator
@@ -10,9 +10,6 @@ from pydantic import Field, field_validator
 from runtime.errors import PermanentError
 from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
 from runtime.sandbox import compile_template
-
-if TYPE_CHECKING:
-    from runtime.plan import Plan
 
 
 class InputConfig(NodeConfig):
@@ -47,15 +44,6 @@ def with_defaults(run_input: Any, fields: dict[str, Any] | None) -> Any:
     return filled
 
 
-def prepare_input(plan: Plan, run_input: Any) -> Any:
-    """The run input every step sees: defaults of the input nodes' fields filled in."""
-    for node_id in plan.roots:
-        planned = plan.nodes[node_id]
-        if isinstance(planned.config, InputConfig):
-            run_input = with_defaults(run_input, planned.config.fields)
-    return run_input
-
-
 class InputNode(NodeType[InputConfig]):
     type = "input"
     label = "Input"
@@ -66,7 +54,8 @@ class InputNode(NodeType[InputConfig]):
     pure = True
 
     async def run(self, ctx: StepContext, config: InputConfig) -> NodeResult:
-        run_input = ctx.scope["input"]  # executors fill defaults in first (prepare_input)
+        # Executors fill defaults in first (runtime.run_input.prepare_input).
+        run_input = ctx.scope["input"]
         if config.fields is not None:
             errors = sorted(
                 jsonschema.Draft202012Validator(config.fields).iter_errors(run_input),

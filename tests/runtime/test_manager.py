@@ -16,8 +16,9 @@ import pytest
 from runtime.errors import GraphValidationError
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
-from runtime.nodes.base import Complete, Delegate, StepContext, TaskResult, describe_delegates
+from runtime.nodes.base import Complete, Delegate, StepContext, TaskResult
 from runtime.nodes.manager import ManagerConfig, ManagerNode, plan_schema
+from runtime.plan import describe_delegates
 from runtime.services import Services
 from runtime.validation import compile_graph, validate_graph
 from tests.runtime.agent_support import (
