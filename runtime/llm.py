@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from runtime.budget import Budget
 from runtime.errors import (
     NodeConfigError,
     OutputSchemaError,
@@ -29,25 +30,42 @@ from runtime.errors import (
     RetryableError,
     StepError,
 )
-from runtime.nodes.base import StepContext
 from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse, ToolSpec
 from runtime.secrets import SecretNotFound, redact
-from runtime.services import routing_policy
-from runtime.usage import cost_of
+from runtime.services import Services, routing_policy
+from runtime.usage import Usage, cost_of
 
 # Errors of one model that another model may not have: it is down, slow, rate limited, or our key
 # for that vendor is wrong. A bad request or an unparseable answer would fail the same way again.
 FALLBACK_ERRORS: tuple[type[StepError], ...] = (RetryableError, ProviderAuthError)
 
 
-def choose_model(ctx: StepContext, model: str | None) -> str:
+class ModelCallContext(Protocol):
+    """What a model call needs of the step it is made for. A node passes its
+    :class:`~runtime.nodes.base.StepContext`; naming only these keeps this module below the node
+    types that call it."""
+
+    @property
+    def services(self) -> Services: ...
+
+    @property
+    def usage(self) -> Usage: ...
+
+    @property
+    def budget(self) -> Budget | None: ...
+
+    @property
+    def emit_chunk(self) -> Callable[[str], None]: ...
+
+
+def choose_model(ctx: ModelCallContext, model: str | None) -> str:
     """The model id to call for a setting that is a model id, a tier name or empty (default)."""
     chosen = routing_policy(ctx.services).choose(model, ctx.budget)
     return chosen or ctx.services.default_model
 
 
 async def chat(
-    ctx: StepContext,
+    ctx: ModelCallContext,
     model: str | None,
     messages: list[ChatMessage],
     *,
@@ -104,14 +122,14 @@ class Answer:
         return self.response.text
 
 
-def _provider_missing(ctx: StepContext, model: str) -> bool:
+def _provider_missing(ctx: ModelCallContext, model: str) -> bool:
     prefix, sep, _ = model.partition("/")
     providers = getattr(ctx.services, "providers", {})
     return bool(sep) and prefix not in providers
 
 
 async def chat_with_fallback(
-    ctx: StepContext,
+    ctx: ModelCallContext,
     models: Sequence[str | None],
     messages: list[ChatMessage],
     **options: Any,
@@ -206,7 +224,7 @@ def repair_message(problem: str, schema: dict[str, Any] | None) -> str:
 
 
 async def repair_json(
-    ctx: StepContext,
+    ctx: ModelCallContext,
     models: Sequence[str | None],
     messages: list[ChatMessage],
     answer: Answer,
@@ -235,7 +253,7 @@ async def repair_json(
 
 
 async def chat_json(
-    ctx: StepContext,
+    ctx: ModelCallContext,
     models: Sequence[str | None],
     messages: list[ChatMessage],
     schema: dict[str, Any] | None,
