@@ -1,4 +1,5 @@
-"""What a step may call on: LLM providers by model-id prefix, and model prices.
+"""What a step may call on: LLM providers by model-id prefix, model prices, credentials, and the
+workflows a sub-flow may run (and what runs them).
 
 A model id is ``<provider>/<vendor model>``: ``local/echo``, ``openai/gpt-4o-mini``,
 ``anthropic/claude-haiku-4-5``.
@@ -8,13 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
+from runtime.budget import Budget
 from runtime.errors import NodeConfigError
+from runtime.events import EventSink
 from runtime.flows import FlowLoader, NoFlows
 from runtime.model_tiers import DEFAULT_POLICY, RoutingPolicy
 from runtime.providers.base import Provider
 from runtime.providers.from_credential import LLM_KINDS, CredentialProviders
 from runtime.providers.local import LocalProvider
+from runtime.records import RunResult
 from runtime.secrets import Secret, SecretNotFound, SecretStore, StaticSecrets
 from runtime.usage import DEFAULT_PRICES, ModelPrice
 
@@ -32,6 +37,34 @@ class Resolved:
     secret: Secret | None = None
 
 
+class Subflow(Protocol):
+    """A workflow compiled to run to its end inside one step."""
+
+    @property
+    def node_types(self) -> Mapping[str, str]:
+        """Node id → node type, for the checks a subflow step makes before it runs the flow."""
+        ...
+
+    async def run(
+        self,
+        run_input: Any,
+        *,
+        services: Services,
+        sink: EventSink,
+        run_id: str,
+        budget: Budget | None,
+    ) -> RunResult: ...
+
+
+class SubflowRunner(Protocol):
+    """How a subflow step runs another workflow. The executor that runs the step provides it
+    (``Services.subflows``), so node types need not import an executor."""
+
+    def compile(self, graph: Any) -> Subflow:
+        """The flow ready to run; GraphValidationError when the graph cannot run."""
+        ...
+
+
 @dataclass
 class Services:
     providers: dict[str, Provider] = field(default_factory=lambda: {"local": LocalProvider()})
@@ -46,6 +79,8 @@ class Services:
     credential_providers: CredentialProviders = field(default_factory=CredentialProviders)
     # The workflows a subflow node may run (the app: the run's workspace; the CLI: sibling files).
     flows: FlowLoader = field(default_factory=NoFlows)
+    # What runs those workflows; set by the executor that runs the step (None: none can run).
+    subflows: SubflowRunner | None = None
 
     def resolve(self, model: str | None) -> tuple[Provider, str, str]:
         """(provider, vendor model name, full model id) for a model id."""

@@ -2,9 +2,10 @@
 Workflow").
 
 The step loads the flow from ``Services.flows`` (the app: the current version of a workflow of the
-run's workspace), compiles it and runs it to its end with the in-process executor, nested inside
-this step: its model calls charge the run's budget and add their tokens and cost to this step.
-The sub-flow's own steps are not steps of the run; they run where this step runs.
+run's workspace) and has ``Services.subflows`` (provided by the executor running the step; both
+run the sub-flow in-process) compile it and run it to its end, nested inside this step: its model
+calls charge the run's budget and add their tokens and cost to this step. The sub-flow's own
+steps are not steps of the run; they run where this step runs.
 
 Refused with a clear error: a flow already running around this step (a cycle), a chain deeper
 than :data:`runtime.flows.MAX_DEPTH`, an unknown or invalid flow, and a flow with approval gates
@@ -118,34 +119,34 @@ class SubflowNode(NodeType[SubflowConfig]):
             ) from None
 
     async def run(self, ctx: StepContext, config: SubflowConfig) -> NodeResult:
-        # Imported here: the executor imports the registry, which imports this module.
-        from runtime.executor import InProcessExecutor
-        from runtime.nodes.registry import default_registry
-        from runtime.validation import compile_graph
-
         ref = config.workflow.strip()
         if not ref:
             raise NodeConfigError("the sub-flow has no workflow to run")
         flow = await ctx.services.flows.load(ref)
         flows = enter(ctx.services.flows, flow)
+        runner = ctx.services.subflows
+        if runner is None:
+            raise NodeConfigError("sub-flows cannot run here: no executor runs them")
         try:
-            plan = compile_graph(flow.graph, default_registry)
+            subflow = runner.compile(flow.graph)
         except GraphValidationError as exc:
             shown = "; ".join(str(issue) for issue in exc.issues[:MAX_ISSUES_SHOWN])
             more = len(exc.issues) - MAX_ISSUES_SHOWN
             tail = f" (and {more} more)" if more > 0 else ""
             raise SubflowInvalid(f"workflow {flow.name!r} cannot run: {shown}{tail}") from None
-        gates = sorted(n for n, p in plan.nodes.items() if p.type.type in WAITING_TYPES)
+        gates = sorted(n for n, kind in subflow.node_types.items() if kind in WAITING_TYPES)
         if gates:
             raise SubflowInvalid(
                 f"workflow {flow.name!r} has approval gates ({', '.join(gates)}): a sub-flow "
                 "cannot wait for a person; put the gate in this flow instead"
             )
         run_input = self.run_input(ctx, config)
-        services = dataclasses.replace(ctx.services, flows=flows)
-        executor = InProcessExecutor(default_registry, services, sink=_Progress(ctx))
-        result = await executor.run(
-            plan, run_input, run_id=f"{ctx.run_id}/{ctx.step_id}", budget=ctx.budget
+        result = await subflow.run(
+            run_input,
+            services=dataclasses.replace(ctx.services, flows=flows),
+            sink=_Progress(ctx),
+            run_id=f"{ctx.run_id}/{ctx.step_id}",
+            budget=ctx.budget,
         )
         for model, figures in result.totals.by_model.items():
             ctx.usage.add(
@@ -154,8 +155,10 @@ class SubflowNode(NodeType[SubflowConfig]):
         if result.status == "succeeded":
             return Complete(result.output)
         error = result.error or {}
-        where = f" at step {error['step']!r}" if error.get("step") else ""
-        message = f"workflow {flow.name!r} {result.status}{where}: {error.get('message', '')}"
+        failed = result.steps.get(error.get("step", ""))
+        where = f" at step {error['step']!r}" if failed else ""
+        cause = (failed.error or {}) if failed else error  # the step's own words, not the run's
+        message = f"workflow {flow.name!r} {result.status}{where}: {cause.get('message', '')}"
         if error.get("code") == BudgetExceededError.code:
             raise BudgetExceededError(message, spent=error.get("budget"))
         raise SubflowFailed(message)
