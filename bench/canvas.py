@@ -15,7 +15,7 @@ two nodes of the layer before; valid per runtime/validation.py) it prints:
    the mouse drags the pane back and forth for about 3 s (real input events through CDP);
 3. run-update fps: the same counting on ``/workflows/<id>/runs/<runId>`` while 50 events a second
    (step.started, then step.succeeded, node after node) are written for about 3 s by a background
-   thread through ``orchestrator.operations.RunTransaction``: Event rows with a gap-free seq,
+   thread through ``orchestrator.unit_of_work.RunTransaction``: Event rows with a gap-free seq,
    broadcast on commit over Redis to Daphne and the page's real WebSocket, so they go through the
    app's own run view (reducer, node statuses). No Celery worker: the run is created as "running"
    and nothing executes its steps. At the end it checks the nodes' ``data-status`` on the page.
@@ -128,7 +128,7 @@ def create_run(workflow: Any, user: Any) -> Any:
     from django.utils import timezone
 
     from orchestrator.models import Run
-    from orchestrator.operations import RunTransaction
+    from orchestrator.unit_of_work import RunTransaction
 
     version = workflow.current_version
     with transaction.atomic():
@@ -165,7 +165,7 @@ class EventFeed(threading.Thread):
         from django.db import connection
 
         from orchestrator.models import Step
-        from orchestrator.operations import RunTransaction
+        from orchestrator.unit_of_work import RunTransaction
 
         try:
             self.started_at = time.perf_counter()

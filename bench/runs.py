@@ -104,13 +104,13 @@ def stuck(ids: list[Any]) -> str:
 
 
 def step_overhead(workflow: Any, user: Any, repeat: int, length: int = 40) -> list[float]:
-    from orchestrator import operations
+    from orchestrator import runs
     from orchestrator.models import Run
 
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
-        run = operations.start_run(workflow, {}, user)
+        run = runs.start_run(workflow, {}, actor=user, via="command")
         wait_for([run], 120)
         wall = time.perf_counter() - started
         assert Run.objects.get(pk=run.pk).steps.count() == length
@@ -139,10 +139,10 @@ def celery_floor(repeat: int) -> list[float]:
 
 
 def throughput(workflow: Any, user: Any, count: int) -> tuple[float, float]:
-    from orchestrator import operations
+    from orchestrator import runs
 
     started = time.perf_counter()
-    runs = [operations.start_run(workflow, {}, user) for _ in range(count)]
+    runs = [runs.start_run(workflow, {}, actor=user, via="command") for _ in range(count)]
     wait_for(runs, 300)
     wall = time.perf_counter() - started
     return count * 5 / wall, wall
@@ -152,7 +152,7 @@ def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int, vendor: An
     from django.test import Client
     from websockets.sync.client import connect
 
-    from orchestrator import operations
+    from orchestrator import runs
 
     client = Client()
     client.force_login(user)
@@ -162,7 +162,7 @@ def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int, vendor: An
 
     for _ in range(repeat):
         vendor.push(Delay(0.5, then=Completion("ok")))
-        run = operations.start_run(workflow, {}, user)
+        run = runs.start_run(workflow, {}, actor=user, via="command")
         with connect(
             daphne.ws_url(f"/ws/runs/{run.pk}/?after=0"),
             origin=daphne.origin,

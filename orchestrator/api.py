@@ -1,11 +1,10 @@
 """The runs API (start, list, read, follow and cancel runs) and the approvals inbox (list, read,
-decide). Views only call operations."""
+decide). Views only call operations (:mod:`orchestrator.runs`, :mod:`orchestrator.approvals`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -15,11 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor.access import require, workflows_of
-from editor.audit import record_request
 from editor.authentication import via_of
-from editor.errors import Conflict, OperationError
+from editor.errors import OperationError
 from editor.models import Membership
-from orchestrator import approvals, operations
+from orchestrator import approvals, runs
 from orchestrator.access import approvals_of, runs_of
 from orchestrator.models import APPROVAL_STATUSES, Approval, Run
 from orchestrator.serializers import (
@@ -30,31 +28,8 @@ from orchestrator.serializers import (
     RunSummarySerializer,
     StartRunSerializer,
 )
-from runtime.errors import GraphValidationError, PermanentError
 
 EVENTS_PAGE = 1000
-
-
-class GraphNotRunnable(OperationError):
-    code = "invalid_graph"
-
-
-def _refusal(exc: GraphValidationError) -> GraphNotRunnable:
-    fields: dict[str, list[str]] = {}
-    for issue in exc.issues:
-        key = (
-            f"nodes.{issue.node_id}"
-            if issue.node_id
-            else f"edges.{issue.edge_id}"
-            if issue.edge_id
-            else "graph"
-        )
-        fields.setdefault(key, []).append(issue.message)
-    count = len(exc.issues)
-    return GraphNotRunnable(
-        f"the workflow's current version has {count} problem(s); fix them and save before running",
-        fields=fields,
-    )
 
 
 class StartRunView(APIView):
@@ -66,27 +41,13 @@ class StartRunView(APIView):
         require(request.user, workflow.workspace_id, "run")
         body = StartRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            # One transaction: a run that starts has its audit entry, one that fails has none.
-            with transaction.atomic():
-                run = operations.start_run(
-                    workflow,
-                    body.validated_data["input"],
-                    request.user,
-                    budget=body.validated_data.get("budget"),
-                )
-                record_request(
-                    request,
-                    "run.started",
-                    workspace=workflow.workspace,
-                    target=run,
-                    target_label=f"{workflow.name} (v{run.version.number})",
-                    detail={"workflow": str(workflow.pk)},
-                )
-        except GraphValidationError as exc:
-            raise _refusal(exc) from None
-        except PermanentError as exc:
-            raise OperationError(str(exc), code="not_runnable") from None
+        run = runs.start_run(
+            workflow,
+            body.validated_data["input"],
+            actor=request.user,
+            via=via_of(request),
+            budget=body.validated_data.get("budget"),
+        )
         return Response(RunSummarySerializer(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -153,17 +114,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
         require(request.user, run.workspace_id, "run")
-        with transaction.atomic():
-            if not operations.cancel_run(run.pk):
-                raise Conflict(f"the run has already {get_object_or_404(Run, pk=run.pk).status}")
-            record_request(
-                request,
-                "run.cancelled",
-                workspace=run.workspace,
-                target=run,
-                target_label=f"{run.workflow.name} (v{run.version.number})",
-                detail={"workflow": str(run.workflow_id)},
-            )
+        runs.cancel_run(run, actor=request.user, via=via_of(request))
         run.refresh_from_db()
         return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

@@ -1,8 +1,9 @@
 """Business operations of human-in-the-loop approvals. Each is one transaction locking the run.
 
-An ``approval`` step suspends with a request of kind ``approval``; :func:`open_in` (called by
-``operations.suspend_step`` in the same transaction) opens an :class:`Approval` for it and, after
-commit, tells every person who may decide over their notification socket.
+An ``approval`` step suspends with a request of kind ``approval``; :func:`open_in` (registered
+as that kind's wait handler by :func:`register`, so called in the suspending step's transaction)
+opens an :class:`Approval` for it and, after commit, tells every person who may decide over their
+notification socket.
 
 Who may decide: members of the run's workspace who are named in ``approvers``, or whose role is
 the approval's ``role``; the workspace's owners always may. :func:`decide_approval` records one
@@ -26,9 +27,11 @@ from rest_framework.fields import DateTimeField
 from editor.audit import record
 from editor.errors import Conflict, Forbidden, NotFound, OperationError
 from editor.models import Membership, Role
+from orchestrator import waits
 from orchestrator.models import DECISIONS, Approval, Decision, Step
-from orchestrator.operations import FINISHED_RUN, RunTransaction, resume_in
 from orchestrator.publisher import publish, user_group
+from orchestrator.transitions import resume_in
+from orchestrator.unit_of_work import FINISHED_RUN, RunTransaction
 
 OWNER = Role.OWNER.value
 DEFAULT_ESCALATION_SECONDS = 24 * 3600
@@ -154,6 +157,16 @@ def _notify_after_commit(
 
 # ---------------------------------------------------------------------------------------------
 # Opening
+
+
+def register() -> None:
+    """Make approvals the handler of steps that wait with a request of kind ``approval``."""
+    waits.register("approval", on_suspend=_suspended, on_run_closed=expire_run_in)
+
+
+def _suspended(txn: RunTransaction, step: Step, request: dict[str, Any]) -> dict[str, Any]:
+    # The Approval's id goes into the step's request so the run view can link to it.
+    return {**request, "approval": str(open_in(txn, step, request).pk)}
 
 
 def open_in(txn: RunTransaction, step: Step, request: dict[str, Any]) -> Approval:

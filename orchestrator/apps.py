@@ -8,8 +8,14 @@ class OrchestratorConfig(AppConfig):
     verbose_name = "Runs"
 
     def ready(self) -> None:
-        from orchestrator import checks  # noqa: F401  (registers the system checks)
+        from orchestrator import (
+            approvals,
+            checks,  # noqa: F401  (registers the system checks)
+        )
         from orchestrator.revocation import connect_signals
+
+        # Steps that wait for a decision open an Approval (orchestrator.waits).
+        approvals.register()
 
         # A removed member's open sockets must hear of it (orchestrator.revocation).
         connect_signals()

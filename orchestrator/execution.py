@@ -17,23 +17,27 @@ from typing import Any, TypeVar
 from django.db.models import Q
 
 from editor.catalogue import prices_for
-from orchestrator import loop, operations
+from orchestrator import loop, transitions
 from orchestrator.models import Run, Step
-from orchestrator.operations import Claimed, Dispatch, lease_seconds
 from orchestrator.publisher import publish, run_group
 from orchestrator.stream_buffer import Appender, stream_key
 from orchestrator.stream_buffer import client as stream_client
-from runtime.errors import PermanentError, StepError
+from orchestrator.transitions import Claimed, lease_seconds
+from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
+from runtime import delegation
+from runtime.budget import Budget
+from runtime.errors import StepError
+from runtime.executor import InProcessExecutor
+from runtime.inline_subflows import InlineSubflows
 from runtime.nodes.base import (
     Complete,
     Delegate,
     StepContext,
     Suspend,
     TaskResult,
-    describe_delegates,
 )
 from runtime.nodes.registry import default_registry
-from runtime.routing import Budget
+from runtime.plan import describe_delegates
 from runtime.services import Services
 from runtime.step import InternalNodeError, run_attempt
 from runtime.usage import Usage
@@ -58,6 +62,7 @@ def _services_for(run: Any) -> Services:
         prices=prices_for(run.workspace_id),
         secrets=WorkspaceSecrets(run.workspace_id),
         flows=workspace_flows(run),
+        subflows=InlineSubflows(default_registry, InProcessExecutor),
     )
 
 
@@ -106,21 +111,21 @@ def _execute_pure(step_id: int, run_id: Any) -> Dispatch:
     ready after it: they do no I/O and end at once, so there is no lease to keep and no reason
     to pay for a commit (and a run lock) each. A batch is cut at PURE_BATCH steps; what is left
     comes back as ``inline`` for a next transaction."""
-    with operations.RunTransaction(run_id, inline_pure=True) as txn:
+    with RunTransaction(run_id, inline_pure=True) as txn:
         pending: deque[int | Step] = deque([step_id])
         done = 0
-        while pending and done < PURE_BATCH and txn.run.status not in operations.FINISHED_RUN:
+        while pending and done < PURE_BATCH and txn.run.status not in FINISHED_RUN:
             _run_pure_in(txn, pending.popleft())
             done += 1
             pending.extend(txn.dispatch.inline)
             txn.dispatch.inline.clear()
-        if txn.run.status not in operations.FINISHED_RUN:
+        if txn.run.status not in FINISHED_RUN:
             txn.dispatch.inline.extend(pending)  # the batch was cut: the caller goes on
         return txn.dispatch
 
 
-def _run_pure_in(txn: operations.RunTransaction, target: int | Step) -> None:
-    claimed = operations.claim_in(txn, target, worker_name(), save=False)
+def _run_pure_in(txn: RunTransaction, target: int | Step) -> None:
+    claimed = transitions.claim_in(txn, target, worker_name(), save=False)
     if claimed is None:
         return
     step = claimed.step
@@ -131,13 +136,14 @@ def _run_pure_in(txn: operations.RunTransaction, target: int | Step) -> None:
     try:
         result = run_now(run_attempt(planned, ctx))
     except StepError as error:
-        operations.fail_in(txn, step, error, ctx.usage, None)  # writes the claim fields too
+        retry_in = planned.retry.next_delay(step.attempt, error)
+        transitions.fail_in(txn, step, error, ctx.usage, retry_in)  # writes the claim fields too
         return
     if not isinstance(result, Complete):
         error = InternalNodeError(f"pure node {planned.node.id!r} did not complete")
-        operations.fail_in(txn, step, error, ctx.usage, None)
+        transitions.fail_in(txn, step, error, ctx.usage, None)
         return
-    operations.complete_in(txn, step, result.output, result.branch, ctx.usage)
+    transitions.complete_in(txn, step, result.output, result.branch, ctx.usage)
 
 
 def _context(claimed: Claimed, usage: Usage) -> StepContext:
@@ -174,7 +180,7 @@ def _budget(run: Any) -> Budget | None:
 
 
 def _execute_one(step_id: int, run_id: Any = None) -> Dispatch:
-    claimed = operations.claim_step(step_id, worker_name(), run_id)
+    claimed = transitions.claim_step(step_id, worker_name(), run_id)
     if claimed is None:
         return Dispatch()  # someone else has it, it is finished, or the run is over
     step = claimed.step
@@ -188,36 +194,27 @@ def _execute_one(step_id: int, run_id: Any = None) -> Dispatch:
             result = future.result(timeout=heartbeat)
             break
         except FutureTimeout:
-            if not operations.renew_lease(step_id, claimed.claim):
+            if not transitions.renew_lease(step_id, claimed.claim):
                 # Cancelled, or our lease ran out and another worker has the step: stop here.
                 future.cancel()
                 return Dispatch()
         except FutureCancelled:
             return Dispatch()
         except StepError as error:
-            policy = planned.retry
-            retry_in = (
-                policy.delay_before(step.attempt + 1, error)
-                if policy.should_retry(step.attempt, error)
-                else None
-            )
-            return operations.fail_step(step_id, claimed.claim, error, usage, retry_in)
+            retry_in = planned.retry.next_delay(step.attempt, error)
+            return transitions.fail_step(step_id, claimed.claim, error, usage, retry_in)
     if isinstance(result, Complete):
-        return operations.complete_step(step_id, claimed.claim, result.output, result.branch, usage)
+        return transitions.complete_step(
+            step_id, claimed.claim, result.output, result.branch, usage
+        )
     if isinstance(result, Suspend):
-        operations.suspend_step(step_id, claimed.claim, result.request, usage)
+        transitions.suspend_step(step_id, claimed.claim, result.request, usage)
         return Dispatch()
     if isinstance(result, Delegate):
-        allowed = set(ctx.delegates)
-        unknown = sorted({task.node_id for task in result.tasks} - allowed)
-        if unknown or not result.tasks:
-            reason = (
-                f"cannot delegate to {', '.join(unknown)}: no delegate edge leads there"
-                if unknown
-                else "the node delegated no tasks"
-            )
-            return operations.fail_step(step_id, claimed.claim, PermanentError(reason), usage, None)
-        return operations.delegate_step(step_id, claimed.claim, result.tasks, result.state, usage)
+        refused = delegation.refusal(result.tasks, ctx.delegates)
+        if refused is not None:
+            return transitions.fail_step(step_id, claimed.claim, refused, usage, None)
+        return transitions.delegate_step(step_id, claimed.claim, result.tasks, result.state, usage)
     raise TypeError(f"node {planned.node.id!r} returned {type(result).__name__}")
 
 

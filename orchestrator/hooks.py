@@ -23,12 +23,9 @@ from rest_framework.views import APIView
 
 from editor import webhooks
 from editor.access import PERMISSIONS, role_in
-from editor.audit import record
 from editor.errors import Forbidden, NotFound, OperationError
 from editor.models import WebhookTrigger
-from orchestrator import operations
-from orchestrator.api import _refusal
-from runtime.errors import GraphValidationError, PermanentError
+from orchestrator import runs
 
 NOT_FOUND = "no webhook answers at this address"
 
@@ -90,26 +87,12 @@ class HookView(APIView):
                 "the member who made this webhook may no longer start runs here; "
                 "someone who may edit the workflow has to rotate its secret"
             )
-        try:
-            # One transaction: the run, its audit entry and last_triggered_at land together
-            # (start_run's own transaction becomes a savepoint; its queueing waits for commit).
-            with transaction.atomic():
-                run = operations.start_run(workflow, run_input, actor)
-                WebhookTrigger.objects.filter(pk=trigger.pk).update(
-                    last_triggered_at=timezone.now()
-                )
-                record(
-                    "run.started",
-                    actor=actor,
-                    workspace=workflow.workspace,
-                    target=run,
-                    target_label=workflow.name,
-                    via="webhook",
-                    detail={"webhook": trigger.prefix, "workflow": str(workflow.pk)},
-                )
-        except GraphValidationError as exc:
-            raise _refusal(exc) from None
-        except PermanentError as exc:
-            raise OperationError(str(exc), code="not_runnable") from None
+        # One transaction: the run, its audit entry and last_triggered_at land together
+        # (start_run's own transaction becomes a savepoint; its queueing waits for commit).
+        with transaction.atomic():
+            run = runs.start_run(
+                workflow, run_input, actor=actor, via="webhook", audit={"webhook": trigger.prefix}
+            )
+            WebhookTrigger.objects.filter(pk=trigger.pk).update(last_triggered_at=timezone.now())
         url = reverse("run-detail", kwargs={"pk": run.pk}, request=request)
         return Response({"run": str(run.pk), "url": url}, status=status.HTTP_202_ACCEPTED)

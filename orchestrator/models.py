@@ -1,7 +1,7 @@
 """The run side: a Run of a pinned workflow version, its Steps, and its append-only Event log.
 
 Everything about a run lives in the database; Redis only carries messages. Step transitions are
-conditional updates (see :mod:`orchestrator.operations`), so a redelivered Celery task or a
+conditional updates (see :mod:`orchestrator.transitions`), so a redelivered Celery task or a
 worker that lost its lease can never finish a step twice.
 """
 

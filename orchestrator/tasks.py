@@ -1,13 +1,17 @@
-"""Celery tasks: ids in, the work done by :mod:`orchestrator.execution` and operations."""
+"""Celery tasks: ids in, the work done by :mod:`orchestrator.execution`, the sweeper and approvals.
+
+The run side sends ``execute_step`` by name (:mod:`orchestrator.dispatch`).
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from orchestrator import approvals, execution, operations
+from orchestrator import approvals, execution, sweeper
+from orchestrator.dispatch import EXECUTE_STEP
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(name=EXECUTE_STEP, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def execute_step(step_id: int, run_id: str | None = None, pure: bool | None = None) -> None:
     execution.execute_step(step_id, run_id, pure)
 
@@ -16,4 +20,4 @@ def execute_step(step_id: int, run_id: str | None = None, pure: bool | None = No
 def sweep() -> int:
     """Re-queue steps whose worker died (lease expired) or whose message was lost, and apply
     the deadline action of approvals whose deadline passed."""
-    return len(operations.requeue_lost_steps()) + len(approvals.expire_due())
+    return len(sweeper.requeue_lost_steps()) + len(approvals.expire_due())

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from runtime.budget import Budget
 from runtime.errors import GraphValidationError
 from runtime.events import Event
 from runtime.executor import InProcessExecutor
 from runtime.flows import DirectoryFlows, within
 from runtime.nodes.registry import default_registry
-from runtime.routing import Budget
 from runtime.services import Services
 from runtime.validation import compile_graph, validate_graph
 
@@ -215,7 +215,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f" · ${totals.cost:.6f}\n"
         )
         if result.error:
-            err.write(f"error: {result.error.get('message')}: {result.error.get('node')}\n")
+            err.write(f"error: {result.error.get('message')}\n")  # it names the step
     return 0 if result.status == "succeeded" else 1
 
 

@@ -14,17 +14,19 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
-from runtime.errors import BudgetExceededError
+from runtime.budget import Budget
 from runtime.events import Event, EventSink, EventType, NullSink
+from runtime.failures import run_error, takes_error_edge
 from runtime.graph import ERROR_HANDLE
-from runtime.nodes.base import TaskResult, describe_delegates
-from runtime.nodes.io import prepare_input
+from runtime.inline_subflows import InlineSubflows
+from runtime.nodes.base import TaskResult
 from runtime.nodes.registry import NodeRegistry, default_registry
-from runtime.plan import Plan
+from runtime.plan import Plan, describe_delegates
 from runtime.records import RunResult, StepRecord
-from runtime.routing import Budget
+from runtime.run_input import prepare_input
 from runtime.scheduling import SKIPPED, advance, initial_ready, run_output, step_input
 from runtime.services import Services
 from runtime.step import StepRunner
@@ -43,7 +45,10 @@ class InProcessExecutor:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.registry = registry
-        self.services = services or Services()
+        # A subflow step runs its workflow with this executor's node types, nested in the step.
+        self.services = replace(
+            services or Services(), subflows=InlineSubflows(registry, InProcessExecutor)
+        )
         self.sink = sink or NullSink()
         self.human = human
         self.sleep = sleep
@@ -217,9 +222,7 @@ class _Run:
         if step.status == "succeeded":
             self.record_outcome(node_id, step.branch or "out", step.output)
         elif step.status == "failed":
-            # A spent budget stops the run: an error edge must not carry it on to more calls.
-            run_fatal = (step.error or {}).get("code") == BudgetExceededError.code
-            if self.plan.handles_errors(node_id) and not run_fatal:
+            if takes_error_edge(self.plan, node_id, step.error or {}):
                 # Routed along the error edge: advance like any other outcome (returning here
                 # left the error branch unscheduled and the run "succeeded" with no output).
                 self.record_outcome(node_id, ERROR_HANDLE, step.error)
@@ -268,12 +271,7 @@ class _Run:
                     step.status = "cancelled"
                     self.emit("step.cancelled", step)
             self.result.status = "failed"
-            self.result.error = {
-                "message": f"step {self.failure.id!r} failed",
-                "step": self.failure.id,
-                "node": self.failure.node,
-                **(self.failure.error or {}),
-            }
+            self.result.error = run_error(self.failure.id, self.failure.node, self.failure.error)
             self.finish_run("run.failed", {"error": self.result.error})
         elif self.waiting:
             self.result.status = "waiting"

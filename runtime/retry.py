@@ -35,6 +35,13 @@ class RetryPolicy(BaseModel):
             return False
         return not self.retry_on or error.code in self.retry_on
 
+    def next_delay(self, attempt: int, error: BaseException) -> float | None:
+        """The retry decision: seconds to wait before another attempt after attempt number
+        ``attempt`` failed with ``error``, or None when the step fails for good."""
+        if not self.should_retry(attempt, error):
+            return None
+        return self.delay_before(attempt + 1, error)
+
     def delay_before(self, next_attempt: int, error: BaseException | None = None) -> float:
         """Seconds to wait before attempt ``next_attempt`` (2 for the first retry)."""
         if isinstance(error, RateLimitError) and error.retry_after is not None:

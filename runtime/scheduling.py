@@ -88,17 +88,28 @@ def is_complete(plan: Plan, outcomes: Mapping[str, str]) -> bool:
     return all(node_id in outcomes or node_id in plan.delegate_only for node_id in plan.nodes)
 
 
-def step_input(
-    plan: Plan, node_id: str, outputs: Mapping[str, Any], outcomes: Mapping[str, str]
-) -> Any:
-    """What a node receives: its one live upstream's output, or a dict of them keyed by node id."""
+def live_sources(plan: Plan, node_id: str, outcomes: Mapping[str, str]) -> list[str]:
+    """The upstream nodes whose output a node receives: sources of its live incoming edges,
+    each once, in edge order."""
     live = [edge.source for edge in plan.incoming[node_id] if edge_state(edge, outcomes) == "live"]
-    sources = list(dict.fromkeys(live))
+    return list(dict.fromkeys(live))
+
+
+def input_from(sources: list[str], outputs: Mapping[str, Any]) -> Any:
+    """What a node receives from its live sources: the one source's output, or a dict of them
+    keyed by node id (None without any)."""
     if not sources:
         return None
     if len(sources) == 1:
         return outputs.get(sources[0])
     return {source: outputs.get(source) for source in sources}
+
+
+def step_input(
+    plan: Plan, node_id: str, outputs: Mapping[str, Any], outcomes: Mapping[str, str]
+) -> Any:
+    """What a node receives: its one live upstream's output, or a dict of them keyed by node id."""
+    return input_from(live_sources(plan, node_id, outcomes), outputs)
 
 
 def run_output(plan: Plan, outputs: Mapping[str, Any], outcomes: Mapping[str, str]) -> Any:

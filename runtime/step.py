@@ -8,6 +8,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from runtime import delegation
+from runtime.budget import Budget
 from runtime.errors import PermanentError, RunCancelled, StepError, StepTimeoutError
 from runtime.events import EventType
 from runtime.nodes.base import (
@@ -21,7 +23,6 @@ from runtime.nodes.base import (
 from runtime.plan import PlannedNode
 from runtime.records import StepRecord
 from runtime.retry import RetryPolicy
-from runtime.routing import Budget
 from runtime.services import Services
 from runtime.usage import Usage
 
@@ -121,15 +122,9 @@ class StepRunner:
                     resume = step.output
                     step.output = None
                 elif isinstance(result, Delegate):
-                    unknown = sorted({t.node_id for t in result.tasks} - set(delegates))
-                    if unknown:
-                        self._fail(
-                            step,
-                            PermanentError(
-                                f"cannot delegate to {', '.join(unknown)}: "
-                                "no delegate edge leads there"
-                            ),
-                        )
+                    refused = delegation.refusal(result.tasks, delegates)
+                    if refused is not None:
+                        self._fail(step, refused)
                         break
                     resume = await self.delegate(step, [(t.node_id, t.input) for t in result.tasks])
                     state = result.state
@@ -198,10 +193,10 @@ class StepRunner:
             try:
                 return await run_attempt(planned, ctx)
             except StepError as exc:
-                if not policy.should_retry(attempt, exc):
+                delay = policy.next_delay(attempt, exc)
+                if delay is None:
                     self._fail(step, exc)
                     return None
-                delay = policy.delay_before(attempt + 1, exc)
                 self.emit(
                     "step.retrying",
                     step,

@@ -19,6 +19,10 @@ class NodeRegistry:
         self._types[node_type.type] = node_type
         return node_type
 
+    def unregister(self, type_name: str) -> None:
+        """Take a type out again (a test that added its own types to the default registry)."""
+        self._types.pop(type_name, None)
+
     def get(self, type_name: str) -> NodeType[Any] | None:
         return self._types.get(type_name)
 

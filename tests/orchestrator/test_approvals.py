@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from editor.errors import Conflict, OperationError
 from editor.models import Membership, Role, Workflow, Workspace
-from orchestrator import approvals, operations, tasks
+from orchestrator import approvals, sweeper, tasks
 from orchestrator.models import Approval, Decision, Run, Step
 from tests.orchestrator.conftest import drive, edge, event_log, make_workflow, node
 from tests.orchestrator.test_runs_api import error_of, started_run
@@ -149,7 +149,7 @@ def test_it_waits_at_the_gate_holding_no_worker_and_opens_an_approval(
     assert gate_step["request"]["approval"] == str(approval.pk)
 
     # The sweeper leaves a waiting run alone: nothing is re-queued.
-    assert operations.requeue_lost_steps(stale_after=0) == []
+    assert sweeper.requeue_lost_steps(stale_after=0) == []
     run.refresh_from_db()
     assert run.status == "waiting"
 

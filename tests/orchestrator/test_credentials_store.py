@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 
 from editor.credentials import create_credential
 from editor.models import Credential, Workspace
-from orchestrator import operations
+from orchestrator import runs
 from orchestrator.models import Step
 from orchestrator.workspace_secrets import WorkspaceSecrets
 from runtime.secrets import SecretNotFound
@@ -64,7 +64,7 @@ def run_worker(user: User, workspace: Workspace, **config: Any) -> Step:
         node("in", "input"), node("w", "worker", **settings, **config), node("out", "output")
     )
     workflow = make_workflow(user, workspace, graph)
-    run = drive(operations.start_run(workflow, {}, user))
+    run = drive(runs.start_run(workflow, {}, actor=user, via="session"))
     return Step.objects.get(run=run, node_id="w")
 
 

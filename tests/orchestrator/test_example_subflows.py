@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from editor.models import Workflow, Workspace
 from orchestrator.models import Step
-from orchestrator.operations import start_run
+from orchestrator.runs import start_run
 from tests.orchestrator.conftest import drive
 
 # The sub-flow's query runs on a thread of its own, which sees committed rows only.
@@ -29,7 +29,7 @@ def test_importing_the_checked_article_imports_the_fact_check_and_the_run_uses_i
     [subflow] = [n for n in response.json()["graph"]["nodes"] if n["type"] == "subflow"]
     assert subflow["config"]["workflow"] == str(check.id)
 
-    run = drive(start_run(article, {"topic": "owls"}, alice))
+    run = drive(start_run(article, {"topic": "owls"}, actor=alice, via="session"))
 
     assert run.status == "succeeded", run.error
     assert "Fact check:\n" in run.output and "You are the Fact checker." in run.output

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from editor.models import Workflow, Workspace
-from orchestrator import operations
+from orchestrator import runs, transitions
 from orchestrator.execution import execute_step
 from orchestrator.models import Event, Run, Step
 from tests.orchestrator.conftest import chain, drive, edge, event_log, make_workflow, node
@@ -346,15 +346,15 @@ def test_a_cancelled_runs_pending_step_can_no_longer_be_claimed(
 ) -> None:
     run = started_run(alice_client, workflow, {"topic": "owls"})
     brief = run.steps.get(key="brief")
-    assert operations.cancel_run(run.pk) is True
+    assert transitions.cancel_run(run.pk) is True
     before = run.events.count()
-    assert operations.claim_step(brief.pk, "test:1") is None
+    assert transitions.claim_step(brief.pk, "test:1") is None
     execute_step(brief.pk)  # a task delivered after the cancel does nothing
     brief.refresh_from_db()
     assert brief.status == "cancelled"
     assert brief.attempt == 0 and brief.started_at is None
     assert run.events.count() == before
-    assert operations.cancel_run(run.pk) is False
+    assert transitions.cancel_run(run.pk) is False
 
 
 def test_a_finished_run_cannot_be_cancelled(alice_client: APIClient, workflow: Workflow) -> None:
@@ -556,7 +556,7 @@ def test_it_prices_a_run_with_its_workspaces_catalogue(
             "edges": [edge("brief", "writer"), edge("writer", "result")],
         },
     )
-    run = drive(operations.start_run(workflow, {"x": "hi"}, alice))
+    run = drive(runs.start_run(workflow, {"x": "hi"}, actor=alice, via="session"))
     writer = run.steps.get(key="writer")
     expected = (writer.tokens_in * 1.0 + writer.tokens_out * 2.0) / 1_000_000
     assert writer.cost == pytest.approx(expected) and writer.cost > 0
@@ -573,7 +573,7 @@ def test_it_runs_a_long_chain_of_pure_steps_across_several_transactions(
     steps += [node(f"n{i}", "transform", template="{{ upstream }}+") for i in range(1, length - 1)]
     steps.append(node(f"n{length - 1}", "output"))
     workflow = make_workflow(alice, alice_workspace, chain(*steps))
-    run = operations.start_run(workflow, "x", alice)
+    run = runs.start_run(workflow, "x", actor=alice, via="session")
     execute_step(run.steps.get(key="n0").pk)  # one task: the whole chain runs inline
     run.refresh_from_db()
     assert run.status == "succeeded"

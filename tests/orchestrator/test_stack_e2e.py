@@ -365,7 +365,7 @@ def test_a_ping_brings_an_event_whose_broadcast_was_lost_with_nothing_after_it(
 ) -> None:
     """channels_redis drops a message when a channel is full. A gap is normally seen at the next
     event; when the lost one was the run's last, only the client's ping can bring it."""
-    from orchestrator import operations
+    from orchestrator import transitions
     from tests.orchestrator.test_approvals import gated_graph
 
     workflow = make_workflow(alice, alice_workspace, gated_graph(), name="Gated")
@@ -381,7 +381,7 @@ def test_a_ping_brings_an_event_whose_broadcast_was_lost_with_nothing_after_it(
         # This process's broadcasts go nowhere (a layer of its own): the cancellation is
         # committed, and the socket is told nothing.
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-        assert operations.cancel_run(run_id)
+        assert transitions.cancel_run(run_id)
         assert ws.recv(timeout=1.5) is None  # nothing arrives by itself
         ws.connection.send('{"type": "ping"}')
         ws.read_until_type("run.cancelled", timeout=10)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from editor.models import Workspace
-from orchestrator import operations
+from orchestrator import sweeper, transitions
 from orchestrator.execution import execute_step
 from orchestrator.models import Event, Run, Step
 from runtime.usage import Usage
@@ -181,29 +181,29 @@ def test_a_worker_whose_lease_was_taken_over_cannot_record_anything(
     execute_step(run.steps.get(key="brief").pk)
     writer = run.steps.get(key="writer")
 
-    first = operations.claim_step(writer.pk, "host:1")
+    first = transitions.claim_step(writer.pk, "host:1")
     assert first is not None and first.step.attempt == 1
     # While the lease holds, nobody else may take the step.
-    assert operations.claim_step(writer.pk, "host:2") is None
+    assert transitions.claim_step(writer.pk, "host:2") is None
     # The first worker goes silent; its lease runs out and the sweeper re-queues the step.
     Step.objects.filter(pk=writer.pk).update(lease_expires_at=timezone.now())
-    assert operations.requeue_lost_steps() == [writer.pk]
-    assert operations.requeue_lost_steps() == []  # once only
-    second = operations.claim_step(writer.pk, "host:2")
+    assert sweeper.requeue_lost_steps() == [writer.pk]
+    assert sweeper.requeue_lost_steps() == []  # once only
+    second = transitions.claim_step(writer.pk, "host:2")
     assert second is not None and second.step.attempt == 2
     assert second.claim != first.claim
 
     before = Event.objects.filter(run=run).count()
     # The first worker wakes up: renewing, completing, failing all change nothing.
-    assert operations.renew_lease(writer.pk, first.claim) is False
-    operations.complete_step(writer.pk, first.claim, "stale", "out", Usage())
+    assert transitions.renew_lease(writer.pk, first.claim) is False
+    transitions.complete_step(writer.pk, first.claim, "stale", "out", Usage())
     assert Event.objects.filter(run=run).count() == before
     writer.refresh_from_db()
     assert (writer.status, writer.claim, writer.worker) == ("running", second.claim, "host:2")
-    assert operations.renew_lease(writer.pk, second.claim) is True
-    assert operations.renew_lease(writer.pk, uuid.uuid4()) is False
+    assert transitions.renew_lease(writer.pk, second.claim) is True
+    assert transitions.renew_lease(writer.pk, uuid.uuid4()) is False
 
-    operations.complete_step(writer.pk, second.claim, "fresh", "out", Usage())
+    transitions.complete_step(writer.pk, second.claim, "fresh", "out", Usage())
     drive(run)
     run.refresh_from_db()
     assert run.status == "succeeded" and run.output == "fresh"

@@ -203,7 +203,9 @@ def test_it_fails_a_run_whose_input_breaks_the_input_fields(run_input: str, comp
     assert "✘ brief failed: run input does not match the input fields" in proc.stdout
     assert complaint in proc.stdout
     assert "status failed" in proc.stdout
-    assert proc.stderr.startswith("error: run input does not match the input fields")
-    assert proc.stderr.rstrip().endswith(": brief")  # names the node
+    # Named as the server names a failed run: the step, then its error.
+    assert proc.stderr.startswith(
+        "error: step 'brief' failed: run input does not match the input fields"
+    )
     assert "● plan started" not in proc.stdout
     assert_no_traceback(proc)

@@ -88,7 +88,7 @@ def test_a_crossed_budget_is_said_plainly_in_human_output(tmp_path: Path) -> Non
     proc = cli("run", flow, "--input", '{"topic": "owls"}', "--max-tokens", "1")
     assert proc.returncode == 1
     assert "status failed" in proc.stdout
-    assert "error: the run's budget is spent: " in proc.stderr
+    assert "error: step 'first' failed: the run's budget is spent: " in proc.stderr
     assert "tokens of 1" in proc.stderr
     assert "Traceback" not in proc.stderr
 

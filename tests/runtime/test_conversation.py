@@ -244,7 +244,9 @@ async def test_a_failed_turn_fails_the_conversation_naming_the_participant() -> 
     assert result.status == "failed"
     assert result.error is not None
     assert result.error["node"] == "talk"
-    assert result.error["message"].startswith("turn 2 by 'b' failed: no provider 'nowhere'")
+    assert result.error["message"].startswith(
+        "step 'talk' failed: turn 2 by 'b' failed: no provider 'nowhere'"
+    )
     assert [node for _, node in turns(result)] == ["a", "b"]
 
 

@@ -9,28 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import pytest
-from pydantic import Field
 
-from runtime.errors import PermanentError, RateLimitError
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
 from runtime.nodes.base import (
     Complete,
-    Delegate,
-    DelegateTask,
     NodeConfig,
     NodeResult,
     NodeType,
     StepContext,
     Suspend,
-    TaskResult,
 )
 from runtime.nodes.registry import NodeRegistry, default_registry
 from runtime.records import RunResult, StepRecord
-from runtime.retry import RetryPolicy
 from runtime.sandbox import compile_template
 from runtime.services import Services
 from runtime.usage import ModelPrice
@@ -46,6 +40,7 @@ from tests.runtime.graphs import (
     wire,
     worker,
 )
+from tests.support.node_types import Failing, Manager
 
 # -- test-only node types -----------------------------------------------------------------------
 
@@ -78,30 +73,6 @@ class Nap(NodeType[NapConfig]):
         return Complete(f"{ctx.node.id} slept")
 
 
-class FailingConfig(NodeConfig):
-    failures: int = 1  # attempts that fail before one succeeds
-    error: Literal["rate_limited", "permanent", "bug"] = "permanent"
-    retry_after: float | None = 0.25
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
-
-
-class Failing(NodeType[FailingConfig]):
-    type = "test_failing"
-    label = "Failing"
-    category = "ai"
-    config_model = FailingConfig
-    has_error_handle = True
-
-    async def run(self, ctx: StepContext, config: FailingConfig) -> NodeResult:
-        if ctx.attempt <= config.failures:
-            if config.error == "rate_limited":
-                raise RateLimitError("the vendor says slow down", retry_after=config.retry_after)
-            if config.error == "bug":
-                raise KeyError("oops")
-            raise PermanentError(f"{ctx.node.id} cannot do this")
-        return Complete(f"done on attempt {ctx.attempt}")
-
-
 class GateConfig(NodeConfig):
     prompt: str = "Approve?"
 
@@ -127,41 +98,6 @@ class Gate(NodeType[GateConfig]):
         answer = ctx.resume
         branch = "approved" if answer.get("approve") else "rejected"
         return Complete({"draft": ctx.input, "comment": answer.get("comment")}, branch=branch)
-
-
-class ManagerConfig(NodeConfig):
-    rounds: int = 2
-    rogue: str | None = None  # delegate to this node id instead (not wired: must fail)
-
-
-class Manager(NodeType[ManagerConfig]):
-    """A manager agent in miniature: hands a task to every delegate per round, then synthesises."""
-
-    type = "test_manager"
-    label = "Manager"
-    category = "ai"
-    config_model = ManagerConfig
-    can_delegate: ClassVar[bool] = True
-
-    def __init__(self) -> None:
-        self.history: list[list[TaskResult]] = []
-        self.rounds_seen: list[int] = []
-
-    async def run(self, ctx: StepContext, config: ManagerConfig) -> NodeResult:
-        self.rounds_seen.append(ctx.round)
-        if config.rogue:
-            return Delegate([DelegateTask(config.rogue, "anything")])
-        history: list[list[TaskResult]] = list(ctx.state or [])
-        if ctx.round:
-            history.append(list(ctx.resume))
-        if ctx.round < config.rounds:
-            tasks = [
-                DelegateTask(node_id, f"round {ctx.round + 1} for {node_id}: {ctx.input}")
-                for node_id in ctx.delegates
-            ]
-            return Delegate(tasks, state=history)
-        self.history = history
-        return Complete("synthesis of " + ", ".join(r.step_id for rnd in history for r in rnd))
 
 
 class Types:
@@ -353,7 +289,7 @@ async def test_it_fails_the_run_naming_the_node_and_cancels_the_rest(
     assert result.output is None
     assert result.error is not None
     assert result.error["node"] == "boom" and result.error["step"] == "boom"
-    assert result.error["message"] == "boom cannot do this"
+    assert result.error["message"] == "step 'boom' failed: boom cannot do this"
     assert result.error["code"] == "permanent"
     assert result.steps["boom"].status == "failed"
     assert result.steps["slow"].status == "cancelled"

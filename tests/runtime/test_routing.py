@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from runtime.budget import Budget
 from runtime.errors import BudgetExceededError, NodeConfigError
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
-from runtime.routing import DEFAULT_POLICY, Budget, RoutingPolicy, routing_policy
-from runtime.services import Services
+from runtime.model_tiers import DEFAULT_POLICY, RoutingPolicy
+from runtime.services import Services, routing_policy
 from runtime.usage import ModelPrice
 from tests.runtime.agent_support import agent, events_of, model_of, services_for
 from tests.runtime.graphs import chain, edge, graph, input_node, output_node, transform
@@ -118,7 +119,7 @@ async def test_when_every_model_fails_the_error_names_them_all(
     assert result.error["code"] == "provider_unavailable"
     assert result.error["retryable"] is True  # so a retry policy may run the chain again
     message = result.error["message"]
-    assert message.startswith("backup/second: ")
+    assert message.startswith("step 'w' failed: backup/second: ")
     assert "every model failed; before it openai/primary: " in message
 
 
@@ -218,7 +219,9 @@ async def test_a_run_that_crosses_its_token_budget_fails(
     assert result.error is not None
     assert result.error["code"] == "budget_exceeded"
     assert result.error["node"] == "c"
-    assert result.error["message"] == "the run's budget is spent: 150 tokens of 120"
+    assert (
+        result.error["message"] == "step 'c' failed: the run's budget is spent: 150 tokens of 120"
+    )
     assert result.error["budget"]["max_tokens"] == 120
     assert [result.steps[n].status for n in "abc"] == ["succeeded", "succeeded", "failed"]
     # The call that crossed the line is still counted, on the step and in the budget.
@@ -253,7 +256,9 @@ async def test_a_run_that_crosses_its_cost_budget_fails(
     assert result.status == "failed"
     assert result.error is not None
     assert result.error["node"] == "b"
-    assert result.error["message"] == "the run's budget is spent: $0.100000 of $0.080000"
+    assert result.error["message"] == (
+        "step 'b' failed: the run's budget is spent: $0.100000 of $0.080000"
+    )
     assert result.totals.cost == pytest.approx(0.1)
 
 

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from runtime.budget import Budget
 from runtime.cli import main
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
 from runtime.flows import MAX_DEPTH, DirectoryFlows, FlowNotFound, StaticFlows, within
-from runtime.routing import Budget
 from runtime.services import Services
 from runtime.usage import ModelPrice
 from tests.runtime.agent_support import agent, last_user, services_for
@@ -132,7 +132,7 @@ async def test_an_unknown_workflow_fails_the_step_with_unknown_workflow() -> Non
     assert result.status == "failed"
     assert result.error is not None
     assert (result.error["code"], result.error["node"]) == ("unknown_workflow", "call")
-    assert result.error["message"] == "no workflow 'nope' (known: a)"
+    assert result.error["message"] == "step 'call' failed: no workflow 'nope' (known: a)"
     # A bare Services has no flows at all.
     result = await InProcessExecutor().run(calling("a"), {})
     assert result.error is not None and result.error["code"] == "unknown_workflow"
@@ -152,7 +152,9 @@ async def test_flows_that_call_each_other_fail_with_the_cycle_named() -> None:
     # Beta's step found the cycle; Alpha's step reports Beta's failure.
     assert result.error["code"] == "subflow_failed"
     assert "sub-flows call each other in a cycle: Alpha → Beta → Alpha" in result.error["message"]
-    assert result.error["message"].startswith("workflow 'Beta' failed at step 'call'")
+    assert result.error["message"].startswith(
+        "step 'call' failed: workflow 'Beta' failed at step 'call'"
+    )
 
 
 async def test_a_chain_deeper_than_the_limit_fails() -> None:

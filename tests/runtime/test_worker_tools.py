@@ -191,7 +191,7 @@ async def test_structured_output_fails_after_its_repairs(
     assert result.error is not None
     assert result.error["code"] == "invalid_output"
     assert result.error["message"] == (
-        "the output of 'w' is not valid after 1 repair(s): "
+        "step 'w' failed: the output of 'w' is not valid after 1 repair(s): "
         "500 is greater than the maximum of 100 (at $.score)"
     )
     assert last_user(vendor_server.requests[1]).startswith(

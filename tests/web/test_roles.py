@@ -18,7 +18,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from editor.models import Invitation, Membership, WebhookTrigger, Workflow, Workspace
-from orchestrator import operations as run_operations
+from orchestrator import runs
 from orchestrator.models import Run
 
 ROLES = ["owner", "editor", "runner", "approver", "viewer"]
@@ -40,7 +40,7 @@ def member(alice_workspace: Workspace) -> Callable[[str], APIClient]:
 
 
 def _run(alice: User, workflow: Workflow) -> Run:
-    return run_operations.start_run(workflow, {"topic": "owls"}, alice)
+    return runs.start_run(workflow, {"topic": "owls"}, actor=alice, via="session")
 
 
 def _credential_url(workspace: Workspace) -> str:

@@ -10,11 +10,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from editor.errors import OperationError
 from editor.models import Workflow
-from orchestrator import operations
+from orchestrator import runs
 from orchestrator.models import Event, Run
 from runtime.cli import add_budget_arguments, budget_from_arguments
-from runtime.errors import GraphValidationError, PermanentError
 
 
 class Command(BaseCommand):
@@ -44,14 +44,20 @@ class Command(BaseCommand):
             raise CommandError(f"no workflow {options['workflow']!r}") from None
         user = self._user(options.get("user"))
         try:
-            run = operations.start_run(
-                workflow, run_input, user, budget=budget_from_arguments(options)
+            run = runs.start_run(
+                workflow,
+                run_input,
+                actor=user,
+                via="command",
+                budget=budget_from_arguments(options),
             )
-        except GraphValidationError as exc:
-            lines = "\n".join(f"  - {issue}" for issue in exc.issues)
-            raise CommandError(f"the workflow cannot run:\n{lines}") from None
-        except PermanentError as exc:
-            raise CommandError(str(exc)) from None
+        except OperationError as exc:
+            problems = [
+                f"  - {field}: {message}"
+                for field, messages in (exc.fields or {}).items()
+                for message in messages
+            ]
+            raise CommandError("\n".join([exc.message, *problems])) from None
         self.stdout.write(f"run {run.pk} started ({workflow.name}, version {run.version.number})")
         self._follow(run, options["json"], options["timeout"])
 

@@ -1,0 +1,205 @@
+"""Moving a run forward inside its run transaction: new steps, what a finished step makes
+ready or skipped, a delegation round that is done, and the run's end.
+
+What is ready, what is skipped and what a step receives are decided by :mod:`runtime.scheduling`
+and how a failure ends by :mod:`runtime.failures`, the same functions the in-process executor
+uses; this module applies their answers to the rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from orchestrator import waits
+from orchestrator.models import Step
+from orchestrator.spending import totals
+from orchestrator.unit_of_work import ACTIVE_STEP, FINISHED_RUN, OPEN_STEP, RunTransaction
+from runtime.failures import run_error
+from runtime.scheduling import SKIPPED, advance, input_from, is_complete, live_sources, run_output
+
+
+def new_step(
+    txn: RunTransaction,
+    node_id: str,
+    step_input: Any,
+    *,
+    parent: Step | None = None,
+    number: int = 0,
+    status: str = "queued",
+) -> Step:
+    node = txn.version.plan.nodes[node_id].node
+    key = node_id if parent is None else f"{parent.key}.{node_id}.{number}"
+    step = Step(
+        run=txn.run,
+        key=key,
+        node_id=node_id,
+        node_type=node.type,
+        parent=parent,
+        status=status,
+        input=step_input,
+        round=parent.round if parent is not None else 0,
+        finished_at=timezone.now() if status == "skipped" else None,
+    )
+    if parent is None:
+        # Inserted when the transaction ends or needs it read (see RunTransaction.flush). A
+        # delegated task is written now: its siblings and parent are read back from the table.
+        txn.unsaved.append(step)
+    else:
+        step.save(force_insert=True)
+    if status == "queued":
+        txn.emit("step.queued", step, {"parent": parent.key if parent else None})
+        txn.created[id(step)] = step
+    return step
+
+
+def _outcomes(txn: RunTransaction) -> dict[str, str]:
+    """Outcomes (branch or SKIPPED) of the run's finished top-level steps; outputs stay behind.
+
+    Read once per transaction; :func:`advance_after` keeps the copy current."""
+    if txn.outcomes is not None:
+        return txn.outcomes
+    txn.flush()
+    outcomes: dict[str, str] = {}
+    rows = Step.objects.filter(
+        run=txn.run, parent__isnull=True, status__in=("succeeded", "failed", "skipped")
+    ).values_list("node_id", "status", "branch")
+    for node_id, status, branch in rows:
+        if status == "skipped":
+            outcomes[node_id] = SKIPPED
+        elif branch:  # a failed step has a branch only when its error edge handles it
+            outcomes[node_id] = branch
+    txn.outcomes = outcomes
+    return outcomes
+
+
+def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[str, Any]:
+    """Outputs of some finished top-level steps (those finished in this transaction are in
+    hand; some of them are not even inserted yet)."""
+    outputs: dict[str, Any] = {
+        node_id: step.output
+        for node_id, step in txn.finished.items()
+        if node_id in node_ids and step.branch
+    }
+    if finished.node_id in node_ids and finished.parent_id is None:
+        outputs[finished.node_id] = finished.output
+    wanted = node_ids - outputs.keys()
+    if wanted:
+        rows = Step.objects.filter(
+            run=txn.run, parent__isnull=True, node_id__in=wanted, branch__isnull=False
+        ).values_list("node_id", "output")
+        outputs.update(rows)
+    return outputs
+
+
+def advance_after(txn: RunTransaction, finished: Step) -> None:
+    """A top-level step left by a branch: make ready and skip what that decides, and end the
+    run when every node has its outcome."""
+    plan = txn.version.plan
+    outcomes = _outcomes(txn)
+    txn.finished[finished.node_id] = finished
+    outcomes[finished.node_id] = finished.branch or "out"  # when read before it finished
+    progress = advance(plan, outcomes, finished.node_id)
+    # Each node becomes ready or skipped exactly once: when the last of its incoming edges is
+    # decided, which happens in exactly one (conditional, run-locked) completion. The unique
+    # (run, key) constraint backs that up.
+    for node_id in progress.skipped:
+        outcomes[node_id] = SKIPPED
+        step = new_step(txn, node_id, None, status="skipped")
+        txn.emit("step.skipped", step, {})
+    sources = {node_id: live_sources(plan, node_id, outcomes) for node_id in progress.ready}
+    complete = is_complete(plan, outcomes)
+    needed = {source for live in sources.values() for source in live}
+    if complete:
+        needed |= set(plan.output_nodes)
+    outputs = _outputs(txn, needed, finished)
+    for node_id, live in sources.items():
+        txn.queue(new_step(txn, node_id, input_from(live, outputs)))
+    if complete:
+        _succeed_run(txn, run_output(plan, outputs, outcomes))
+
+
+def child_finished(txn: RunTransaction, child: Step) -> None:
+    """When the last task of a delegation round is done, the delegating step resumes."""
+    txn.flush()
+    parent = Step.objects.select_for_update().get(pk=child.parent_id)
+    if parent.status != "waiting":
+        return
+    siblings = list(parent.children.filter(round=parent.round).order_by("id"))
+    if any(s.status not in ("succeeded", "failed", "cancelled") for s in siblings):
+        return
+    parent.resume = {
+        "tasks": [
+            {
+                "node_id": s.node_id,
+                "step_id": s.key,
+                "status": s.status,
+                "output": s.output,
+                "error": s.error,
+            }
+            for s in siblings
+        ]
+    }
+    parent.round += 1
+    parent.attempt = 0  # attempts count within a round: resuming is not a retry
+    parent.status = "queued"
+    parent.due_at = timezone.now()  # else the sweeper takes it for a lost message at once
+    parent.save()
+    txn.emit("step.resumed", parent, {"round": parent.round})
+    txn.queue(parent)
+
+
+def _succeed_run(txn: RunTransaction, output: Any) -> None:
+    run = txn.run
+    run.status = "succeeded"
+    run.output = output
+    run.finished_at = timezone.now()
+    txn.touch("status", "output", "finished_at")
+    txn.emit("run.succeeded", data={"output": output, "totals": totals(run)})
+
+
+def fail_run(txn: RunTransaction, step: Step) -> None:
+    error = run_error(step.key, step.node_id, step.error)
+    txn.run.error = error
+    txn.touch("error")
+    close_run(txn, "failed")
+    txn.emit("run.failed", data={"error": error})
+
+
+def close_run(txn: RunTransaction, status: str) -> None:
+    """End the run: every step not finished is cancelled (a running one loses its lease), and
+    every kind of wait hears that nobody can answer any more."""
+    run = txn.run
+    run.status = status
+    run.finished_at = timezone.now()
+    txn.touch("status", "finished_at")
+    txn.flush()  # the steps made here are cancelled too
+    waits.run_closed(txn)
+    for step in Step.objects.filter(run=run, status__in=OPEN_STEP).order_by("id"):
+        step.status = "cancelled"
+        step.claim = None
+        step.lease_expires_at = None
+        step.finished_at = run.finished_at
+        step.save(update_fields=["status", "claim", "lease_expires_at", "finished_at"])
+        txn.emit("step.cancelled", step, {})
+
+
+def settle_status(txn: RunTransaction) -> None:
+    """A run with nothing queued or running but a step waiting for a person is ``waiting``."""
+    run = txn.run
+    if run.status in FINISHED_RUN or (txn.active and run.status == "running"):
+        return
+    active = any(step.status in ACTIVE_STEP for step in txn.unsaved) or (
+        Step.objects.filter(run=run, status__in=ACTIVE_STEP).exists()
+    )
+    waiting_for_person = (
+        not active
+        and Step.objects.filter(run=run, status="waiting", request__isnull=False).exists()
+    )
+    status = "waiting" if waiting_for_person else "running"
+    if status != run.status:
+        run.status = status
+        txn.touch("status")
+        if status == "waiting":
+            txn.emit("run.waiting", data={})

@@ -1,0 +1,122 @@
+"""What people do to runs: start one and cancel one, the same way from the API, webhooks and the
+command line, each with its audit entry.
+
+One transaction writes the change and its audit entry: a run that starts is recorded, a refused
+one leaves nothing. Refusals come out as :class:`OperationError` (the API's error shape; the
+command prints the message and each field's problems).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from editor.audit import record
+from editor.errors import Conflict, OperationError
+from orchestrator import transitions
+from orchestrator.models import Run
+from orchestrator.plans import compiled
+from orchestrator.progress import new_step
+from orchestrator.unit_of_work import RunTransaction
+from runtime.errors import GraphValidationError, PermanentError
+from runtime.run_input import prepare_input
+
+
+class RunNotStartable(OperationError):
+    code = "not_runnable"
+
+
+class GraphNotRunnable(RunNotStartable):
+    code = "invalid_graph"
+
+
+def start_run(
+    workflow: Any,
+    run_input: Any,
+    *,
+    actor: Any,
+    via: str,
+    budget: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> Run:
+    """Start a run of the workflow's current version as ``actor`` (``via`` session, token,
+    webhook or command; ``audit`` adds to the entry's detail). Raises RunNotStartable."""
+    try:
+        with transaction.atomic():
+            run = _begin(workflow, run_input, actor, budget)
+            record(
+                "run.started",
+                actor=actor,
+                workspace=workflow.workspace,
+                target=run,
+                target_label=f"{workflow.name} (v{run.version.number})",
+                via=via,
+                detail={"workflow": str(workflow.pk), **(audit or {})},
+            )
+    except GraphValidationError as exc:
+        raise _graph_refusal(exc) from None
+    except PermanentError as exc:
+        raise RunNotStartable(str(exc)) from None
+    return run
+
+
+def cancel_run(run: Run, *, actor: Any, via: str) -> None:
+    """Cancel a run as ``actor``. Raises Conflict when it had already finished."""
+    with transaction.atomic():
+        if not transitions.cancel_run(run.pk):
+            status = Run.objects.values_list("status", flat=True).get(pk=run.pk)
+            raise Conflict(f"the run has already {status}")
+        record(
+            "run.cancelled",
+            actor=actor,
+            workspace=run.workspace,
+            target=run,
+            target_label=f"{run.workflow.name} (v{run.version.number})",
+            via=via,
+            detail={"workflow": str(run.workflow_id)},
+        )
+
+
+def _begin(workflow: Any, run_input: Any, user: Any, budget: dict[str, Any] | None) -> Run:
+    version = workflow.current_version
+    if version is None:
+        raise PermanentError("the workflow has no saved version to run")
+    plan = compiled(version).plan  # refuses an invalid graph before anything is written
+    run_input = prepare_input(plan, run_input)
+    run = Run(
+        workspace=workflow.workspace,
+        workflow=workflow,
+        version=version,
+        status="running",
+        input=run_input,
+        budget=budget or None,
+        created_by=user if getattr(user, "is_authenticated", False) else None,
+        started_at=timezone.now(),
+    )
+    # The run, its first steps and events are inserted at the end, one statement each; the
+    # object returned is the one written (last_seq included).
+    with RunTransaction.starting(run) as txn:
+        txn.emit("run.started", data={"input": run_input, "version": version.number})
+        for node_id in plan.roots:
+            txn.queue(new_step(txn, node_id, None))
+    return run
+
+
+def _graph_refusal(exc: GraphValidationError) -> GraphNotRunnable:
+    fields: dict[str, list[str]] = {}
+    for issue in exc.issues:
+        key = (
+            f"nodes.{issue.node_id}"
+            if issue.node_id
+            else f"edges.{issue.edge_id}"
+            if issue.edge_id
+            else "graph"
+        )
+        fields.setdefault(key, []).append(issue.message)
+    count = len(exc.issues)
+    return GraphNotRunnable(
+        f"the workflow's current version has {count} problem(s); fix them and save before running",
+        fields=fields,
+    )

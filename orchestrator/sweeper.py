@@ -1,0 +1,45 @@
+"""The sweeper (on Celery beat): steps whose worker died, and steps whose message was lost."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from orchestrator.dispatch import resend
+from orchestrator.models import Step
+from orchestrator.unit_of_work import FINISHED_RUN, RunTransaction
+
+
+def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
+    """Re-queue running steps whose lease ran out (their worker died) and re-send queued
+    steps whose message was lost; returns the step ids dispatched."""
+    now = timezone.now()
+    lost = list(
+        Step.objects.filter(status="running", lease_expires_at__lt=now).values_list("pk", "run_id")
+    )
+    dispatched: list[int] = []
+    for step_id, run_id in lost:
+        with RunTransaction(run_id) as txn:
+            changed = Step.objects.filter(
+                pk=step_id, status="running", lease_expires_at__lt=now
+            ).update(status="queued", claim=None, lease_expires_at=None)
+            if not changed or txn.run.status in FINISHED_RUN:
+                continue
+            step = Step.objects.get(pk=step_id)
+            txn.emit("step.queued", step, {"reason": "worker lost", "attempt": step.attempt})
+            txn.queue(step)
+            dispatched.append(step_id)
+    stale = (
+        Step.objects.filter(
+            status="queued",
+            due_at__lt=now - timedelta(seconds=stale_after),
+            run__status__in=("running", "waiting"),
+        )
+        .exclude(pk__in=dispatched)
+        .values_list("pk", flat=True)[:500]
+    )
+    to_resend = list(stale)
+    if to_resend:
+        resend(to_resend)
+    return dispatched + to_resend
