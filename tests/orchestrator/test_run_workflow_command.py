@@ -7,11 +7,12 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 
-from editor.models import Workspace
+from editor.models import AuditEntry, Workspace
 from orchestrator.models import Run
 from tests.orchestrator.conftest import make_workflow, research_graph
 from tests.support.stack import CeleryWorker, Stack
@@ -70,6 +71,30 @@ def test_it_refuses_bad_arguments_with_a_clear_message(stack: Stack, alice: User
     bad_input = run_command(stack, str(uuid.uuid4()), "--input", "{nope")
     assert bad_input.returncode != 0
     assert "--input is not JSON" in bad_input.stderr
+
+
+def test_a_workflow_that_cannot_run_is_refused_naming_each_problem_and_audited_nowhere(
+    stack: Stack, alice: User, alice_workspace: Workspace, invalid_graph: dict[str, Any]
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, invalid_graph, name="Draft")
+    done = run_command(stack, str(workflow.pk), "--user", "alice")
+    assert done.returncode != 0
+    assert "the workflow's current version has" in done.stderr
+    assert "fix them and save before running" in done.stderr
+    assert "  - nodes." in done.stderr or "  - edges." in done.stderr or "  - graph:" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not Run.objects.filter(workflow=workflow).exists()
+    assert not AuditEntry.objects.filter(action="run.started").exists()
+
+
+def test_a_started_run_is_audited_as_started_from_the_command(
+    stack: Stack, stack_worker: CeleryWorker, alice: User, alice_workspace: Workspace
+) -> None:
+    workflow = make_workflow(alice, alice_workspace, research_graph(), name="Briefing")
+    done = run_command(stack, str(workflow.pk), "--input", '{"topic": "owls"}', "--user", "alice")
+    assert done.returncode == 0, done.stderr
+    entry = AuditEntry.objects.get(action="run.started")
+    assert (entry.via, entry.actor, entry.target_label) == ("command", alice, "Briefing (v1)")
 
 
 def test_max_tokens_sets_the_run_budget_and_a_crossed_budget_stops_the_run(

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from editor.models import Workflow, Workspace
-from orchestrator import runs, transitions
+from orchestrator import runs
 from orchestrator.execution import execute_step
 from orchestrator.models import Event, Run, Step
 from tests.orchestrator.conftest import chain, drive, edge, event_log, make_workflow, node
@@ -339,22 +339,6 @@ def test_it_cancels_a_run_once_and_its_unstarted_steps_with_it(
     assert error["code"] == "conflict"
     assert "cancelled" in error["message"]
     assert Event.objects.filter(run=run).count() == len(log)
-
-
-def test_a_cancelled_runs_pending_step_can_no_longer_be_claimed(
-    alice_client: APIClient, workflow: Workflow
-) -> None:
-    run = started_run(alice_client, workflow, {"topic": "owls"})
-    brief = run.steps.get(key="brief")
-    assert transitions.cancel_run(run.pk) is True
-    before = run.events.count()
-    assert transitions.claim_step(brief.pk, "test:1") is None
-    execute_step(brief.pk)  # a task delivered after the cancel does nothing
-    brief.refresh_from_db()
-    assert brief.status == "cancelled"
-    assert brief.attempt == 0 and brief.started_at is None
-    assert run.events.count() == before
-    assert transitions.cancel_run(run.pk) is False
 
 
 def test_a_finished_run_cannot_be_cancelled(alice_client: APIClient, workflow: Workflow) -> None:

@@ -28,7 +28,7 @@ from tests.orchestrator.conftest import (
     start_run,
 )
 from tests.support.stack import CeleryWorker, Daphne, RunSocket, wait_until
-from tests.support.vendor_server import Completion, Delay, Stream, VendorServer
+from tests.support.vendor_server import Completion, Delay, HTTPError, Stream, VendorServer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -152,6 +152,42 @@ def test_independent_branches_run_at_the_same_time_on_different_worker_processes
     assert run.tokens_in == 10 and run.tokens_out == 4
     assert run.cost > 0
     assert set(run.by_model) == {MODEL}
+
+
+# -- (b2) a failed attempt retried on the workers --------------------------------------------------
+
+
+def test_a_step_whose_vendor_fails_once_is_retried_on_the_workers_after_its_delay(
+    api: httpx.Client, alice: User, alice_workspace: Workspace, vendor: VendorServer
+) -> None:
+    vendor.push(HTTPError(503, "overloaded"), Completion("second time lucky"))
+    retry = {"max_attempts": 3, "initial_delay": 0.5}
+    graph = chain(
+        node("brief", "input"),
+        node("writer", "worker", model=MODEL, stream=False, retry=retry),
+        node("result", "output"),
+    )
+    workflow = make_workflow(alice, alice_workspace, graph, name="Retry")
+    run = finished(start_run(api, workflow, {"topic": "owls"}))
+    assert run.status == "succeeded", run.error
+    assert run.output == "second time lucky"
+    writer = Step.objects.get(run=run, key="writer")
+    assert writer.attempt == 2
+    assert len(vendor.requests) == 2
+    log = Event.objects.filter(run=run, step_key="writer").order_by("seq")
+    kinds = [(e.type, e.data.get("attempt")) for e in log]
+    assert kinds == [
+        ("step.queued", None),
+        ("step.started", 1),
+        ("step.retrying", 1),
+        ("step.started", 2),
+        ("step.succeeded", 2),
+    ]
+    retrying, second = log[2], log[3]
+    assert retrying.data["delay"] == 0.5
+    assert retrying.data["error"]["code"] == "provider_unavailable"
+    # The second attempt was sent with the delay as its countdown, not at once.
+    assert (second.ts - retrying.ts).total_seconds() >= 0.5
 
 
 # -- (c) a socket that drops mid-run and comes back with ?after= -----------------------------------
