@@ -38,7 +38,7 @@ class Run(models.Model):
     tokens_out = models.BigIntegerField(default=0)
     cost = models.FloatField(default=0.0)
     by_model = models.JSONField(default=dict, blank=True)
-    # Limits for the whole run ({"max_tokens": …, "max_cost": …}); see runtime.routing.Budget.
+    # Limits for the whole run ({"max_tokens": …, "max_cost": …}); see runtime.budget.Budget.
     budget = models.JSONField(null=True, blank=True)
     # The last event number handed out; bumped under this row's lock, so seqs have no gaps.
     last_seq = models.BigIntegerField(default=0)
