@@ -101,7 +101,12 @@ class Step(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["run", "key"], name="step_key_unique")]
-        indexes = [models.Index(fields=["status", "lease_expires_at"])]
+        indexes = [
+            models.Index(fields=["status", "lease_expires_at"]),
+            # "The run's top-level steps" is read on every transition; without it a planner
+            # without statistics walks the parent index, every top-level step of every run.
+            models.Index(fields=["run", "parent"], name="step_run_parent"),
+        ]
 
     def __str__(self) -> str:
         return f"step {self.key} of run {self.run_id} ({self.status})"
