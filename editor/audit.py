@@ -1,6 +1,15 @@
-"""Writing the audit log: one call per action, made by the code that performed it.
+"""Writing the audit log: one entry per action, written by the operation that performs it.
 
-Entries are written in the caller's transaction, so an action that rolls back leaves no entry
+The rule: the business operation (``editor.operations.save_workflow``, ``credentials``,
+``members``, ``tokens``, ``webhooks``, ``catalogue``, ``orchestrator.runs.start_run``,
+``orchestrator.approvals.decide_approval`` …) calls :func:`record` itself, inside its own
+transaction, with the actor and the ``via`` its caller hands it ("session", "token",
+"webhook", "command"). Views never write entries: they parse, scope, pass ``request.user`` and
+``editor.authentication.via_of(request)`` to the operation, and render. So every way to an
+action (API, webhook, management command, a test calling the operation) leaves the same entry,
+and "where is this action audited" has one answer: in the function that does it.
+
+Because the entry shares the action's transaction, an action that rolls back leaves no entry
 and an entry never names an action that did not happen.
 """
 
@@ -51,31 +60,6 @@ def record(
         entry.target_label = target_label[:200]
     entry.save()
     return entry
-
-
-def record_request(
-    request: Any,
-    action: str,
-    *,
-    workspace: Workspace | None,
-    target: models.Model | None = None,
-    target_label: str = "",
-    detail: dict[str, Any] | None = None,
-    target_type: str = "",
-) -> AuditEntry:
-    """:func:`record` for an API request: its user is the actor, its authentication the ``via``."""
-    from editor.authentication import via_of  # editor.authentication imports the models only
-
-    return record(
-        action,
-        actor=request.user,
-        workspace=workspace,
-        target=target,
-        target_label=target_label,
-        via=via_of(request),
-        detail=detail,
-        target_type=target_type,
-    )
 
 
 def _capped(detail: dict[str, Any]) -> dict[str, Any]:

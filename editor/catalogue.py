@@ -1,4 +1,8 @@
-"""The model catalogue: the built-in prices, overridden or extended per workspace."""
+"""The model catalogue: the built-in prices, overridden or extended per workspace.
+
+Setting and resetting a price record their audit entry (target type ``model``, labelled by the
+model id) in the same transaction.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from editor.audit import record
 from editor.errors import NotFound
 from editor.models import ModelPrice, Workspace
 from runtime.usage import DEFAULT_PRICES
@@ -49,18 +54,50 @@ def set_price(
     input_price: float,
     output_price: float,
     context: int | None,
+    *,
+    user: Any,
+    via: str = "session",
 ) -> ModelPrice:
     entry, _ = ModelPrice.objects.update_or_create(
         workspace=workspace,
         model=model,
         defaults={"input_price": input_price, "output_price": output_price, "context": context},
     )
+    _record(
+        "model_price.set",
+        workspace,
+        model,
+        user,
+        via,
+        {
+            "model": model,
+            "input_price": input_price,
+            "output_price": output_price,
+            "context": context,
+        },
+    )
     return entry
 
 
 @transaction.atomic
-def reset_price(workspace: Workspace, model: str) -> None:
+def reset_price(workspace: Workspace, model: str, *, user: Any, via: str = "session") -> None:
     """Drop the workspace's own entry: a built-in model goes back to its built-in price."""
     deleted, _ = ModelPrice.objects.filter(workspace=workspace, model=model).delete()
     if not deleted:
         raise NotFound(f"the workspace has no price of its own for {model!r}")
+    _record("model_price.reset", workspace, model, user, via, {"model": model})
+
+
+def _record(
+    action: str, workspace: Workspace, model: str, user: Any, via: str, detail: dict[str, Any]
+) -> None:
+    # A model id is not a row: the entry names it by type and label.
+    record(
+        action,
+        actor=user,
+        workspace=workspace,
+        target_type="model",
+        target_label=model,
+        via=via,
+        detail=detail,
+    )

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from editor import operations
+from editor.audit import record
 from editor.errors import GraphRefused, NotFound
 from editor.models import Workflow, Workspace
 
@@ -126,24 +128,40 @@ def get_example(name: str) -> Example:
     return example
 
 
+@transaction.atomic
 def import_example(
     *,
     user: Any,
     name: str,
     workspace: Workspace | None = None,
     workflow_name: str | None = None,
-    subflow_copies: list[tuple[str, Workflow]] | None = None,
+    via: str = "session",
 ) -> Workflow:
     """A new workflow (version 1) holding the example's graph, in ``workspace`` or the user's
     own. A ``subflow`` node that names another example gets a copy of that example imported
-    beside it, and is pointed at the copy; each copy is added to ``subflow_copies`` as
-    (example name, workflow) so the caller can record it."""
-    return _import(
-        user=user,
-        name=name,
-        workspace=workspace,
-        workflow_name=workflow_name,
-        copies_made=subflow_copies if subflow_copies is not None else [],
+    beside it, and is pointed at the copy.
+
+    Each workflow made is recorded as ``workflow.imported``: the one asked for first, then the
+    sub-flow copies, which name it as ``subflow_of`` (they are made before it, so the entries
+    are written once all exist)."""
+    copies: list[tuple[str, Workflow]] = []
+    workflow = _import(
+        user=user, name=name, workspace=workspace, workflow_name=workflow_name, copies_made=copies
+    )
+    _record_import(workflow, user, via, example=name)
+    for example_name, copy in copies:
+        _record_import(copy, user, via, example=example_name, subflow_of=str(workflow.id))
+    return workflow
+
+
+def _record_import(workflow: Workflow, user: Any, via: str, **detail: str) -> None:
+    record(
+        "workflow.imported",
+        actor=user,
+        workspace=workflow.workspace,
+        target=workflow,
+        via=via,
+        detail=detail,
     )
 
 
@@ -164,7 +182,7 @@ def _import(
         importing=importing | {name},
         copies_made=copies_made,
     )
-    return operations.create_workflow(
+    return operations.add_workflow(
         user=user,
         workspace=workspace,
         name=workflow_name or example.title,

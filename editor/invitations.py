@@ -4,6 +4,7 @@ and is signed in joins with that role.
 No email is sent: the link is shown once, to the owner who made it, to pass on. Only the link's
 SHA-256 is stored, so the list of pending invitations (and a stolen database) reveals no link.
 A revoked invitation is deleted (its link then answers 404); an expired or used one answers 410.
+Inviting, revoking and accepting each record their audit entry in their transaction.
 """
 
 from __future__ import annotations
@@ -79,6 +80,43 @@ def find(secret: str) -> Invitation:
     if invitation.expires_at <= timezone.now():
         raise Gone("this invitation has expired; ask the workspace's owner for a new one")
     return invitation
+
+
+@transaction.atomic
+def invite(
+    workspace: Workspace,
+    *,
+    email: str,
+    role: str,
+    expires_in_days: int = DEFAULT_DAYS,
+    actor: Any,
+    via: str = "session",
+) -> tuple[Invitation, str]:
+    """Invite ``email`` into the workspace with ``role``, as ``actor`` (an owner). Returns the
+    invitation and the secret of its link, which exists only here."""
+    secret, _prefix, hashed = new_secret(INVITE_KIND)
+    if pending(workspace).count() >= MAX_PENDING:
+        raise Conflict(f"{MAX_PENDING} invitations are pending; revoke some first")
+    invitation = Invitation.objects.create(
+        workspace=workspace,
+        email=email,
+        role=role,
+        secret_hash=hashed,
+        invited_by=actor,
+        expires_at=timezone.now() + timedelta(days=expires_in_days),
+    )
+    _record("invitation.created", invitation, workspace, actor=actor, via=via)
+    return invitation, secret
+
+
+@transaction.atomic
+def revoke(workspace: Workspace, invitation_id: Any, *, actor: Any, via: str = "session") -> None:
+    """Delete a pending invitation, as ``actor`` (an owner): its link stops working."""
+    invitation = pending(workspace).filter(pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("no such pending invitation in this workspace")
+    _record("invitation.revoked", invitation, workspace, actor=actor, via=via)
+    invitation.delete()
 
 
 def accept(secret: str, user: Any, via: str = "session") -> Membership:
@@ -164,21 +202,14 @@ class InvitationListView(APIView):
         body = InvitationCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        secret, _prefix, hashed = new_secret(INVITE_KIND)
-        with transaction.atomic():
-            if pending(workspace).count() >= MAX_PENDING:
-                raise Conflict(f"{MAX_PENDING} invitations are pending; revoke some first")
-            invitation = Invitation.objects.create(
-                workspace=workspace,
-                email=data["email"],
-                role=data["role"],
-                secret_hash=hashed,
-                invited_by=request.user,
-                expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
-            )
-            _record(
-                "invitation.created", invitation, workspace, actor=request.user, via=via_of(request)
-            )
+        invitation, secret = invite(
+            workspace,
+            email=data["email"],
+            role=data["role"],
+            expires_in_days=data["expires_in_days"],
+            actor=request.user,
+            via=via_of(request),
+        )
         answer = dict(NewInvitationSerializer(invitation).data)
         answer["url"] = request.build_absolute_uri(accept_path(secret))
         return Response(answer, status=status.HTTP_201_CREATED)
@@ -190,14 +221,7 @@ class InvitationDetailView(APIView):
         """Revoke a pending invitation: its link stops working."""
         workspace = member_workspace(request.user, workspace_id)
         require_owner(request.user, workspace, "revoke invitations")
-        with transaction.atomic():
-            invitation = pending(workspace).filter(pk=invitation_id).first()
-            if invitation is None:
-                raise NotFound("no such pending invitation in this workspace")
-            _record(
-                "invitation.revoked", invitation, workspace, actor=request.user, via=via_of(request)
-            )
-            invitation.delete()
+        revoke(workspace, invitation_id, actor=request.user, via=via_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

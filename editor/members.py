@@ -5,6 +5,9 @@ Managing people is the owner's; every member may see who is in. A workspace alwa
 least one owner: the last one can be neither demoted nor removed (409). The owner count is taken
 with the workspace's memberships locked, so two owners demoting each other at once cannot both
 succeed and leave nobody in charge.
+
+The operations below record their audit entry in their transaction; the views check roles,
+parse, call them and answer.
 """
 
 from __future__ import annotations
@@ -107,6 +110,80 @@ def _locked(
     return found, others
 
 
+# -- operations ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_workspace(name: str, *, actor: Any, via: str = "session") -> Workspace:
+    """A team workspace with ``actor`` as its owner."""
+    workspace = _new_workspace(name)
+    Membership.objects.create(user=actor, workspace=workspace, role=Role.OWNER)
+    record("workspace.created", actor=actor, workspace=workspace, target=workspace, via=via)
+    return workspace
+
+
+@transaction.atomic
+def rename_workspace(
+    workspace: Workspace, name: str, *, actor: Any, via: str = "session"
+) -> Workspace:
+    old = workspace.name
+    workspace.name = name
+    workspace.save(update_fields=["name"])
+    record(
+        "workspace.renamed",
+        actor=actor,
+        workspace=workspace,
+        target=workspace,
+        via=via,
+        detail={"from": old, "to": workspace.name},
+    )
+    return workspace
+
+
+@transaction.atomic
+def change_role(
+    workspace: Workspace, user_id: int, role: str, *, actor: Any, via: str = "session"
+) -> Membership:
+    """Give a member another role, as ``actor`` (an owner); never demotes the last owner."""
+    membership, other_owners = _locked(workspace, user_id, actor, "change roles")
+    old = membership.role
+    if old == Role.OWNER and role != Role.OWNER and not other_owners:
+        raise Conflict(f"{membership.user.username} is the last owner; {LAST_OWNER}")
+    if old != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+        record(
+            "member.role_changed",
+            actor=actor,
+            workspace=workspace,
+            target=membership.user,
+            via=via,
+            detail={"from": old, "to": role},
+        )
+    return membership
+
+
+@transaction.atomic
+def remove_member(workspace: Workspace, user_id: int, *, actor: Any, via: str = "session") -> None:
+    """Remove a member as ``actor`` (an owner), or leave when ``user_id`` is the actor's own;
+    never the last owner."""
+    leaving = actor.pk == user_id
+    doing = None if leaving else "remove members"
+    membership, other_owners = _locked(workspace, user_id, actor, doing)
+    if membership.role == Role.OWNER and not other_owners:
+        who = "you are" if leaving else f"{membership.user.username} is"
+        raise Conflict(f"{who} the last owner; {LAST_OWNER}")
+    record(
+        "member.left" if leaving else "member.removed",
+        actor=actor,
+        workspace=workspace,
+        target=membership.user,
+        via=via,
+        detail={"role": membership.role},
+    )
+    membership.delete()
+
+
 # -- workspaces ------------------------------------------------------------------------------------
 
 
@@ -140,17 +217,9 @@ class TeamWorkspaceViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         body = WorkspaceWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        name = body.validated_data["name"]
-        with transaction.atomic():
-            workspace = _new_workspace(name)
-            Membership.objects.create(user=request.user, workspace=workspace, role=Role.OWNER)
-            record(
-                "workspace.created",
-                actor=request.user,
-                workspace=workspace,
-                target=workspace,
-                via=via_of(request),
-            )
+        workspace = create_workspace(
+            body.validated_data["name"], actor=request.user, via=via_of(request)
+        )
         return self._answer(workspace, status.HTTP_201_CREATED)
 
     @extend_schema(request=WorkspaceWriteSerializer, responses={200: WorkspaceSerializer})
@@ -159,18 +228,9 @@ class TeamWorkspaceViewSet(
         require_owner(request.user, workspace, "rename it")
         body = WorkspaceWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        with transaction.atomic():
-            old = workspace.name
-            workspace.name = body.validated_data["name"]
-            workspace.save(update_fields=["name"])
-            record(
-                "workspace.renamed",
-                actor=request.user,
-                workspace=workspace,
-                target=workspace,
-                via=via_of(request),
-                detail={"from": old, "to": workspace.name},
-            )
+        rename_workspace(
+            workspace, body.validated_data["name"], actor=request.user, via=via_of(request)
+        )
         return self._answer(workspace)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -220,44 +280,19 @@ class MemberDetailView(APIView):
         require_owner(request.user, workspace, "change roles")
         body = RoleChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        role = body.validated_data["role"]
-        with transaction.atomic():
-            membership, other_owners = _locked(workspace, user_id, request.user, "change roles")
-            old = membership.role
-            if old == Role.OWNER and role != Role.OWNER and not other_owners:
-                raise Conflict(f"{membership.user.username} is the last owner; {LAST_OWNER}")
-            if old != role:
-                membership.role = role
-                membership.save(update_fields=["role"])
-                record(
-                    "member.role_changed",
-                    actor=request.user,
-                    workspace=workspace,
-                    target=membership.user,
-                    via=via_of(request),
-                    detail={"from": old, "to": role},
-                )
+        membership = change_role(
+            workspace,
+            user_id,
+            body.validated_data["role"],
+            actor=request.user,
+            via=via_of(request),
+        )
         return Response(MemberSerializer(membership, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:
         workspace = member_workspace(request.user, workspace_id)
-        leaving = request.user.pk == user_id
-        if not leaving:
+        if request.user.pk != user_id:  # anyone may leave; removing others takes owner
             require_owner(request.user, workspace, "remove members")
-        with transaction.atomic():
-            doing = None if leaving else "remove members"
-            membership, other_owners = _locked(workspace, user_id, request.user, doing)
-            if membership.role == Role.OWNER and not other_owners:
-                who = "you are" if leaving else f"{membership.user.username} is"
-                raise Conflict(f"{who} the last owner; {LAST_OWNER}")
-            record(
-                "member.left" if leaving else "member.removed",
-                actor=request.user,
-                workspace=workspace,
-                target=membership.user,
-                via=via_of(request),
-                detail={"role": membership.role},
-            )
-            membership.delete()
+        remove_member(workspace, user_id, actor=request.user, via=via_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

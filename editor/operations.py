@@ -1,7 +1,9 @@
 """Business operations on workspaces and workflows, one transaction each.
 
 Views call these and hold no logic of their own. Callers pass objects they have already scoped to
-the user (``editor.access``); the operations do not check membership again.
+the user (``editor.access``); the operations do not check membership again. Each operation that
+changes something writes its audit entry (``editor.audit``) in its own transaction, as ``user``
+coming in ``via`` "session", "token", "webhook" or "command".
 
 Saving never refuses a graph for being wrong: the canvas saves drafts, so a graph with issues is
 stored with those issues. What is refused (:class:`GraphRefused`, 400) is input no canvas could
@@ -16,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.text import slugify
 
+from editor.audit import record
 from editor.errors import GraphRefused, NotFound, VersionConflict
 from editor.models import Membership, Role, Workflow, WorkflowVersion, Workspace
 from runtime.graph import MAX_EDGES, MAX_NODES
@@ -128,8 +131,18 @@ def _locked(workflow: Workflow) -> Workflow:
     )
 
 
+def _record(action: str, workflow: Workflow, user: Any, via: str, **detail: Any) -> None:
+    record(
+        action, actor=user, workspace=workflow.workspace, target=workflow, via=via, detail=detail
+    )
+
+
+def _renamed(old: str, new: str) -> dict[str, str]:
+    return {"old_name": old, "name": new} if old != new else {}
+
+
 @transaction.atomic
-def create_workflow(
+def add_workflow(
     *,
     user: Any,
     name: str,
@@ -138,6 +151,11 @@ def create_workflow(
     graph: Any = None,
     note: str = "",
 ) -> Workflow:
+    """A new workflow with its first version, and no audit entry.
+
+    The step that creating, importing and importing an example share; each of those records its
+    own action (``workflow.created`` or ``workflow.imported``) around it. Not for views.
+    """
     graph = EMPTY_GRAPH if graph is None else graph
     check_graph_shape(graph)
     workflow = Workflow.objects.create(
@@ -151,6 +169,24 @@ def create_workflow(
 
 
 @transaction.atomic
+def create_workflow(
+    *,
+    user: Any,
+    name: str,
+    workspace: Workspace | None = None,
+    description: str = "",
+    graph: Any = None,
+    note: str = "",
+    via: str = "session",
+) -> Workflow:
+    workflow = add_workflow(
+        user=user, name=name, workspace=workspace, description=description, graph=graph, note=note
+    )
+    _record("workflow.created", workflow, user, via)
+    return workflow
+
+
+@transaction.atomic
 def save_workflow(
     workflow: Workflow,
     *,
@@ -160,6 +196,7 @@ def save_workflow(
     base_version: int | None = None,
     name: str | None = None,
     description: str | None = None,
+    via: str = "session",
 ) -> Workflow:
     """Save a graph as a new version (and rename, if asked, in the same transaction).
 
@@ -175,8 +212,17 @@ def save_workflow(
             "from; reload the workflow and apply the change again",
             fields={"base_version": [f"the current version is {current}"]},
         )
+    old_name = workflow.name
     _apply_names(workflow, name, description)
-    _add_version(workflow, graph, user, note)
+    version = _add_version(workflow, graph, user, note)
+    _record(
+        "workflow.saved",
+        workflow,
+        user,
+        via,
+        version=version.number,
+        **_renamed(old_name, workflow.name),
+    )
     return workflow
 
 
@@ -194,26 +240,39 @@ def _apply_names(workflow: Workflow, name: str | None, description: str | None) 
 
 @transaction.atomic
 def rename_workflow(
-    workflow: Workflow, *, name: str | None = None, description: str | None = None
+    workflow: Workflow,
+    *,
+    user: Any,
+    name: str | None = None,
+    description: str | None = None,
+    via: str = "session",
 ) -> Workflow:
+    """Rename or re-describe; recorded even when nothing changed, since the user asked for it."""
     workflow = _locked(workflow)
+    old_name = workflow.name
     _apply_names(workflow, name, description)
+    _record("workflow.renamed", workflow, user, via, **_renamed(old_name, workflow.name))
     return workflow
 
 
 @transaction.atomic
-def restore_version(workflow: Workflow, *, user: Any, number: int) -> Workflow:
+def restore_version(
+    workflow: Workflow, *, user: Any, number: int, via: str = "session"
+) -> Workflow:
     """Make a new version with an old version's graph; history is never rewritten."""
     workflow = _locked(workflow)
     old = workflow.versions.filter(number=number).first()
     if old is None:
         raise NotFound(f"this workflow has no version {number}")
-    _add_version(workflow, old.graph, user, f"Restored from version {number}")
+    version = _add_version(workflow, old.graph, user, f"Restored from version {number}")
+    _record("workflow.saved", workflow, user, via, version=version.number, restored_from=number)
     return workflow
 
 
 @transaction.atomic
-def duplicate_workflow(workflow: Workflow, *, user: Any, name: str | None = None) -> Workflow:
+def duplicate_workflow(
+    workflow: Workflow, *, user: Any, name: str | None = None, via: str = "session"
+) -> Workflow:
     source = workflow.current_version
     graph = source.graph if source else EMPTY_GRAPH
     copy = Workflow.objects.create(
@@ -224,12 +283,16 @@ def duplicate_workflow(workflow: Workflow, *, user: Any, name: str | None = None
     )
     where = f" version {source.number}" if source else ""
     _add_version(copy, graph, user, f"Copied from “{workflow.name}”{where}"[:200])
+    _record("workflow.duplicated", copy, user, via, source=str(workflow.pk))
     return copy
 
 
 @transaction.atomic
-def delete_workflow(workflow: Workflow) -> None:
-    # Raises ProtectedError if the run side protects its runs; the API answers that with 409.
+def delete_workflow(workflow: Workflow, *, user: Any, via: str = "session") -> None:
+    # Recorded first: afterwards the row is gone, and the entry keeps its id and name.
+    _record("workflow.deleted", workflow, user, via)
+    # Raises ProtectedError if the run side protects its runs (the API answers 409); the entry
+    # then rolls back with the rest.
     workflow.delete()
 
 
@@ -246,6 +309,7 @@ def export_workflow(workflow: Workflow) -> dict[str, Any]:
     }
 
 
+@transaction.atomic
 def import_workflow(
     *,
     user: Any,
@@ -253,8 +317,9 @@ def import_workflow(
     name: str,
     description: str = "",
     workspace: Workspace | None = None,
+    via: str = "session",
 ) -> Workflow:
-    return create_workflow(
+    workflow = add_workflow(
         user=user,
         workspace=workspace,
         name=name,
@@ -262,3 +327,5 @@ def import_workflow(
         graph=graph,
         note="Imported",
     )
+    _record("workflow.imported", workflow, user, via)
+    return workflow

@@ -1,7 +1,8 @@
 """Personal API tokens: many named tokens per user, each shown once, stored only as a hash.
 
 ``Authorization: Token <secret>`` (editor.authentication) acts as the token's user, with that
-user's roles."""
+user's roles. Issuing and deleting a token record their audit entry, without a workspace: a
+token is the person's, not a workspace's."""
 
 from __future__ import annotations
 
@@ -24,13 +25,38 @@ from editor.models import ApiToken
 MAX_TOKENS_PER_USER = 50
 
 
-def issue_token(user: Any, name: str, expires_at: Any = None) -> tuple[ApiToken, str]:
+@transaction.atomic
+def issue_token(
+    user: Any, name: str, expires_at: Any = None, *, via: str = "session"
+) -> tuple[ApiToken, str]:
     """Make a token for ``user``; returns it and its secret (the only time the secret exists)."""
     secret, prefix, hashed = new_secret(TOKEN_KIND)
     token = ApiToken.objects.create(
         user=user, name=name, prefix=prefix, secret_hash=hashed, expires_at=expires_at
     )
+    record(
+        "token.created",
+        actor=user,
+        workspace=None,
+        target=token,
+        via=via,
+        detail={"prefix": token.prefix, "expires_at": str(expires_at or "")},
+    )
     return token, secret
+
+
+@transaction.atomic
+def delete_token(token: ApiToken, *, user: Any, via: str = "session") -> None:
+    """Delete a token as ``user`` (its owner); scripts using it get 401 from then on."""
+    record(
+        "token.deleted",
+        actor=user,
+        workspace=None,
+        target=token,
+        via=via,
+        detail={"prefix": token.prefix},
+    )
+    token.delete()
 
 
 # -- API -------------------------------------------------------------------------------------------
@@ -93,13 +119,8 @@ class TokenListView(APIView):
                 raise serializers.ValidationError(
                     {"name": [f"you have {MAX_TOKENS_PER_USER} tokens; delete one first"]}
                 )
-            token, secret = issue_token(request.user, body.validated_data["name"], expires_at)
-            record(
-                "token.created",
-                actor=request.user,
-                workspace=None,
-                target=token,
-                detail={"prefix": token.prefix, "expires_at": str(expires_at or "")},
+            token, secret = issue_token(
+                request.user, body.validated_data["name"], expires_at, via=via_of(request)
             )
         data = dict(NewTokenSerializer(token).data)
         data["secret"] = secret
@@ -114,13 +135,5 @@ class TokenDetailView(APIView):
             token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
             if token is None:
                 raise NotFound("you have no such token")
-            record(
-                "token.deleted",
-                actor=request.user,
-                workspace=None,
-                target=token,
-                via=via_of(request),
-                detail={"prefix": token.prefix},
-            )
-            token.delete()
+            delete_token(token, user=request.user, via=via_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,10 +1,12 @@
-"""The editor's REST API. Thin: parse with a serializer, scope with ``access``, call operations."""
+"""The editor's REST API. Thin: parse with a serializer, scope with ``access``, call operations.
+
+The operations write the audit entries; a view only says who acts and how they came in
+(``via_of``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -17,7 +19,7 @@ from rest_framework.views import APIView
 
 from editor import catalogue, examples, operations
 from editor.access import require, workflows_of, workspaces_of
-from editor.audit import record_request
+from editor.authentication import via_of
 from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
 from editor.serializers import (
@@ -120,35 +122,24 @@ class WorkflowViewSet(
     def create(self, request: Request) -> Response:
         data = self._input(WorkflowCreateSerializer)
         self._may_add_to(data.get("workspace"))
-        with transaction.atomic():  # the audit entry commits or rolls back with the action
-            workflow = operations.create_workflow(user=request.user, **data)
-            self._audit("workflow.created", workflow)
+        workflow = operations.create_workflow(user=request.user, via=via_of(request), **data)
         return self._answer(workflow, status.HTTP_201_CREATED)
-
-    def _audit(self, action: str, workflow: Workflow, **detail: Any) -> None:
-        record_request(
-            self.request, action, workspace=workflow.workspace, target=workflow, detail=detail
-        )
 
     def update(self, request: Request, pk: str | None = None, partial: bool = False) -> Response:
         workflow = self._editable()
         data = self._input(WorkflowUpdateSerializer, partial=partial)
-        old_name = workflow.name
-        with transaction.atomic():
-            if "graph" in data:
-                workflow = operations.save_workflow(workflow, user=request.user, **data)
-                version = workflow.current_version
-                self._audit(
-                    "workflow.saved",
-                    workflow,
-                    version=version.number if version else None,
-                    **_renamed(old_name, workflow.name),
-                )
-            else:
-                workflow = operations.rename_workflow(
-                    workflow, name=data.get("name"), description=data.get("description")
-                )
-                self._audit("workflow.renamed", workflow, **_renamed(old_name, workflow.name))
+        if "graph" in data:
+            workflow = operations.save_workflow(
+                workflow, user=request.user, via=via_of(request), **data
+            )
+        else:
+            workflow = operations.rename_workflow(
+                workflow,
+                user=request.user,
+                name=data.get("name"),
+                description=data.get("description"),
+                via=via_of(request),
+            )
         return self._answer(workflow)
 
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
@@ -156,10 +147,7 @@ class WorkflowViewSet(
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         workflow = self._editable()
-        with transaction.atomic():
-            # Recorded first: afterwards the row is gone, and the entry keeps its id and name.
-            self._audit("workflow.deleted", workflow)
-            operations.delete_workflow(workflow)
+        operations.delete_workflow(workflow, user=request.user, via=via_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     # -- versions ----------------------------------------------------------------------------------
@@ -191,17 +179,9 @@ class WorkflowViewSet(
     )
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore")
     def restore(self, request: Request, pk: str | None = None, number: str = "") -> Response:
-        with transaction.atomic():
-            workflow = operations.restore_version(
-                self._editable(), user=request.user, number=int(number)
-            )
-            version = workflow.current_version
-            self._audit(
-                "workflow.saved",
-                workflow,
-                version=version.number if version else None,
-                restored_from=int(number),
-            )
+        workflow = operations.restore_version(
+            self._editable(), user=request.user, number=int(number), via=via_of(request)
+        )
         return self._answer(workflow)
 
     # -- whole-workflow actions --------------------------------------------------------------------
@@ -211,9 +191,9 @@ class WorkflowViewSet(
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
         workflow = self._editable()  # the copy goes into the same workspace
         data = self._input(DuplicateSerializer)
-        with transaction.atomic():
-            copy = operations.duplicate_workflow(workflow, user=request.user, name=data.get("name"))
-            self._audit("workflow.duplicated", copy, source=str(workflow.pk))
+        copy = operations.duplicate_workflow(
+            workflow, user=request.user, name=data.get("name"), via=via_of(request)
+        )
         return self._answer(copy, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -246,20 +226,15 @@ class WorkflowViewSet(
     def import_(self, request: Request) -> Response:
         data = self._input(ImportSerializer)
         self._may_add_to(data.get("workspace"))
-        with transaction.atomic():
-            workflow = operations.import_workflow(
-                user=request.user,
-                graph=data["graph"],
-                name=data["name"],
-                description=data["description"],
-                workspace=data["workspace"],
-            )
-            self._audit("workflow.imported", workflow)
+        workflow = operations.import_workflow(
+            user=request.user,
+            graph=data["graph"],
+            name=data["name"],
+            description=data["description"],
+            workspace=data["workspace"],
+            via=via_of(request),
+        )
         return self._answer(workflow, status.HTTP_201_CREATED)
-
-
-def _renamed(old: str, new: str) -> dict[str, str]:
-    return {"old_name": old, "name": new} if old != new else {}
 
 
 class WorkspaceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Workspace]):
@@ -315,30 +290,13 @@ class ExampleImportView(APIView):
         data = serializer.validated_data
         if data.get("workspace") is not None:
             require(request.user, data["workspace"].pk, "edit")
-        with transaction.atomic():
-            copies: list[tuple[str, Workflow]] = []
-            workflow = examples.import_example(
-                user=request.user,
-                name=name,
-                workspace=data["workspace"],
-                workflow_name=data.get("name"),
-                subflow_copies=copies,
-            )
-            record_request(
-                request,
-                "workflow.imported",
-                workspace=workflow.workspace,
-                target=workflow,
-                detail={"example": name},
-            )
-            for example_name, copy in copies:  # the sub-flows it brought with it
-                record_request(
-                    request,
-                    "workflow.imported",
-                    workspace=copy.workspace,
-                    target=copy,
-                    detail={"example": example_name, "subflow_of": str(workflow.id)},
-                )
+        workflow = examples.import_example(
+            user=request.user,
+            name=name,
+            workspace=data["workspace"],
+            workflow_name=data.get("name"),
+            via=via_of(request),
+        )
         return Response(
             WorkflowSerializer(workflow, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -400,27 +358,15 @@ class ModelCatalogueView(APIView):
         workspace = _workspace_of(request)
         require(request.user, workspace.pk, "edit")
         data = body.validated_data
-        with transaction.atomic():
-            catalogue.set_price(
-                workspace,
-                data["model"],
-                data["input_price"],
-                data["output_price"],
-                data.get("context"),
-            )
-            record_request(
-                request,
-                "model_price.set",
-                workspace=workspace,
-                target_type="model",
-                target_label=data["model"],
-                detail={
-                    "model": data["model"],
-                    "input_price": data["input_price"],
-                    "output_price": data["output_price"],
-                    "context": data.get("context"),
-                },
-            )
+        catalogue.set_price(
+            workspace,
+            data["model"],
+            data["input_price"],
+            data["output_price"],
+            data.get("context"),
+            user=request.user,
+            via=via_of(request),
+        )
         return Response(catalogue.catalogue(workspace))
 
 
@@ -437,14 +383,5 @@ class ModelResetView(APIView):
         workspace = _workspace_of(request)
         require(request.user, workspace.pk, "edit")
         model = body.validated_data["model"]
-        with transaction.atomic():
-            catalogue.reset_price(workspace, model)
-            record_request(
-                request,
-                "model_price.reset",
-                workspace=workspace,
-                target_type="model",
-                target_label=model,
-                detail={"model": model},
-            )
+        catalogue.reset_price(workspace, model, user=request.user, via=via_of(request))
         return Response(catalogue.catalogue(workspace))

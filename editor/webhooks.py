@@ -1,8 +1,9 @@
 """Webhook triggers: one secret URL per workflow that starts a run with the posted JSON.
 
-This module manages triggers (create or rotate, enable, limit, delete: the edit role) and holds
-what the receiving side needs (lookup by secret, the rate limit). The receiving view itself is
-orchestrator.hooks, since starting a run is the run side's business.
+This module manages triggers (create or rotate, enable, limit, delete: the edit role; each of
+these operations records its audit entry, targeting the workflow) and holds what the receiving
+side needs (lookup by secret, the rate limit). The receiving view itself is orchestrator.hooks,
+since starting a run is the run side's business.
 
 The secret is shown once, in the answer that makes it; only its SHA-256 is stored, and a call is
 matched by hashing what it brings, so there is no comparison of secrets to time.
@@ -92,6 +93,82 @@ def take(trigger: WebhookTrigger, now: float | None = None) -> int:
     return max(1, math.ceil((window + 1) * WINDOW_SECONDS - now))
 
 
+# -- managing triggers -----------------------------------------------------------------------------
+
+
+def trigger_of(workflow: Workflow, *, lock: bool = False) -> WebhookTrigger:
+    """The workflow's trigger (row-locked with ``lock``); NotFound if it has none."""
+    triggers = WebhookTrigger.objects.select_related("created_by")
+    if lock:
+        triggers = triggers.select_for_update(of=("self",))
+    found = triggers.filter(workflow=workflow).first()
+    if found is None:
+        raise NotFound("this workflow has no webhook")
+    return found
+
+
+def _record(action: str, workflow: Workflow, user: Any, via: str, detail: dict[str, Any]) -> None:
+    record(
+        action, actor=user, workspace=workflow.workspace, target=workflow, via=via, detail=detail
+    )
+
+
+@transaction.atomic
+def create_or_rotate_webhook(
+    workflow: Workflow,
+    *,
+    user: Any,
+    rate_limit_per_minute: int | None = None,
+    via: str = "session",
+) -> tuple[WebhookTrigger, str]:
+    """Make the workflow's trigger, or give it a new secret (the old URL stops working at once).
+
+    Returns the trigger and its secret, which exists only here. The new secret acts as ``user``:
+    runs it starts are theirs in the audit log.
+    """
+    secret, prefix, hashed = new_secret(HOOK_KIND)
+    # Lock the workflow, not just its trigger: with no trigger yet there is no row to lock,
+    # and two first POSTs at once (a double click, a retrying script) both inserted, the
+    # second failing on the one-trigger-per-workflow constraint with a 500. Queued on
+    # the workflow, the second finds the first's trigger and rotates it.
+    Workflow.objects.select_for_update().get(pk=workflow.pk)
+    trigger = WebhookTrigger.objects.select_for_update().filter(workflow=workflow).first()
+    rotated = trigger is not None
+    if trigger is None:
+        trigger = WebhookTrigger(workflow=workflow)
+    trigger.prefix, trigger.secret_hash = prefix, hashed
+    trigger.created_by = user
+    if rate_limit_per_minute is not None:
+        trigger.rate_limit_per_minute = rate_limit_per_minute
+    trigger.save()
+    action = "webhook.rotated" if rotated else "webhook.created"
+    _record(action, workflow, user, via, {"prefix": prefix})
+    return trigger, secret
+
+
+@transaction.atomic
+def change_webhook(
+    workflow: Workflow, values: dict[str, Any], *, user: Any, via: str = "session"
+) -> WebhookTrigger:
+    """Set the trigger's settings (``enabled``, ``rate_limit_per_minute``); the audit entry holds
+    the ones that differ, and there is none when nothing does."""
+    trigger = trigger_of(workflow, lock=True)
+    changes = {name: value for name, value in values.items() if getattr(trigger, name) != value}
+    for name, value in values.items():
+        setattr(trigger, name, value)
+    trigger.save()
+    if changes:
+        _record("webhook.changed", workflow, user, via, changes)
+    return trigger
+
+
+@transaction.atomic
+def delete_webhook(workflow: Workflow, *, user: Any, via: str = "session") -> None:
+    trigger = trigger_of(workflow, lock=True)
+    _record("webhook.deleted", workflow, user, via, {"prefix": trigger.prefix})
+    trigger.delete()
+
+
 # -- management API --------------------------------------------------------------------------------
 
 
@@ -142,18 +219,9 @@ class WebhookView(APIView):
         require(request.user, workflow.workspace_id, "edit")
         return workflow
 
-    def _trigger(self, workflow: Workflow, *, lock: bool = False) -> WebhookTrigger:
-        triggers = WebhookTrigger.objects.select_related("created_by")
-        if lock:
-            triggers = triggers.select_for_update(of=("self",))
-        found = triggers.filter(workflow=workflow).first()
-        if found is None:
-            raise NotFound("this workflow has no webhook")
-        return found
-
     @extend_schema(responses={200: WebhookSerializer})
     def get(self, request: Request, workflow_id: Any) -> Response:
-        trigger = self._trigger(self._workflow(request, workflow_id))
+        trigger = trigger_of(self._workflow(request, workflow_id))
         return Response(WebhookSerializer(trigger).data)
 
     @extend_schema(request=WebhookCreateSerializer, responses={201: NewWebhookSerializer})
@@ -161,31 +229,12 @@ class WebhookView(APIView):
         workflow = self._editable(request, workflow_id)
         body = WebhookCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        secret, prefix, hashed = new_secret(HOOK_KIND)
-        with transaction.atomic():
-            # Lock the workflow, not just its trigger: with no trigger yet there is no row to lock,
-            # and two first POSTs at once (a double click, a retrying script) both inserted, the
-            # second failing on the one-trigger-per-workflow constraint with a 500. Queued on
-            # the workflow, the second finds the first's trigger and rotates it.
-            Workflow.objects.select_for_update().get(pk=workflow.pk)
-            trigger = WebhookTrigger.objects.select_for_update().filter(workflow=workflow).first()
-            rotated = trigger is not None
-            if trigger is None:
-                trigger = WebhookTrigger(workflow=workflow)
-            trigger.prefix, trigger.secret_hash = prefix, hashed
-            # The new secret acts as whoever made it: runs it starts are theirs in the audit log.
-            trigger.created_by = request.user
-            if "rate_limit_per_minute" in body.validated_data:
-                trigger.rate_limit_per_minute = body.validated_data["rate_limit_per_minute"]
-            trigger.save()
-            record(
-                "webhook.rotated" if rotated else "webhook.created",
-                actor=request.user,
-                workspace=workflow.workspace,
-                target=workflow,
-                via=via_of(request),
-                detail={"prefix": prefix},
-            )
+        trigger, secret = create_or_rotate_webhook(
+            workflow,
+            user=request.user,
+            rate_limit_per_minute=body.validated_data.get("rate_limit_per_minute"),
+            via=via_of(request),
+        )
         answer = dict(NewWebhookSerializer(trigger).data)
         answer["url"] = request.build_absolute_uri(hook_path(secret))
         return Response(answer, status=status.HTTP_201_CREATED)
@@ -193,39 +242,15 @@ class WebhookView(APIView):
     @extend_schema(request=WebhookSerializer, responses={200: WebhookSerializer})
     def patch(self, request: Request, workflow_id: Any) -> Response:
         workflow = self._editable(request, workflow_id)
-        with transaction.atomic():
-            trigger = self._trigger(workflow, lock=True)
-            body = WebhookSerializer(trigger, data=request.data, partial=True)
-            body.is_valid(raise_exception=True)
-            changes = {
-                name: value
-                for name, value in body.validated_data.items()
-                if getattr(trigger, name) != value
-            }
-            body.save()
-            if changes:
-                record(
-                    "webhook.changed",
-                    actor=request.user,
-                    workspace=workflow.workspace,
-                    target=workflow,
-                    via=via_of(request),
-                    detail=changes,
-                )
+        body = WebhookSerializer(trigger_of(workflow), data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        trigger = change_webhook(
+            workflow, body.validated_data, user=request.user, via=via_of(request)
+        )
         return Response(WebhookSerializer(trigger).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, workflow_id: Any) -> Response:
         workflow = self._editable(request, workflow_id)
-        with transaction.atomic():
-            trigger = self._trigger(workflow, lock=True)
-            record(
-                "webhook.deleted",
-                actor=request.user,
-                workspace=workflow.workspace,
-                target=workflow,
-                via=via_of(request),
-                detail={"prefix": trigger.prefix},
-            )
-            trigger.delete()
+        delete_webhook(workflow, user=request.user, via=via_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -283,12 +283,50 @@ def test_model_prices_set_and_reset_are_recorded(
     assert last("model_price.reset").target_label == "openai/x"
 
 
+# -- where it is written: in the operation --------------------------------------------------------
+
+
+def test_an_operation_records_its_own_entry_without_any_view(
+    alice: User, alice_workspace: Workspace, workflow: Workflow
+) -> None:
+    # A management command or script calls the operation directly: the entry is the same one the
+    # API would leave, with the caller's actor and via.
+    from editor import operations
+
+    operations.rename_workflow(workflow, user=alice, name="From a script", via="command")
+    entry = assert_entry(
+        "workflow.renamed",
+        actor="alice",
+        workspace=alice_workspace,
+        target_type="workflow",
+        target_id=workflow.pk,
+        via="command",
+    )
+    assert entry.detail == {"old_name": "Research brief", "name": "From a script"}
+    assert entry.target_label == "From a script"
+
+
+def test_an_operation_that_is_refused_records_nothing(alice: User, workflow: Workflow) -> None:
+    from editor import operations
+    from editor.errors import VersionConflict
+
+    graph = workflow.current_version.graph
+    operations.save_workflow(workflow, user=alice, graph=graph)  # version 2
+    before = AuditEntry.objects.count()
+    with pytest.raises(VersionConflict):
+        operations.save_workflow(workflow, user=alice, graph=graph, base_version=1)
+    assert AuditEntry.objects.count() == before
+
+
 # -- reading the log ------------------------------------------------------------------------------
 
 
 @pytest.fixture
 def some_history(alice_client: APIClient, bob_client: APIClient, workflow: Workflow) -> None:
     """alice renames, bob (an editor) saves, alice starts a run: three entries, in that order."""
+    # The workflow fixture made its workflow through create_workflow, which recorded it; that is
+    # set-up, not part of this story, so the log these tests read starts empty.
+    AuditEntry.objects.filter(workspace=workflow.workspace_id).delete()
     alice_client.patch(f"/api/workflows/{workflow.pk}/", {"name": "A"}, format="json")
     bob_client.put(
         f"/api/workflows/{workflow.pk}/", {"graph": workflow.current_version.graph}, format="json"
