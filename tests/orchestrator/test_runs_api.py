@@ -527,7 +527,9 @@ def test_it_prices_a_run_with_its_workspaces_catalogue(
     from editor.catalogue import set_price
 
     # The offline model is free unless a workspace says otherwise.
-    set_price(alice_workspace, "local/echo", input_price=1.0, output_price=2.0, context=None)
+    set_price(
+        alice_workspace, "local/echo", input_price=1.0, output_price=2.0, context=None, user=alice
+    )
     workflow = make_workflow(
         alice,
         alice_workspace,
@@ -554,10 +556,11 @@ def test_it_runs_a_long_chain_of_pure_steps_across_several_transactions(
 
     length = PURE_BATCH + 50  # longer than one batch: the worker must go on in a second one
     steps = [node("n0", "input")]
-    steps += [node(f"n{i}", "transform", template="{{ upstream }}+") for i in range(1, length - 1)]
+    steps.append(node("n1", "transform", template="{{ upstream.s }}+"))
+    steps += [node(f"n{i}", "transform", template="{{ upstream }}+") for i in range(2, length - 1)]
     steps.append(node(f"n{length - 1}", "output"))
     workflow = make_workflow(alice, alice_workspace, chain(*steps))
-    run = runs.start_run(workflow, "x", actor=alice, via="session")
+    run = runs.start_run(workflow, {"s": "x"}, actor=alice, via="session")
     execute_step(run.steps.get(key="n0").pk)  # one task: the whole chain runs inline
     run.refresh_from_db()
     assert run.status == "succeeded"
