@@ -1,11 +1,9 @@
 // Version history: every save is a version; preview one on the canvas, or restore it (which
 // saves it again as the newest version).
 
-import { useCallback, useEffect, useState } from 'react';
-import { errorMessage } from '../api/client';
-import { api, type VersionSummary } from '../api/resources';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
+import { useVersionHistory } from './useVersions';
 
 export interface VersionsPanelProps {
   workflowId: string;
@@ -18,16 +16,7 @@ export interface VersionsPanelProps {
 }
 
 export function VersionsPanel({ workflowId, current, previewing, refreshKey, onPreview, onRestore, onClose }: VersionsPanelProps) {
-  const [versions, setVersions] = useState<VersionSummary[] | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const load = useCallback(() => {
-    setError(null);
-    api.listVersions(workflowId).then(
-      (page) => setVersions([...page.results].sort((a, b) => b.number - a.number)),
-      (cause) => setError(errorMessage(cause)),
-    );
-  }, [workflowId]);
-  useEffect(load, [load, refreshKey]);
+  const { versions, error, reload } = useVersionHistory(workflowId, refreshKey);
   return (
     <aside className="drawer" aria-label="Version history" data-testid="versions-panel">
       <header className="panel-head">
@@ -39,7 +28,7 @@ export function VersionsPanel({ workflowId, current, previewing, refreshKey, onP
         </button>
       </header>
       <div className="panel-body">
-        {error && <ErrorState message={error} onRetry={load} />}
+        {error && <ErrorState message={error} onRetry={reload} />}
         {!error && versions === null && <LoadingState label="Loading versions…" />}
         {versions && versions.length === 0 && <EmptyState title="No versions yet">Save to create the first one.</EmptyState>}
         {versions && versions.length > 0 && (

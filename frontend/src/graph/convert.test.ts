@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph } from '../api/graph';
 import { research, team } from '../test/fixtures';
-import { flowToGraph, graphKey, graphToFlow, normaliseGraph } from './convert';
+import { flowToGraph, graphKey, graphToFlow, normaliseGraph, structureKey } from './convert';
 import { DELEGATE_HANDLE, TASK_HANDLE } from './handles';
 
 describe('graph ↔ React Flow', () => {
@@ -53,5 +53,15 @@ describe('graph ↔ React Flow', () => {
     const moved = structuredClone(research);
     moved.nodes[0].position.x += 16;
     expect(graphKey(normaliseGraph(moved))).not.toBe(graphKey(normaliseGraph(research)));
+  });
+
+  it('gives a moved node the same structure key, and a changed setting or edge another', () => {
+    const moved = structuredClone(research);
+    moved.nodes[0].position.x += 16;
+    expect(structureKey(moved)).toBe(structureKey(research));
+    const edited = structuredClone(research);
+    edited.nodes[0].label = 'Renamed';
+    expect(structureKey(edited)).not.toBe(structureKey(research));
+    expect(structureKey({ ...research, edges: research.edges.slice(1) })).not.toBe(structureKey(research));
   });
 });

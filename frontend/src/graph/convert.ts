@@ -105,3 +105,12 @@ export function normaliseGraph(graph: Graph): Graph {
 export function graphKey(graph: Graph): string {
   return JSON.stringify(graph);
 }
+
+/** The graph without positions: what the server's validation depends on (moving a node needs no
+ * new check). */
+export function structureKey(graph: Graph): string {
+  return JSON.stringify({
+    nodes: graph.nodes.map(({ position: _p, ...rest }) => rest),
+    edges: graph.edges,
+  });
+}

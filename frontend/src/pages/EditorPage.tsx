@@ -1,31 +1,39 @@
 // The editor of one workflow, and its run view (the same page, the canvas read-only and the run's
-// state drawn on it). Routes: /workflows/<id> and /workflows/<id>/runs/<runId>.
+// state drawn on it). Routes: /workflows/<id> and /workflows/<id>/runs/<runId>. The page puts
+// together the document (load, save), the version history, the shortcuts and the run; each of
+// those is a hook of its own beside the editor's code.
 
 import '@xyflow/react/dist/style.css';
 import { ReactFlowProvider, useReactFlow, type NodeMouseHandler } from '@xyflow/react';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useMemo, useRef, useState } from 'react';
 import { useCatalogue } from '../api/catalogue';
 import { ApprovalsLink } from '../approvals/ApprovalsLink';
 import { useApprovals } from '../approvals/ApprovalsProvider';
 import { useRunApprovals } from '../approvals/useRunApprovals';
-import { ApiError, errorMessage } from '../api/client';
+import { errorMessage } from '../api/client';
 import { FINISHED_RUN_STATUSES } from '../api/events';
-import type { Graph, Issue, JsonSchema } from '../api/graph';
-import { api, versionOf, type WorkflowDetail } from '../api/resources';
+import type { Issue, JsonSchema } from '../api/graph';
+import { api } from '../api/resources';
 import { ErrorState, LoadingState } from '../components/ui';
 import { useToast } from '../components/toast';
-import { isFragment, type Fragment } from '../graph/clipboard';
-import { graphToFlow, normaliseGraph, type StepNode } from '../graph/convert';
+import { usePersistentFlag } from '../components/usePersistentFlag';
+import { graphToFlow, type StepNode } from '../graph/convert';
 import { danglingEdges, upstreamOf } from '../graph/rules';
 import { Canvas, GRID } from '../editor/Canvas';
 import { freeSpot } from '../graph/place';
 import { CanvasContext, groupIssues, type CanvasInfo } from '../editor/canvasContext';
 import { HelpPopover } from '../editor/HelpPopover';
+import { IssuesButton } from '../editor/IssuesButton';
 import { Palette } from '../editor/Palette';
 import { useFit } from '../editor/fit';
 import { EdgePanel, SettingsPanel } from '../editor/SettingsPanel';
-import { isEditable } from '../editor/shortcuts';
-import { EMPTY_GRAPH, useGraphEditor } from '../editor/useGraphEditor';
+import type { EditorMode } from '../editor/shortcuts';
+import { useClipboard } from '../editor/useClipboard';
+import { useEditorDocument } from '../editor/useEditorDocument';
+import { useGraphEditor } from '../editor/useGraphEditor';
+import { useLiveValidation } from '../editor/useLiveValidation';
+import { useShortcuts } from '../editor/useShortcuts';
+import { useVersions } from '../editor/useVersions';
 import { VersionsPanel } from '../editor/VersionsPanel';
 import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
@@ -33,33 +41,7 @@ import { RunPanel, type RunTab } from '../run/RunPanel';
 import { useRunStore } from '../run/liveStore';
 import { isFinished } from '../run/reducer';
 import { useRunView } from '../run/useRunView';
-import { Link, loginUrl, navigate, paths, useLeaveGuard } from '../router';
-
-const CLIPBOARD_MIME = 'application/x-flow-fragment';
-let internalClipboard: Fragment | null = null;
-
-function usePersistentFlag(key: string, initial: boolean): [boolean, (value: boolean) => void] {
-  const [value, setValue] = useState(() => {
-    try {
-      const stored = localStorage.getItem(key);
-      return stored === null ? initial : stored === '1';
-    } catch {
-      return initial;
-    }
-  });
-  const set = useCallback(
-    (next: boolean) => {
-      setValue(next);
-      try {
-        localStorage.setItem(key, next ? '1' : '0');
-      } catch {
-        /* not persisted */
-      }
-    },
-    [key],
-  );
-  return [value, set];
-}
+import { Link, loginUrl, navigate, paths } from '../router';
 
 export function EditorPage(props: { workflowId: string; runId: string | null }) {
   return (
@@ -77,150 +59,21 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const toast = useToast();
   const flow = useReactFlow();
 
-  const [workflow, setWorkflow] = useState<WorkflowDetail | null>(null);
-  const [loadError, setLoadError] = useState<{ message: string; notFound: boolean; login: boolean } | null>(null);
-  const [loadAttempt, setLoadAttempt] = useState(0);
-  const [savedGraph, setSavedGraph] = useState<Graph>(EMPTY_GRAPH);
-  const [issues, setIssues] = useState<Issue[]>([]);
-  const [saving, setSaving] = useState(false);
+  const doc = useEditorDocument(workflowId, editor);
+  const versions = useVersions(workflowId, runId, editor.dirty, doc);
+  const { workflow, issues, canEdit, canRun, save } = doc;
+  const preview = versions.preview;
+  const mode: EditorMode = runId ? 'run' : preview ? 'preview' : 'edit';
+  useLiveValidation(workflowId, editor.graph, doc, mode === 'edit');
+
   const [drawer, setDrawer] = useState<Drawer>('none');
-  const [preview, setPreview] = useState<{ number: number; graph: Graph } | null>(null);
   const [runDialog, setRunDialog] = useState(false);
   const [help, setHelp] = useState(false);
   const [snap, setSnap] = usePersistentFlag('flow.snapToGrid', true);
-  const [name, setName] = useState('');
   const [runTab, setRunTab] = useState<RunTab>('output');
   const [selectedStep, setSelectedStep] = useState<string | null>(null);
-  const [versionsKey, setVersionsKey] = useState(0);
-  const validatedKey = useRef<string>('');
 
-  const mode: 'edit' | 'run' | 'preview' = runId ? 'run' : preview ? 'preview' : 'edit';
-  const live = useRunView(runId, workflowId, versionOf(workflow));
-
-  // ---- load ---------------------------------------------------------------------------------
-  useEffect(() => {
-    let alive = true;
-    setLoadError(null);
-    api.getWorkflow(workflowId).then(
-      (detail) => {
-        if (!alive) return;
-        const graph = normaliseGraph(detail.graph ?? EMPTY_GRAPH);
-        setWorkflow(detail);
-        setName(detail.name);
-        setSavedGraph(graph);
-        editor.reset(graph);
-        setIssues(detail.issues ?? []);
-        validatedKey.current = structureKey(graph);
-      },
-      (error) => {
-        if (!alive) return;
-        setLoadError({
-          message: errorMessage(error),
-          notFound: error instanceof ApiError && error.status === 404,
-          login: error instanceof ApiError && error.needsLogin,
-        });
-      },
-    );
-    return () => {
-      alive = false;
-    };
-    // editor.reset is stable; loading again only when the workflow changes or on retry
-  }, [workflowId, loadAttempt]);
-
-  useLeaveGuard(editor.dirty);
-
-  useEffect(() => {
-    document.title = `${editor.dirty ? '• ' : ''}${workflow?.name ?? 'Workflow'} — Flows`;
-  }, [editor.dirty, workflow?.name]);
-
-  // ---- live validation (debounced, on structure changes only) --------------------------------
-  const structure = useMemo(() => structureKey(editor.graph), [editor.graph]);
-  useEffect(() => {
-    if (!workflow || mode !== 'edit' || structure === validatedKey.current) return;
-    const abort = new AbortController();
-    const timer = setTimeout(() => {
-      const graph = editor.graph;
-      api.validateWorkflow(workflowId, graph, abort.signal).then(
-        (result) => {
-          validatedKey.current = structure;
-          setIssues(result.errors ?? []);
-        },
-        () => undefined, // a failed check is not worth a message; saving reports issues too
-      );
-    }, 700);
-    return () => {
-      clearTimeout(timer);
-      abort.abort();
-    };
-    // editor.graph is read when the timer fires; the structure key is what matters
-  }, [structure, workflow, mode, workflowId]);
-
-  // What the user's role allows (the server refuses the rest with 403 anyway; this says so first).
-  const canEdit = workflow?.can?.edit ?? true;
-  const canRun = workflow?.can?.run ?? true;
-
-  // ---- save ---------------------------------------------------------------------------------
-  const save = useCallback(async (): Promise<boolean> => {
-    if (!workflow || saving) return false;
-    if (!canEdit) {
-      toast.show('Your role in this workspace cannot save changes; that takes owner or editor.', 'info');
-      return false;
-    }
-    setSaving(true);
-    const graph = editor.graph;
-    const base = versionOf(workflow);
-    try {
-      let result;
-      try {
-        result = await api.saveWorkflow(workflowId, base ? { graph, base_version: base } : { graph });
-      } catch (error) {
-        // someone saved a newer version since this one was opened: overwrite only if asked to
-        if (!(error instanceof ApiError && error.status === 409)) throw error;
-        if (!window.confirm(`${error.message}\n\nSave your version anyway, as the newest? (Theirs stays in the version history.)`)) {
-          toast.show('Not saved: a newer version exists. Open Versions to compare.', 'info');
-          return false;
-        }
-        result = await api.saveWorkflow(workflowId, { graph });
-      }
-      const saved = normaliseGraph(result.graph ?? graph);
-      editor.markSaved(graph);
-      setSavedGraph(saved);
-      setWorkflow((w) => ({ ...(w ?? result), ...result, graph: saved }));
-      const found = result.issues ?? [];
-      setIssues(found);
-      validatedKey.current = structureKey(graph);
-      setVersionsKey((n) => n + 1);
-      const number = versionOf(result);
-      toast.show(
-        found.length
-          ? `Saved${number ? ` version ${number}` : ''} as a draft: ${found.length} problem${found.length === 1 ? '' : 's'} to fix before it can run.`
-          : `Saved${number ? ` version ${number}` : ''}.`,
-        found.length ? 'info' : 'success',
-      );
-      return true;
-    } catch (error) {
-      toast.show(`Could not save: ${errorMessage(error)}`, 'error');
-      return false;
-    } finally {
-      setSaving(false);
-    }
-  }, [canEdit, editor, saving, toast, workflow, workflowId]);
-
-  const rename = useCallback(async () => {
-    const next = name.trim();
-    if (!workflow || !next || next === workflow.name) {
-      setName(workflow?.name ?? '');
-      return;
-    }
-    try {
-      const result = await api.renameWorkflow(workflowId, next);
-      setWorkflow((w) => (w ? { ...w, name: result.name ?? next } : w));
-      toast.show('Renamed.', 'success');
-    } catch (error) {
-      setName(workflow.name);
-      toast.show(`Could not rename: ${errorMessage(error)}`, 'error');
-    }
-  }, [name, toast, workflow, workflowId]);
+  const live = useRunView(runId, workflowId, doc.version);
 
   // ---- run ----------------------------------------------------------------------------------
   const inputSchema = useMemo<JsonSchema | null>(() => {
@@ -251,43 +104,8 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     }
   }, [runId, toast]);
 
-  // ---- versions -----------------------------------------------------------------------------
-  const previewVersion = useCallback(
-    async (number: number) => {
-      try {
-        const version = await api.getVersion(workflowId, number);
-        setPreview({ number, graph: normaliseGraph(version.graph) });
-        if (runId) navigate(paths.editor(workflowId));
-      } catch (error) {
-        toast.show(`Could not open version ${number}: ${errorMessage(error)}`, 'error');
-      }
-    },
-    [runId, toast, workflowId],
-  );
-
-  const restoreVersion = useCallback(
-    async (number: number) => {
-      if (editor.dirty && !window.confirm('Restoring replaces your unsaved changes. Continue?')) return;
-      try {
-        const result = await api.restoreVersion(workflowId, number);
-        const graph = normaliseGraph(result.graph ?? (await api.getWorkflow(workflowId)).graph ?? EMPTY_GRAPH);
-        editor.replace(graph); // undoable: the edits before the restore are one undo away
-        editor.markSaved(graph);
-        setSavedGraph(graph);
-        setWorkflow((w) => (w ? { ...w, ...result, graph } : w));
-        setIssues(result.issues ?? []);
-        setPreview(null);
-        setVersionsKey((n) => n + 1);
-        toast.show(`Restored version ${number}${result.version ? ` as version ${result.version}` : ''}.`, 'success');
-      } catch (error) {
-        toast.show(`Could not restore: ${errorMessage(error)}`, 'error');
-      }
-    },
-    [editor, toast, workflowId],
-  );
-
   // ---- canvas data --------------------------------------------------------------------------
-  const runGraph = live.graph ?? savedGraph;
+  const runGraph = live.graph ?? doc.savedGraph;
   const display = useMemo(() => {
     if (mode === 'run') return graphToFlow(runGraph);
     if (mode === 'preview' && preview) return graphToFlow(preview.graph);
@@ -409,108 +227,26 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     [editor, flow],
   );
 
-  // ---- keyboard -----------------------------------------------------------------------------
-  const keyActions = { save, canRun, undo: editor.undo, redo: editor.redo, selectAll: editor.selectAll, selectOnly: editor.selectOnly, duplicateSelection, autoLayout, fit, mode };
-  const keys = useRef(keyActions);
-  keys.current = keyActions;
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      const k = keys.current;
-      const mod = event.metaKey || event.ctrlKey;
-      const key = event.key.toLowerCase();
-      const inField = isEditable(event.target);
-      if (mod && key === 's') {
-        event.preventDefault();
-        if (k.mode === 'edit') void k.save();
-        return;
-      }
-      if (mod && key === 'enter') {
-        event.preventDefault();
-        if (k.canRun) setRunDialog(true);
-        return;
-      }
-      if (inField) return; // let text fields keep their own undo, select-all and copy
-      if (event.key === '?' || (event.shiftKey && key === '/')) {
-        event.preventDefault();
-        setHelp((h) => !h);
-        return;
-      }
-      if (event.key === 'Escape') {
-        setHelp(false);
-        setDrawer('none');
-        if (k.mode === 'edit') k.selectOnly([]);
-        return;
-      }
-      if (k.mode !== 'edit') {
-        if (event.shiftKey && key === 'f') k.fit({ duration: 300 });
-        return;
-      }
-      if (mod && key === 'z') {
-        event.preventDefault();
-        if (event.shiftKey) k.redo();
-        else k.undo();
-      } else if (mod && key === 'y') {
-        event.preventDefault();
-        k.redo();
-      } else if (mod && key === 'a') {
-        event.preventDefault();
-        k.selectAll();
-      } else if (mod && key === 'd') {
-        event.preventDefault();
-        k.duplicateSelection();
-      } else if (!mod && event.shiftKey && key === 'l') {
-        event.preventDefault();
-        k.autoLayout();
-      } else if (!mod && event.shiftKey && key === 'f') {
-        event.preventDefault();
-        k.fit({ duration: 300 });
-      }
-    };
-    // copy/cut/paste as clipboard events: they also work across tabs, with no permission prompt
-    const onCopy = (event: ClipboardEvent, cut: boolean) => {
-      if (keys.current.mode !== 'edit' || isEditable(event.target) || hasTextSelection()) return;
-      const fragment = editor.copySelection();
-      if (!fragment) return;
-      internalClipboard = fragment;
-      event.clipboardData?.setData(CLIPBOARD_MIME, JSON.stringify(fragment));
-      event.clipboardData?.setData('text/plain', JSON.stringify({ flowFragment: fragment }, null, 2));
-      event.preventDefault();
-      if (cut) {
-        const nodes = fragment.nodes.map((n) => n.id);
-        editor.remove(nodes, []);
-      }
-    };
-    const onPaste = (event: ClipboardEvent) => {
-      if (keys.current.mode !== 'edit' || isEditable(event.target)) return;
-      let fragment: Fragment | null = null;
-      const raw = event.clipboardData?.getData(CLIPBOARD_MIME) || event.clipboardData?.getData('text/plain');
-      if (raw) {
-        try {
-          const parsed = JSON.parse(raw);
-          const candidate = parsed?.flowFragment ?? parsed;
-          if (isFragment(candidate)) fragment = candidate;
-        } catch {
-          /* not ours */
-        }
-      }
-      fragment ??= internalClipboard;
-      if (!fragment) return;
-      event.preventDefault();
-      editor.paste(fragment);
-    };
-    const copy = (e: ClipboardEvent) => onCopy(e, false);
-    const cut = (e: ClipboardEvent) => onCopy(e, true);
-    window.addEventListener('keydown', onKey);
-    document.addEventListener('copy', copy);
-    document.addEventListener('cut', cut);
-    document.addEventListener('paste', onPaste);
-    return () => {
-      window.removeEventListener('keydown', onKey);
-      document.removeEventListener('copy', copy);
-      document.removeEventListener('cut', cut);
-      document.removeEventListener('paste', onPaste);
-    };
-  }, [editor, flow]);
+  // ---- keyboard and clipboard ------------------------------------------------------------------
+  useShortcuts(mode, {
+    save: () => void save(),
+    run: () => {
+      if (canRun) setRunDialog(true);
+    },
+    undo: editor.undo,
+    redo: editor.redo,
+    selectAll: editor.selectAll,
+    duplicate: duplicateSelection,
+    layout: autoLayout,
+    fit: () => fit({ duration: 300 }),
+    help: () => setHelp((h) => !h),
+    dismiss: () => {
+      setHelp(false);
+      setDrawer('none');
+      if (mode === 'edit') editor.selectOnly([]);
+    },
+  });
+  useClipboard(editor, mode === 'edit');
 
   // stable (the view is read when clicked): a new handler per event would re-render the canvas
   const liveView = useRef(live.view);
@@ -525,13 +261,14 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const onRefused = useCallback((message: string) => toast.show(message, 'error'), [toast]);
 
   // ---- render -------------------------------------------------------------------------------
+  const { loadError } = doc;
   if (loadError) {
     return (
       <div className="page page-center">
         <ErrorState
           title={loadError.login ? 'You are signed out' : loadError.notFound ? 'No such workflow' : 'Could not open the workflow'}
           message={loadError.notFound ? 'It may have been deleted, or you may not have access to it.' : loadError.message}
-          onRetry={loadError.notFound ? undefined : () => setLoadAttempt((n) => n + 1)}
+          onRetry={loadError.notFound ? undefined : doc.retryLoad}
         />
         {loadError.login ? (
           <a className="btn btn-primary" href={loginUrl()}>
@@ -550,7 +287,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
 
   const runActive = mode === 'run' && !isFinished(live.view) && !FINISHED_RUN_STATUSES.has(live.detail?.status ?? '');
   const dangling = danglingCount;
-  const version = versionOf(workflow);
+  const version = doc.version;
 
   return (
     <CanvasContext.Provider value={info}>
@@ -562,16 +299,16 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             </Link>
             <input
               className="title-input"
-              value={name}
+              value={doc.name}
               aria-label="Workflow name"
               data-testid="workflow-name"
               disabled={mode !== 'edit'}
-              onChange={(e) => setName(e.target.value)}
-              onBlur={rename}
+              onChange={(e) => doc.setName(e.target.value)}
+              onBlur={doc.rename}
               onKeyDown={(e) => {
                 if (e.key === 'Enter') (e.target as HTMLInputElement).blur();
                 if (e.key === 'Escape') {
-                  setName(workflow.name);
+                  doc.setName(workflow.name);
                   (e.target as HTMLInputElement).blur();
                 }
               }}
@@ -672,11 +409,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 type="button"
                 className="btn btn-secondary"
                 onClick={() => void save()}
-                disabled={saving || !canEdit}
+                disabled={doc.saving || !canEdit}
                 data-testid="save"
                 title={canEdit ? 'Save (Ctrl/⌘ S)' : 'Saving takes the owner or editor role'}
               >
-                {saving ? 'Saving…' : 'Save'}
+                {doc.saving ? 'Saving…' : 'Save'}
               </button>
             )}
             {mode !== 'preview' && (
@@ -697,10 +434,10 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
         {mode === 'preview' && preview && (
           <div className="banner banner-info preview-banner" role="status" data-testid="preview-banner">
             Viewing version {preview.number} (read-only).
-            <button type="button" className="btn btn-primary btn-small" onClick={() => restoreVersion(preview.number)}>
+            <button type="button" className="btn btn-primary btn-small" onClick={() => versions.restoreVersion(preview.number)}>
               Restore this version
             </button>
-            <button type="button" className="btn btn-secondary btn-small" onClick={() => setPreview(null)}>
+            <button type="button" className="btn btn-secondary btn-small" onClick={versions.closePreview}>
               Back to editing
             </button>
           </div>
@@ -748,9 +485,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 workflowId={workflowId}
                 current={version}
                 previewing={preview?.number ?? null}
-                refreshKey={versionsKey}
-                onPreview={previewVersion}
-                onRestore={restoreVersion}
+                refreshKey={doc.savedCount}
+                onPreview={versions.previewVersion}
+                onRestore={versions.restoreVersion}
                 onClose={() => setDrawer('none')}
               />
             )}
@@ -807,56 +544,6 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
         />
       </div>
     </CanvasContext.Provider>
-  );
-}
-
-/** The graph without positions: moving a node does not need a new validation. */
-function structureKey(graph: Graph): string {
-  return JSON.stringify({
-    nodes: graph.nodes.map(({ position: _p, ...rest }) => rest),
-    edges: graph.edges,
-  });
-}
-
-function hasTextSelection(): boolean {
-  const selection = window.getSelection?.();
-  return !!selection && selection.toString().length > 0;
-}
-
-function IssuesButton({ issues, onPick }: { issues: Issue[]; onPick: (issue: Issue) => void }) {
-  const [open, setOpen] = useState(false);
-  return (
-    <span className="help-anchor">
-      <button
-        type="button"
-        className="btn btn-issues"
-        aria-expanded={open}
-        data-testid="issues-button"
-        onClick={() => setOpen(!open)}
-      >
-        ⚠ {issues.length} problem{issues.length === 1 ? '' : 's'}
-      </button>
-      {open && (
-        <div className="popover issues-popover" role="dialog" aria-label="Problems">
-          <ul>
-            {issues.map((issue, i) => (
-              <li key={i}>
-                <button
-                  type="button"
-                  className="issue-row"
-                  onClick={() => {
-                    onPick(issue);
-                    setOpen(false);
-                  }}
-                >
-                  <strong>{issue.node_id ?? issue.edge_id ?? 'flow'}</strong> {issue.message}
-                </button>
-              </li>
-            ))}
-          </ul>
-        </div>
-      )}
-    </span>
   );
 }
 
