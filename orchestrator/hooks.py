@@ -1,7 +1,7 @@
 """``POST /hooks/<secret>/``: a webhook call starts a run of its workflow's current version.
 
 No session, no CSRF, no token: the secret in the URL is the credential. Unknown, rotated-away and
-disabled secrets get the same 404. The posted JSON (any JSON value; an empty body means ``{}``)
+disabled secrets get the same 404. The posted JSON object (an empty body means ``{}``)
 is the run input; the body size limit is the app's (MAX_REQUEST_BYTES, 413 above it). The run
 acts as the user who made the webhook's current secret, and only while their role may still run.
 """

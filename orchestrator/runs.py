@@ -43,6 +43,14 @@ def start_run(
 ) -> Run:
     """Start a run of the workflow's current version as ``actor`` (``via`` session, token,
     webhook or command; ``audit`` adds to the entry's detail). Raises RunNotStartable."""
+    if not isinstance(run_input, dict):
+        # Templates read the input's fields (input.topic): a list or a bare value would run
+        # with every field empty instead of being refused.
+        raise RunNotStartable(
+            f"the run input must be a JSON object of fields, not {_json_kind(run_input)}",
+            fields={"input": ["must be a JSON object"]},
+            code="invalid_input",
+        )
     try:
         with transaction.atomic():
             run = _begin(workflow, run_input, actor, budget)
@@ -120,3 +128,17 @@ def _graph_refusal(exc: GraphValidationError) -> GraphNotRunnable:
         f"the workflow's current version has {count} problem(s); fix them and save before running",
         fields=fields,
     )
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__

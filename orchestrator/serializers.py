@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orchestrator.models import Event, Run, Step
@@ -18,8 +19,13 @@ class BudgetSerializer(serializers.Serializer[Any]):
     downgrade_at = serializers.FloatField(required=False, min_value=0, max_value=1)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
+class RunInputField(serializers.JSONField):
+    """The run input: a JSON object of fields (``orchestrator.runs.start_run`` refuses others)."""
+
+
 class StartRunSerializer(serializers.Serializer[Any]):
-    input = serializers.JSONField(required=False, default=dict)
+    input = RunInputField(required=False, default=dict)
     budget = BudgetSerializer(required=False, allow_null=True)
 
 

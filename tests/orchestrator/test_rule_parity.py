@@ -238,14 +238,17 @@ def team(**manager: Any) -> dict[str, Any]:
 
 
 def test_a_delegation_along_delegate_edges_runs_the_tasks_as_child_steps(both: Any) -> None:
-    outcome = both(team(rounds=1), "brief")
+    outcome = both(team(rounds=1), {"brief": "owls"})
     assert outcome.status == "succeeded"
     assert outcome.output == "synthesis of boss.helper.1"
-    assert outcome.steps["boss.helper.1"][:2] == ("succeeded", "round 1 for helper: brief")
+    assert outcome.steps["boss.helper.1"][:2] == (
+        "succeeded",
+        "round 1 for helper: {'brief': 'owls'}",
+    )
 
 
 def test_a_delegation_to_a_node_without_a_delegate_edge_fails_the_step(both: Any) -> None:
-    outcome = both(team(rogue="out"), "brief")
+    outcome = both(team(rogue="out"), {})
     assert outcome.status == "failed"
     assert outcome.error is not None
     assert outcome.error["message"] == (
@@ -257,7 +260,7 @@ def test_a_delegation_to_a_node_without_a_delegate_edge_fails_the_step(both: Any
 def test_a_delegation_of_no_tasks_fails_the_step(both: Any) -> None:
     # The in-process executor used to let it pass (the manager went on to its next round with
     # no results); a step waiting for nothing would wait for ever on the workers.
-    outcome = both(team(delegate_nothing=True), "brief")
+    outcome = both(team(delegate_nothing=True), {})
     assert outcome.status == "failed"
     assert outcome.error is not None
     assert outcome.error["message"] == "step 'boss' failed: the node delegated no tasks"

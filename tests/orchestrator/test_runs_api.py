@@ -149,6 +149,20 @@ def test_it_refuses_to_run_an_invalid_current_version_naming_each_node(
     assert not Run.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("run_input", "kind"),
+    [([1], "an array"), ("owls", "a string"), (3, "a number"), (True, "a boolean")],
+)
+def test_it_refuses_a_run_input_that_is_not_an_object(
+    alice_client: APIClient, workflow: Workflow, run_input: Any, kind: str
+) -> None:
+    error = error_of(start(alice_client, workflow, run_input), 400)
+    assert error["code"] == "invalid_input"
+    assert error["message"] == f"the run input must be a JSON object of fields, not {kind}"
+    assert error["fields"] == {"input": ["must be a JSON object"]}
+    assert not Run.objects.exists()
+
+
 def test_it_refuses_to_run_a_workflow_without_a_saved_version(
     alice_workspace: Workspace, alice_client: APIClient
 ) -> None:
@@ -505,10 +519,11 @@ def test_a_body_over_the_limit_is_413(alice_client: APIClient, workflow: Workflo
     assert not Run.objects.exists()
 
 
-def test_any_json_value_is_accepted_as_input_and_kept_as_sent(
+def test_any_json_object_is_accepted_as_input_and_kept_as_sent(
     alice_client: APIClient, workflow: Workflow
 ) -> None:
-    for value in ({"nested": {"list": [1, 2.5, None, "ü"]}}, "just text", [1, 2], 3, {}):
+    # Other JSON values are refused (test_it_refuses_a_run_input_that_is_not_an_object).
+    for value in ({"nested": {"list": [1, 2.5, None, "ü"]}}, {"text": "just text"}, {}):
         response = alice_client.post(
             f"/api/workflows/{workflow.id}/runs/", {"input": value}, format="json"
         )

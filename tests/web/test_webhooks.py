@@ -133,6 +133,17 @@ def test_invalid_json_is_400_and_starts_nothing(
     assert Run.objects.count() == 0
 
 
+def test_a_body_that_is_not_a_json_object_is_400_and_starts_nothing(
+    alice_client: APIClient, workflow: Workflow
+) -> None:
+    path = _path(_make(alice_client, workflow))
+    response = _call(path, b'["owls"]')
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_input"
+    assert Run.objects.count() == 0
+    assert _call(path, b"").status_code == 202  # an empty body is the empty object
+
+
 def test_an_oversized_body_is_413(
     settings: Any, alice_client: APIClient, workflow: Workflow
 ) -> None:
