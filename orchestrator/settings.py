@@ -193,6 +193,11 @@ CELERY_TASK_IGNORE_RESULT = True
 # step is thus running again within STEP_LEASE_SECONDS + SWEEP_SECONDS (default 20 s).
 STEP_LEASE_SECONDS = float(os.environ.get("STEP_LEASE_SECONDS", 15))
 SWEEP_SECONDS = float(os.environ.get("SWEEP_SECONDS", 5))
+# A queued step whose message has not been taken this long after it was due is sent again: its
+# message was lost (Redis restarted empty, say). It is running again within STEP_RESEND_SECONDS +
+# SWEEP_SECONDS (default 10 s). A message still waiting in a busy queue gets one duplicate per
+# period, which its claim makes harmless.
+STEP_RESEND_SECONDS = float(os.environ.get("STEP_RESEND_SECONDS", 5))
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-steps": {"task": "orchestrator.tasks.sweep", "schedule": SWEEP_SECONDS},
 }

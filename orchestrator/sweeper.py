@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from orchestrator.dispatch import resend
@@ -11,9 +12,12 @@ from orchestrator.models import Step
 from orchestrator.unit_of_work import FINISHED_RUN, RunTransaction
 
 
-def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
+def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
     """Re-queue running steps whose lease ran out (their worker died) and re-send queued
-    steps whose message was lost; returns the step ids dispatched."""
+    steps not taken ``stale_after`` seconds (STEP_RESEND_SECONDS) after they were due: their
+    message was lost. Returns the step ids dispatched."""
+    if stale_after is None:
+        stale_after = float(getattr(settings, "STEP_RESEND_SECONDS", 5))
     now = timezone.now()
     lost = list(
         Step.objects.filter(status="running", lease_expires_at__lt=now).values_list("pk", "run_id")
@@ -23,7 +27,7 @@ def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
         with RunTransaction(run_id) as txn:
             changed = Step.objects.filter(
                 pk=step_id, status="running", lease_expires_at__lt=now
-            ).update(status="queued", claim=None, lease_expires_at=None)
+            ).update(status="queued", claim=None, lease_expires_at=None, due_at=now)
             if not changed or txn.run.status in FINISHED_RUN:
                 continue
             step = Step.objects.get(pk=step_id)
@@ -41,5 +45,8 @@ def requeue_lost_steps(stale_after: float = 60.0) -> list[int]:
     )
     to_resend = list(stale)
     if to_resend:
+        # Due again from now: a message that is only late (a busy queue) is duplicated once per
+        # period, not at every sweep.
+        Step.objects.filter(pk__in=to_resend, status="queued").update(due_at=now)
         resend(to_resend)
     return dispatched + to_resend

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
@@ -363,3 +365,25 @@ def test_cancelling_a_waiting_run_cancels_its_steps_and_expires_its_approvals(
     assert Approval.objects.get(step=gate).status == "expired"
     assert transitions.resume_step(gate.pk, {"decision": "approve"}) is False
     assert transitions.cancel_run(run.pk) is False
+
+
+# -- the sweeper -----------------------------------------------------------------------------------
+
+
+def test_a_queued_step_whose_message_was_lost_is_sent_again_once_per_period(
+    alice: User, alice_workspace: Workspace, settings: Any
+) -> None:
+    settings.STEP_RESEND_SECONDS = 5
+    run = runs.start_run(
+        flow(alice, alice_workspace), {"topic": "owls"}, actor=alice, via="session"
+    )
+    brief = run.steps.get(key="brief")
+    assert sweeper.requeue_lost_steps() == []  # due just now: its message may still come
+    Step.objects.filter(pk=brief.pk).update(due_at=timezone.now() - timedelta(seconds=6))
+    before = timezone.now()
+    assert sweeper.requeue_lost_steps() == [brief.pk]
+    brief.refresh_from_db()
+    assert brief.status == "queued" and brief.due_at >= before  # due again from now
+    assert sweeper.requeue_lost_steps() == []  # not again at the next sweep
+    execute_step(brief.pk)  # the re-sent message arrives: the step runs once
+    assert run.steps.get(key="brief").attempt == 1
