@@ -4,20 +4,16 @@
 // those is a hook of its own beside the editor's code.
 
 import '@xyflow/react/dist/style.css';
-import { ReactFlowProvider, useReactFlow, type NodeMouseHandler } from '@xyflow/react';
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { ReactFlowProvider, useReactFlow } from '@xyflow/react';
+import { useCallback, useMemo, useState } from 'react';
 import { useCatalogue } from '../api/catalogue';
 import { ApprovalsLink } from '../approvals/ApprovalsLink';
-import { useApprovals } from '../approvals/ApprovalsProvider';
-import { useRunApprovals } from '../approvals/useRunApprovals';
-import { errorMessage } from '../api/client';
 import { FINISHED_RUN_STATUSES } from '../api/events';
-import type { Issue, JsonSchema } from '../api/graph';
-import { api } from '../api/resources';
+import type { Issue } from '../api/graph';
 import { ErrorState, LoadingState } from '../components/ui';
 import { useToast } from '../components/toast';
 import { usePersistentFlag } from '../components/usePersistentFlag';
-import { graphToFlow, type StepNode } from '../graph/convert';
+import { graphToFlow } from '../graph/convert';
 import { danglingEdges, upstreamOf } from '../graph/rules';
 import { Canvas, GRID } from '../editor/Canvas';
 import { freeSpot } from '../graph/place';
@@ -37,11 +33,12 @@ import { useVersions } from '../editor/useVersions';
 import { VersionsPanel } from '../editor/VersionsPanel';
 import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
-import { RunPanel, type RunTab } from '../run/RunPanel';
+import { RunPanel } from '../run/RunPanel';
 import { useRunStore } from '../run/liveStore';
 import { isFinished } from '../run/reducer';
+import { useRunControls } from '../run/useRunControls';
 import { useRunView } from '../run/useRunView';
-import { Link, loginUrl, navigate, paths } from '../router';
+import { Link, loginUrl, paths } from '../router';
 
 export function EditorPage(props: { workflowId: string; runId: string | null }) {
   return (
@@ -67,45 +64,15 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   useLiveValidation(workflowId, editor.graph, doc, mode === 'edit');
 
   const [drawer, setDrawer] = useState<Drawer>('none');
-  const [runDialog, setRunDialog] = useState(false);
   const [help, setHelp] = useState(false);
   const [snap, setSnap] = usePersistentFlag('flow.snapToGrid', true);
-  const [runTab, setRunTab] = useState<RunTab>('output');
-  const [selectedStep, setSelectedStep] = useState<string | null>(null);
-
-  const live = useRunView(runId, workflowId, doc.version);
 
   // ---- run ----------------------------------------------------------------------------------
-  const inputSchema = useMemo<JsonSchema | null>(() => {
-    const input = editor.graph.nodes.find((n) => n.type === 'input');
-    const fields = input?.config.fields;
-    return fields && typeof fields === 'object' ? (fields as JsonSchema) : null;
-  }, [editor.graph]);
-
-  const startRun = useCallback(
-    async (input: unknown) => {
-      if (editor.dirty && !(await save())) throw new Error('Save failed; the run was not started.');
-      const run = await api.startRun(workflowId, input);
-      setRunDialog(false);
-      setSelectedStep(null);
-      setRunTab('output');
-      navigate(paths.run(workflowId, run.id));
-    },
-    [editor.dirty, save, workflowId],
-  );
-
-  const cancelRun = useCallback(async () => {
-    if (!runId) return;
-    try {
-      await api.cancelRun(runId);
-      toast.show('Cancelling the run…');
-    } catch (error) {
-      toast.show(`Could not cancel: ${errorMessage(error)}`, 'error');
-    }
-  }, [runId, toast]);
+  const live = useRunView(runId, workflowId, doc.version);
+  const runGraph = live.graph ?? doc.savedGraph;
+  const run = useRunControls({ workflowId, runId, live, runGraph, catalogue: catalogue.byType, graph: editor.graph, dirty: editor.dirty, save });
 
   // ---- canvas data --------------------------------------------------------------------------
-  const runGraph = live.graph ?? doc.savedGraph;
   const display = useMemo(() => {
     if (mode === 'run') return graphToFlow(runGraph);
     if (mode === 'preview' && preview) return graphToFlow(preview.graph);
@@ -116,36 +83,6 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   // The run's state per node and edge, for the canvas: each card and edge subscribes to its own
   // entry, so an event re-renders what it changed, not the whole canvas.
   const runStore = useRunStore(runId, live.view, runGraph, mode === 'run');
-  const selectStep = useCallback((stepId: string) => {
-    setSelectedStep(stepId);
-    setRunTab('step');
-  }, []);
-
-  // approval gates in the run: their approvals, and the Decide button on a waiting one
-  const { open: openApproval } = useApprovals();
-  const gateNodes = useMemo(
-    () =>
-      new Set(
-        mode === 'run'
-          ? runGraph.nodes.filter((n) => n.type === 'approval' || catalogue.byType.get(n.type)?.category === 'human').map((n) => n.id)
-          : [],
-      ),
-    [mode, runGraph, catalogue.byType],
-  );
-  const runApprovals = useRunApprovals(mode === 'run' ? runId : null, live.view, gateNodes);
-  const findApproval = runApprovals.find;
-  const decide = useCallback(
-    (_nodeId: string, stepId: string) => {
-      findApproval(stepId).then(
-        (found) => {
-          if (found) openApproval(found);
-          else toast.show('The approval for this step is not available yet; try again in a moment.', 'error');
-        },
-        (error) => toast.show(`Could not open the approval: ${errorMessage(error)}`, 'error'),
-      );
-    },
-    [openApproval, findApproval, toast],
-  );
   const info: CanvasInfo = useMemo(
     () => ({
       catalogue: catalogue.byType,
@@ -153,10 +90,10 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       edgeIssues: mode === 'edit' ? grouped.edges : new Map(),
       run: runStore,
       readOnly: mode !== 'edit',
-      onSelectStep: selectStep,
-      onDecide: mode === 'run' ? decide : undefined,
+      onSelectStep: run.selectStep,
+      onDecide: mode === 'run' ? run.decide : undefined,
     }),
-    [catalogue.byType, mode, grouped, runStore, selectStep, decide],
+    [catalogue.byType, mode, grouped, runStore, run.selectStep, run.decide],
   );
 
   const danglingCount = useMemo(
@@ -231,7 +168,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   useShortcuts(mode, {
     save: () => void save(),
     run: () => {
-      if (canRun) setRunDialog(true);
+      if (canRun) run.openDialog();
     },
     undo: editor.undo,
     redo: editor.redo,
@@ -248,16 +185,6 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   });
   useClipboard(editor, mode === 'edit');
 
-  // stable (the view is read when clicked): a new handler per event would re-render the canvas
-  const liveView = useRef(live.view);
-  liveView.current = live.view;
-  const onRunNodeClick: NodeMouseHandler<StepNode> = useCallback(
-    (_event, node) => {
-      const step = liveView.current.nodes[node.id]?.step;
-      if (step) selectStep(step);
-    },
-    [selectStep],
-  );
   const onRefused = useCallback((message: string) => toast.show(message, 'error'), [toast]);
 
   // ---- render -------------------------------------------------------------------------------
@@ -395,7 +322,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             {mode === 'run' && (
               <>
                 {runActive && (
-                  <button type="button" className="btn btn-secondary" onClick={cancelRun} data-testid="cancel-run">
+                  <button type="button" className="btn btn-secondary" onClick={run.cancelRun} data-testid="cancel-run">
                     Cancel run
                   </button>
                 )}
@@ -420,7 +347,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               <button
                 type="button"
                 className="btn btn-primary"
-                onClick={() => setRunDialog(true)}
+                onClick={run.openDialog}
                 disabled={!canRun}
                 data-testid="run"
                 title={canRun ? 'Run (Ctrl/⌘ Enter)' : 'Running takes the owner, editor or runner role'}
@@ -476,7 +403,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 edges={display ? display.edges : editor.edges}
                 editing={mode === 'edit' ? editor : undefined}
                 snap={snap}
-                onNodeClick={mode === 'run' ? onRunNodeClick : undefined}
+                onNodeClick={mode === 'run' ? run.onNodeClick : undefined}
                 onRefused={onRefused}
               />
             )}
@@ -518,14 +445,14 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
           {mode === 'run' && !live.error && (
             <RunPanel
               view={live.view}
-              tab={runTab}
-              onTab={setRunTab}
-              selectedStep={selectedStep}
-              onSelectStep={selectStep}
+              tab={run.tab}
+              onTab={run.setTab}
+              selectedStep={run.selectedStep}
+              onSelectStep={run.selectStep}
               labelOf={labelOf}
               connection={live.connection}
-              approvals={runApprovals.byStep}
-              onDecide={(stepId) => decide('', stepId)}
+              approvals={run.approvalsByStep}
+              onDecide={(stepId) => run.decide('', stepId)}
             />
           )}
         </div>
@@ -535,12 +462,12 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
           </span>
         )}
         <RunDialog
-          open={runDialog}
-          onClose={() => setRunDialog(false)}
-          schema={inputSchema}
+          open={run.dialogOpen}
+          onClose={run.closeDialog}
+          schema={run.inputSchema}
           dirty={mode === 'edit' && editor.dirty}
           storageKey={`flow.lastInput.${workflowId}`}
-          onSubmit={startRun}
+          onSubmit={run.startRun}
         />
       </div>
     </CanvasContext.Provider>
