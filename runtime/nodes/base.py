@@ -101,6 +101,13 @@ class StepContext:
     # :mod:`runtime.budget`.
     budget: Budget | None = None
 
+    @property
+    def idempotency_key(self) -> str:
+        """The same for every attempt of this step in this round, different for any other: a
+        step runs at least once (a killed worker's attempt is run again), so calls that change
+        something send this for the receiver to drop repeats."""
+        return f"{self.run_id}:{self.step_id}:{self.round}"
+
 
 class NodeType(Generic[ConfigT]):
     """Subclass per node type; register the class in :mod:`runtime.nodes.registry`."""

@@ -218,6 +218,9 @@ class HTTPRequestNode(NodeType[HTTPRequestConfig]):
                 headers.setdefault("Content-Type", "application/json")
             else:
                 headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+        if not any(name.lower() == "idempotency-key" for name in headers):
+            # Every attempt of the step sends the same key (see README, "At least once").
+            headers["Idempotency-Key"] = ctx.idempotency_key
         if secret is not None:
             headers.update(_auth_headers(secret))  # last: a settings header cannot replace it
         try:

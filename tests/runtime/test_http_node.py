@@ -220,6 +220,28 @@ async def test_a_500_is_retried_until_it_succeeds(server: EchoServer) -> None:
     assert [e.data["error"]["status"] for e in retries] == [500, 500]
 
 
+async def test_every_attempt_of_a_step_sends_the_same_idempotency_key(server: EchoServer) -> None:
+    result, _ = await run(
+        [http(url=server.url("/flaky/b/2"), method="POST", retry=FAST_RETRY), output_node()],
+        [("call", "out")],
+        {"topic": "owls"},
+    )
+    assert result.status == "succeeded", result.error
+    keys = [request.headers["idempotency-key"] for request in server.requests]
+    assert len(keys) == 3
+    assert keys == [f"{result.run_id}:call:0"] * 3
+
+
+async def test_an_idempotency_key_set_in_the_settings_is_kept(server: EchoServer) -> None:
+    result, _ = await run(
+        [http(url=server.url("/flaky/c/0"), headers={"idempotency-key": "order-{{ input.id }}"})],
+        [],
+        {"id": 7},
+    )
+    assert result.status == "succeeded", result.error
+    assert [r.headers["idempotency-key"] for r in server.requests] == ["order-7"]
+
+
 async def test_a_500_that_persists_fails_after_the_retries(server: EchoServer) -> None:
     result, _ = await run(
         [http(url=server.url("/status/503"), retry=FAST_RETRY)],
