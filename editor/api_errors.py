@@ -8,11 +8,14 @@ dotted paths so that a client can put each message next to its input.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.db.models import ProtectedError, RestrictedError
 from django.http import Http404
 from rest_framework import exceptions
@@ -20,6 +23,11 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from editor.errors import OperationError, error_body
+
+logger = logging.getLogger(__name__)
+
+# What a client is told to wait before retrying when the database cannot take its request.
+DATABASE_RETRY_AFTER_SECONDS = 2
 
 
 def flatten_detail(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -64,6 +72,17 @@ def _code(exc: exceptions.APIException) -> str:
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every 4xx in one shape; anything unexpected stays a 500."""
+    if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
+        # The database refused or lost the connection (no pooled connection free within
+        # WEB_DB_POOL_TIMEOUT, "too many clients", a terminated backend): the request was fine,
+        # so 503 and when to try again, not a 500.
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        body = error_body(
+            "database_unavailable", "The database is busy or unreachable; try again shortly."
+        )
+        return Response(
+            body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+        )
     if isinstance(exc, OperationError):
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
     if isinstance(exc, RequestDataTooBig):

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator.settings")
+if not settings.configured:
+    # Loaded by the server that starts this process (Daphne), not imported by an already running
+    # Django (a test, a shell): this process serves the web, so its database connections come
+    # from a bounded pool (WEB_DB_POOL_SIZE in settings.py), not one kept per request thread.
+    os.environ["FLOWBUILDER_PROCESS"] = "web"
 # Set up Django (apps, settings) before anything below imports models through the consumers.
 django_asgi_app = get_asgi_application()
 

@@ -100,11 +100,41 @@ TEMPLATES = [
 
 # -- database --------------------------------------------------------------------------------------
 
+# What this process is: "web" is set by orchestrator/asgi.py when Daphne (or any ASGI server) loads
+# the app; the Procfile names the others ("worker", "beat"). Only the web process pools its
+# connections; everything else keeps one connection per process (CONN_MAX_AGE), as workers must.
+PROCESS_ROLE = os.environ.get("FLOWBUILDER_PROCESS", "").strip().lower()
+# The most PostgreSQL connections the web process holds, whatever its load: Daphne runs each
+# request in a thread of its own, and a connection kept per thread (CONN_MAX_AGE) is never reused,
+# so a burst used to take the server's last slots. Requests borrow a connection from this pool and
+# give it back when they end; one that waits longer than WEB_DB_POOL_TIMEOUT seconds is answered
+# 503 with Retry-After. 0: no pool, each request opens and closes its own connection (for a
+# PgBouncer in front).
+WEB_DB_POOL_SIZE = int(os.environ.get("WEB_DB_POOL_SIZE", 10))
+WEB_DB_POOL_TIMEOUT = float(os.environ.get("WEB_DB_POOL_TIMEOUT", 10))
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
 if DATABASE_URL:
     DATABASES: dict[str, dict[str, Any]] = {
         "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
     }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        # Each process names its role in pg_stat_activity (unless the URL names one already).
+        _options.setdefault(
+            "application_name", f"flowbuilder-{PROCESS_ROLE}" if PROCESS_ROLE else "flowbuilder"
+        )
+        if PROCESS_ROLE == "web":
+            DATABASES["default"]["CONN_MAX_AGE"] = 0  # a connection goes back after each request
+            if WEB_DB_POOL_SIZE > 0:
+                # psycopg's pool, made by Django on the first query: Daphne never forks, and no
+                # other process has the web role, so no pool is ever copied into a child.
+                _options["pool"] = {
+                    "name": "flowbuilder-web",
+                    "min_size": 1,
+                    "max_size": WEB_DB_POOL_SIZE,
+                    "timeout": WEB_DB_POOL_TIMEOUT,
+                }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -245,7 +275,8 @@ SPECTACULAR_SETTINGS = {
         "Build AI-orchestration flows, run them on workers, watch and approve them. "
         "Authenticate with a session (browser) or `Authorization: Token <secret>` "
         "(a personal API token, made under /settings/tokens). "
-        'Every 4xx answer has the body `{"error": {"code", "message", "fields"?}}`.'
+        'Every 4xx answer has the body `{"error": {"code", "message", "fields"?}}`, and so '
+        "has the 503 (with `Retry-After`) of a database too busy to take the request."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -404,6 +404,8 @@ class Stack:
         return f"{kind}{next(self._names)}-{self._token}"
 
     def _env(self, extra: dict[str, str] | None) -> dict[str, str]:
+        # Each process names its role (FLOWBUILDER_PROCESS, as the Procfile does; Daphne's is set
+        # by orchestrator/asgi.py), so a role in this process's environment never reaches them.
         return {**self.env, **(extra or {})}
 
     def _track(self, process: T) -> T:
@@ -443,6 +445,7 @@ class Stack:
         ]
         if beat:
             argv += ["-B", "-s", str(self.workdir / f"{name}-schedule")]
+        env = {"FLOWBUILDER_PROCESS": "worker", **(env or {})}
         worker = self._track(CeleryWorker(self, name, argv, self._env(env)))
         worker.start()
         if wait:
@@ -465,6 +468,7 @@ class Stack:
             "--pidfile",
             str(self.workdir / f"{name}.pid"),
         ]
+        env = {"FLOWBUILDER_PROCESS": "beat", **(env or {})}
         process = self._track(Beat(self, name, argv, self._env(env)))
         process.start()
         if wait:
