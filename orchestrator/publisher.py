@@ -64,8 +64,8 @@ def _get_queue() -> asyncio.Queue[Item]:
         if _queue is None or getattr(_queue, "_flow_loop", None) is not event_loop:
             # Never wait for the loop here: publish() is also called *on* the loop thread (a
             # running node's streamed chunks), and waiting there for the loop to create the queue
-            # deadlocked the step whenever a chunk was the process's first message (seen when
-            # execute_step ran inside a transaction, so no on_commit broadcast came first).
+            # would deadlock the step whenever a chunk is the process's first message (as when
+            # execute_step runs inside a transaction, so no on_commit broadcast comes first).
             # Since Python 3.10 a Queue binds to its loop on first use, so it can be made here.
             queue: asyncio.Queue[Item] = asyncio.Queue()
             asyncio.run_coroutine_threadsafe(_drain(queue), event_loop)

@@ -73,7 +73,7 @@ class RunTransaction:
             self.run = self._new
             return self
         try:
-            # of=("self",): a bare FOR UPDATE also locks the joined version row, which made
+            # of=("self",): a bare FOR UPDATE also locks the joined version row, which would make
             # every transaction of every run of one version wait for each other.
             # The graph is read only when the plan is not compiled in this process yet (see
             # plans.compiled): not decoded from JSON again on every transaction.

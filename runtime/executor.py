@@ -223,8 +223,8 @@ class _Run:
             self.record_outcome(node_id, step.branch or "out", step.output)
         elif step.status == "failed":
             if takes_error_edge(self.plan, node_id, step.error or {}):
-                # Routed along the error edge: advance like any other outcome (returning here
-                # left the error branch unscheduled and the run "succeeded" with no output).
+                # Routed along the error edge: it advances like any other outcome, so the
+                # error branch is scheduled and the run goes on.
                 self.record_outcome(node_id, ERROR_HANDLE, step.error)
             else:
                 if self.failure is None:

@@ -258,8 +258,8 @@ def test_a_delegation_to_a_node_without_a_delegate_edge_fails_the_step(both: Any
 
 
 def test_a_delegation_of_no_tasks_fails_the_step(both: Any) -> None:
-    # The in-process executor used to let it pass (the manager went on to its next round with
-    # no results); a step waiting for nothing would wait for ever on the workers.
+    # A step that delegates nothing would wait for ever on the workers; in-process it would go
+    # on to its next round with no results. Both refuse it.
     outcome = both(team(delegate_nothing=True), {})
     assert outcome.status == "failed"
     assert outcome.error is not None
