@@ -14,7 +14,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # CELERY_DB_REUSE_MAX is set: a new PostgreSQL connection (a forked backend, authentication,
 # session setup) for every step. With this it leaves them open, and Django's own rule for
 # reusing a connection (CONN_MAX_AGE, health checks, errors) is applied after each task below,
-# as Django does after each request.
+# as Django does after each request. Workers never take the web process's connection pool
+# (settings.py: only FLOWBUILDER_PROCESS=web pools), so no pool is created before Celery forks.
 app.conf.CELERY_DB_REUSE_MAX = 1_000_000_000
 app.autodiscover_tasks()
 
