@@ -106,7 +106,7 @@ TEMPLATES = [
 PROCESS_ROLE = os.environ.get("FLOWBUILDER_PROCESS", "").strip().lower()
 # The most PostgreSQL connections the web process holds, whatever its load: Daphne runs each
 # request in a thread of its own, and a connection kept per thread (CONN_MAX_AGE) is never reused,
-# so a burst used to take the server's last slots. Requests borrow a connection from this pool and
+# so a burst would take the server's last slots. Requests borrow a connection from this pool and
 # give it back when they end; one that waits longer than WEB_DB_POOL_TIMEOUT seconds is answered
 # 503 with Retry-After. 0: no pool, each request opens and closes its own connection (for a
 # PgBouncer in front).
