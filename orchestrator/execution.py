@@ -48,8 +48,11 @@ T = TypeVar("T")
 
 @lru_cache(maxsize=1)
 def services() -> Services:
-    """Providers for this worker process (local always; others from the environment)."""
-    return Services.from_env()
+    """Providers for this worker process (local always; others from the environment), and the
+    runner of sub-flows (made once: it holds nothing per run)."""
+    return replace(
+        Services.from_env(), subflows=InlineSubflows(default_registry, InProcessExecutor)
+    )
 
 
 def _services_for(run: Any) -> Services:
@@ -62,7 +65,6 @@ def _services_for(run: Any) -> Services:
         prices=prices_for(run.workspace_id),
         secrets=WorkspaceSecrets(run.workspace_id),
         flows=workspace_flows(run),
-        subflows=InlineSubflows(default_registry, InProcessExecutor),
     )
 
 

@@ -54,9 +54,7 @@ def run_of(step_id: int) -> Any:
 def _locked_step(step_id: int, claim: uuid.UUID) -> Step | None:
     """The step, locked, if it is still running under this claim."""
     return (
-        Step.objects.select_for_update()
-        .filter(Q(pk=step_id, status="running", claim=claim))
-        .first()
+        Step.objects.select_for_update().filter(pk=step_id, status="running", claim=claim).first()
     )
 
 
