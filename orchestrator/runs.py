@@ -21,6 +21,7 @@ from orchestrator.plans import compiled
 from orchestrator.progress import new_step
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError, PermanentError
+from runtime.plan import Plan
 from runtime.run_input import prepare_input
 
 
@@ -52,21 +53,24 @@ def start_run(
             code="invalid_input",
         )
     try:
-        with transaction.atomic():
-            run = _begin(workflow, run_input, actor, budget)
-            record(
-                "run.started",
-                actor=actor,
-                workspace=workflow.workspace,
-                target=run,
-                target_label=f"{workflow.name} (v{run.version.number})",
-                via=via,
-                detail={"workflow": str(workflow.pk), **(audit or {})},
-            )
+        version, plan = _runnable(workflow)
     except GraphValidationError as exc:
         raise _graph_refusal(exc) from None
     except PermanentError as exc:
         raise RunNotStartable(str(exc)) from None
+    # Everything that can refuse the start ran above, before any write, so no savepoint is
+    # needed (a caller's transaction, the webhook's, simply holds these writes too).
+    with transaction.atomic(savepoint=False):
+        run = _insert(workflow, version, plan, run_input, actor, budget)
+        record(
+            "run.started",
+            actor=actor,
+            workspace=workflow.workspace,
+            target=run,
+            target_label=f"{workflow.name} (v{version.number})",
+            via=via,
+            detail={"workflow": str(workflow.pk), **(audit or {})},
+        )
     return run
 
 
@@ -87,11 +91,22 @@ def cancel_run(run: Run, *, actor: Any, via: str) -> None:
         )
 
 
-def _begin(workflow: Any, run_input: Any, user: Any, budget: dict[str, Any] | None) -> Run:
+def _runnable(workflow: Any) -> tuple[Any, Plan]:
+    """The version a run of the workflow would pin and its plan; refuses an invalid graph."""
     version = workflow.current_version
     if version is None:
         raise PermanentError("the workflow has no saved version to run")
-    plan = compiled(version).plan  # refuses an invalid graph before anything is written
+    return version, compiled(version).plan
+
+
+def _insert(
+    workflow: Any,
+    version: Any,
+    plan: Plan,
+    run_input: dict[str, Any],
+    user: Any,
+    budget: dict[str, Any] | None,
+) -> Run:
     run_input = prepare_input(plan, run_input)
     run = Run(
         workspace=workflow.workspace,

@@ -59,7 +59,9 @@ class RunTransaction:
         self.unsaved: list[Step] = []
         self.finished: dict[str, Step] = {}  # top-level steps finished here, by node id
         self._new = new  # a run made by this transaction: inserted at the end, nothing to lock
-        self._atomic = transaction.atomic()
+        # A new run's transaction takes no savepoint inside a caller's: it refuses nothing, and
+        # a failed write rolls the caller's transaction back with it.
+        self._atomic = transaction.atomic(savepoint=new is None)
         self._version: CompiledVersion | None = None
 
     @classmethod
