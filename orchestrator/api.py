@@ -32,23 +32,50 @@ from orchestrator.serializers import (
 EVENTS_PAGE = 1000
 
 
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any string of up to 200 printable characters, new for each run you mean to start. "
+        "A request repeated with the same key within 24 hours (a retry after a timeout) "
+        "gets the run the first one started, with `Idempotent-Replayed: true`, instead of a "
+        "second run; the same key with another workflow, input or budget is refused (409)."
+    ),
+)
+
+
+def started(data: Any, status_code: int, replayed: bool) -> Response:
+    """The answer to a run start, marked when it repeats an earlier one (Idempotency-Key)."""
+    response = Response(data, status=status_code)
+    if replayed:
+        response["Idempotent-Replayed"] = "true"
+    return response
+
+
 class StartRunView(APIView):
     """``POST /api/workflows/<id>/runs/``: start a run of the current version."""
 
-    @extend_schema(request=StartRunSerializer, responses={201: RunSummarySerializer})
+    @extend_schema(
+        request=StartRunSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        responses={201: RunSummarySerializer},
+    )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = get_object_or_404(workflows_of(request.user), pk=workflow_id)
         require(request.user, workflow.workspace_id, "run")
         body = StartRunSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        run = runs.start_run(
+        run, replayed = runs.start_run_once(
             workflow,
             body.validated_data["input"],
+            key=request.headers.get("Idempotency-Key"),
             actor=request.user,
             via=via_of(request),
             budget=body.validated_data.get("budget"),
         )
-        return Response(RunSummarySerializer(run).data, status=status.HTTP_201_CREATED)
+        return started(RunSummarySerializer(run).data, status.HTTP_201_CREATED, replayed)
 
 
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Run]):

@@ -7,11 +7,14 @@ how it travels.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from orchestrator.celery import app
 
 EXECUTE_STEP = "orchestrator.tasks.execute_step"
+
+log = logging.getLogger(__name__)
 
 
 def send_new(run_id: Any, queued: list[tuple[int, float, bool]]) -> None:
@@ -19,17 +22,43 @@ def send_new(run_id: Any, queued: list[tuple[int, float, bool]]) -> None:
 
     The run id and whether the node is pure travel with the step id, so the task starts
     without a query to look them up."""
-    for step_id, countdown, pure in queued:
-        app.send_task(
-            EXECUTE_STEP,
+    for index, (step_id, countdown, pure) in enumerate(queued):
+        sent = _send(
             (step_id,),
             {"run_id": str(run_id), "pure": pure},
             countdown=countdown if countdown > 0 else None,
         )
+        if not sent:
+            _unsent(len(queued) - index)
+            return
 
 
 def resend(step_ids: list[int]) -> None:
     """Send tasks for steps by id alone (the task looks up their run). A duplicate message is
     harmless: only one claim of a step can succeed."""
-    for step_id in step_ids:
-        app.send_task(EXECUTE_STEP, (step_id,))
+    for index, step_id in enumerate(step_ids):
+        if not _send((step_id,), {}, countdown=None):
+            _unsent(len(step_ids) - index)
+            return
+
+
+# Publishing retries briefly, then gives up: the steps are queued rows in the database already,
+# which makes them an outbox. The sweeper sends every queued step that was not taken in time
+# (STEP_RESEND_SECONDS) once the broker answers again, so a run started while the broker is down
+# is stored, answered, and runs when it is back, instead of the request failing after the commit.
+RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
+def _send(args: tuple[Any, ...], kwargs: dict[str, Any], countdown: float | None) -> bool:
+    try:
+        app.send_task(
+            EXECUTE_STEP, args, kwargs, countdown=countdown, retry=True, retry_policy=RETRY_POLICY
+        )
+    except Exception:  # the broker is unreachable (kombu and redis raise several kinds)
+        log.warning("could not reach the broker to send step %s", args[0], exc_info=True)
+        return False
+    return True
+
+
+def _unsent(count: int) -> None:
+    log.warning("%d step(s) not sent; the sweeper sends them once the broker answers again", count)

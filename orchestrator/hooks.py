@@ -26,6 +26,7 @@ from editor.access import PERMISSIONS, role_in
 from editor.errors import Forbidden, NotFound, OperationError
 from editor.models import WebhookTrigger
 from orchestrator import runs
+from orchestrator.api import IDEMPOTENCY_KEY, started
 
 NOT_FOUND = "no webhook answers at this address"
 
@@ -53,6 +54,7 @@ class HookView(APIView):
 
     @extend_schema(
         request={"application/json": dict},
+        parameters=[IDEMPOTENCY_KEY],
         responses={
             202: inline_serializer(
                 "HookStarted", {"run": serializers.UUIDField(), "url": serializers.URLField()}
@@ -87,12 +89,17 @@ class HookView(APIView):
                 "the member who made this webhook may no longer start runs here; "
                 "someone who may edit the workflow has to rotate its secret"
             )
-        # One transaction: the run, its audit entry and last_triggered_at land together
-        # (start_run's own transaction becomes a savepoint; its queueing waits for commit).
+        # One transaction: the run, its audit entry and last_triggered_at land together (the
+        # steps are sent to the workers once it commits).
         with transaction.atomic():
-            run = runs.start_run(
-                workflow, run_input, actor=actor, via="webhook", audit={"webhook": trigger.prefix}
+            run, replayed = runs.start_run_once(
+                workflow,
+                run_input,
+                key=request.headers.get("Idempotency-Key"),
+                actor=actor,
+                via="webhook",
+                audit={"webhook": trigger.prefix},
             )
             WebhookTrigger.objects.filter(pk=trigger.pk).update(last_triggered_at=timezone.now())
         url = reverse("run-detail", kwargs={"pk": run.pk}, request=request)
-        return Response({"run": str(run.pk), "url": url}, status=status.HTTP_202_ACCEPTED)
+        return started({"run": str(run.pk), "url": url}, status.HTTP_202_ACCEPTED, replayed)

@@ -206,3 +206,25 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.decision}s approval {self.approval_id}"
+
+
+class RunStartKey(models.Model):
+    """An ``Idempotency-Key`` a client sent when it started a run: the same key again (a retried
+    request) answers with that run instead of starting another. Kept per workspace for
+    :data:`orchestrator.runs.START_KEY_HOURS`; ``fingerprint`` tells a retry from a different
+    request that reuses the key."""
+
+    workspace = models.ForeignKey("editor.Workspace", on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    fingerprint = models.CharField(max_length=64)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "key"], name="run_start_key_unique")
+        ]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return f"start key {self.key!r} of run {self.run_id}"

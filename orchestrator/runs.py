@@ -8,21 +8,28 @@ command prints the message and each field's problems).
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from editor.audit import record
 from editor.errors import Conflict, OperationError
 from orchestrator import transitions
-from orchestrator.models import Run
+from orchestrator.models import Run, RunStartKey
 from orchestrator.plans import compiled
 from orchestrator.progress import new_step
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError, PermanentError
 from runtime.plan import Plan
 from runtime.run_input import prepare_input
+
+# How long a run start's Idempotency-Key is remembered, and how long a key may be.
+START_KEY_HOURS = 24
+MAX_KEY_CHARS = 200
 
 
 class RunNotStartable(OperationError):
@@ -72,6 +79,93 @@ def start_run(
             detail={"workflow": str(workflow.pk), **(audit or {})},
         )
     return run
+
+
+def start_run_once(
+    workflow: Any,
+    run_input: Any,
+    *,
+    key: str | None,
+    actor: Any,
+    via: str,
+    budget: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
+) -> tuple[Run, bool]:
+    """:func:`start_run` for a request that carries an ``Idempotency-Key``: the first request
+    with the key starts the run, a repeat within START_KEY_HOURS gets that run back (True: a
+    replay) whether the first has committed yet or not. The key used again for another request
+    (another workflow, input or budget) is refused with 409."""
+    if key is None:
+        return start_run(
+            workflow, run_input, actor=actor, via=via, budget=budget, audit=audit
+        ), False
+    key = _checked_key(key)
+    fingerprint = _fingerprint(workflow, run_input, budget)
+    known = _known_key(workflow.workspace_id, key)
+    if known is not None:
+        return _replayed(known, fingerprint), True
+    try:
+        # A savepoint: when a twin request with the same key commits first, this one's run is
+        # undone and the twin's is answered.
+        with transaction.atomic():
+            RunStartKey.objects.filter(
+                workspace_id=workflow.workspace_id, key=key, created_at__lt=_key_cutoff()
+            ).delete()
+            run = start_run(workflow, run_input, actor=actor, via=via, budget=budget, audit=audit)
+            RunStartKey.objects.create(
+                workspace_id=workflow.workspace_id, key=key, fingerprint=fingerprint, run=run
+            )
+    except IntegrityError:
+        known = _known_key(workflow.workspace_id, key)
+        if known is None:
+            raise
+        return _replayed(known, fingerprint), True
+    return run, False
+
+
+def forget_start_keys(limit: int = 5000) -> int:
+    """Delete Idempotency-Keys older than START_KEY_HOURS (the sweeper calls it)."""
+    old = RunStartKey.objects.filter(created_at__lt=_key_cutoff()).values_list("pk", flat=True)
+    return RunStartKey.objects.filter(pk__in=list(old[:limit])).delete()[0]
+
+
+def _checked_key(key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_CHARS or not key.isprintable() or not key.isascii():
+        raise OperationError(
+            f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} printable ASCII characters",
+            fields={"Idempotency-Key": ["not a usable key"]},
+            code="invalid_idempotency_key",
+        )
+    return key
+
+
+def _fingerprint(workflow: Any, run_input: Any, budget: dict[str, Any] | None) -> str:
+    request = {"workflow": str(workflow.pk), "input": run_input, "budget": budget or None}
+    text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _key_cutoff() -> Any:
+    return timezone.now() - timedelta(hours=START_KEY_HOURS)
+
+
+def _known_key(workspace_id: Any, key: str) -> RunStartKey | None:
+    return (
+        RunStartKey.objects.select_related("run__version")
+        .filter(workspace_id=workspace_id, key=key, created_at__gte=_key_cutoff())
+        .first()
+    )
+
+
+def _replayed(known: RunStartKey, fingerprint: str) -> Run:
+    if known.fingerprint != fingerprint:
+        raise Conflict(
+            "this Idempotency-Key was already used to start another run with a different "
+            "workflow, input or budget; use a new key for a new request",
+            code="idempotency_key_reused",
+        )
+    return known.run
 
 
 def cancel_run(run: Run, *, actor: Any, via: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from orchestrator import approvals, execution, sweeper
+from orchestrator import approvals, execution, runs, sweeper
 from orchestrator.dispatch import EXECUTE_STEP
 
 
@@ -18,6 +18,7 @@ def execute_step(step_id: int, run_id: str | None = None, pure: bool | None = No
 
 @shared_task(ignore_result=True)
 def sweep() -> int:
-    """Re-queue steps whose worker died (lease expired) or whose message was lost, and apply
-    the deadline action of approvals whose deadline passed."""
+    """Re-queue steps whose worker died (lease expired) or whose message was lost, apply the
+    deadline action of approvals whose deadline passed, and forget old Idempotency-Keys."""
+    runs.forget_start_keys()
     return len(sweeper.requeue_lost_steps()) + len(approvals.expire_due())

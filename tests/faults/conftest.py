@@ -1,0 +1,15 @@
+"""Faults on the real stack: real PostgreSQL, Redis, Celery workers and Daphne, broken on purpose.
+
+Each test asserts that every run still completes correctly, no step completes twice and no event
+is lost. Timings are printed, never asserted (the figures belong to ``bench/``).
+"""
+
+from __future__ import annotations
+
+from tests.orchestrator.conftest import (  # noqa: F401  (fixtures, registered by being imported here)
+    alice,
+    alice_workspace,
+    fast_password_hashing,
+    stack_database_url,
+    stack_vendor,
+)
