@@ -44,10 +44,10 @@ def _path(made: dict[str, Any]) -> str:
     return str(made["url"]).removeprefix("http://testserver")
 
 
-def _call(path: str, body: bytes = b'{"topic": "owls"}') -> Any:
+def _call(path: str, body: bytes = b'{"topic": "owls"}', **headers: str) -> Any:
     # A bare client with CSRF checks on: the hook must need neither a session nor a CSRF token.
     return APIClient(enforce_csrf_checks=True).generic(
-        "POST", path, body, content_type="application/json"
+        "POST", path, body, content_type="application/json", **headers
     )
 
 
@@ -142,6 +142,22 @@ def test_a_body_that_is_not_a_json_object_is_400_and_starts_nothing(
     assert response.json()["error"]["code"] == "invalid_input"
     assert Run.objects.count() == 0
     assert _call(path, b"").status_code == 202  # an empty body is the empty object
+
+
+def test_a_retried_call_with_the_same_idempotency_key_starts_one_run(
+    alice_client: APIClient, workflow: Workflow
+) -> None:
+    path = _path(_make(alice_client, workflow))
+    first = _call(path, HTTP_IDEMPOTENCY_KEY="delivery-7")
+    again = _call(path, HTTP_IDEMPOTENCY_KEY="delivery-7")
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["run"] == first.json()["run"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert Run.objects.count() == 1
+    other = _call(path, b'{"topic": "bats"}', HTTP_IDEMPOTENCY_KEY="delivery-7")
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert Run.objects.count() == 1
 
 
 def test_an_oversized_body_is_413(
