@@ -234,7 +234,8 @@ CELERY_BEAT_SCHEDULE = {
 
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        # channels_redis, its pool waiting for a free connection (orchestrator/channel_layer.py)
+        "BACKEND": "orchestrator.channel_layer.ChannelLayer",
         "CONFIG": {
             # redis-py 8 defaults to a 5 s socket timeout, which kills the layer's blocking read
             # and closes idle WebSockets after ~5 s (PITFALLS.md).

@@ -9,7 +9,12 @@ from __future__ import annotations
 from tests.orchestrator.conftest import (  # noqa: F401  (fixtures, registered by being imported here)
     alice,
     alice_workspace,
+    api,
     fast_password_hashing,
+    stack,
+    stack_daphne,
     stack_database_url,
     stack_vendor,
+    stack_worker,
+    vendor,
 )
