@@ -68,8 +68,9 @@ def _services_for(run: Any) -> Services:
     )
 
 
-def worker_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+def worker_name(pid: int | None = None) -> str:
+    """How a step names the process that holds it (this one, or the pool process ``pid``)."""
+    return f"{socket.gethostname()}:{pid or os.getpid()}"
 
 
 def execute_step(step_id: int, run_id: Any = None, pure: bool | None = None) -> None:

@@ -220,12 +220,14 @@ CELERY_TASK_IGNORE_RESULT = True
 
 # A worker renews a running step's lease every third of this; a step whose lease ran out (its
 # worker died) is re-queued by the sweeper, which beat runs every SWEEP_SECONDS. A dead worker's
-# step is thus running again within STEP_LEASE_SECONDS + SWEEP_SECONDS (default 20 s).
-STEP_LEASE_SECONDS = float(os.environ.get("STEP_LEASE_SECONDS", 15))
-SWEEP_SECONDS = float(os.environ.get("SWEEP_SECONDS", 5))
+# step is thus running again within STEP_LEASE_SECONDS + SWEEP_SECONDS (default 8 s; about 4 s
+# in the middle, bench/kills.py). A live worker has three renewals to miss before it loses its
+# step; one that does stops the step at its next renewal.
+STEP_LEASE_SECONDS = float(os.environ.get("STEP_LEASE_SECONDS", 6))
+SWEEP_SECONDS = float(os.environ.get("SWEEP_SECONDS", 2))
 # A queued step whose message has not been taken this long after it was due is sent again: its
 # message was lost (Redis restarted empty, say). It is running again within STEP_RESEND_SECONDS +
-# SWEEP_SECONDS (default 10 s). A message still waiting in a busy queue gets one duplicate per
+# SWEEP_SECONDS (default 7 s). A message still waiting in a busy queue gets one duplicate per
 # period, which its claim makes harmless.
 STEP_RESEND_SECONDS = float(os.environ.get("STEP_RESEND_SECONDS", 5))
 CELERY_BEAT_SCHEDULE = {

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from orchestrator.dispatch import resend
@@ -22,18 +24,11 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
     lost = list(
         Step.objects.filter(status="running", lease_expires_at__lt=now).values_list("pk", "run_id")
     )
-    dispatched: list[int] = []
-    for step_id, run_id in lost:
-        with RunTransaction(run_id) as txn:
-            changed = Step.objects.filter(
-                pk=step_id, status="running", lease_expires_at__lt=now
-            ).update(status="queued", claim=None, lease_expires_at=None, due_at=now)
-            if not changed or txn.run.status in FINISHED_RUN:
-                continue
-            step = Step.objects.get(pk=step_id)
-            txn.emit("step.queued", step, {"reason": "worker lost", "attempt": step.attempt})
-            txn.queue(step)
-            dispatched.append(step_id)
+    dispatched = [
+        step_id
+        for step_id, run_id in lost
+        if _requeue(step_id, run_id, Q(lease_expires_at__lt=now), "worker lost")
+    ]
     stale = (
         Step.objects.filter(
             status="queued",
@@ -50,3 +45,29 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
         Step.objects.filter(pk__in=to_resend, status="queued").update(due_at=now)
         resend(to_resend)
     return dispatched + to_resend
+
+
+def release_steps_of(worker: str) -> list[int]:
+    """Re-queue at once the running steps of a worker process known to be dead (its Celery
+    parent saw it die: :mod:`orchestrator.lost_workers`), instead of waiting for their lease."""
+    held = Step.objects.filter(status="running", worker=worker).values_list("pk", "run_id")
+    return [
+        step_id
+        for step_id, run_id in list(held)
+        if _requeue(step_id, run_id, Q(worker=worker), "worker process died")
+    ]
+
+
+def _requeue(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bool:
+    """Put a running step back in the queue, if it is still running as ``still_lost`` says,
+    and send it; False when something else happened to it first."""
+    with RunTransaction(run_id) as txn:
+        changed = Step.objects.filter(still_lost, pk=step_id, status="running").update(
+            status="queued", claim=None, lease_expires_at=None, due_at=timezone.now()
+        )
+        if not changed or txn.run.status in FINISHED_RUN:
+            return False
+        step = Step.objects.get(pk=step_id)
+        txn.emit("step.queued", step, {"reason": reason, "attempt": step.attempt})
+        txn.queue(step)
+        return True

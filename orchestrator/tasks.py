@@ -9,9 +9,16 @@ from celery import shared_task
 
 from orchestrator import approvals, execution, runs, sweeper
 from orchestrator.dispatch import EXECUTE_STEP
+from orchestrator.lost_workers import StepTask
 
 
-@shared_task(name=EXECUTE_STEP, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    base=StepTask,
+    name=EXECUTE_STEP,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
 def execute_step(step_id: int, run_id: str | None = None, pure: bool | None = None) -> None:
     execution.execute_step(step_id, run_id, pure)
 

@@ -7,6 +7,8 @@ finished step does nothing, and a worker whose lease was taken over can no longe
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import Counter
 from typing import Any
 
@@ -104,6 +106,45 @@ def test_it_finishes_the_run_on_another_worker_when_the_running_one_is_killed(
     ]
     assert starts == [1, 2]
     assert len(vendor.requests) == 2
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_pool_process_s_step_is_released_by_its_parent_at_once(
+    stack: Stack,
+    api: httpx.Client,
+    alice: User,
+    alice_workspace: Workspace,
+    vendor: VendorServer,
+) -> None:
+    # A lease far longer than the test: only the parent's release can bring the step back.
+    vendor.push(Delay(30.0, Completion("never delivered")), Completion("forty-two"))
+    workflow = make_workflow(alice, alice_workspace, slow_flow(), name="Slow")
+    with stack.worker(concurrency=2, env={"STEP_LEASE_SECONDS": "120"}) as worker:
+        run_id = start_run(api, workflow, {"topic": "x"})
+        slow = wait_until(
+            lambda: Step.objects.filter(run_id=run_id, key="slow", status="running").first(),
+            20,
+            "the slow step to be running",
+        )
+        wait_until(lambda: vendor.requests, 10, "the slow step to call the vendor")
+        pid = int(slow.worker.rsplit(":", 1)[1])
+        assert pid in worker.pool_pids()
+        os.kill(pid, signal.SIGKILL)  # the pool process only: its parent lives on
+        run = finished(run_id, timeout=30, what="the run to finish after the pool process died")
+        assert run.status == "succeeded", (run.error, stack.logs())
+        assert worker.alive
+
+    assert run.output == "Answer: forty-two"
+    log = event_log(run)
+    assert [e["seq"] for e in log] == list(range(1, run.last_seq + 1))
+    requeued = [e for e in log if e["type"] == "step.queued" and e["data"].get("reason")]
+    assert [(e["step"], e["data"]["reason"], e["data"]["attempt"]) for e in requeued] == [
+        ("slow", "worker process died", 1)
+    ]
+    succeeded = Counter(e["step"] for e in log if e["type"] == "step.succeeded")
+    assert succeeded == Counter({"brief": 1, "slow": 1, "shape": 1, "result": 1})
+    assert Step.objects.get(run=run, key="slow").attempt == 2
 
 
 def _alive(pid: int) -> bool:
