@@ -6,7 +6,9 @@ For each setting (the anchor: the lease and sweep of the first sessions, STEP_LE
 and SWEEP_SECONDS=5; then the defaults of orchestrator/settings.py), it runs a flow whose model
 call hangs, SIGKILLs the worker running that step (alternately only its pool process, which the
 Celery parent replaces, and the whole worker with its parent, which a new worker replaces), and
-times from the kill to the step's next ``step.started`` event. Every run must finish with each
+times from the kill to the step's next ``step.started`` event. All processes run on this
+machine, so the sweeper sees a killed whole worker's process gone (orchestrator.lost_workers);
+workers on other machines are found by their lease alone. Every run must finish with each
 step succeeded exactly once; a run that does not is reported and fails the script.
 
 It needs PostgreSQL at 127.0.0.1:5432 (database ``flowbench_kills``, created and migrated) and

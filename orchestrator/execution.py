@@ -4,8 +4,6 @@ keeping the lease alive, and record the result. Pure steps made ready run inline
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections import deque
 from collections.abc import Coroutine
 from concurrent.futures import CancelledError as FutureCancelled
@@ -18,6 +16,7 @@ from django.db.models import Q
 
 from editor.catalogue import prices_for
 from orchestrator import loop, transitions
+from orchestrator.lost_workers import worker_name
 from orchestrator.models import Run, Step
 from orchestrator.publisher import publish, run_group
 from orchestrator.stream_buffer import Appender, stream_key
@@ -66,11 +65,6 @@ def _services_for(run: Any) -> Services:
         secrets=WorkspaceSecrets(run.workspace_id),
         flows=workspace_flows(run),
     )
-
-
-def worker_name(pid: int | None = None) -> str:
-    """How a step names the process that holds it (this one, or the pool process ``pid``)."""
-    return f"{socket.gethostname()}:{pid or os.getpid()}"
 
 
 def execute_step(step_id: int, run_id: Any = None, pure: bool | None = None) -> None:

@@ -27,7 +27,7 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
     dispatched = [
         step_id
         for step_id, run_id in lost
-        if _requeue(step_id, run_id, Q(lease_expires_at__lt=now), "worker lost")
+        if requeue_running(step_id, run_id, Q(lease_expires_at__lt=now), "worker lost")
     ]
     stale = (
         Step.objects.filter(
@@ -47,18 +47,7 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
     return dispatched + to_resend
 
 
-def release_steps_of(worker: str) -> list[int]:
-    """Re-queue at once the running steps of a worker process known to be dead (its Celery
-    parent saw it die: :mod:`orchestrator.lost_workers`), instead of waiting for their lease."""
-    held = Step.objects.filter(status="running", worker=worker).values_list("pk", "run_id")
-    return [
-        step_id
-        for step_id, run_id in list(held)
-        if _requeue(step_id, run_id, Q(worker=worker), "worker process died")
-    ]
-
-
-def _requeue(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bool:
+def requeue_running(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bool:
     """Put a running step back in the queue, if it is still running as ``still_lost`` says,
     and send it; False when something else happened to it first."""
     with RunTransaction(run_id) as txn:

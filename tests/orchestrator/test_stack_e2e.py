@@ -60,7 +60,7 @@ def wire_log(events: list[dict[str, Any]]) -> list[tuple[int, str, str | None]]:
 
 
 def pid_of(step: Step) -> int:
-    """``Step.worker`` is ``<host>:<pid>`` of the process that ran the step."""
+    """``Step.worker`` is ``<host>:<pid namespace>:<pid>`` of the process that ran the step."""
     return int(step.worker.rsplit(":", 1)[1])
 
 

@@ -8,6 +8,8 @@ body (:func:`orchestrator.execution.execute_step`).
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections import Counter
 from datetime import timedelta
@@ -19,7 +21,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from editor.models import Workflow, Workspace
-from orchestrator import runs, sweeper, transitions
+from orchestrator import lost_workers, runs, sweeper, transitions
 from orchestrator.execution import execute_step
 from orchestrator.models import Approval, Event, Run, Step
 from runtime.errors import PermanentError, RateLimitError
@@ -387,3 +389,26 @@ def test_a_queued_step_whose_message_was_lost_is_sent_again_once_per_period(
     assert sweeper.requeue_lost_steps() == []  # not again at the next sweep
     execute_step(brief.pk)  # the re-sent message arrives: the step runs once
     assert run.steps.get(key="brief").attempt == 1
+
+
+def test_the_sweeper_releases_a_step_whose_holder_on_this_machine_is_gone(
+    alice: User, alice_workspace: Workspace
+) -> None:
+    run, writer = at_writer(alice, flow(alice, alice_workspace))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    claimed(writer, lost_workers.worker_name(gone.pid))
+    # Alive, or on another machine: not this sweeper's to judge.
+    assert lost_workers.release_dead_local_holders() == [writer.pk]
+    writer.refresh_from_db()
+    assert (writer.status, writer.claim, writer.attempt) == ("queued", None, 1)
+    reasons = run.events.filter(type="step.queued", step_key="writer").values_list(
+        "data", flat=True
+    )
+    assert [data.get("reason") for data in reasons] == [None, "worker process died"]
+
+    claimed(writer, lost_workers.worker_name())  # this very process: alive
+    assert lost_workers.release_dead_local_holders() == []
+    Step.objects.filter(pk=writer.pk).update(worker=f"elsewhere:1:{gone.pid}")
+    assert lost_workers.release_dead_local_holders() == []
+    assert Step.objects.get(pk=writer.pk).status == "running"
