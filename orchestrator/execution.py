@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar
 
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 
 from editor.catalogue import prices_for
@@ -80,13 +81,32 @@ def execute_step(step_id: int, run_id: Any = None, pure: bool | None = None) -> 
         node = default_registry.get(node_type)
         pure = bool(node and node.pure)
     try:
-        first = _execute_pure(step_id, run_id) if pure else _execute_one(step_id, run_id)
+        if pure:
+            first = reconnecting(partial(_execute_pure, step_id, run_id))
+        else:
+            first = _execute_one(step_id, run_id)
         # Steps left over by a transaction were inserted when it ended: they have ids now.
         pending = deque(step.pk for step in first.inline)
         while pending:
-            pending.extend(step.pk for step in _execute_pure(pending.popleft(), run_id).inline)
+            batch = reconnecting(partial(_execute_pure, pending.popleft(), run_id))
+            pending.extend(step.pk for step in batch.inline)
     except Run.DoesNotExist:
         return  # deleted with its workflow since the task was sent: nothing to do
+
+
+def reconnecting(call: Callable[[], T]) -> T:
+    """Make a database call, and once more on a new connection if the old one was lost (the
+    server restarted, an administrator ended the session): a worker's step goes on instead of
+    waiting for its lease to run out. Only for calls that are safe to repeat: every transition
+    names its claim or is a conditional update."""
+    try:
+        return call()
+    except (OperationalError, InterfaceError):
+        if connection.in_atomic_block:
+            raise  # a caller's transaction is gone with the connection: it must start again
+        log.warning("lost the database connection; reconnecting once", exc_info=True)
+        connection.close()
+        return call()
 
 
 def run_now(coro: Coroutine[Any, Any, T]) -> T:
@@ -177,7 +197,7 @@ def _budget(run: Any) -> Budget | None:
 
 
 def _execute_one(step_id: int, run_id: Any = None) -> Dispatch:
-    claimed = transitions.claim_step(step_id, worker_name(), run_id)
+    claimed = reconnecting(lambda: transitions.claim_step(step_id, worker_name(), run_id))
     if claimed is None:
         return Dispatch()  # someone else has it, it is finished, or the run is over
     step = claimed.step
@@ -191,15 +211,27 @@ def _execute_one(step_id: int, run_id: Any = None) -> Dispatch:
             result = future.result(timeout=heartbeat)
             break
         except FutureTimeout:
-            if not transitions.renew_lease(step_id, claimed.claim):
+            if not reconnecting(lambda: transitions.renew_lease(step_id, claimed.claim)):
                 # Cancelled, or our lease ran out and another worker has the step: stop here.
                 future.cancel()
                 return Dispatch()
         except FutureCancelled:
             return Dispatch()
         except StepError as error:
-            retry_in = planned.retry.next_delay(step.attempt, error)
-            return transitions.fail_step(step_id, claimed.claim, error, usage, retry_in)
+            result = error
+            break
+    return reconnecting(lambda: _record(step_id, claimed, ctx, result, usage))
+
+
+def _record(
+    step_id: int, claimed: Claimed, ctx: StepContext, result: Any, usage: Usage
+) -> Dispatch:
+    """Record how an attempt ended; each transition names the claim, so doing it twice (after a
+    lost connection) changes nothing the second time."""
+    planned = claimed.version.plan.nodes[claimed.step.node_id]
+    if isinstance(result, StepError):
+        retry_in = planned.retry.next_delay(claimed.step.attempt, result)
+        return transitions.fail_step(step_id, claimed.claim, result, usage, retry_in)
     if isinstance(result, Complete):
         return transitions.complete_step(
             step_id, claimed.claim, result.output, result.branch, usage
