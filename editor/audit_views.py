@@ -20,6 +20,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from editor.api_schema import errors
 from editor.errors import OperationError
 from editor.members import member_workspace, require_owner
 from editor.models import AuditEntry
@@ -45,11 +46,21 @@ class AuditPagination(PageNumberPagination):
     max_page_size = 200
 
 
+_TEXT = {"type": "string", "maxLength": MAX_FILTER_CHARS}
 FILTERS = [
-    OpenApiParameter("action", str, description="e.g. run.started, or a prefix: workflow."),
-    OpenApiParameter("actor", str, description="username"),
-    OpenApiParameter("target_type", str, description="workflow, run, approval, model, …"),
-    OpenApiParameter("since", str, description="ISO 8601 date or date-time"),
+    OpenApiParameter("action", _TEXT, description="e.g. run.started, or a prefix: workflow."),
+    OpenApiParameter("actor", _TEXT, description="username"),
+    OpenApiParameter("target_type", _TEXT, description="workflow, run, approval, model, …"),
+    OpenApiParameter(
+        "since",
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+            ]
+        },
+        description="ISO 8601 date or date-time",
+    ),
 ]
 
 
@@ -99,6 +110,8 @@ class AuditLogView(generics.ListAPIView[AuditEntry]):
             entries = entries.filter(created_at__gte=_since(since))
         return entries.order_by("-created_at", "-id")
 
-    @extend_schema(parameters=FILTERS, responses=AuditEntrySerializer(many=True))
+    @extend_schema(
+        parameters=FILTERS, responses={200: AuditEntrySerializer(many=True), **errors(403)}
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)

@@ -23,9 +23,50 @@ MAX_VALUE_CHARS = 8192
 HINT_MIN_LENGTH = 12
 HINT_CHARS = 4
 LLM_KINDS = frozenset({CredentialKind.OPENAI, CredentialKind.ANTHROPIC})
+LLM_KIND_VALUES = sorted(str(kind) for kind in LLM_KINDS)
 # RFC 9110 field names ("token" characters); a header name is also never one we set ourselves.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$")
 _RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+MAX_BASE_URL_CHARS = 2000
+
+
+# -- the rules below, as JSON Schema (the API schema publishes them) ------------------------------
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+_RESERVED = "|".join(_any_case(name) for name in sorted(_RESERVED_HEADERS))
+HEADER_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "pattern": rf"^(?!(?:{_RESERVED})$){_HEADER_NAME.pattern[1:]}",
+    "description": "An HTTP header name, not one the HTTP client sets "
+    f"({', '.join(sorted(_RESERVED_HEADERS))})",
+}
+# http(s), a host, no user or password; empty means none. A subset of what _base_url takes.
+BASE_URL_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "maxLength": MAX_BASE_URL_CHARS,
+    "pattern": r"^(?:https?://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?(?:[/?#][!-~]*)?)?$",
+}
+
+
+def config_schema(kind: str | None) -> dict[str, Any]:
+    """The JSON Schema of a kind's config; with None, of any kind's (its settings together)."""
+    properties: dict[str, Any] = {}
+    if kind is None or kind in LLM_KINDS:
+        properties["base_url"] = {**BASE_URL_SCHEMA, "nullable": True}
+    if kind is None or kind == CredentialKind.HTTP_HEADER:
+        properties["header"] = HEADER_SCHEMA
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if kind == CredentialKind.HTTP_HEADER:
+        schema["required"] = ["header"]
+    return schema
 
 
 def hint_of(value: str) -> str:
@@ -35,8 +76,12 @@ def hint_of(value: str) -> str:
     return "…" + value[-HINT_CHARS:]
 
 
-def check_config(kind: str, config: Any) -> dict[str, Any]:
-    """The config for a kind, or OperationError naming the field (``config.base_url``)."""
+def check_config(kind: str, config: Any, *, existing: bool = False) -> dict[str, Any]:
+    """The config for a kind, or OperationError naming the field (``config.base_url``).
+
+    ``existing``: the config is for a credential that already has this kind, so a setting of
+    another kind (or a missing one this kind needs) conflicts with it: Conflict (409)."""
+    mismatch = Conflict if existing else OperationError
     if config is None:
         config = {}
     if not isinstance(config, dict):
@@ -46,18 +91,23 @@ def check_config(kind: str, config: Any) -> dict[str, Any]:
     if unknown:
         takes = ", ".join(sorted(allowed)) or "nothing"
         raise _invalid(
-            f"config.{unknown[0]}", f"not a setting of a {kind} credential (takes {takes})"
+            f"config.{unknown[0]}",
+            f"not a setting of a {kind} credential (takes {takes})",
+            mismatch,
         )
     clean: dict[str, Any] = {}
     if "base_url" in config and config["base_url"] not in (None, ""):
         clean["base_url"] = _base_url(config["base_url"])
     if kind == "http_header":
-        clean["header"] = _header_name(config.get("header"))
+        if config.get("header") is None:
+            message = "an HTTP header name is required, e.g. X-Api-Key"
+            raise _invalid("config.header", message, mismatch)
+        clean["header"] = _header_name(config["header"])
     return clean
 
 
 def _base_url(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 2000:
+    if not isinstance(value, str) or len(value) > MAX_BASE_URL_CHARS:
         raise _invalid("config.base_url", "must be an http(s) URL of at most 2000 characters")
     value = value.strip()
     try:
@@ -81,8 +131,10 @@ def _header_name(value: Any) -> str:
     return value
 
 
-def _invalid(field: str, message: str) -> OperationError:
-    return OperationError(f"{field}: {message}", fields={field: [message]})
+def _invalid(
+    field: str, message: str, error: type[OperationError] = OperationError
+) -> OperationError:
+    return error(f"{field}: {message}", fields={field: [message]})
 
 
 def _taken(name: str) -> Conflict:
@@ -154,7 +206,7 @@ def update_credential(
         credential.hint = hint_of(value)
         changed.append("value")
     if config is not None:
-        clean = check_config(credential.kind, config)
+        clean = check_config(credential.kind, config, existing=True)
         if clean != credential.config:
             credential.config = clean
             changed.append("config")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,13 +18,13 @@ from rest_framework.views import APIView
 
 from editor import credentials
 from editor.access import require, workspaces_of
-from editor.errors import NotFound
+from editor.api_schema import errors
+from editor.errors import Conflict, NotFound
 from editor.models import Credential, CredentialKind, Workspace
-from editor.serializers import ErrorSerializer
+from editor.strict_fields import StrictCharField, StrictSlugField
 
 WORKSPACE_ID = OpenApiParameter("workspace_id", int, OpenApiParameter.PATH, description="Workspace")
 NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="The credential's name")
-ERRORS: dict[int, Any] = {400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer}
 
 SLUG_ERRORS = {"invalid": "use only letters, digits, hyphens and underscores (e.g. openai-prod)"}
 CONFIG_HELP = (
@@ -47,29 +48,85 @@ class CredentialSerializer(serializers.ModelSerializer[Credential]):
         read_only_fields = fields
 
 
+@extend_schema_field(credentials.config_schema(None))
+class ConfigField(serializers.JSONField):
+    """A credential's config: an object of the settings its kind takes (see CONFIG_HELP)."""
+
+
 class _WriteFields(serializers.Serializer):
-    name = serializers.SlugField(
+    name = StrictSlugField(
         max_length=64,
         help_text="letters, digits, - and _ (how node settings name it)",
         error_messages=SLUG_ERRORS,
     )
-    value = serializers.CharField(
+    value = StrictCharField(
         max_length=credentials.MAX_VALUE_CHARS,
         write_only=True,
         style={"input_type": "password"},
         help_text="The secret itself. Write-only: no answer ever contains it.",
     )
-    config = serializers.JSONField(required=False, help_text=CONFIG_HELP)
+    config = ConfigField(required=False, help_text=CONFIG_HELP)
 
 
 class CredentialCreateSerializer(_WriteFields):
     kind = serializers.ChoiceField(choices=CredentialKind.choices)
 
 
+class CredentialCreateSchema(OpenApiSerializerExtension):
+    """Publishes CredentialCreateSerializer as ``_create_request_schema`` describes it."""
+
+    target_class = CredentialCreateSerializer
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        return _create_request_schema()
+
+
+def _create_request_schema() -> dict[str, Any]:
+    """CredentialCreateSerializer's body, one shape per kind: which config a kind takes (and
+    that http_header needs its header) is part of what the API checks, so the schema says it."""
+    fields = CredentialCreateSerializer().fields
+    common = {
+        "name": {
+            "type": "string",
+            "maxLength": fields["name"].max_length,
+            "pattern": "^[-a-zA-Z0-9_]+$",
+            "description": fields["name"].help_text,
+        },
+        "value": {
+            "type": "string",
+            "writeOnly": True,
+            "maxLength": credentials.MAX_VALUE_CHARS,
+            "pattern": r"\S",
+            "description": fields["value"].help_text,
+        },
+    }
+    shapes = []
+    for kinds in (
+        credentials.LLM_KIND_VALUES,
+        ["http_bearer"],
+        ["http_header"],
+    ):
+        required = ["name", "kind", "value"]
+        if kinds == ["http_header"]:
+            required.append("config")
+        kind = {"type": "string", "enum": kinds}
+        config = {**credentials.config_schema(kinds[0]), "description": CONFIG_HELP}
+        properties = {**common, "kind": kind, "config": config}
+        shapes.append({"type": "object", "properties": properties, "required": required})
+    # Top-level properties and "required" keep the component (and mark the body as required).
+    every_kind = {"type": "string", "enum": [str(kind) for kind in CredentialKind]}
+    return {
+        "type": "object",
+        "properties": {**common, "kind": every_kind},
+        "required": ["name", "kind", "value"],
+        "oneOf": shapes,
+    }
+
+
 class CredentialUpdateSerializer(_WriteFields):
     """PUT replaces the value (and config); PATCH changes any of name, value, config."""
 
-    name = serializers.SlugField(
+    name = StrictSlugField(
         max_length=64,
         required=False,
         help_text="A new name (renames it)",
@@ -106,7 +163,7 @@ class CredentialListView(APIView):
 
     @extend_schema(
         parameters=[WORKSPACE_ID],
-        responses={200: CredentialSerializer(many=True), 404: ErrorSerializer},
+        responses=CredentialSerializer(many=True),
     )
     def get(self, request: Request, workspace_id: int) -> Response:
         workspace = _workspace(request, workspace_id)
@@ -115,7 +172,7 @@ class CredentialListView(APIView):
     @extend_schema(
         parameters=[WORKSPACE_ID],
         request=CredentialCreateSerializer,
-        responses={201: CredentialSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={201: CredentialSerializer, **errors(409)},
     )
     def post(self, request: Request, workspace_id: int) -> Response:
         workspace = _workspace(request, workspace_id)
@@ -156,7 +213,7 @@ class CredentialDetailView(APIView):
 
     @extend_schema(
         parameters=[WORKSPACE_ID, NAME],
-        responses={200: CredentialSerializer, 404: ErrorSerializer},
+        responses=CredentialSerializer,
     )
     def get(self, request: Request, workspace_id: int, name: str) -> Response:
         return _answer(self._credential(request, workspace_id, name))
@@ -168,7 +225,7 @@ class CredentialDetailView(APIView):
         data = body.validated_data
         if "kind" in data and data["kind"] != credential.kind:
             message = "a credential's kind cannot change; create a new credential instead"
-            raise serializers.ValidationError({"kind": [message]})
+            raise Conflict(message, fields={"kind": [message]})
         credential = credentials.update_credential(
             credential,
             user=request.user,
@@ -183,7 +240,7 @@ class CredentialDetailView(APIView):
     @extend_schema(
         parameters=[WORKSPACE_ID, NAME],
         request=CredentialUpdateSerializer,
-        responses={200: CredentialSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={200: CredentialSerializer, **errors(409)},
         description="Replace the value (required) and config; `name` renames.",
     )
     def put(self, request: Request, workspace_id: int, name: str) -> Response:
@@ -192,7 +249,7 @@ class CredentialDetailView(APIView):
     @extend_schema(
         parameters=[WORKSPACE_ID, NAME],
         request=CredentialUpdateSerializer,
-        responses={200: CredentialSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={200: CredentialSerializer, **errors(409)},
         description="Change any of name, value, config.",
     )
     def patch(self, request: Request, workspace_id: int, name: str) -> Response:
@@ -200,7 +257,7 @@ class CredentialDetailView(APIView):
 
     @extend_schema(
         parameters=[WORKSPACE_ID, NAME],
-        responses={204: None, 403: ErrorSerializer, 404: ErrorSerializer},
+        responses={204: None},
     )
     def delete(self, request: Request, workspace_id: int, name: str) -> Response:
         credential = self._editable(request, workspace_id, name)

@@ -24,11 +24,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from editor.api_schema import errors
 from editor.audit import record
 from editor.authentication import digest, new_secret, via_of
 from editor.errors import Conflict, NotFound, OperationError
 from editor.members import member_workspace, require_owner
 from editor.models import Invitation, Membership, Role, Workspace
+from editor.strict_fields import StrictCharField, StrictEmailField, StrictIntegerField
 
 DEFAULT_DAYS = 7
 MAX_DAYS = 30
@@ -166,15 +168,13 @@ class NewInvitationSerializer(InvitationSerializer):
 
 
 class InvitationCreateSerializer(serializers.Serializer[Any]):
-    email = serializers.EmailField()
+    email = StrictEmailField()
     role = serializers.ChoiceField(choices=Role.choices, default=Role.EDITOR)
-    expires_in_days = serializers.IntegerField(
-        min_value=1, max_value=MAX_DAYS, default=DEFAULT_DAYS
-    )
+    expires_in_days = StrictIntegerField(min_value=1, max_value=MAX_DAYS, default=DEFAULT_DAYS)
 
 
 class AcceptSerializer(serializers.Serializer[Any]):
-    token = serializers.CharField(max_length=200, help_text="The secret from the invitation link")
+    token = StrictCharField(max_length=200, help_text="The secret from the invitation link")
 
 
 class AcceptedSerializer(serializers.Serializer[Any]):
@@ -186,14 +186,16 @@ class AcceptedSerializer(serializers.Serializer[Any]):
 class InvitationListView(APIView):
     """A workspace's pending invitations (owners): list, and invite someone."""
 
-    @extend_schema(responses=InvitationSerializer(many=True))
+    @extend_schema(responses={200: InvitationSerializer(many=True), **errors(403)})
     def get(self, request: Request, workspace_id: int) -> Response:
         workspace = member_workspace(request.user, workspace_id)
         require_owner(request.user, workspace, "see invitations")
         invitations = pending(workspace).select_related("invited_by")
         return Response(InvitationSerializer(invitations, many=True).data)
 
-    @extend_schema(request=InvitationCreateSerializer, responses={201: NewInvitationSerializer})
+    @extend_schema(
+        request=InvitationCreateSerializer, responses={201: NewInvitationSerializer, **errors(409)}
+    )
     def post(self, request: Request, workspace_id: int) -> Response:
         """Invite by email with a role. The answer's ``url`` is the only time the link is shown;
         no email is sent, so pass it on yourself."""
@@ -228,7 +230,9 @@ class InvitationDetailView(APIView):
 class AcceptView(APIView):
     """Join a workspace with an invitation's secret token, as the signed-in user."""
 
-    @extend_schema(request=AcceptSerializer, responses={201: AcceptedSerializer})
+    @extend_schema(
+        request=AcceptSerializer, responses={201: AcceptedSerializer, **errors(404, 409, 410)}
+    )
     def post(self, request: Request) -> Response:
         body = AcceptSerializer(data=request.data)
         body.is_valid(raise_exception=True)

@@ -24,10 +24,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor.access import role_in, workspaces_of
+from editor.api_schema import errors, patch_requires_one_of
 from editor.audit import record
 from editor.errors import Conflict, Forbidden, NotFound
 from editor.models import Membership, Role, Workspace
 from editor.serializers import WorkspaceSerializer
+from editor.strict_fields import StrictCharField
 from editor.tokens import via_of
 from editor.views import WorkspaceViewSet
 
@@ -188,12 +190,21 @@ def remove_member(workspace: Workspace, user_id: int, *, actor: Any, via: str = 
 
 
 class WorkspaceWriteSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
             raise serializers.ValidationError("give the workspace a name")
         return value.strip()
+
+
+class RoleChangeSerializer(serializers.Serializer[Any]):
+    role = serializers.ChoiceField(choices=Role.choices)
+
+
+# A PATCH of a workspace renames it, of a member changes their role: it must say to what.
+patch_requires_one_of(WorkspaceWriteSerializer, "name")
+patch_requires_one_of(RoleChangeSerializer, "role")
 
 
 class TeamWorkspaceViewSet(
@@ -256,10 +267,6 @@ class MemberSerializer(serializers.ModelSerializer[Membership]):
         return request is not None and membership.user_id == request.user.pk
 
 
-class RoleChangeSerializer(serializers.Serializer[Any]):
-    role = serializers.ChoiceField(choices=Role.choices)
-
-
 class MemberListView(APIView):
     """Who is in the workspace, with their roles (any member may look)."""
 
@@ -274,7 +281,7 @@ class MemberListView(APIView):
 class MemberDetailView(APIView):
     """Change a member's role, or remove them (owners); a member may remove themself (leave)."""
 
-    @extend_schema(request=RoleChangeSerializer, responses={200: MemberSerializer})
+    @extend_schema(request=RoleChangeSerializer, responses={200: MemberSerializer, **errors(409)})
     def patch(self, request: Request, workspace_id: int, user_id: int) -> Response:
         workspace = member_workspace(request.user, workspace_id)
         require_owner(request.user, workspace, "change roles")
@@ -289,7 +296,7 @@ class MemberDetailView(APIView):
         )
         return Response(MemberSerializer(membership, context={"request": request}).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **errors(409)})
     def delete(self, request: Request, workspace_id: int, user_id: int) -> Response:
         workspace = member_workspace(request.user, workspace_id)
         if request.user.pk != user_id:  # anyone may leave; removing others takes owner

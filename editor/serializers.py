@@ -13,17 +13,25 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from editor.access import allowed, role_in
+from editor.api_schema import patch_requires_one_of
+from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
-from editor.operations import EXPORT_FORMAT
+from editor.operations import EXPORT_FORMAT, MAX_GRAPH_DEPTH
+from editor.strict_fields import StrictCharField, StrictIntegerField
+from runtime.graph import MAX_EDGES, MAX_NODES
 
 
 @extend_schema_field(
     {
         "type": "object",
-        "description": 'A graph: {"nodes": [...], "edges": [...]} (see the README, graph format)',
+        "description": (
+            'A graph: {"nodes": [...], "edges": [...]} (see the README, graph format); '
+            f"no deeper than {MAX_GRAPH_DEPTH} levels, no NUL character anywhere"
+        ),
+        "required": ["nodes"],
         "properties": {
-            "nodes": {"type": "array", "items": {"type": "object"}},
-            "edges": {"type": "array", "items": {"type": "object"}},
+            "nodes": {"type": "array", "items": {"type": "object"}, "maxItems": MAX_NODES},
+            "edges": {"type": "array", "items": {"type": "object"}, "maxItems": MAX_EDGES},
         },
     }
 )
@@ -121,41 +129,58 @@ class WorkflowSerializer(WorkflowSummarySerializer):
 
 @extend_schema_field(OpenApiTypes.INT)
 class WorkspaceChoiceField(serializers.PrimaryKeyRelatedField):
-    """A workspace id, looked up among the requesting user's workspaces only."""
+    """A workspace id, looked up among the requesting user's workspaces only.
+
+    An id of no workspace of yours answers 404, as the same id in a URL does: the request is
+    well formed, the workspace is just not there for you."""
 
     def get_queryset(self) -> Any:
         from editor.access import workspaces_of
 
         return workspaces_of(self.context["request"].user)
 
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError("Not a valid integer.", code="invalid")
+        # Out of the id column's range is no workspace either (and must not reach the query).
+        found = self.get_queryset().filter(pk=data).first() if 0 < data < 2**63 else None
+        if found is None:
+            message = "no such workspace of yours"
+            raise NotFound(message, fields={self.field_name: [message]})
+        return found
+
 
 class WorkflowCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200)
+    description = StrictCharField(required=False, allow_blank=True, default="")
     workspace = WorkspaceChoiceField(
         required=False, default=None, help_text="Defaults to your own workspace"
     )
     graph = GraphField(required=False, default=None, help_text="Defaults to an empty graph")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
 
 
 class WorkflowUpdateSerializer(serializers.Serializer):
     """PUT saves a graph (``graph`` required); PATCH may also only rename."""
 
-    name = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    name = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
     graph = GraphField(required=True)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    base_version = serializers.IntegerField(
+    note = StrictCharField(required=False, allow_blank=True, default="", max_length=200)
+    base_version = StrictIntegerField(
         required=False,
         min_value=0,
         help_text="The version this edit started from; a save on top of a newer one answers 409",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if self.partial and not attrs.keys() & {"name", "description", "graph"}:
+        if self.partial and not attrs.keys() & PATCH_NEEDS_ONE_OF:
             raise serializers.ValidationError("send at least one of name, description, graph")
         return attrs
+
+
+PATCH_NEEDS_ONE_OF = ("name", "description", "graph")
+patch_requires_one_of(WorkflowUpdateSerializer, *PATCH_NEEDS_ONE_OF)
 
 
 class ValidateRequestSerializer(serializers.Serializer):
@@ -170,16 +195,16 @@ class ValidateResponseSerializer(serializers.Serializer):
 
 
 class DuplicateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200, required=False)
+    name = StrictCharField(max_length=200, required=False)
 
 
 class ImportSerializer(serializers.Serializer):
     """The file ``export`` gives, or just ``{"name", "graph"}``."""
 
     format = serializers.ChoiceField(choices=[EXPORT_FORMAT], required=False)
-    format_version = serializers.IntegerField(min_value=1, max_value=1, required=False)
-    name = serializers.CharField(max_length=200, required=False, default="Imported workflow")
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    format_version = StrictIntegerField(min_value=1, max_value=1, required=False)
+    name = StrictCharField(max_length=200, required=False, default="Imported workflow")
+    description = StrictCharField(required=False, allow_blank=True, default="")
     graph = GraphField()
     workspace = WorkspaceChoiceField(
         required=False, default=None, help_text="Defaults to your own workspace"
@@ -196,7 +221,7 @@ class ExampleSerializer(serializers.Serializer):
 
 
 class ExampleImportSerializer(serializers.Serializer):
-    name = serializers.CharField(
+    name = StrictCharField(
         max_length=200, required=False, help_text="Defaults to the example's title"
     )
     workspace = WorkspaceChoiceField(

@@ -21,6 +21,7 @@ from editor.audit import record
 from editor.authentication import TOKEN_KIND, new_secret, via_of
 from editor.errors import Forbidden, NotFound
 from editor.models import ApiToken
+from editor.strict_fields import StrictCharField, StrictIntegerField
 
 MAX_TOKENS_PER_USER = 50
 
@@ -81,8 +82,8 @@ class NewTokenSerializer(TokenSerializer):
 
 
 class TokenCreateSerializer(serializers.Serializer[Any]):
-    name = serializers.CharField(max_length=100)
-    expires_in_days = serializers.IntegerField(
+    name = StrictCharField(max_length=100)
+    expires_in_days = StrictIntegerField(
         min_value=1,
         max_value=3650,
         required=False,

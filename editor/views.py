@@ -19,12 +19,12 @@ from rest_framework.views import APIView
 
 from editor import catalogue, examples, operations
 from editor.access import require, workflows_of, workspaces_of
+from editor.api_schema import QUERY_ID_SCHEMA, errors, query_id
 from editor.authentication import via_of
 from editor.errors import NotFound
 from editor.models import Workflow, WorkflowVersion, Workspace
 from editor.serializers import (
     DuplicateSerializer,
-    ErrorSerializer,
     ExampleImportSerializer,
     ExampleSerializer,
     ExportSerializer,
@@ -39,15 +39,18 @@ from editor.serializers import (
     WorkflowUpdateSerializer,
     WorkspaceSerializer,
 )
+from editor.strict_fields import StrictFloatField, StrictIntegerField, StrictRegexField
 from runtime.nodes.registry import default_registry
 
-ERRORS: dict[int, Any] = {400: ErrorSerializer, 404: ErrorSerializer}
 NUMBER = OpenApiParameter("number", int, OpenApiParameter.PATH, description="Version number")
 EXAMPLE_NAME = OpenApiParameter(
     "name", str, OpenApiParameter.PATH, description="An example's name, e.g. research"
 )
 WORKSPACE_FILTER = OpenApiParameter(
-    "workspace", int, OpenApiParameter.QUERY, description="Only this workspace's workflows"
+    "workspace",
+    QUERY_ID_SCHEMA,
+    OpenApiParameter.QUERY,
+    description="Only this workspace's workflows",
 )
 
 
@@ -55,21 +58,21 @@ WORKSPACE_FILTER = OpenApiParameter(
     list=extend_schema(
         parameters=[WORKSPACE_FILTER], responses=WorkflowSummarySerializer(many=True)
     ),
-    retrieve=extend_schema(responses={200: WorkflowSerializer, 404: ErrorSerializer}),
+    retrieve=extend_schema(responses=WorkflowSerializer),
     create=extend_schema(
-        request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **ERRORS}
+        request=WorkflowCreateSerializer, responses={201: WorkflowSerializer, **errors(404)}
     ),
     update=extend_schema(
         request=WorkflowUpdateSerializer,
-        responses={200: WorkflowSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={200: WorkflowSerializer, **errors(409)},
         description="Save the graph as a new version (and rename if name/description are sent).",
     ),
     partial_update=extend_schema(
         request=WorkflowUpdateSerializer,
-        responses={200: WorkflowSerializer, 409: ErrorSerializer, **ERRORS},
+        responses={200: WorkflowSerializer, **errors(409)},
         description="With `graph`: save a new version. Without: rename or re-describe only.",
     ),
-    destroy=extend_schema(responses={204: None, 404: ErrorSerializer, 409: ErrorSerializer}),
+    destroy=extend_schema(responses={204: None, **errors(409)}),
 )
 class WorkflowViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Workflow]
@@ -86,11 +89,12 @@ class WorkflowViewSet(
         if self.action == "list":
             # Graphs can be large; a list shows only names and validity.
             workflows = workflows.defer("current_version__graph")
-            workspace = self.request.query_params.get("workspace")
-            if workspace is not None:
-                if not workspace.isdigit() or len(workspace) > 18:
+            raw = self.request.query_params.get("workspace")
+            if raw is not None:
+                workspace = query_id(raw)
+                if workspace is None:
                     raise serializers.ValidationError({"workspace": ["a workspace id is a number"]})
-                workflows = workflows.filter(workspace_id=int(workspace))
+                workflows = workflows.filter(workspace_id=workspace)
         return workflows
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
@@ -166,7 +170,7 @@ class WorkflowViewSet(
         page = self.paginate_queryset(versions.order_by("-number"))
         return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
 
-    @extend_schema(parameters=[NUMBER], responses={200: VersionSerializer, 404: ErrorSerializer})
+    @extend_schema(parameters=[NUMBER], responses=VersionSerializer)
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
     def version(self, request: Request, pk: str | None = None, number: str = "") -> Response:
         return Response(VersionSerializer(self._version(number)).data)
@@ -174,7 +178,7 @@ class WorkflowViewSet(
     @extend_schema(
         request=None,
         parameters=[NUMBER],
-        responses={200: WorkflowSerializer, 404: ErrorSerializer},
+        responses=WorkflowSerializer,
         description="Save a new version with this version's graph.",
     )
     @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/restore")
@@ -186,7 +190,7 @@ class WorkflowViewSet(
 
     # -- whole-workflow actions --------------------------------------------------------------------
 
-    @extend_schema(request=DuplicateSerializer, responses={201: WorkflowSerializer, **ERRORS})
+    @extend_schema(request=DuplicateSerializer, responses={201: WorkflowSerializer})
     @action(detail=True, methods=["post"])
     def duplicate(self, request: Request, pk: str | None = None) -> Response:
         workflow = self._editable()  # the copy goes into the same workspace
@@ -198,7 +202,7 @@ class WorkflowViewSet(
 
     @extend_schema(
         request=ValidateRequestSerializer,
-        responses={200: ValidateResponseSerializer, **ERRORS},
+        responses=ValidateResponseSerializer,
         description="Check the posted graph, or the current one if none is posted. Never saves.",
     )
     @action(detail=True, methods=["post"])
@@ -211,7 +215,7 @@ class WorkflowViewSet(
             issues = workflow.current_version.issues if workflow.current_version else []
         return Response({"valid": not issues, "errors": issues})
 
-    @extend_schema(responses={200: ExportSerializer, 404: ErrorSerializer})
+    @extend_schema(responses=ExportSerializer)
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
     def export(self, request: Request, pk: str | None = None) -> Response:
         workflow = self.get_object()
@@ -221,7 +225,7 @@ class WorkflowViewSet(
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    @extend_schema(request=ImportSerializer, responses={201: WorkflowSerializer, **ERRORS})
+    @extend_schema(request=ImportSerializer, responses={201: WorkflowSerializer, **errors(404)})
     @action(detail=False, methods=["post"], url_path="import")
     def import_(self, request: Request) -> Response:
         data = self._input(ImportSerializer)
@@ -282,7 +286,7 @@ class ExampleImportView(APIView):
     @extend_schema(
         request=ExampleImportSerializer,
         parameters=[EXAMPLE_NAME],
-        responses={201: WorkflowSerializer, **ERRORS},
+        responses={201: WorkflowSerializer},
     )
     def post(self, request: Request, name: str) -> Response:
         serializer = ExampleImportSerializer(data=request.data, context={"request": request})
@@ -307,22 +311,22 @@ MODEL_ID = r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.:\-/]+$"
 
 
 class ModelPriceSerializer(serializers.Serializer):
-    model = serializers.RegexField(
+    model = StrictRegexField(
         MODEL_ID, max_length=200, help_text="provider/model, e.g. openai/gpt-4o-mini"
     )
-    input_price = serializers.FloatField(min_value=0, help_text="USD per million input tokens")
-    output_price = serializers.FloatField(min_value=0, help_text="USD per million output tokens")
-    context = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    input_price = StrictFloatField(min_value=0, help_text="USD per million input tokens")
+    output_price = StrictFloatField(min_value=0, help_text="USD per million output tokens")
+    context = StrictIntegerField(min_value=1, required=False, allow_null=True)
     source = serializers.CharField(read_only=True)
     builtin = serializers.BooleanField(read_only=True)
 
 
 class ModelResetSerializer(serializers.Serializer):
-    model = serializers.RegexField(MODEL_ID, max_length=200)
+    model = StrictRegexField(MODEL_ID, max_length=200)
 
 
 WORKSPACE_PARAM = OpenApiParameter(
-    "workspace", int, description="a workspace of yours (default: your own)"
+    "workspace", QUERY_ID_SCHEMA, description="a workspace of yours (default: your own)"
 )
 
 
@@ -330,10 +334,10 @@ def _workspace_of(request: Request) -> Workspace:
     raw = request.query_params.get("workspace")
     if raw is None:
         return operations.default_workspace(request.user)
-    try:
-        return workspaces_of(request.user).get(pk=int(raw))
-    except (ValueError, Workspace.DoesNotExist):
-        raise NotFound("no such workspace of yours") from None
+    found = workspaces_of(request.user).filter(pk=query_id(raw)).first() if query_id(raw) else None
+    if found is None:
+        raise NotFound("no such workspace of yours")
+    return found
 
 
 class ModelCatalogueView(APIView):
@@ -342,14 +346,17 @@ class ModelCatalogueView(APIView):
     Costs of runs in the workspace are computed from it; the canvas's model picker lists it.
     """
 
-    @extend_schema(parameters=[WORKSPACE_PARAM], responses=ModelPriceSerializer(many=True))
+    @extend_schema(
+        parameters=[WORKSPACE_PARAM],
+        responses={200: ModelPriceSerializer(many=True), **errors(404)},
+    )
     def get(self, request: Request) -> Response:
         return Response(catalogue.catalogue(_workspace_of(request)))
 
     @extend_schema(
         parameters=[WORKSPACE_PARAM],
         request=ModelPriceSerializer,
-        responses={200: ModelPriceSerializer(many=True), **ERRORS},
+        responses={200: ModelPriceSerializer(many=True), **errors(404)},
     )
     def post(self, request: Request) -> Response:
         """Set a model's price in the workspace (adds the model if the catalogue lacks it)."""
@@ -374,7 +381,7 @@ class ModelResetView(APIView):
     @extend_schema(
         parameters=[WORKSPACE_PARAM],
         request=ModelResetSerializer,
-        responses={200: ModelPriceSerializer(many=True), **ERRORS},
+        responses={200: ModelPriceSerializer(many=True), **errors(404)},
     )
     def post(self, request: Request) -> Response:
         """Drop the workspace's own price for a model (back to the built-in one, if any)."""

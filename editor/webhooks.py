@@ -30,6 +30,7 @@ from editor.audit import record
 from editor.authentication import digest, new_secret, via_of
 from editor.errors import NotFound, OperationError
 from editor.models import WebhookTrigger, Workflow
+from editor.strict_fields import StrictBooleanField, StrictIntegerField
 
 HOOK_KIND = "whk_"
 MAX_RATE_PER_MINUTE = 10_000
@@ -174,6 +175,10 @@ def delete_webhook(workflow: Workflow, *, user: Any, via: str = "session") -> No
 
 class WebhookSerializer(serializers.ModelSerializer[WebhookTrigger]):
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    enabled = StrictBooleanField(required=False)
+    rate_limit_per_minute = StrictIntegerField(
+        min_value=1, max_value=MAX_RATE_PER_MINUTE, required=False
+    )
 
     class Meta:
         model = WebhookTrigger
@@ -186,9 +191,6 @@ class WebhookSerializer(serializers.ModelSerializer[WebhookTrigger]):
             "last_triggered_at",
         ]
         read_only_fields = ["prefix", "created_by", "created_at", "last_triggered_at"]
-        extra_kwargs = {
-            "rate_limit_per_minute": {"min_value": 1, "max_value": MAX_RATE_PER_MINUTE},
-        }
 
 
 class NewWebhookSerializer(WebhookSerializer):
@@ -199,7 +201,7 @@ class NewWebhookSerializer(WebhookSerializer):
 
 
 class WebhookCreateSerializer(serializers.Serializer[Any]):
-    rate_limit_per_minute = serializers.IntegerField(
+    rate_limit_per_minute = StrictIntegerField(
         min_value=1, max_value=MAX_RATE_PER_MINUTE, required=False
     )
 

@@ -3,9 +3,11 @@ decide). Views only call operations (:mod:`orchestrator.runs`, :mod:`orchestrato
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -14,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor.access import require, workflows_of
+from editor.api_schema import errors
 from editor.authentication import via_of
 from editor.errors import OperationError
 from editor.models import Membership
@@ -30,11 +33,14 @@ from orchestrator.serializers import (
 )
 
 EVENTS_PAGE = 1000
+# How ?mine= may be spelled: a boolean as OpenAPI writes it, or 1/0 as the inbox sends it.
+MINE_SPELLINGS = {"", "0", "1", "false", "true"}
 
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
-    str,
+    # Printable ASCII with at least one character that is not a space (runs._checked_key).
+    {"type": "string", "maxLength": runs.MAX_KEY_CHARS, "pattern": "^[ -~]*[!-~][ -~]*$"},
     OpenApiParameter.HEADER,
     required=False,
     description=(
@@ -44,6 +50,17 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "second run; the same key with another workflow, input or budget is refused (409)."
     ),
 )
+
+
+def check_uuid_param(request: Request, name: str, message: str) -> None:
+    """A query parameter that is an id, if present, must be one (present and empty is not)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return
+    try:
+        uuid.UUID(raw)
+    except ValueError:
+        raise OperationError(message, fields={name: ["not a valid id"]}) from None
 
 
 def started(data: Any, status_code: int, replayed: bool) -> Response:
@@ -60,7 +77,7 @@ class StartRunView(APIView):
     @extend_schema(
         request=StartRunSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: RunSummarySerializer},
+        responses={201: RunSummarySerializer, **errors(409)},
     )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = get_object_or_404(workflows_of(request.user), pk=workflow_id)
@@ -93,17 +110,15 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def get_serializer_class(self) -> Any:
         return RunSerializer if self.action == "retrieve" else RunSummarySerializer
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "workflow", OpenApiTypes.UUID, description="only the runs of this workflow"
+            )
+        ]
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        workflow = request.query_params.get("workflow")
-        if workflow:
-            import uuid
-
-            try:
-                uuid.UUID(workflow)
-            except ValueError:
-                raise OperationError(
-                    "workflow must be a workflow id", fields={"workflow": ["not a valid id"]}
-                ) from None
+        check_uuid_param(request, "workflow", "workflow must be a workflow id")
         return super().list(request, *args, **kwargs)
 
     @extend_schema(
@@ -136,7 +151,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             {"events": data, "last_seq": run.last_seq, "more": len(data) == EVENTS_PAGE}
         )
 
-    @extend_schema(request=None, responses={202: RunSummarySerializer})
+    @extend_schema(request=None, responses={202: RunSummarySerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         run = self.get_object()
@@ -183,28 +198,28 @@ class ApprovalViewSet(
     @extend_schema(
         parameters=[
             OpenApiParameter("status", str, enum=list(APPROVAL_STATUSES)),
-            OpenApiParameter("mine", bool, description="only those I may decide now"),
-            OpenApiParameter("run", str, description="only the approvals of this run"),
+            OpenApiParameter(
+                "mine", bool, description="only those I may decide now (`1` also means true)"
+            ),
+            OpenApiParameter(
+                "run", OpenApiTypes.UUID, description="only the approvals of this run"
+            ),
         ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         wanted = request.query_params.get("status")
-        if wanted and wanted not in APPROVAL_STATUSES:
+        if wanted is not None and wanted not in APPROVAL_STATUSES:
             raise OperationError(
                 f"status must be one of {', '.join(APPROVAL_STATUSES)}",
                 fields={"status": ["not a status"]},
             )
-        run = request.query_params.get("run")
-        if run:
-            import uuid
-
-            try:
-                uuid.UUID(run)
-            except ValueError:
-                raise OperationError(
-                    "run must be a run id", fields={"run": ["not a valid id"]}
-                ) from None
-        if request.query_params.get("mine") not in (None, "", "0", "false"):
+        check_uuid_param(request, "run", "run must be a run id")
+        mine = request.query_params.get("mine", "")
+        if mine not in MINE_SPELLINGS:
+            raise OperationError(
+                "mine must be true or false (or 1 or 0)", fields={"mine": ["not a boolean"]}
+            )
+        if mine in ("1", "true"):
             context = self.get_serializer_context()
             roles, username = context.get("roles", {}), context.get("username", "")
             mine = [
@@ -217,7 +232,7 @@ class ApprovalViewSet(
             return self.get_paginated_response(data) if page is not None else Response(data)
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request=DecideSerializer, responses={200: ApprovalSerializer})
+    @extend_schema(request=DecideSerializer, responses={200: ApprovalSerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def decide(self, request: Request, pk: str | None = None) -> Response:
         approval = self.get_object()  # 404 outside my workspaces

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from editor import webhooks
 from editor.access import PERMISSIONS, role_in
+from editor.api_schema import errors
 from editor.errors import Forbidden, NotFound, OperationError
 from editor.models import WebhookTrigger
 from orchestrator import runs
@@ -58,7 +59,8 @@ class HookView(APIView):
         responses={
             202: inline_serializer(
                 "HookStarted", {"run": serializers.UUIDField(), "url": serializers.URLField()}
-            )
+            ),
+            **errors(403, 404, 409, 429),
         },
         description="Start a run with the posted JSON as input (see the README, webhooks).",
     )

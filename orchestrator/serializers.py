@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from editor.strict_fields import StrictCharField, StrictFloatField, StrictIntegerField
 from orchestrator.models import Event, Run, Step
 
 
@@ -14,9 +15,9 @@ class BudgetSerializer(serializers.Serializer[Any]):
     """Limits for one run. Past 80% of a limit tiered nodes use the cheap tier; past it the run
     stops with ``budget_exceeded``."""
 
-    max_tokens = serializers.IntegerField(required=False, min_value=1, allow_null=True)
-    max_cost = serializers.FloatField(required=False, min_value=0, allow_null=True)
-    downgrade_at = serializers.FloatField(required=False, min_value=0, max_value=1)
+    max_tokens = StrictIntegerField(required=False, min_value=1, allow_null=True)
+    max_cost = StrictFloatField(required=False, min_value=0, allow_null=True)
+    downgrade_at = StrictFloatField(required=False, min_value=0, max_value=1)
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -212,7 +213,7 @@ class ApprovalSerializer(serializers.Serializer[Any]):
 
 class DecideSerializer(serializers.Serializer[Any]):
     decision = serializers.ChoiceField(choices=["approve", "reject"])
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=10000)
+    comment = StrictCharField(required=False, allow_blank=True, default="", max_length=10000)
     output = serializers.JSONField(
         required=False, allow_null=True, default=None, help_text="the edited data (if editable)"
     )

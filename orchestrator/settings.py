@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "editor.api_errors.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "editor.api_schema.ApiSchema",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -279,7 +279,9 @@ SPECTACULAR_SETTINGS = {
         "Authenticate with a session (browser) or `Authorization: Token <secret>` "
         "(a personal API token, made under /settings/tokens). "
         'Every 4xx answer has the body `{"error": {"code", "message", "fields"?}}`, and so '
-        "has the 503 (with `Retry-After`) of a database too busy to take the request."
+        "has the 503 (with `Retry-After`) of a database too busy to take the request. "
+        "No string in a request may hold a NUL character (`\\u0000`): PostgreSQL cannot "
+        "store one, so such a request is refused with 400."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -291,5 +293,10 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "StatusEnum": "runtime.events.RUN_STATUSES",
         "ApprovalStatusEnum": "orchestrator.models.APPROVAL_STATUSES",
+        # A credential's kind, and the kinds of each shape a new credential's body takes.
+        "CredentialKindEnum": "editor.models.CredentialKind",
+        "LlmCredentialKindEnum": "editor.credentials.LLM_KIND_VALUES",
+        "BearerCredentialKindEnum": ["http_bearer"],
+        "HeaderCredentialKindEnum": ["http_header"],
     },
 }

@@ -69,9 +69,13 @@ def test_malformed_json_is_400(alice_client: APIClient, body: str) -> None:
         ({"name": ""}, "name"),
         ({"name": "x" * 201}, "name"),
         ({"name": "nul\x00"}, "name"),
+        ({"name": 0}, "name"),
+        ({"name": True}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "ok", "description": 5}, "description"),
         ({"name": "ok", "workspace": "one"}, "workspace"),
-        ({"name": "ok", "workspace": 10**30}, "workspace"),
-        ({"name": "ok", "workspace": 987654}, "workspace"),
+        ({"name": "ok", "workspace": "1"}, "workspace"),
+        ({"name": "ok", "workspace": 1.5}, "workspace"),
         ({"name": "ok", "note": "n" * 201}, "note"),
     ],
 )
@@ -82,6 +86,15 @@ def test_wrong_types_are_field_errors(
     error = error_of(response, 400)
     assert error["code"] == "invalid"
     assert list(error["fields"]) == [field]
+
+
+@pytest.mark.parametrize("workspace", [10**30, 987654, 0, -3])
+def test_a_workspace_that_is_not_yours_is_404(alice_client: APIClient, workspace: int) -> None:
+    # Well formed, but no workspace of yours: the same 404 as the id in a URL gets.
+    payload = {"name": "ok", "workspace": workspace}
+    response = alice_client.post("/api/workflows/", payload, format="json")
+    error = error_of(response, 404)
+    assert list(error["fields"]) == ["workspace"]
 
 
 @pytest.mark.parametrize("body", [[1, 2], "a string", 42, None])

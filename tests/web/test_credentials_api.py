@@ -175,7 +175,8 @@ def test_put_needs_a_value_and_a_kind_never_changes(
     kind = alice_client.patch(
         url(alice_workspace, "openai-prod"), {"kind": "anthropic"}, format="json"
     )
-    assert kind.status_code == 400
+    # The body is well formed; the credential's kind is what it conflicts with.
+    assert kind.status_code == 409
     assert "kind" in kind.json()["error"]["fields"]
 
 

@@ -150,9 +150,9 @@ def test_an_import_into_someone_elses_workspace_is_refused(
     response = charlie_client.post(
         "/api/examples/research/import/", {"workspace": alice_workspace.id}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 404  # not his to see, as with the id in a URL
     error = error_of(response)
-    assert error["code"] == "invalid"
+    assert error["code"] == "not_found"
     assert "workspace" in error["fields"]
     assert Workflow.objects.count() == 0
 

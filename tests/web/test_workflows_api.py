@@ -93,9 +93,9 @@ def test_it_refuses_to_create_in_someone_elses_workspace(
     response = charlie_client.post(
         "/api/workflows/", {"name": "Intrusion", "workspace": alice_workspace.id}, format="json"
     )
-    assert response.status_code == 400
+    assert response.status_code == 404  # not his to see, as with the id in a URL
     error = response.json()["error"]
-    assert error["code"] == "invalid"
+    assert error["code"] == "not_found"
     assert list(error["fields"]) == ["workspace"]
     assert not Workflow.objects.filter(name="Intrusion").exists()
 
