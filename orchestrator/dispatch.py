@@ -14,11 +14,19 @@ from orchestrator.celery import app
 
 EXECUTE_STEP = "orchestrator.tasks.execute_step"
 
+# Celery's Redis transport serves a lower priority number first. Work already under way goes
+# before new work: a step re-queued from a dead worker or re-sent after a lost message, and the
+# sweeper (sent by beat with no priority, which the transport counts as 0), are not left behind
+# a backlog of new steps; new steps keep their order among themselves.
+NEW_WORK = 3
+RESUMED_WORK = 0
+
 log = logging.getLogger(__name__)
 
 
-def send_new(run_id: Any, queued: list[tuple[int, float, bool]]) -> None:
-    """Send the tasks of steps just made runnable: (step id, countdown seconds, pure node).
+def send_new(run_id: Any, queued: list[tuple[int, float, bool]], *, resumed: bool = False) -> None:
+    """Send the tasks of steps just made runnable: (step id, countdown seconds, pure node);
+    ``resumed``: steps whose work was under way (see RESUMED_WORK).
 
     The run id and whether the node is pure travel with the step id, so the task starts
     without a query to look them up."""
@@ -27,6 +35,7 @@ def send_new(run_id: Any, queued: list[tuple[int, float, bool]]) -> None:
             (step_id,),
             {"run_id": str(run_id), "pure": pure},
             countdown=countdown if countdown > 0 else None,
+            priority=RESUMED_WORK if resumed else NEW_WORK,
         )
         if not sent:
             _unsent(len(queued) - index)
@@ -37,7 +46,7 @@ def resend(step_ids: list[int]) -> None:
     """Send tasks for steps by id alone (the task looks up their run). A duplicate message is
     harmless: only one claim of a step can succeed."""
     for index, step_id in enumerate(step_ids):
-        if not _send((step_id,), {}, countdown=None):
+        if not _send((step_id,), {}, countdown=None, priority=RESUMED_WORK):
             _unsent(len(step_ids) - index)
             return
 
@@ -49,10 +58,18 @@ def resend(step_ids: list[int]) -> None:
 RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
-def _send(args: tuple[Any, ...], kwargs: dict[str, Any], countdown: float | None) -> bool:
+def _send(
+    args: tuple[Any, ...], kwargs: dict[str, Any], countdown: float | None, priority: int
+) -> bool:
     try:
         app.send_task(
-            EXECUTE_STEP, args, kwargs, countdown=countdown, retry=True, retry_policy=RETRY_POLICY
+            EXECUTE_STEP,
+            args,
+            kwargs,
+            countdown=countdown,
+            priority=priority,
+            retry=True,
+            retry_policy=RETRY_POLICY,
         )
     except Exception:  # the broker is unreachable (kombu and redis raise several kinds)
         log.warning("could not reach the broker to send step %s", args[0], exc_info=True)

@@ -58,5 +58,6 @@ def requeue_running(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bo
             return False
         step = Step.objects.get(pk=step_id)
         txn.emit("step.queued", step, {"reason": reason, "attempt": step.attempt})
+        txn.resumed = True
         txn.queue(step)
         return True

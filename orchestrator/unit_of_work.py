@@ -59,6 +59,8 @@ class RunTransaction:
         self.unsaved: list[Step] = []
         self.finished: dict[str, Step] = {}  # top-level steps finished here, by node id
         self._new = new  # a run made by this transaction: inserted at the end, nothing to lock
+        # The steps queued here continue work under way (a dead worker's): they go first.
+        self.resumed = False
         # A new run's transaction takes no savepoint inside a caller's: it refuses nothing, and
         # a failed write rolls the caller's transaction back with it.
         self._atomic = transaction.atomic(savepoint=new is None)
@@ -116,7 +118,8 @@ class RunTransaction:
             transaction.on_commit(lambda: publish_events(run_id, messages))
         if self.dispatch.queued:
             queued = [(step.pk, countdown, pure) for step, countdown, pure in self.dispatch.queued]
-            transaction.on_commit(lambda: send_new(self.run.pk, queued))
+            resumed = self.resumed
+            transaction.on_commit(lambda: send_new(self.run.pk, queued, resumed=resumed))
 
     def flush(self) -> None:
         """Insert the steps made here, as they are now, in one statement. Called before any
