@@ -7,8 +7,12 @@ how it travels.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
+
+import redis
+from django.conf import settings
 
 from orchestrator.celery import app
 
@@ -79,3 +83,51 @@ def _send(
 
 def _unsent(count: int) -> None:
     log.warning("%d step(s) not sent; the sweeper sends them once the broker answers again", count)
+
+
+# Celery's Redis transport keeps a queue's waiting messages in one list per priority step
+# ("celery", "celery\x06\x163", …) and those delivered but not yet acknowledged (acks_late: a
+# step running, or waiting for its countdown in a worker) in one hash.
+QUEUE = "celery"
+PRIORITY_SEPARATOR = "\x06\x16"
+PRIORITY_STEPS = (0, 3, 6, 9)
+UNACKED = "unacked"
+
+
+def messages_held() -> int | None:
+    """How many step messages the broker holds for the workers, waiting or delivered and not yet
+    acknowledged; None when it cannot tell (unreachable).
+
+    New steps wait in the lower-priority lists, counted whole. The first list also carries the
+    sweeper's own messages (and steps sent again, rarely many) and the unacknowledged hash the
+    message of the sweep asking this (a few of each), so those two are read and only step
+    messages counted."""
+    lower = [f"{QUEUE}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS[1:]]
+    try:
+        client = redis.Redis.from_url(
+            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=2
+        )
+        with client:
+            pipe = client.pipeline(transaction=False)
+            for key in lower:
+                pipe.llen(key)
+            pipe.lrange(QUEUE, 0, -1)
+            pipe.hvals(UNACKED)
+            *counts, first, unacked = pipe.execute()
+    except redis.RedisError:
+        return None
+    steps = sum(_is_step(raw) for raw in first) + sum(
+        _is_step(raw, wrapped=True) for raw in unacked
+    )
+    return sum(int(count) for count in counts) + steps
+
+
+def _is_step(raw: bytes, wrapped: bool = False) -> bool:
+    """Whether a stored message is a step's (the hash keeps [message, exchange, routing key])."""
+    try:
+        message = json.loads(raw)
+        if wrapped:
+            message = message[0]
+        return bool(message["headers"]["task"] == EXECUTE_STEP)
+    except (ValueError, KeyError, IndexError, TypeError):
+        return False

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from orchestrator.dispatch import resend
+from orchestrator.dispatch import messages_held, resend
 from orchestrator.models import Step
 from orchestrator.unit_of_work import FINISHED_RUN, RunTransaction
 
@@ -39,12 +39,26 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
         .values_list("pk", flat=True)[:500]
     )
     to_resend = list(stale)
+    if to_resend and not _messages_missing():
+        to_resend = []
     if to_resend:
         # Due again from now: a message that is only late (a busy queue) is duplicated once per
         # period, not at every sweep.
         Step.objects.filter(pk__in=to_resend, status="queued").update(due_at=now)
         resend(to_resend)
     return dispatched + to_resend
+
+
+def _messages_missing() -> bool:
+    """Whether the broker holds fewer messages than there are queued steps: only then can a
+    queued step have lost its message (Redis restarted empty, say). A step that is merely late
+    in a long queue still has its message there, and sending it again would put a duplicate of
+    every waiting step into the queue at every sweep."""
+    held = messages_held()
+    if held is None:
+        return True  # cannot tell: a duplicate is harmless, a lost step is not
+    queued = Step.objects.filter(status="queued", run__status__in=("running", "waiting")).count()
+    return held < queued
 
 
 def requeue_running(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bool:

@@ -8,14 +8,17 @@ body (:func:`orchestrator.execution.execute_step`).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import redis
 from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -372,8 +375,21 @@ def test_cancelling_a_waiting_run_cancels_its_steps_and_expires_its_approvals(
 # -- the sweeper -----------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def empty_broker(settings: Any) -> Iterator[redis.Redis]:
+    """A broker of the test's own (a Redis database emptied before and after): what it holds
+    decides whether a queued step's message can be lost."""
+    url = os.environ.get("SWEEP_TEST_BROKER_URL", "redis://127.0.0.1:6379/14")
+    settings.CELERY_BROKER_URL = url
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
 def test_a_queued_step_whose_message_was_lost_is_sent_again_once_per_period(
-    alice: User, alice_workspace: Workspace, settings: Any
+    alice: User, alice_workspace: Workspace, settings: Any, empty_broker: redis.Redis
 ) -> None:
     settings.STEP_RESEND_SECONDS = 5
     run = runs.start_run(
@@ -412,3 +428,18 @@ def test_the_sweeper_releases_a_step_whose_holder_on_this_machine_is_gone(
     Step.objects.filter(pk=writer.pk).update(worker=f"elsewhere:1:{gone.pid}")
     assert lost_workers.release_dead_local_holders() == []
     assert Step.objects.get(pk=writer.pk).status == "running"
+
+
+def test_a_late_step_whose_message_the_broker_still_holds_is_not_sent_again(
+    alice: User, alice_workspace: Workspace, settings: Any, empty_broker: redis.Redis
+) -> None:
+    settings.STEP_RESEND_SECONDS = 5
+    workflow = flow(alice, alice_workspace)
+    run = runs.start_run(workflow, {"topic": "owls"}, actor=alice, via="session")
+    Step.objects.filter(run=run).update(due_at=timezone.now() - timedelta(seconds=60))
+    # A long queue: the broker holds a message for every queued step (this one included).
+    empty_broker.lpush("celery\x06\x163", "a waiting message")
+    assert sweeper.requeue_lost_steps() == []
+    # Redis restarted empty: the message is gone, and the step is sent again.
+    empty_broker.flushdb()
+    assert sweeper.requeue_lost_steps() == [run.steps.get(key="brief").pk]
