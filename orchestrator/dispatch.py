@@ -86,48 +86,44 @@ def _unsent(count: int) -> None:
 
 
 # Celery's Redis transport keeps a queue's waiting messages in one list per priority step
-# ("celery", "celery\x06\x163", …) and those delivered but not yet acknowledged (acks_late: a
-# step running, or waiting for its countdown in a worker) in one hash.
+# ("celery", "celery\x06\x163", …), each a JSON envelope whose headers name the task and repr its
+# arguments.
 QUEUE = "celery"
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)
-UNACKED = "unacked"
+# Past this many waiting messages the queue is not read through (a sweep every few seconds must
+# stay cheap); a lost message then waits until the queue is shorter.
+MAX_READ = 20_000
 
 
-def messages_held() -> int | None:
-    """How many step messages the broker holds for the workers, waiting or delivered and not yet
-    acknowledged; None when it cannot tell (unreachable).
-
-    New steps wait in the lower-priority lists, counted whole. The first list also carries the
-    sweeper's own messages (and steps sent again, rarely many) and the unacknowledged hash the
-    message of the sweep asking this (a few of each), so those two are read and only step
-    messages counted."""
-    lower = [f"{QUEUE}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS[1:]]
+def waiting_steps() -> set[int] | None:
+    """The ids of the steps whose messages wait in the broker's queue; None when it cannot tell
+    (unreachable, or the queue is longer than MAX_READ)."""
+    keys = [QUEUE, *(f"{QUEUE}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS[1:])]
     try:
         client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=2
+            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=5
         )
         with client:
             pipe = client.pipeline(transaction=False)
-            for key in lower:
+            for key in keys:
                 pipe.llen(key)
-            pipe.lrange(QUEUE, 0, -1)
-            pipe.hvals(UNACKED)
-            *counts, first, unacked = pipe.execute()
+            if sum(int(n) for n in pipe.execute()) > MAX_READ:
+                return None
+            for key in keys:
+                pipe.lrange(key, 0, -1)
+            lists = pipe.execute()
     except redis.RedisError:
         return None
-    steps = sum(_is_step(raw) for raw in first) + sum(
-        _is_step(raw, wrapped=True) for raw in unacked
-    )
-    return sum(int(count) for count in counts) + steps
+    return {step for raw in (raw for items in lists for raw in items) if (step := _step_of(raw))}
 
 
-def _is_step(raw: bytes, wrapped: bool = False) -> bool:
-    """Whether a stored message is a step's (the hash keeps [message, exchange, routing key])."""
+def _step_of(raw: bytes) -> int | None:
+    """The step id a waiting message carries, if it is a step's message."""
     try:
-        message = json.loads(raw)
-        if wrapped:
-            message = message[0]
-        return bool(message["headers"]["task"] == EXECUTE_STEP)
-    except (ValueError, KeyError, IndexError, TypeError):
-        return False
+        headers = json.loads(raw)["headers"]
+        if headers["task"] != EXECUTE_STEP:
+            return None
+        return int(str(headers["argsrepr"]).strip("(),[] "))
+    except (ValueError, KeyError, TypeError):
+        return None

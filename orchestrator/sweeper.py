@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from orchestrator.dispatch import messages_held, resend
+from orchestrator.dispatch import resend, waiting_steps
 from orchestrator.models import Step
 from orchestrator.unit_of_work import FINISHED_RUN, RunTransaction
 
@@ -38,9 +38,7 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
         .exclude(pk__in=dispatched)
         .values_list("pk", flat=True)[:500]
     )
-    to_resend = list(stale)
-    if to_resend and not _messages_missing():
-        to_resend = []
+    to_resend = _without_messages(list(stale))
     if to_resend:
         # Due again from now: a message that is only late (a busy queue) is duplicated once per
         # period, not at every sweep.
@@ -49,16 +47,18 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
     return dispatched + to_resend
 
 
-def _messages_missing() -> bool:
-    """Whether the broker holds fewer messages than there are queued steps: only then can a
-    queued step have lost its message (Redis restarted empty, say). A step that is merely late
-    in a long queue still has its message there, and sending it again would put a duplicate of
-    every waiting step into the queue at every sweep."""
-    held = messages_held()
-    if held is None:
-        return True  # cannot tell: a duplicate is harmless, a lost step is not
-    queued = Step.objects.filter(status="queued", run__status__in=("running", "waiting")).count()
-    return held < queued
+def _without_messages(step_ids: list[int]) -> list[int]:
+    """The queued steps of ``step_ids`` that have no message waiting in the broker: their message
+    was lost (Redis restarted empty), or was never sent (a worker died before running the pure
+    steps it had made ready). A step merely late in a long queue is not sent twice. A message a
+    worker has taken but not started (it waits for a busy pool process) is not in the queue: such
+    a step gets one duplicate per STEP_RESEND_SECONDS, which its claim makes harmless."""
+    if not step_ids:
+        return []
+    waiting = waiting_steps()
+    if waiting is None:
+        return []  # unreachable (nothing could be sent) or too long to read: next sweep
+    return [step_id for step_id in step_ids if step_id not in waiting]
 
 
 def requeue_running(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bool:

@@ -8,6 +8,7 @@ body (:func:`orchestrator.execution.execute_step`).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -437,9 +438,11 @@ def test_a_late_step_whose_message_the_broker_still_holds_is_not_sent_again(
     workflow = flow(alice, alice_workspace)
     run = runs.start_run(workflow, {"topic": "owls"}, actor=alice, via="session")
     Step.objects.filter(run=run).update(due_at=timezone.now() - timedelta(seconds=60))
-    # A long queue: the broker holds a message for every queued step (this one included).
-    empty_broker.lpush("celery\x06\x163", "a waiting message")
+    # A long queue: the step's message waits in it.
+    brief = run.steps.get(key="brief")
+    waiting = {"headers": {"task": "orchestrator.tasks.execute_step", "argsrepr": f"({brief.pk},)"}}
+    empty_broker.lpush("celery\x06\x163", json.dumps(waiting))
     assert sweeper.requeue_lost_steps() == []
     # Redis restarted empty: the message is gone, and the step is sent again.
     empty_broker.flushdb()
-    assert sweeper.requeue_lost_steps() == [run.steps.get(key="brief").pk]
+    assert sweeper.requeue_lost_steps() == [brief.pk]
