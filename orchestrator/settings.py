@@ -225,10 +225,10 @@ CELERY_TASK_IGNORE_RESULT = True
 # step; one that does stops the step at its next renewal.
 STEP_LEASE_SECONDS = float(os.environ.get("STEP_LEASE_SECONDS", 6))
 SWEEP_SECONDS = float(os.environ.get("SWEEP_SECONDS", 2))
-# A queued step whose message has not been taken this long after it was due is sent again when
-# its message was lost (Redis restarted empty, say): when the broker holds fewer step messages
-# than there are queued steps. It is running again within STEP_RESEND_SECONDS + SWEEP_SECONDS
-# (default 7 s); a step merely waiting in a long queue is not sent twice.
+# A queued step not taken this long after it was due is sent again when its message is not
+# waiting in the broker's queue (Redis restarted empty, or its worker died before sending it). It
+# is running again within STEP_RESEND_SECONDS + SWEEP_SECONDS (default 7 s); a step merely waiting
+# in a long queue is not sent twice.
 STEP_RESEND_SECONDS = float(os.environ.get("STEP_RESEND_SECONDS", 5))
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-steps": {"task": "orchestrator.tasks.sweep", "schedule": SWEEP_SECONDS},
