@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor import catalogue, examples, operations
+from editor import catalogue, examples, operations, version_compare
 from editor.access import require, workflows_of, workspaces_of
 from editor.api_schema import QUERY_ID_SCHEMA, errors, query_id
 from editor.authentication import via_of
@@ -169,6 +169,21 @@ class WorkflowViewSet(
         versions = self.get_object().versions.select_related("created_by").defer("graph")
         page = self.paginate_queryset(versions.order_by("-number"))
         return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=version_compare.PARAMETERS,
+        responses=version_compare.COMPARISON,
+        description=(
+            "Two versions side by side: nodes added, removed, changed (type or settings, with "
+            "every differing setting by path) and only moved or renamed, and edges added and "
+            "removed. A version the workflow does not have answers 404 naming it."
+        ),
+    )
+    @action(detail=True, methods=["get"], url_path="versions/compare")
+    def compare(self, request: Request, pk: str | None = None) -> Response:
+        workflow = self.get_object()
+        start, end = version_compare.read_numbers(request.query_params)
+        return Response(version_compare.compare_versions(workflow, start, end))
 
     @extend_schema(parameters=[NUMBER], responses=VersionSerializer)
     @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
