@@ -1,6 +1,8 @@
-// Version history: every save is a version; preview one on the canvas, or restore it (which
-// saves it again as the newest version).
+// Version history: every save is a version; preview one on the canvas, compare one with the
+// current version (or any two picked with their boxes), or restore it (which saves it again as
+// the newest version).
 
+import { useState } from 'react';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
 import { useVersionHistory } from './useVersions';
@@ -9,14 +11,22 @@ export interface VersionsPanelProps {
   workflowId: string;
   current: number | null;
   previewing: number | null;
+  /** the two versions on the canvas now, if comparing */
+  comparing?: { from: number; to: number } | null;
   refreshKey: unknown;
   onPreview: (number: number) => void;
   onRestore: (number: number) => void;
+  onCompare?: (a: number, b: number) => void;
   onClose: () => void;
 }
 
-export function VersionsPanel({ workflowId, current, previewing, refreshKey, onPreview, onRestore, onClose }: VersionsPanelProps) {
+export function VersionsPanel({ workflowId, current, previewing, comparing = null, refreshKey, onPreview, onRestore, onCompare, onClose }: VersionsPanelProps) {
   const { versions, error, reload } = useVersionHistory(workflowId, refreshKey);
+  // the versions ticked for "Compare picked", in the order they were ticked (two at most)
+  const [picked, setPicked] = useState<number[]>([]);
+  const pick = (number: number, on: boolean) =>
+    setPicked((now) => (on ? [...now.filter((n) => n !== number), number].slice(-2) : now.filter((n) => n !== number)));
+  const compared = (number: number) => comparing !== null && (comparing.from === number || comparing.to === number);
   return (
     <aside className="drawer" aria-label="Version history" data-testid="versions-panel">
       <header className="panel-head">
@@ -34,7 +44,20 @@ export function VersionsPanel({ workflowId, current, previewing, refreshKey, onP
         {versions && versions.length > 0 && (
           <ul className="list">
             {versions.map((version) => (
-              <li key={version.number} className={`list-row static${previewing === version.number ? ' selected' : ''}`} data-testid={`version-${version.number}`}>
+              <li
+                key={version.number}
+                className={`list-row static${previewing === version.number || compared(version.number) ? ' selected' : ''}`}
+                data-testid={`version-${version.number}`}
+              >
+                {onCompare && versions.length > 1 && (
+                  <input
+                    type="checkbox"
+                    checked={picked.includes(version.number)}
+                    onChange={(e) => pick(version.number, e.target.checked)}
+                    aria-label={`Pick version ${version.number} to compare`}
+                    data-testid={`pick-${version.number}`}
+                  />
+                )}
                 <span className="list-row-main">
                   <span>
                     Version {version.number}
@@ -50,6 +73,18 @@ export function VersionsPanel({ workflowId, current, previewing, refreshKey, onP
                   <button type="button" className="btn btn-secondary btn-small" onClick={() => onPreview(version.number)} aria-label={`Preview version ${version.number}`}>
                     View
                   </button>
+                  {onCompare && current !== null && version.number !== current && (
+                    <button
+                      type="button"
+                      className="btn btn-secondary btn-small"
+                      onClick={() => onCompare(version.number, current)}
+                      aria-label={`Compare version ${version.number} with current`}
+                      title={`Compare with current (version ${current})`}
+                      data-testid={`compare-${version.number}`}
+                    >
+                      Compare
+                    </button>
+                  )}
                   {version.number !== current && (
                     <button type="button" className="btn btn-secondary btn-small" onClick={() => onRestore(version.number)} aria-label={`Restore version ${version.number}`} data-testid={`restore-${version.number}`}>
                       Restore
@@ -61,6 +96,20 @@ export function VersionsPanel({ workflowId, current, previewing, refreshKey, onP
           </ul>
         )}
       </div>
+      {onCompare && versions && versions.length > 1 && (
+        <footer className="panel-foot">
+          <button
+            type="button"
+            className="btn btn-secondary btn-small"
+            disabled={picked.length !== 2}
+            onClick={() => onCompare(picked[0], picked[1])}
+            data-testid="compare-picked"
+          >
+            Compare picked
+          </button>
+          <span className="muted small">{picked.length === 2 ? `versions ${[...picked].sort((a, b) => a - b).join(' and ')}` : 'tick two versions'}</span>
+        </footer>
+      )}
     </aside>
   );
 }

@@ -31,6 +31,8 @@ import { useLiveValidation } from '../editor/useLiveValidation';
 import { useShortcuts } from '../editor/useShortcuts';
 import { useVersions } from '../editor/useVersions';
 import { VersionsPanel } from '../editor/VersionsPanel';
+import { VersionComparePanel } from '../editor/VersionComparePanel';
+import { comparisonFlow } from '../editor/versionCompare';
 import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
 import { RunPanel } from '../run/RunPanel';
@@ -60,7 +62,10 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const versions = useVersions(workflowId, runId, editor.dirty, doc);
   const { workflow, issues, canEdit, canRun, save } = doc;
   const preview = versions.preview;
-  const mode: EditorMode = runId ? 'run' : preview ? 'preview' : 'edit';
+  // two versions compared on the canvas: read-only, as a preview is
+  const comparison = versions.comparison;
+  const [compareFocus, setCompareFocus] = useState<string | null>(null);
+  const mode: EditorMode = runId ? 'run' : preview || comparison ? 'preview' : 'edit';
   useLiveValidation(workflowId, editor.graph, doc, mode === 'edit');
 
   const [drawer, setDrawer] = useState<Drawer>('none');
@@ -75,9 +80,26 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   // ---- canvas data --------------------------------------------------------------------------
   const display = useMemo(() => {
     if (mode === 'run') return graphToFlow(runGraph);
+    if (mode === 'preview' && comparison) return comparisonFlow(comparison, compareFocus);
     if (mode === 'preview' && preview) return graphToFlow(preview.graph);
     return null;
-  }, [mode, runGraph, preview]);
+  }, [mode, runGraph, preview, comparison, compareFocus]);
+
+  const { compareVersions: compareTwo } = versions;
+  const compare = useCallback(
+    async (a: number, b: number) => {
+      setCompareFocus(null);
+      if (await compareTwo(a, b)) setDrawer('none'); // the comparison's own panel takes over
+    },
+    [compareTwo],
+  );
+  const focusCompared = useCallback(
+    (nodeId: string) => {
+      setCompareFocus(nodeId);
+      flow.fitView({ nodes: [{ id: nodeId }], duration: 300, maxZoom: 1.2, padding: 0.6 });
+    },
+    [flow],
+  );
 
   const grouped = useMemo(() => groupIssues(issues), [issues]);
   // The run's state per node and edge, for the canvas: each card and edge subscribes to its own
@@ -369,6 +391,14 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             </button>
           </div>
         )}
+        {mode === 'preview' && comparison && (
+          <div className="banner banner-info preview-banner" role="status" data-testid="compare-banner">
+            Comparing version {comparison.from} with version {comparison.to} (read-only): the canvas shows version {comparison.to}.
+            <button type="button" className="btn btn-secondary btn-small" onClick={versions.closeComparison}>
+              Back to editing
+            </button>
+          </div>
+        )}
         {mode === 'edit' && !canEdit && (
           <div className="banner banner-info" role="status" data-testid="read-only-banner">
             Read-only: your role lets you look{canRun ? ' and run' : ''}; changing this workflow takes the owner or editor role.
@@ -398,7 +428,15 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               <LoadingState label="Loading the run…" />
             ) : (
               <Canvas
-                key={mode === 'run' ? `run-${runId}` : mode === 'preview' ? `preview-${preview?.number}` : 'edit'}
+                key={
+                  mode === 'run'
+                    ? `run-${runId}`
+                    : mode === 'preview'
+                      ? comparison
+                        ? `compare-${comparison.from}-${comparison.to}`
+                        : `preview-${preview?.number}`
+                      : 'edit'
+                }
                 nodes={display ? display.nodes : editor.nodes}
                 edges={display ? display.edges : editor.edges}
                 editing={mode === 'edit' ? editor : undefined}
@@ -412,9 +450,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 workflowId={workflowId}
                 current={version}
                 previewing={preview?.number ?? null}
+                comparing={comparison}
                 refreshKey={doc.savedCount}
                 onPreview={versions.previewVersion}
                 onRestore={versions.restoreVersion}
+                onCompare={compare}
                 onClose={() => setDrawer('none')}
               />
             )}
@@ -432,6 +472,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               onDuplicate={duplicateSelection}
               onClose={() => editor.selectOnly([])}
             />
+          )}
+          {mode === 'preview' && comparison && (
+            <VersionComparePanel diff={comparison.diff} focus={compareFocus} onFocus={focusCompared} onClose={versions.closeComparison} />
           )}
           {mode === 'edit' && selectedEdge && (
             <EdgePanel
