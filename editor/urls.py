@@ -9,6 +9,7 @@ from editor.audit_views import AuditLogView
 from editor.credentials_api import CredentialDetailView, CredentialListView
 from editor.invitations import AcceptView, InvitationDetailView, InvitationListView
 from editor.members import MemberDetailView, MemberListView, TeamWorkspaceViewSet
+from editor.pins import PinsView
 from editor.tokens import TokenDetailView, TokenListView
 from editor.views import (
     ExampleImportView,
@@ -27,6 +28,7 @@ router.register("workflows", WorkflowViewSet, basename="workflow")
 router.register("workspaces", TeamWorkspaceViewSet, basename="workspace")
 
 urlpatterns = [
+    path("workflows/<uuid:workflow_id>/pins/", PinsView.as_view(), name="workflow-pins"),
     path("node-types/", NodeTypeListView.as_view(), name="node-types"),
     path("examples/", ExampleListView.as_view(), name="examples"),
     path("models/", ModelCatalogueView.as_view(), name="models"),

@@ -20,19 +20,26 @@ from editor.api_schema import errors
 from editor.authentication import via_of
 from editor.errors import OperationError
 from editor.models import Membership
-from orchestrator import approvals, runs
+from orchestrator import approvals, reruns, runs
 from orchestrator.access import approvals_of, runs_of
 from orchestrator.models import APPROVAL_STATUSES, Approval, Run
+from orchestrator.run_compare import compare_runs
 from orchestrator.serializers import (
     ApprovalSerializer,
     DecideSerializer,
     EventSerializer,
+    RerunPreviewSerializer,
+    RetrySerializer,
+    RunComparisonSerializer,
     RunSerializer,
     RunSummarySerializer,
     StartRunSerializer,
+    StepRerunSerializer,
 )
 
 EVENTS_PAGE = 1000
+# A step's key: its node id, or "<parent key>.<node>.<n>" for a delegated task.
+STEP_PATH = r"steps/(?P<step>[A-Za-z0-9_.\-]{1,200})"
 # How ?mine= may be spelled: a boolean as OpenAPI writes it, or 1/0 as the inbox sends it.
 MINE_SPELLINGS = {"", "0", "1", "false", "true"}
 
@@ -91,6 +98,7 @@ class StartRunView(APIView):
             actor=request.user,
             via=via_of(request),
             budget=body.validated_data.get("budget"),
+            use_pins=body.validated_data["use_pins"],
         )
         return started(RunSummarySerializer(run).data, status.HTTP_201_CREATED, replayed)
 
@@ -151,6 +159,72 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             {"events": data, "last_seq": run.last_seq, "more": len(data) == EVENTS_PAGE}
         )
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("a", OpenApiTypes.UUID, required=True, description="a run"),
+            OpenApiParameter("b", OpenApiTypes.UUID, required=True, description="another run"),
+        ],
+        responses={200: RunComparisonSerializer, **errors(404)},
+    )
+    @action(detail=False, methods=["get"])
+    def compare(self, request: Request) -> Response:
+        """Two runs side by side, node by node: status, output, tokens, cost, duration."""
+        found = []
+        for name in ("a", "b"):
+            if not request.query_params.get(name):
+                raise OperationError(
+                    "name the two runs to compare: ?a=<run id>&b=<run id>",
+                    fields={name: ["required"]},
+                )
+            check_uuid_param(request, name, f"{name} must be a run id")
+            found.append(get_object_or_404(self.get_queryset(), pk=request.query_params[name]))
+        return Response(compare_runs(found[0], found[1]))
+
+    @extend_schema(request=RetrySerializer, responses={201: RunSummarySerializer, **errors(409)})
+    @action(detail=True, methods=["post"])
+    def rerun(self, request: Request, pk: str | None = None) -> Response:
+        """Retry: a new run that reuses every step whose node, settings and input are
+        unchanged, on this run's version or the workflow's current one (after a fix); the
+        failed step and what follows execute (see orchestrator.reruns)."""
+        return self._rerun(request, None, RetrySerializer)
+
+    @extend_schema(request=RetrySerializer, responses={200: RerunPreviewSerializer, **errors(409)})
+    @action(detail=True, methods=["post"], url_path="rerun/preview")
+    def rerun_preview(self, request: Request, pk: str | None = None) -> Response:
+        """What the same retry would execute and reuse, and about what it would cost."""
+        return self._preview(request, None, RetrySerializer)
+
+    @extend_schema(
+        request=StepRerunSerializer, responses={201: RunSummarySerializer, **errors(409)}
+    )
+    @action(detail=True, methods=["post"], url_path=STEP_PATH + "/rerun")
+    def step_rerun(self, request: Request, pk: str | None = None, step: str = "") -> Response:
+        """Re-run from this step: it and everything after it execute, the rest is reused.
+        With ``output``: the step's output is replaced by it and what follows executes."""
+        return self._rerun(request, step, StepRerunSerializer)
+
+    @extend_schema(
+        request=StepRerunSerializer, responses={200: RerunPreviewSerializer, **errors(409)}
+    )
+    @action(detail=True, methods=["post"], url_path=STEP_PATH + "/rerun/preview")
+    def step_rerun_preview(
+        self, request: Request, pk: str | None = None, step: str = ""
+    ) -> Response:
+        """What the same re-run from this step would execute and reuse, and about what it
+        would cost."""
+        return self._preview(request, step, StepRerunSerializer)
+
+    def _rerun(self, request: Request, step: str | None, shape: Any) -> Response:
+        source = self.get_object()
+        require(request.user, source.workspace_id, "run")
+        wanted = _rerun_request(request, step, shape)
+        new = reruns.rerun(source, wanted, actor=request.user, via=via_of(request))
+        return Response(RunSummarySerializer(new).data, status=status.HTTP_201_CREATED)
+
+    def _preview(self, request: Request, step: str | None, shape: Any) -> Response:
+        source = self.get_object()
+        return Response(reruns.preview(source, _rerun_request(request, step, shape)))
+
     @extend_schema(request=None, responses={202: RunSummarySerializer, **errors(409)})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
@@ -159,6 +233,17 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         runs.cancel_run(run, actor=request.user, via=via_of(request))
         run.refresh_from_db()
         return Response(RunSummarySerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+def _rerun_request(request: Request, step: str | None, shape: Any) -> reruns.RerunRequest:
+    body = shape(data=request.data)
+    body.is_valid(raise_exception=True)
+    data = body.validated_data
+    return reruns.RerunRequest(
+        step=step,
+        output=data.get("output", reruns.NOT_GIVEN),
+        version=data["version"],
+    )
 
 
 class ApprovalViewSet(

@@ -27,6 +27,7 @@ from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
 from runtime import delegation
 from runtime.budget import Budget
 from runtime.errors import StepError
+from runtime.events import SUCCEEDED_STEP_STATUSES
 from runtime.executor import InProcessExecutor
 from runtime.inline_subflows import InlineSubflows
 from runtime.nodes.base import (
@@ -254,7 +255,7 @@ def _scope(claimed: Claimed) -> dict[str, Any]:
     nodes: dict[str, dict[str, Any]] = {}
     if reads:
         rows = Step.objects.filter(
-            Q(status="succeeded") | Q(status="failed", branch="error"),
+            Q(status__in=SUCCEEDED_STEP_STATUSES) | Q(status="failed", branch="error"),
             run_id=claimed.run.pk,
             parent__isnull=True,
             node_id__in=reads,

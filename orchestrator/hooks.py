@@ -2,8 +2,10 @@
 
 No session, no CSRF, no token: the secret in the URL is the credential. Unknown, rotated-away and
 disabled secrets get the same 404. The posted JSON object (an empty body means ``{}``)
-is the run input; the body size limit is the app's (MAX_REQUEST_BYTES, 413 above it). The run
-acts as the user who made the webhook's current secret, and only while their role may still run.
+is the run input; a body sent as anything but ``Content-Type: application/json`` is refused with
+415, as everywhere in the API. The body size limit is the app's (MAX_REQUEST_BYTES, 413 above
+it). The run acts as the user who made the webhook's current secret, and only while their role
+may still run.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.http import parse_header_parameters
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -32,9 +35,17 @@ from orchestrator.api import IDEMPOTENCY_KEY, started
 NOT_FOUND = "no webhook answers at this address"
 
 
-def _parsed(raw: bytes) -> Any:
+def _parsed(request: Request) -> Any:
+    raw = request.body
     if not raw.strip():
-        return {}
+        return {}  # no body: whatever its Content-Type says, there is nothing to misread
+    media_type, _ = parse_header_parameters(request.content_type or "")
+    if media_type.lower() != "application/json":
+        raise exceptions.UnsupportedMediaType(
+            media_type,
+            detail=f"the body is sent as {media_type or 'no media type'!r}; "
+            "send JSON with Content-Type: application/json",
+        )
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -48,6 +59,10 @@ class TooManyCalls(OperationError):
     status = 429
     code = "rate_limited"
 
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after  # seconds until the window resets (Retry-After)
+
 
 class HookView(APIView):
     authentication_classes: list[Any] = []  # no session: so no CSRF either
@@ -60,6 +75,7 @@ class HookView(APIView):
             202: inline_serializer(
                 "HookStarted", {"run": serializers.UUIDField(), "url": serializers.URLField()}
             ),
+            # 400, 413, 415 (it takes a body) and 503 are added by editor.api_schema.
             **errors(403, 404, 409, 429),
         },
         description="Start a run with the posted JSON as input (see the README, webhooks).",
@@ -68,22 +84,14 @@ class HookView(APIView):
         trigger = webhooks.enabled_trigger(secret)
         if trigger is None:
             raise NotFound(NOT_FOUND)
-        run_input = _parsed(request.body)
+        run_input = _parsed(request)
         wait = webhooks.take(trigger)
         if wait:
             limit = trigger.rate_limit_per_minute
-            response = Response(
-                {
-                    "error": {
-                        "code": TooManyCalls.code,
-                        "message": f"this webhook starts at most {limit} runs a minute; "
-                        f"try again in {wait} s",
-                    }
-                },
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
+            raise TooManyCalls(
+                f"this webhook starts at most {limit} runs a minute; try again in {wait} s",
+                retry_after=wait,
             )
-            response["Retry-After"] = str(wait)
-            return response
         workflow = trigger.workflow
         actor = trigger.created_by
         if actor is None or role_in(actor, workflow.workspace_id) not in PERMISSIONS["run"]:

@@ -42,6 +42,15 @@ class Run(models.Model):
     budget = models.JSONField(null=True, blank=True)
     # The last event number handed out; bumped under this row's lock, so seqs have no gaps.
     last_seq = models.BigIntegerField(default=0)
+    # Time travel (orchestrator.reruns): the run this one was made from, the step it re-runs
+    # from, and what it may reuse ({"mode", "forced", "edited", "pinned"}; see runtime.reuse).
+    source_run = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reruns"
+    )
+    source_step = models.CharField(max_length=200, blank=True, default="")
+    reuse = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    reused_steps = models.PositiveIntegerField(default=0)
+    reused_cost = models.FloatField(default=0.0)  # what the reused steps cost when they ran
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -87,6 +96,8 @@ class Step(models.Model):
     tokens_out = models.BigIntegerField(default=0)
     cost = models.FloatField(default=0.0)
     by_model = models.JSONField(default=dict, blank=True)
+    # A reused step: {"kind": recorded | edited | pinned, "run": source run id, "step": its key}.
+    reused_from = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
     # The worker holding the step: a token per claim, and a lease it must keep renewing.
     claim = models.UUIDField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True, default="")

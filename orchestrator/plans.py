@@ -6,8 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.plan import Plan
-from runtime.sandbox import referenced_nodes
+from runtime.plan import Plan, template_reads
 from runtime.validation import compile_graph
 
 
@@ -15,16 +14,6 @@ from runtime.validation import compile_graph
 class CompiledVersion:
     plan: Plan
     reads: dict[str, frozenset[str]]  # node id -> nodes its templates and expressions read
-
-
-def _reads_of(plan: Plan, node_id: str) -> frozenset[str]:
-    planned = plan.nodes[node_id]
-    found: set[str] = set()
-    for source in planned.type.templates(planned.config).values():
-        found |= referenced_nodes(source)
-    for source in planned.type.expressions(planned.config).values():
-        found |= referenced_nodes(source, expression=True)
-    return frozenset(found)
 
 
 _CACHE: OrderedDict[tuple[Any, Any], CompiledVersion] = OrderedDict()
@@ -42,7 +31,8 @@ def compiled(version: Any) -> CompiledVersion:
     found = _CACHE.get(key)
     if found is None:
         plan = compile_graph(version.graph)
-        found = CompiledVersion(plan, {node_id: _reads_of(plan, node_id) for node_id in plan.nodes})
+        reads = {node_id: template_reads(planned) for node_id, planned in plan.nodes.items()}
+        found = CompiledVersion(plan, reads)
         _CACHE[key] = found
         if len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)

@@ -12,10 +12,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from orchestrator import waits
+from orchestrator import reuse, waits
 from orchestrator.models import Step
 from orchestrator.spending import totals
 from orchestrator.unit_of_work import ACTIVE_STEP, FINISHED_RUN, OPEN_STEP, RunTransaction
+from runtime.events import SUCCEEDED_STEP_STATUSES
 from runtime.failures import run_error
 from runtime.scheduling import SKIPPED, advance, input_from, is_complete, live_sources, run_output
 
@@ -40,7 +41,7 @@ def new_step(
         status=status,
         input=step_input,
         round=parent.round if parent is not None else 0,
-        finished_at=timezone.now() if status == "skipped" else None,
+        finished_at=timezone.now() if status in ("skipped", "reused") else None,
     )
     if parent is None:
         # Inserted when the transaction ends or needs it read (see RunTransaction.flush). A
@@ -63,7 +64,9 @@ def _outcomes(txn: RunTransaction) -> dict[str, str]:
     txn.flush()
     outcomes: dict[str, str] = {}
     rows = Step.objects.filter(
-        run=txn.run, parent__isnull=True, status__in=("succeeded", "failed", "skipped")
+        run=txn.run,
+        parent__isnull=True,
+        status__in=(*SUCCEEDED_STEP_STATUSES, "failed", "skipped"),
     ).values_list("node_id", "status", "branch")
     for node_id, status, branch in rows:
         if status == "skipped":
@@ -95,29 +98,56 @@ def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[st
 
 def advance_after(txn: RunTransaction, finished: Step) -> None:
     """A top-level step left by a branch: make ready and skip what that decides, and end the
-    run when every node has its outcome."""
+    run when every node has its outcome. A node made ready either executes (queued) or, in a
+    run made from an earlier one, reuses a recorded step, which advances the run in turn."""
     plan = txn.version.plan
     outcomes = _outcomes(txn)
-    txn.finished[finished.node_id] = finished
-    outcomes[finished.node_id] = finished.branch or "out"  # when read before it finished
-    progress = advance(plan, outcomes, finished.node_id)
-    # Each node becomes ready or skipped exactly once: when the last of its incoming edges is
-    # decided, which happens in exactly one (conditional, run-locked) completion. The unique
-    # (run, key) constraint backs that up.
-    for node_id in progress.skipped:
-        outcomes[node_id] = SKIPPED
-        step = new_step(txn, node_id, None, status="skipped")
-        txn.emit("step.skipped", step, {})
-    sources = {node_id: live_sources(plan, node_id, outcomes) for node_id in progress.ready}
-    complete = is_complete(plan, outcomes)
-    needed = {source for live in sources.values() for source in live}
-    if complete:
-        needed |= set(plan.output_nodes)
-    outputs = _outputs(txn, needed, finished)
-    for node_id, live in sources.items():
-        txn.queue(new_step(txn, node_id, input_from(live, outputs)))
-    if complete:
-        _succeed_run(txn, run_output(plan, outputs, outcomes))
+    done = [finished]
+    while done:
+        finished = done.pop()
+        txn.finished[finished.node_id] = finished
+        outcomes[finished.node_id] = finished.branch or "out"  # when read before it finished
+        progress = advance(plan, outcomes, finished.node_id)
+        # Each node becomes ready or skipped exactly once: when the last of its incoming edges
+        # is decided, which happens in exactly one (conditional, run-locked) completion. The
+        # unique (run, key) constraint backs that up.
+        for node_id in progress.skipped:
+            outcomes[node_id] = SKIPPED
+            step = new_step(txn, node_id, None, status="skipped")
+            txn.emit("step.skipped", step, {})
+        sources = {node_id: live_sources(plan, node_id, outcomes) for node_id in progress.ready}
+        complete = is_complete(plan, outcomes)
+        needed = {source for live in sources.values() for source in live}
+        if complete:
+            needed |= set(plan.output_nodes)
+        outputs = _outputs(txn, needed, finished)
+        for node_id, live in sources.items():
+            reused = start_or_reuse(txn, node_id, input_from(live, outputs), live)
+            if reused is not None:
+                done.append(reused)
+        if complete:
+            _succeed_run(txn, run_output(plan, outputs, outcomes))
+
+
+def start_roots(txn: RunTransaction) -> None:
+    """A new run's first steps: the plan's roots, each queued or reused."""
+    for node_id in txn.version.plan.roots:
+        reused = start_or_reuse(txn, node_id, None, [])
+        if reused is not None:
+            advance_after(txn, reused)
+
+
+def start_or_reuse(
+    txn: RunTransaction, node_id: str, step_input: Any, live: list[str]
+) -> Step | None:
+    """Queue a ready top-level node, or give it a reused step (returned: it is finished)."""
+    decision = reuse.decision(txn, node_id, step_input, live)
+    if decision is None:
+        txn.queue(new_step(txn, node_id, step_input))
+        return None
+    step = new_step(txn, node_id, step_input, status="reused")
+    reuse.apply(txn, step, decision)
+    return step
 
 
 def child_finished(txn: RunTransaction, child: Step) -> None:

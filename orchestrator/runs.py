@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from editor.audit import record
 from editor.errors import Conflict, OperationError
+from editor.pins import pins_for
 from orchestrator import transitions
 from orchestrator.models import Run, RunStartKey
 from orchestrator.plans import compiled
-from orchestrator.progress import new_step
+from orchestrator.progress import start_roots
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError, PermanentError
 from runtime.plan import Plan
@@ -48,9 +49,11 @@ def start_run(
     via: str,
     budget: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
+    use_pins: bool = False,
 ) -> Run:
     """Start a run of the workflow's current version as ``actor`` (``via`` session, token,
-    webhook or command; ``audit`` adds to the entry's detail). Raises RunNotStartable."""
+    webhook or command; ``audit`` adds to the entry's detail). ``use_pins``: pinned nodes give
+    their pinned output instead of executing (editor.pins). Raises RunNotStartable."""
     if not isinstance(run_input, dict):
         # Templates read the input's fields (input.topic): a list or a bare value would run
         # with every field empty instead of being refused.
@@ -68,7 +71,8 @@ def start_run(
     # Everything that can refuse the start ran above, before any write, so no savepoint is
     # needed (a caller's transaction, the webhook's, simply holds these writes too).
     with transaction.atomic(savepoint=False):
-        run = _insert(workflow, version, plan, run_input, actor, budget)
+        pinned = pins_for(workflow, plan.nodes) if use_pins else {}
+        run = _insert(workflow, version, plan, run_input, actor, budget, pinned)
         record(
             "run.started",
             actor=actor,
@@ -90,6 +94,7 @@ def start_run_once(
     via: str,
     budget: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
+    use_pins: bool = False,
 ) -> tuple[Run, bool]:
     """:func:`start_run` for a request that carries an ``Idempotency-Key``: the first request
     with the key starts the run, a repeat within START_KEY_HOURS gets that run back (True: a
@@ -97,10 +102,10 @@ def start_run_once(
     (another workflow, input or budget) is refused with 409."""
     if key is None:
         return start_run(
-            workflow, run_input, actor=actor, via=via, budget=budget, audit=audit
+            workflow, run_input, actor=actor, via=via, budget=budget, audit=audit, use_pins=use_pins
         ), False
     key = _checked_key(key)
-    fingerprint = _fingerprint(workflow, run_input, budget)
+    fingerprint = _fingerprint(workflow, run_input, budget, use_pins)
     known = _known_key(workflow.workspace_id, key)
     if known is not None:
         return _replayed(known, fingerprint), True
@@ -111,7 +116,15 @@ def start_run_once(
             RunStartKey.objects.filter(
                 workspace_id=workflow.workspace_id, key=key, created_at__lt=_key_cutoff()
             ).delete()
-            run = start_run(workflow, run_input, actor=actor, via=via, budget=budget, audit=audit)
+            run = start_run(
+                workflow,
+                run_input,
+                actor=actor,
+                via=via,
+                budget=budget,
+                audit=audit,
+                use_pins=use_pins,
+            )
             RunStartKey.objects.create(
                 workspace_id=workflow.workspace_id, key=key, fingerprint=fingerprint, run=run
             )
@@ -140,8 +153,12 @@ def _checked_key(key: str) -> str:
     return key
 
 
-def _fingerprint(workflow: Any, run_input: Any, budget: dict[str, Any] | None) -> str:
+def _fingerprint(
+    workflow: Any, run_input: Any, budget: dict[str, Any] | None, use_pins: bool
+) -> str:
     request = {"workflow": str(workflow.pk), "input": run_input, "budget": budget or None}
+    if use_pins:
+        request["use_pins"] = True
     text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -200,6 +217,7 @@ def _insert(
     run_input: dict[str, Any],
     user: Any,
     budget: dict[str, Any] | None,
+    pinned: dict[str, Any],
 ) -> Run:
     run_input = prepare_input(plan, run_input)
     run = Run(
@@ -209,6 +227,7 @@ def _insert(
         status="running",
         input=run_input,
         budget=budget or None,
+        reuse={"mode": "pinned", "forced": [], "edited": {}, "pinned": pinned} if pinned else None,
         created_by=user if getattr(user, "is_authenticated", False) else None,
         started_at=timezone.now(),
     )
@@ -216,8 +235,7 @@ def _insert(
     # object returned is the one written (last_seq included).
     with RunTransaction.starting(run) as txn:
         txn.emit("run.started", data={"input": run_input, "version": version.number})
-        for node_id in plan.roots:
-            txn.queue(new_step(txn, node_id, None))
+        start_roots(txn)
     return run
 
 

@@ -7,8 +7,14 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from editor.strict_fields import StrictCharField, StrictFloatField, StrictIntegerField
+from editor.strict_fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictFloatField,
+    StrictIntegerField,
+)
 from orchestrator.models import Event, Run, Step
+from orchestrator.spending import totals
 
 
 class BudgetSerializer(serializers.Serializer[Any]):
@@ -28,6 +34,11 @@ class RunInputField(serializers.JSONField):
 class StartRunSerializer(serializers.Serializer[Any]):
     input = RunInputField(required=False, default=dict)
     budget = BudgetSerializer(required=False, allow_null=True)
+    use_pins = StrictBooleanField(
+        required=False,
+        default=False,
+        help_text="pinned nodes give their pinned output instead of executing (a test run)",
+    )
 
 
 class StepSerializer(serializers.ModelSerializer[Step]):
@@ -64,6 +75,7 @@ class StepSerializer(serializers.ModelSerializer[Step]):
             "started_at",
             "finished_at",
             "duration_ms",
+            "reused_from",
         ]
 
     def get_subtree(self, step: Step) -> dict[str, Any]:
@@ -83,19 +95,19 @@ class StepSerializer(serializers.ModelSerializer[Step]):
         )
 
 
-def _totals(run: Run) -> dict[str, Any]:
-    return {
-        "tokens_in": run.tokens_in,
-        "tokens_out": run.tokens_out,
-        "cost": run.cost,
-        "by_model": run.by_model,
-    }
+class RunSourceSerializer(serializers.Serializer[Run]):
+    """Where a run made by time travel came from (null for a run started afresh)."""
+
+    run = serializers.UUIDField(allow_null=True, help_text="null once the source run is deleted")
+    step = serializers.CharField(allow_null=True, help_text="the step it re-runs from")
+    mode = serializers.ChoiceField(choices=["from", "edit", "retry", "pinned"])
 
 
 class RunSummarySerializer(serializers.ModelSerializer[Run]):
     workflow = serializers.UUIDField(source="workflow_id")
     version = serializers.IntegerField(source="version.number")
     totals = serializers.SerializerMethodField()
+    source = serializers.SerializerMethodField()
 
     class Meta:
         model = Run
@@ -111,17 +123,43 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
             "started_at",
             "finished_at",
             "last_seq",
+            "source",
         ]
 
     def get_totals(self, run: Run) -> dict[str, Any]:
-        return _totals(run)
+        return totals(run)
+
+    @extend_schema_field(RunSourceSerializer(allow_null=True))
+    def get_source(self, run: Run) -> dict[str, Any] | None:
+        if not run.reuse:
+            return None
+        run_id = run.source_run_id
+        return {
+            "run": str(run_id) if run_id else None,
+            "step": run.source_step or None,
+            "mode": run.reuse.get("mode", "retry"),
+        }
 
 
 class RunSerializer(RunSummarySerializer):
     steps = serializers.SerializerMethodField()
+    reruns = serializers.SerializerMethodField(help_text="runs made from this one, newest first")
 
     class Meta(RunSummarySerializer.Meta):
-        fields = [*RunSummarySerializer.Meta.fields, "input", "output", "steps"]
+        fields = [*RunSummarySerializer.Meta.fields, "input", "output", "steps", "reruns"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_reruns(self, run: Run) -> list[dict[str, Any]]:
+        rows = run.reruns.order_by("-created_at").values("id", "status", "source_step", "reuse")
+        return [
+            {
+                "id": str(row["id"]),
+                "status": row["status"],
+                "step": row["source_step"] or None,
+                "mode": (row["reuse"] or {}).get("mode", "retry"),
+            }
+            for row in rows[:50]
+        ]
 
     def get_steps(self, run: Run) -> list[dict[str, Any]]:
         steps = list(run.steps.order_by("id"))
@@ -209,6 +247,56 @@ class ApprovalSerializer(serializers.Serializer[Any]):
         username: str = self.context.get("username", "")
         role = roles.get(approval.workspace_id)
         return approvals.describe(approval, can=approvals.can_decide(approval, username, role))
+
+
+class RetrySerializer(serializers.Serializer[Any]):
+    """A new run made from this one, reusing every step whose node, settings and input are
+    unchanged."""
+
+    version = serializers.ChoiceField(
+        choices=["run", "current"],
+        default="run",
+        help_text="run: the source run's version; current: the workflow's newest version",
+    )
+
+
+class StepRerunSerializer(RetrySerializer):
+    """A new run made from this one from this step: it and all after it execute. With
+    ``output``, the step's output is replaced and what follows executes."""
+
+    output = serializers.JSONField(
+        required=False, allow_null=True, help_text="the step's output, edited"
+    )
+
+
+class RerunPreviewSerializer(serializers.Serializer[Any]):
+    mode = serializers.ChoiceField(choices=["from", "edit", "retry"])
+    version = serializers.IntegerField()
+    nodes = serializers.ListField(child=serializers.DictField())
+    execute = serializers.IntegerField(help_text="steps that would execute")
+    reuse = serializers.IntegerField(help_text="steps that would be reused")
+    skip = serializers.IntegerField()
+    estimated_cost = serializers.FloatField(
+        help_text="what the executed steps cost in the source run, at today's catalogue prices"
+    )
+    reused_cost = serializers.FloatField(help_text="what the reused steps cost when they ran")
+    not_estimated = serializers.ListField(
+        child=serializers.CharField(), help_text="executed nodes with no recorded cost to go by"
+    )
+
+
+class NodeComparisonSerializer(serializers.Serializer[Any]):
+    node = serializers.CharField()
+    a = serializers.DictField(allow_null=True, help_text="the node's step in run a (null: none)")
+    b = serializers.DictField(allow_null=True, help_text="the node's step in run b (null: none)")
+    same_output = serializers.BooleanField(help_text="same status, branch, output and error")
+
+
+class RunComparisonSerializer(serializers.Serializer[Any]):
+    a = RunSummarySerializer()
+    b = RunSummarySerializer()
+    nodes = NodeComparisonSerializer(many=True)
+    differences = serializers.IntegerField(help_text="nodes whose outcome differs")
 
 
 class DecideSerializer(serializers.Serializer[Any]):

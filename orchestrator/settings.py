@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the body, so an oversized request gets a 413 in the API's error shape.
     "orchestrator.middleware.RequestBodyLimitMiddleware",
+    # A database that cannot take the request: 503 with Retry-After from every view, not a 500.
+    "orchestrator.middleware.DatabaseUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

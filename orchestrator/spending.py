@@ -52,4 +52,6 @@ def totals(run: Run) -> dict[str, Any]:
         "tokens_out": run.tokens_out,
         "cost": run.cost,
         "by_model": run.by_model,
+        "reused": run.reused_steps,
+        "reused_cost": run.reused_cost,
     }

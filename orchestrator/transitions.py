@@ -202,6 +202,8 @@ def complete_in(txn: RunTransaction, step: Step, output: Any, branch: str, usage
             "attempt": step.attempt,
             **figures,
             "duration_ms": step.duration_ms,
+            # The node's settings as it ran: what an exported log is reused against.
+            "fingerprint": txn.version.plan.nodes[step.node_id].fingerprint,
         },
     )
     if step.parent_id is not None:

@@ -58,6 +58,7 @@ class RunTransaction:
         self.created: dict[int, Step] = {}  # id(step) -> step made queued here: ours to claim
         self.unsaved: list[Step] = []
         self.finished: dict[str, Step] = {}  # top-level steps finished here, by node id
+        self.executed: set[str] | None = None  # see orchestrator.reuse: read once when needed
         self._new = new  # a run made by this transaction: inserted at the end, nothing to lock
         # The steps queued here continue work under way (a dead worker's): they go first.
         self.resumed = False

@@ -12,10 +12,13 @@ from typing import Any, TextIO
 
 from runtime.budget import Budget
 from runtime.errors import GraphValidationError
+from runtime.event_log import EventLogError, parse_events, recorded_run
 from runtime.events import Event
 from runtime.executor import InProcessExecutor
 from runtime.flows import DirectoryFlows, within
 from runtime.nodes.registry import default_registry
+from runtime.plan import Plan, template_reads
+from runtime.reuse import ReusePlan, downstream
 from runtime.services import Services
 from runtime.validation import compile_graph, validate_graph
 
@@ -38,14 +41,17 @@ def _load_json_file(path: str) -> Any:
 
 
 def _parse_input(text: str | None) -> Any:
-    if text is None:
-        return {}
+    return {} if text is None else _parse_value(text, "--input")
+
+
+def _parse_value(text: str, flag: str) -> Any:
+    """A JSON value given on the command line, or ``@file.json``."""
     if text.startswith("@"):
         return _load_json_file(text[1:])
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise _UsageError(f"--input is not JSON: {exc.msg} (column {exc.colno})") from None
+        raise _UsageError(f"{flag} is not JSON: {exc.msg} (column {exc.colno})") from None
 
 
 def max_tokens_argument(text: str) -> int:
@@ -151,6 +157,11 @@ class _HumanPrinter:
             )
         if event.type == "step.skipped":
             return f"○ {name} skipped"
+        if event.type == "step.reused":
+            origin = data["from"]
+            where = f"run {origin['run']}" if origin.get("run") else "the command line"
+            how = {"recorded": "reused from", "edited": "edited, from", "pinned": "pinned, from"}
+            return f"↺ {name} {how[origin['kind']]} {where}: {_short(data.get('output'))}"
         if event.type == "step.waiting":
             return f"⏸ {name} waits for a person: {_short(data.get('request'))}"
         if event.type == "step.delegated":
@@ -188,6 +199,11 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except GraphValidationError as exc:
         _print_issues(exc.issues, err)
         return 2
+    reuse = None
+    if args.reuse or args.from_step or args.output is not None:
+        reuse, recorded_input = _reuse_from_arguments(args, plan)
+        if args.input is None:
+            run_input = recorded_input
     limits = budget_from_arguments(args)
     budget = Budget.from_dict(limits) if limits else None
     sink = _JsonLines(out) if args.json else _HumanPrinter(out)
@@ -197,7 +213,7 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         path = Path(args.flow)
         services.flows = within(DirectoryFlows(path.parent), path.stem, path.stem)
     executor = InProcessExecutor(services=services, sink=sink)
-    result = asyncio.run(executor.run(plan, run_input, budget=budget))
+    result = asyncio.run(executor.run(plan, run_input, budget=budget, reuse=reuse))
     if not args.json:
         out.write("\nOutput:\n")
         output = result.output
@@ -210,13 +226,49 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             + "\n"
         )
         totals = result.totals
+        reused = f" · {totals.reused} step(s) reused" if reuse is not None else ""
         out.write(
             f"\nstatus {result.status} · {totals.tokens_in}→{totals.tokens_out} tokens"
-            f" · ${totals.cost:.6f}\n"
+            f" · ${totals.cost:.6f}{reused}\n"
         )
         if result.error:
             err.write(f"error: {result.error.get('message')}\n")  # it names the step
     return 0 if result.status == "succeeded" else 1
+
+
+def _reuse_from_arguments(args: argparse.Namespace, plan: Plan) -> tuple[ReusePlan, Any]:
+    """The reuse plan of ``--reuse LOG [--from-step S [--output JSON]]``, and the recorded
+    run input."""
+    if not args.reuse:
+        raise _UsageError("--from-step and --output need --reuse with a run's event log")
+    if args.output is not None and not args.from_step:
+        raise _UsageError("--output needs --from-step: the step whose output it is")
+    try:
+        recorded = recorded_run(parse_events(Path(args.reuse).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise _UsageError(f"cannot read {args.reuse}: {exc.strerror}") from None
+    except (EventLogError, json.JSONDecodeError) as exc:
+        raise _UsageError(f"{args.reuse}: {exc}") from None
+    forced: set[str] = set()
+    edited: dict[str, Any] = {}
+    step = args.from_step
+    if step is not None:
+        if step not in plan.nodes:
+            raise _UsageError(f"--from-step {step}: the flow has no node {step!r}")
+        if step not in recorded.steps:
+            raise _UsageError(f"--from-step {step}: the event log has no finished step {step!r}")
+        reads = {node_id: template_reads(planned) for node_id, planned in plan.nodes.items()}
+        forced = downstream(plan, step, reads)
+        if args.output is not None:
+            edited[step] = _parse_value(args.output, "--output")
+            forced.discard(step)
+    reuse = ReusePlan(
+        source_run=recorded.run_id,
+        recorded=recorded.steps,
+        forced=frozenset(forced),
+        edited=edited,
+    )
+    return reuse, recorded.input
 
 
 def _print_issues(issues: list[Any], err: TextIO) -> None:
@@ -264,6 +316,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("flow", help="the flow's graph JSON file (- for stdin)")
     run.add_argument("--input", help="the run input as JSON, or @file.json")
     run.add_argument("--json", action="store_true", help="print events as JSON lines")
+    run.add_argument(
+        "--reuse",
+        metavar="LOG",
+        help="an earlier run's event log (--json output, or the events API's page): reuse "
+        "every step whose node, settings and input are unchanged",
+    )
+    run.add_argument(
+        "--from-step", metavar="STEP", help="with --reuse: execute this step and all after it"
+    )
+    run.add_argument(
+        "--output",
+        metavar="JSON",
+        help="with --from-step: that step's output, edited (JSON or @file.json); what follows "
+        "it executes",
+    )
     add_budget_arguments(run)
     run.set_defaults(handler=_cmd_run)
     validate = commands.add_parser("validate", help="print every problem in a flow")

@@ -29,16 +29,27 @@ EventType = Literal[
     "step.waiting",
     "step.delegated",
     "step.resumed",
+    "step.reused",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 RunStatus = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
 StepStatus = Literal[
-    "pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"
+    "pending",
+    "queued",
+    "running",
+    "waiting",
+    "succeeded",
+    "failed",
+    "skipped",
+    "cancelled",
+    "reused",
 ]
 RUN_STATUSES: tuple[str, ...] = get_args(RunStatus)
 STEP_STATUSES: tuple[str, ...] = get_args(StepStatus)
-FINISHED_STEP_STATUSES = frozenset({"succeeded", "failed", "skipped", "cancelled"})
+FINISHED_STEP_STATUSES = frozenset({"succeeded", "failed", "skipped", "cancelled", "reused"})
+# A reused step stands for a recorded success: it counts as succeeded wherever outcomes count.
+SUCCEEDED_STEP_STATUSES = frozenset({"succeeded", "reused"})
 
 
 @dataclass(slots=True)

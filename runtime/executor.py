@@ -18,16 +18,24 @@ from dataclasses import replace
 from typing import Any
 
 from runtime.budget import Budget
-from runtime.events import Event, EventSink, EventType, NullSink
+from runtime.events import SUCCEEDED_STEP_STATUSES, Event, EventSink, EventType, NullSink
 from runtime.failures import run_error, takes_error_edge
 from runtime.graph import ERROR_HANDLE
 from runtime.inline_subflows import InlineSubflows
 from runtime.nodes.base import TaskResult
 from runtime.nodes.registry import NodeRegistry, default_registry
-from runtime.plan import Plan, describe_delegates
+from runtime.plan import Plan, describe_delegates, template_reads
 from runtime.records import RunResult, StepRecord
+from runtime.reuse import ReusePlan, decide, reused_event
 from runtime.run_input import prepare_input
-from runtime.scheduling import SKIPPED, advance, initial_ready, run_output, step_input
+from runtime.scheduling import (
+    SKIPPED,
+    advance,
+    initial_ready,
+    live_sources,
+    run_output,
+    step_input,
+)
 from runtime.services import Services
 from runtime.step import StepRunner
 from runtime.validation import compile_graph
@@ -59,8 +67,9 @@ class InProcessExecutor:
         run_input: Any = None,
         run_id: str | None = None,
         budget: Budget | None = None,
+        reuse: ReusePlan | None = None,
     ) -> RunResult:
-        return asyncio.run(self.run(graph, run_input, run_id, budget))
+        return asyncio.run(self.run(graph, run_input, run_id, budget, reuse))
 
     async def run(
         self,
@@ -68,12 +77,15 @@ class InProcessExecutor:
         run_input: Any = None,
         run_id: str | None = None,
         budget: Budget | None = None,
+        reuse: ReusePlan | None = None,
     ) -> RunResult:
         """Run ``graph`` to its end. ``budget`` caps the run's spend; every model call of every
-        step charges that one object, so it also tells what the run spent."""
+        step charges that one object, so it also tells what the run spent. ``reuse``: recorded,
+        edited or pinned outputs steps may take instead of executing (see runtime.reuse)."""
         plan = graph if isinstance(graph, Plan) else compile_graph(graph, self.registry)
         run_input = prepare_input(plan, run_input)
-        return await _Run(self, plan, run_input, run_id or uuid.uuid4().hex, budget).execute()
+        run = _Run(self, plan, run_input, run_id or uuid.uuid4().hex, budget, reuse)
+        return await run.execute()
 
 
 class _Run:
@@ -86,8 +98,12 @@ class _Run:
         run_input: Any,
         run_id: str,
         budget: Budget | None = None,
+        reuse: ReusePlan | None = None,
     ) -> None:
         self.executor = executor
+        self.reuse = reuse if reuse is not None and not reuse.empty else None
+        self.executed: set[str] = set()  # top-level nodes executed, not reused
+        self.reads: dict[str, frozenset[str]] = {}
         self.plan = plan
         self.run_input = run_input
         self.result = RunResult(run_id=run_id, status="running")
@@ -152,6 +168,10 @@ class _Run:
         while self.ready and self.failure is None:
             node_id = self.ready.popleft()
             step = self.new_step(node_id)
+            if self.reuse is not None and self.reused(step):
+                self.finish_step(step)
+                continue
+            self.executed.add(node_id)
             if self.plan.nodes[node_id].type.pure or not self.ready:
                 self.finish_step(await self.run_step(step))
             else:
@@ -182,6 +202,29 @@ class _Run:
         )
         self.result.steps[step_id] = step
         return step
+
+    def reused(self, step: StepRecord) -> bool:
+        """Give ``step`` a recorded, edited or pinned output if the reuse rule allows."""
+        assert self.reuse is not None
+        planned = self.plan.nodes[step.node]
+        reads = self.reads.get(step.node)
+        if reads is None:
+            reads = self.reads[step.node] = template_reads(planned)
+        dependencies = [*live_sources(self.plan, step.node, self.outcomes), *reads]
+        decision = decide(
+            self.reuse, step.node, planned.fingerprint, step.input, dependencies, self.executed
+        )
+        if decision is None:
+            return False
+        step.status = "reused"
+        step.output = decision.output
+        step.branch = decision.branch
+        step.started_at = step.finished_at = time.time()
+        step.reused_from = self.reuse.link(decision)
+        data = reused_event(self.reuse, decision, step.input, planned.fingerprint)
+        self.result.totals.add_reused(data["saved_cost"])
+        self.emit("step.reused", step, data)
+        return True
 
     async def run_step(self, step: StepRecord) -> StepRecord:
         planned = self.plan.nodes[step.node]
@@ -219,7 +262,7 @@ class _Run:
 
     def finish_step(self, step: StepRecord) -> None:
         node_id = step.node
-        if step.status == "succeeded":
+        if step.status in SUCCEEDED_STEP_STATUSES:
             self.record_outcome(node_id, step.branch or "out", step.output)
         elif step.status == "failed":
             if takes_error_edge(self.plan, node_id, step.error or {}):

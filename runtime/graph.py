@@ -7,6 +7,9 @@ issue at once, and :mod:`runtime.plan` compiles a valid graph into the indexes t
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,3 +91,20 @@ class Issue:
         )
         field = f" ({self.field})" if self.field else ""
         return f"{where}{field}: {self.message}"
+
+
+def canonical_json(value: Any) -> str:
+    """One text per JSON value whatever its key order: what "identical" means for settings and
+    recorded data."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def node_fingerprint(node: Node | Mapping[str, Any]) -> str:
+    """What must be identical for a node to count as unchanged: its type and its config (not its
+    label or its place on the canvas)."""
+    type_: Any
+    if isinstance(node, Node):
+        type_, config = node.type, node.config
+    else:
+        type_, config = node.get("type"), node.get("config") or {}
+    return hashlib.sha256(canonical_json({"type": type_, "config": config}).encode()).hexdigest()

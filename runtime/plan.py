@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.graph import Edge, Node
+from runtime.graph import Edge, Node, node_fingerprint
 from runtime.nodes.base import NodeConfig, NodeType
 from runtime.retry import NO_RETRY, RetryPolicy
+from runtime.sandbox import referenced_nodes
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +20,7 @@ class PlannedNode:
     # Read once here, not per step: pydantic attribute misses are slow on the hot path.
     retry: RetryPolicy = field(default_factory=lambda: NO_RETRY)
     timeout: float | None = None
+    fingerprint: str = ""  # graph.node_fingerprint: what a recorded step's settings must equal
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ def build_plan(nodes: list[PlannedNode], edges: list[Edge], topological: list[st
             order[p.node.id],
             _policy(p.type, p.config),
             getattr(p.config, "timeout", None),
+            node_fingerprint(p.node),
         )
         for p in nodes
     }
@@ -98,3 +101,13 @@ def describe_delegates(plan: Plan, node_id: str) -> tuple[dict[str, Any], ...]:
 def _policy(node_type: NodeType[Any], config: NodeConfig) -> RetryPolicy:
     policy = node_type.retry_policy(config)
     return policy if isinstance(policy, RetryPolicy) else NO_RETRY
+
+
+def template_reads(planned: PlannedNode) -> frozenset[str]:
+    """The nodes whose output a node's templates and expressions read (``nodes.<id>``)."""
+    found: set[str] = set()
+    for source in planned.type.templates(planned.config).values():
+        found |= referenced_nodes(source)
+    for source in planned.type.expressions(planned.config).values():
+        found |= referenced_nodes(source, expression=True)
+    return frozenset(found)

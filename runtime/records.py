@@ -26,6 +26,8 @@ class StepRecord:
     cost: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    # A reused step: where its output came from ({"kind", "run", "step"}; see runtime.reuse).
+    reused_from: dict[str, Any] | None = None
 
     @property
     def duration_ms(self) -> float | None:
@@ -52,6 +54,7 @@ class StepRecord:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "duration_ms": self.duration_ms,
+            "reused_from": self.reused_from,
         }
 
 
@@ -61,6 +64,9 @@ class Totals:
     tokens_out: int = 0
     cost: float = 0.0
     by_model: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Steps reused from an earlier run instead of executed, and what they cost back then.
+    reused: int = 0
+    reused_cost: float = 0.0
 
     def add(self, step: StepRecord, by_model: dict[str, dict[str, float]] | None = None) -> None:
         self.tokens_in += step.tokens_in
@@ -72,12 +78,18 @@ class Totals:
             into["tokens_out"] += figures["tokens_out"]
             into["cost"] = round(into["cost"] + figures["cost"], 10)
 
+    def add_reused(self, saved_cost: float) -> None:
+        self.reused += 1
+        self.reused_cost = round(self.reused_cost + saved_cost, 10)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost": self.cost,
             "by_model": self.by_model,
+            "reused": self.reused,
+            "reused_cost": self.reused_cost,
         }
 
 

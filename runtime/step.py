@@ -146,6 +146,8 @@ class StepRunner:
                     "attempt": step.attempt,
                     **usage.to_dict(),
                     "duration_ms": step.duration_ms,
+                    # The node's settings as it ran: what an exported log is reused against.
+                    "fingerprint": planned.fingerprint,
                 },
             )
         return usage

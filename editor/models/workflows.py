@@ -25,6 +25,9 @@ class Workflow(models.Model):
     current_version = models.ForeignKey(
         "WorkflowVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Pinned data ({node id: output}) for test runs from the editor: a pinned node is not
+    # executed, it gives this output (see editor.pins). Not part of any version.
+    pins = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-updated_at", "id"]

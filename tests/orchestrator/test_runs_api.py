@@ -42,6 +42,7 @@ STEP_FIELDS = {
     "started_at",
     "finished_at",
     "duration_ms",
+    "reused_from",
 }
 
 

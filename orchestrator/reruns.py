@@ -1,0 +1,266 @@
+"""Time travel, as people ask for it: a new run made from an earlier one that reuses what it may.
+
+* **re-run from a step**: that step and everything after it execute; the rest is reused;
+* **edit and continue**: a step's output is replaced by the one given; what follows executes;
+* **retry**: no step named: every step whose node, settings and input are unchanged is reused,
+  so a failed run goes on from its failed step (on its own version or the workflow's current
+  one, after a fix).
+
+What may be reused is decided step by step, as nodes become ready, by the one rule in
+:func:`runtime.reuse.decide` (see :mod:`orchestrator.reuse`); this module checks the request,
+records the new run (linked to its source) with its audit entry, and forecasts what it would do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from django.db import transaction
+from django.utils import timezone
+
+from editor.audit import record
+from editor.catalogue import prices_for
+from editor.errors import Conflict, NotFound, OperationError
+from orchestrator.models import Run, Step
+from orchestrator.plans import CompiledVersion, compiled
+from orchestrator.progress import start_roots
+from orchestrator.reuse import recorded_from
+from orchestrator.unit_of_work import RunTransaction
+from runtime.errors import GraphValidationError
+from runtime.events import SUCCEEDED_STEP_STATUSES
+from runtime.reuse import Recorded, ReusePlan, downstream, forecast, output_problems
+from runtime.usage import cost_of
+
+VersionChoice = Literal["run", "current"]
+NOT_GIVEN: Any = object()  # no edited output in the request (null is an output like any other)
+
+
+class RerunRefused(Conflict):
+    """The request is well formed but the run's state or the chosen version does not allow it."""
+
+    code = "not_rerunnable"
+
+
+@dataclass(frozen=True)
+class RerunRequest:
+    step: str | None = None  # re-run from this step (a top-level step's key); None: retry
+    output: Any = NOT_GIVEN  # with ``step``: that step's output, edited
+    version: VersionChoice = "run"  # the source run's version, or the workflow's current one
+
+    @property
+    def mode(self) -> str:
+        if self.step is None:
+            return "retry"
+        return "edit" if self.output is not NOT_GIVEN else "from"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    version: Any
+    compiled: CompiledVersion
+    settings: dict[str, Any]  # Run.reuse
+    recorded: dict[str, Recorded]
+
+
+def prepare(source: Run, request: RerunRequest) -> Prepared:
+    """Check a request against the source run and the chosen version; refuse with a message
+    naming the problem."""
+    version = _chosen_version(source, request.version)
+    try:
+        target = compiled(version)
+    except GraphValidationError:
+        raise RerunRefused(
+            f"version {version.number} of the workflow has problems; fix them and save first",
+            fields={"version": ["not runnable"]},
+        ) from None
+    recorded = _recorded_steps(source)
+    settings: dict[str, Any] = {"mode": request.mode, "forced": [], "edited": {}}
+    if request.step is not None:
+        step = _checked_step(source, request.step, target, version.number)
+        if request.mode == "edit":
+            _check_edit(step, request.output, target)
+            settings["edited"] = {step.node_id: request.output}
+            forced = downstream(target.plan, step.node_id, target.reads) - {step.node_id}
+        else:
+            forced = downstream(target.plan, step.node_id, target.reads)
+        settings["forced"] = target.plan.by_order(forced)
+    return Prepared(version, target, settings, recorded)
+
+
+def preview(source: Run, request: RerunRequest) -> dict[str, Any]:
+    """What the re-run would execute and reuse, and about what the executed steps would cost
+    at the workspace's catalogue prices (from the tokens they used in the source run)."""
+    prepared = prepare(source, request)
+    plan = prepared.compiled.plan
+    reuse = _reuse_plan(source, prepared)
+    verdicts = forecast(plan, reuse, prepared.compiled.reads)
+    prices = prices_for(source.workspace_id)
+    by_node = {step.node_id: step for step in source.steps.filter(parent__isnull=True)}
+    estimated = 0.0
+    unpriced: list[str] = []
+    saved = 0.0
+    for node_id, verdict in verdicts.items():
+        step = by_node.get(node_id)
+        if verdict == "reuse" and step is not None:
+            saved += recorded_from(step, "", with_tasks=True).cost
+        if verdict != "execute":
+            continue
+        if step is None or step.status not in (*SUCCEEDED_STEP_STATUSES, "failed"):
+            unpriced.append(node_id)
+            continue
+        estimated += _priced(step, prices)
+    return {
+        "mode": request.mode,
+        "version": prepared.version.number,
+        "nodes": [{"node": node_id, "verdict": verdict} for node_id, verdict in verdicts.items()],
+        "execute": sum(1 for v in verdicts.values() if v == "execute"),
+        "reuse": sum(1 for v in verdicts.values() if v == "reuse"),
+        "skip": sum(1 for v in verdicts.values() if v == "skip"),
+        "estimated_cost": round(estimated, 10),
+        "reused_cost": round(saved, 10),
+        "not_estimated": unpriced,
+    }
+
+
+def rerun(source: Run, request: RerunRequest, *, actor: Any, via: str) -> Run:
+    """Start the new run made from ``source`` (see the module's docstring)."""
+    prepared = prepare(source, request)
+    run = Run(
+        workspace_id=source.workspace_id,
+        workflow_id=source.workflow_id,
+        version=prepared.version,
+        status="running",
+        input=source.input,
+        budget=source.budget,
+        source_run=source,
+        source_step=request.step or "",
+        reuse=prepared.settings,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        started_at=timezone.now(),
+    )
+    with transaction.atomic(savepoint=False):
+        with RunTransaction.starting(run) as txn:
+            txn.emit(
+                "run.started",
+                data={
+                    "input": run.input,
+                    "version": prepared.version.number,
+                    "source": {"run": str(source.pk), "step": request.step, "mode": request.mode},
+                },
+            )
+            start_roots(txn)
+        record(
+            f"run.{request.mode}" if request.mode != "from" else "run.rerun",
+            actor=actor,
+            workspace=source.workspace,
+            target=run,
+            target_label=f"{source.workflow.name} (v{prepared.version.number})",
+            via=via,
+            detail={
+                "workflow": str(source.workflow_id),
+                "source_run": str(source.pk),
+                "step": request.step,
+                "mode": request.mode,
+            },
+        )
+    return run
+
+
+def _reuse_plan(source: Run, prepared: Prepared) -> ReusePlan:
+    settings = prepared.settings
+    return ReusePlan(
+        source_run=str(source.pk),
+        recorded=prepared.recorded,
+        forced=frozenset(settings["forced"]),
+        edited=settings["edited"],
+    )
+
+
+def _chosen_version(source: Run, choice: str) -> Any:
+    if choice == "run":
+        return source.version
+    if choice == "current":
+        version = source.workflow.current_version
+        if version is None:
+            raise RerunRefused("the workflow has no saved version to run")
+        return version
+    raise OperationError(
+        "version must be run (the source run's version) or current (the workflow's newest)",
+        fields={"version": ["not a choice"]},
+    )
+
+
+def _recorded_steps(source: Run) -> dict[str, Recorded]:
+    """The source run's top-level steps, with the settings their nodes had in its version."""
+    plan = compiled(source.version).plan
+    return {
+        step.node_id: recorded_from(step, plan.nodes[step.node_id].fingerprint)
+        for step in source.steps.filter(parent__isnull=True)
+        if step.node_id in plan.nodes
+    }
+
+
+def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -> Step:
+    step = source.steps.filter(key=key).first()
+    if step is None:
+        raise NotFound(
+            f"run {source.pk} has no step {key!r}", fields={"step": ["not a step of this run"]}
+        )
+    if step.parent_id is not None:
+        raise RerunRefused(
+            f"step {key!r} is a delegated task; re-run from its manager's step "
+            f"{key.split('.', 1)[0]!r} instead",
+            fields={"step": ["a delegated task"]},
+        )
+    if step.status in ("pending", "queued", "running", "waiting"):
+        raise RerunRefused(
+            f"step {key!r} has not finished (it is {step.status})",
+            fields={"step": ["not finished"]},
+        )
+    if step.status == "skipped":
+        raise RerunRefused(
+            f"step {key!r} was skipped: nothing ran there to re-run from",
+            fields={"step": ["skipped"]},
+        )
+    if step.node_id not in target.plan.nodes:
+        raise RerunRefused(
+            f"node {step.node_id!r} no longer exists in version {number}",
+            fields={"step": ["not in the chosen version"]},
+        )
+    return step
+
+
+def _check_edit(step: Step, output: Any, target: CompiledVersion) -> None:
+    if step.status not in SUCCEEDED_STEP_STATUSES:
+        raise RerunRefused(
+            f"step {step.key!r} did not succeed ({step.status}); re-run from it instead of "
+            "editing its output",
+            fields={"step": ["only a succeeded step's output can be edited"]},
+        )
+    schema = getattr(target.plan.nodes[step.node_id].config, "output_schema", None)
+    problems = output_problems(schema, output)
+    if problems:
+        raise OperationError(
+            f"the edited output does not match node {step.node_id!r}'s output schema: "
+            + "; ".join(problems[:3]),
+            fields={"output": problems},
+            code="invalid_output",
+        )
+
+
+def _priced(step: Step, prices: dict[str, Any]) -> float:
+    """What a step and its delegated tasks would cost again, at today's prices."""
+    steps = [step, *Step.objects.filter(run_id=step.run_id, key__startswith=f"{step.key}.")]
+    total = 0.0
+    for each in steps:
+        if not each.by_model:
+            total += each.cost
+            continue
+        for model, figures in each.by_model.items():
+            price = prices.get(model)
+            if price is None:
+                total += figures.get("cost", 0.0)
+            else:
+                total += cost_of(price, figures["tokens_in"], figures["tokens_out"])
+    return total

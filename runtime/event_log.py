@@ -1,0 +1,90 @@
+"""A run's exported event log read back: what its top-level steps recorded, and its input.
+
+Accepts what this product writes: JSON lines (``python -m runtime run --json``) or the events
+API's page (``GET /api/runs/<id>/events/``, ``{"events": [...]}``). A re-run from the command
+line reuses the steps read here (see :mod:`runtime.reuse`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.reuse import Recorded
+
+
+class EventLogError(ValueError):
+    """The file is not an event log this product wrote."""
+
+
+@dataclass
+class RecordedRun:
+    run_id: str | None = None
+    input: Any = None
+    steps: dict[str, Recorded] = field(default_factory=dict)
+
+
+def parse_events(text: str) -> list[dict[str, Any]]:
+    stripped = text.strip()
+    if not stripped:
+        raise EventLogError("the event log is empty")
+    try:
+        whole = json.loads(stripped)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict) and isinstance(whole.get("events"), list):
+        return list(whole["events"])
+    events = []
+    for number, line in enumerate(stripped.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EventLogError(f"line {number} is not JSON: {exc.msg}") from None
+        if not isinstance(event, dict) or "type" not in event:
+            raise EventLogError(f"line {number} is not an event (no type)")
+        events.append(event)
+    return events
+
+
+def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
+    """Each top-level step's last recorded state: input, output, branch, spend, and the
+    settings fingerprint its node had (steps without one are never reused)."""
+    found = RecordedRun()
+    inputs: dict[str, Any] = {}
+    for event in events:
+        kind, step, data = event.get("type"), event.get("step"), event.get("data") or {}
+        if kind == "run.started":
+            found.run_id = event.get("run")
+            found.input = data.get("input")
+            continue
+        if not isinstance(step, str) or "." in step:
+            continue  # run events, and delegated tasks (keys "<parent>.<node>.<n>")
+        if kind == "step.started":
+            inputs[step] = data.get("input")
+        elif kind in ("step.succeeded", "step.reused"):
+            found.steps[step] = Recorded(
+                step=step,
+                fingerprint=str(data.get("fingerprint") or ""),
+                status="succeeded" if kind == "step.succeeded" else "reused",
+                input=data["input"] if "input" in data else inputs.get(step),
+                output=data.get("output"),
+                branch=data.get("branch"),
+                cost=float(data.get("cost") or 0.0),
+                tokens_in=int(data.get("tokens_in") or 0),
+                tokens_out=int(data.get("tokens_out") or 0),
+            )
+        elif kind in ("step.failed", "step.skipped", "step.cancelled"):
+            found.steps[step] = Recorded(
+                step=step,
+                fingerprint="",
+                status=kind.removeprefix("step."),
+                input=inputs.get(step),
+                output=None,
+                branch=None,
+            )
+    if not found.steps and found.run_id is None:
+        raise EventLogError("the file holds no run events")
+    return found
