@@ -13,6 +13,8 @@ export const STEP_STATUSES = [
   'failed',
   'skipped',
   'cancelled',
+  // took a recorded, edited or pinned output instead of executing (a run made from another)
+  'reused',
 ] as const;
 export type StepStatus = (typeof STEP_STATUSES)[number];
 
@@ -22,7 +24,10 @@ export const FINISHED_STEP_STATUSES: ReadonlySet<string> = new Set([
   'failed',
   'skipped',
   'cancelled',
+  'reused',
 ]);
+/** A reused step stands for a recorded success: it counts as succeeded wherever outcomes count. */
+export const SUCCEEDED_STEP_STATUSES: ReadonlySet<string> = new Set(['succeeded', 'reused']);
 
 export interface StepError {
   code?: string;
@@ -39,6 +44,16 @@ export interface ModelFigures {
 
 export interface Totals extends ModelFigures {
   by_model: Record<string, ModelFigures>;
+  /** steps reused from another run (or pinned), and what they cost when they ran */
+  reused?: number;
+  reused_cost?: number;
+}
+
+/** Where a reused step's output came from (see api/timeTravel.ts). */
+export interface ReusedLink {
+  kind: 'recorded' | 'edited' | 'pinned';
+  run: string | null;
+  step: string | null;
 }
 
 /** A piece of a step's streamed answer (not stored: step.chunk events carry no seq).
@@ -58,11 +73,18 @@ export interface StreamedText {
 }
 
 export interface EventDataByType {
-  'run.started': { input: unknown };
+  'run.started': {
+    input: unknown;
+    version?: number;
+    /** a run made from an earlier one: which, from which step, how */
+    source?: { run: string | null; step: string | null; mode: string };
+  };
   'run.succeeded': { output: unknown; totals: Totals };
   'run.failed': { error: StepError & { step?: string; node?: string } };
   'run.cancelled': Record<string, never>;
   'run.waiting': { steps: string[] };
+  /** a step made ready (or put back in the queue after its worker was lost: `reason`) */
+  'step.queued': { parent?: string | null; reason?: string; attempt?: number };
   'step.started': { attempt: number; input: unknown; parent: string | null; round: number };
   'step.chunk': StreamedText;
   'step.retrying': { attempt: number; error: StepError; delay: number };
@@ -75,6 +97,18 @@ export interface EventDataByType {
     tokens_out: number;
     cost: number;
     duration_ms: number | null;
+    /** the node's settings fingerprint: what a later re-run compares to reuse the step */
+    fingerprint?: string;
+  };
+  /** the step took an output instead of executing: recorded in another run, edited, or pinned */
+  'step.reused': {
+    input: unknown;
+    fingerprint: string;
+    output: unknown;
+    branch: string | null;
+    from: ReusedLink;
+    saved_cost: number;
+    saved_tokens: number;
   };
   'step.failed': { error: StepError; attempt: number };
   'step.skipped': Record<string, never>;
@@ -92,6 +126,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'run.failed',
   'run.cancelled',
   'run.waiting',
+  'step.queued',
   'step.started',
   'step.chunk',
   'step.retrying',
@@ -102,6 +137,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'step.waiting',
   'step.delegated',
   'step.resumed',
+  'step.reused',
 ];
 
 /** One event as the WebSocket and the event log send it. */

@@ -2,7 +2,7 @@
 // contract does not promise are optional so the app degrades instead of crashing.
 
 import { request } from './client';
-import type { RunStatus, StepError, StepStatus, Totals } from './events';
+import type { ReusedLink, RunStatus, StepError, StepStatus, Totals } from './events';
 import type { Graph, Issue, NodeTypeSpec } from './graph';
 
 export interface Page<T> {
@@ -78,6 +78,8 @@ export interface StepRecord {
   duration_ms: number | null;
   /** what a waiting step asks a person (not promised by the contract; the events carry it) */
   request?: unknown;
+  /** a reused step: where its output came from */
+  reused_from?: ReusedLink | null;
 }
 
 export interface RunSummary {
@@ -90,6 +92,8 @@ export interface RunSummary {
   finished_at?: string | null;
   totals?: Totals;
   error?: StepError | null;
+  /** a run made from an earlier one (time travel): which, from which step, how; else null */
+  source?: { run: string | null; step: string | null; mode: 'from' | 'edit' | 'retry' | 'pinned' } | null;
 }
 
 export interface RunDetail extends RunSummary {
@@ -101,6 +105,8 @@ export interface RunDetail extends RunSummary {
   last_seq: number;
   /** Not in the contract yet: the graph that ran, so the run view never shows a later edit. */
   graph?: Graph;
+  /** runs made from this one, newest first */
+  reruns?: { id: string; status: RunStatus; step: string | null; mode: 'from' | 'edit' | 'retry' | 'pinned' }[];
 }
 
 /** An example flow that ships with the app (GET /api/examples/). */
@@ -158,10 +164,11 @@ export const api = {
   restoreVersion: (id: string, number: number) =>
     request<WorkflowDetail>(`/api/workflows/${id}/versions/${number}/restore/`, { method: 'POST', body: {} }),
 
-  startRun: (workflowId: string, input: unknown) =>
+  /** `usePins`: pinned nodes give their pinned output instead of executing (a test run). */
+  startRun: (workflowId: string, input: unknown, usePins = false) =>
     request<{ id: string; status: RunStatus }>(`/api/workflows/${workflowId}/runs/`, {
       method: 'POST',
-      body: { input },
+      body: usePins ? { input, use_pins: true } : { input },
     }),
   listRuns: async (workflowId: string) =>
     pageOf(await request<Page<RunSummary> | RunSummary[]>('/api/runs/', { query: { workflow: workflowId } })),

@@ -1,5 +1,6 @@
 // How each edge looks during a run: data passing along it, passed, or a branch not taken.
 
+import { SUCCEEDED_STEP_STATUSES } from '../api/events';
 import { DEFAULT_SOURCE_HANDLE, ERROR_HANDLE, type Graph } from '../api/graph';
 import { isActive, type RunView } from './reducer';
 
@@ -24,7 +25,7 @@ export function edgeRunStates(graph: Graph, view: RunView): Record<string, EdgeR
     }
     const step = view.steps[source.step];
     let taken: string | null = null;
-    if (step?.status === 'succeeded') taken = step.branch || DEFAULT_SOURCE_HANDLE;
+    if (step && SUCCEEDED_STEP_STATUSES.has(step.status)) taken = step.branch || DEFAULT_SOURCE_HANDLE;
     else if (step?.status === 'failed') taken = ERROR_HANDLE;
     if (taken === null) {
       result[edge.id] = source.status === 'skipped' ? 'not-taken' : 'idle';

@@ -73,7 +73,11 @@ function sameNodeView(a: NodeView | undefined, b: NodeView | undefined): boolean
     sameFigures(a.own, b.own) &&
     sameFigures(a.subtree, b.subtree) &&
     sameChildren(a.children, b.children) &&
-    (a.error?.message ?? null) === (b.error?.message ?? null)
+    (a.error?.message ?? null) === (b.error?.message ?? null) &&
+    a.topLevel === b.topLevel &&
+    (a.reusedFrom?.kind ?? null) === (b.reusedFrom?.kind ?? null) &&
+    (a.reusedFrom?.run ?? null) === (b.reusedFrom?.run ?? null) &&
+    (a.reusedFrom?.step ?? null) === (b.reusedFrom?.step ?? null)
   );
 }
 

@@ -17,6 +17,7 @@ import {
   STEP_STATUSES,
   type EventOf,
   type RunEvent,
+  type ReusedLink,
   type RunStatus,
   type StepError,
   type StepStatus,
@@ -76,6 +77,8 @@ export interface StepView {
   children: string[];
   /** what a waiting step asks a person */
   request: unknown;
+  /** a reused step: where its output came from (another run's step, an edit, pinned data) */
+  reusedFrom: ReusedLink | null;
 }
 
 export interface Figures {
@@ -106,6 +109,17 @@ export interface NodeView {
   /** tasks this node handed to workers */
   children: ChildBadge[];
   error: StepError | null;
+  /** whether `step` is a step the flow started (not a delegated task): a run can restart there */
+  topLevel: boolean;
+  /** `step` reused an output instead of executing: where it came from */
+  reusedFrom: ReusedLink | null;
+}
+
+/** Where a run made by time travel came from (GET /api/runs/<id>/ `source`, run.started data). */
+export interface RunSourceView {
+  run: string | null;
+  step: string | null;
+  mode: string;
 }
 
 export interface RunView {
@@ -124,6 +138,8 @@ export interface RunView {
   streaming: string | null;
   startedAt: number | null;
   finishedAt: number | null;
+  /** a run made from an earlier one (re-run, edit, retry, pinned data), else null */
+  source: RunSourceView | null;
 }
 
 const ZERO: Figures = { tokens_in: 0, tokens_out: 0, cost: 0 };
@@ -147,6 +163,7 @@ export function initialRunView(runId: string | null = null): RunView {
     streaming: null,
     startedAt: null,
     finishedAt: null,
+    source: null,
   };
 }
 
@@ -175,6 +192,7 @@ function newStep(id: string, node: string, parent: string | null = null): StepVi
     retries: [],
     children: [],
     request: null,
+    reusedFrom: null,
   };
 }
 
@@ -264,6 +282,8 @@ export function deriveNodes(view: Pick<RunView, 'steps' | 'order' | 'status'>): 
       subtree,
       children,
       error: main.error,
+      topLevel: topLevel.length > 0,
+      reusedFrom: main.reusedFrom,
     };
   }
   return nodes;
@@ -285,9 +305,13 @@ function runStatusOf(event: RunEvent, fallback: RunStatus): RunStatus {
   return (RUN_STATUSES as readonly string[]).includes(event.status ?? '') ? (event.status as RunStatus) : fallback;
 }
 
-function liveTotals(steps: Record<string, StepView>): Totals {
+/** The totals summed from the steps; what reused steps saved is not in the steps (they cost 0),
+ * so it is carried over from `before` plus `saved` (a step.reused event's saved_cost). */
+function liveTotals(steps: Record<string, StepView>, before: Totals, saved = 0): Totals {
   const totals = emptyTotals();
+  let reused = 0;
   for (const step of Object.values(steps)) {
+    if (step.status === 'reused') reused += 1;
     totals.tokens_in += step.tokens_in;
     totals.tokens_out += step.tokens_out;
     totals.cost = addCost(totals.cost, step.cost);
@@ -297,6 +321,10 @@ function liveTotals(steps: Record<string, StepView>): Totals {
       per.tokens_out += step.tokens_out;
       per.cost = addCost(per.cost, step.cost);
     }
+  }
+  if (reused || before.reused) {
+    totals.reused = reused;
+    totals.reused_cost = addCost(before.reused_cost ?? 0, saved);
   }
   return totals;
 }
@@ -337,7 +365,33 @@ function applyStepEvent(state: RunView, event: RunEvent): RunView {
   let order = known ? state.order : [...state.order, id];
   let streaming = state.streaming;
 
+  let saved = 0;
+
   switch (event.type) {
+    case 'step.queued': {
+      const data = (event as EventOf<'step.queued'>).data;
+      step.status = stepStatusOf(event, 'queued');
+      if (data?.parent) step.parent = data.parent;
+      break;
+    }
+    case 'step.reused': {
+      // done at once with an output it did not compute: no tokens, no cost, no time
+      const data = (event as EventOf<'step.reused'>).data;
+      step.status = stepStatusOf(event, 'reused');
+      step.input = data.input;
+      step.output = data.output;
+      step.branch = data.branch ?? null;
+      step.reusedFrom = data.from ?? null;
+      step.tokens_in = 0;
+      step.tokens_out = 0;
+      step.cost = 0;
+      step.duration_ms = 0;
+      step.startedAt ??= event.ts;
+      step.finishedAt = event.ts;
+      step.error = null;
+      saved = data.saved_cost ?? 0;
+      break;
+    }
     case 'step.started': {
       const data = (event as EventOf<'step.started'>).data;
       step.status = stepStatusOf(event, 'running');
@@ -435,7 +489,7 @@ function applyStepEvent(state: RunView, event: RunEvent): RunView {
   }
   const next: RunView = { ...state, steps, order, streaming, lastSeq: event.seq ?? state.lastSeq };
   next.nodes = deriveNodes(next);
-  if (!FINISHED_RUN_STATUSES.has(state.status)) next.totals = liveTotals(steps);
+  if (!FINISHED_RUN_STATUSES.has(state.status)) next.totals = liveTotals(steps, state.totals, saved);
   return next;
 }
 
@@ -461,6 +515,7 @@ export function applyEvent(state: RunView, event: RunEvent): RunView {
       next.status = runStatusOf(event, 'running');
       next.input = event.data.input;
       next.startedAt ??= event.ts;
+      if (event.data.source) next.source = event.data.source;
       break;
     case 'run.succeeded':
       next.status = runStatusOf(event, 'succeeded');
@@ -514,6 +569,7 @@ function stepFromRecord(record: StepRecord): StepView {
     startedAt: toSeconds(record.started_at),
     finishedAt: toSeconds(record.finished_at),
     request: record.status === 'waiting' ? (record.request ?? null) : null,
+    reusedFrom: record.reused_from ?? null,
   };
 }
 
@@ -545,6 +601,7 @@ export function fromSnapshot(detail: RunDetail): RunView {
     totals: detail.totals ?? emptyTotals(),
     startedAt: toSeconds(detail.started_at ?? null),
     finishedAt: toSeconds(detail.finished_at ?? null),
+    source: detail.source ?? null,
   };
   const running = indexed.map(({ record }) => record).filter((r) => r.status === 'running');
   view.streaming = running.length ? running[running.length - 1].id : null;
