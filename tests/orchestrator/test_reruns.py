@@ -13,7 +13,8 @@ from rest_framework.test import APIClient
 
 from editor import operations as editor_operations
 from editor.models import AuditEntry, Workflow, Workspace
-from orchestrator.models import Run, Step
+from orchestrator import approvals
+from orchestrator.models import Approval, Run, Step
 from tests.orchestrator.conftest import drive, make_workflow, research_graph
 
 pytestmark = pytest.mark.django_db
@@ -388,3 +389,46 @@ def test_pins_are_the_workspaces_editors_to_set(
     url = f"/api/workflows/{research.id}/pins/"
     assert charlie_client.get(url).status_code == 404
     assert charlie_client.put(url, {"pins": {}}, format="json").status_code == 404
+
+
+def test_a_gate_after_the_rerun_point_asks_again_and_one_before_keeps_its_decision(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    graph = {
+        "nodes": [
+            {"id": "brief", "type": "input"},
+            {"id": "first_gate", "type": "approval", "config": {"prompt": "Start?"}},
+            {
+                "id": "draft",
+                "type": "transform",
+                "config": {"template": "Draft on {{ input.topic }}"},
+            },
+            {"id": "last_gate", "type": "approval", "config": {"prompt": "Publish?"}},
+            {"id": "done", "type": "output"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "brief", "target": "first_gate"},
+            {"id": "e2", "source": "first_gate", "target": "draft", "source_handle": "approved"},
+            {"id": "e3", "source": "draft", "target": "last_gate"},
+            {"id": "e4", "source": "last_gate", "target": "done", "source_handle": "approved"},
+        ],
+    }
+    flow = make_workflow(alice, alice_workspace, graph, name="Gates")
+    source = started(alice_client, flow)
+    for gate in ("first_gate", "last_gate"):
+        assert source.status == "waiting"
+        approval = Approval.objects.get(run=source, step__key=gate)
+        approvals.decide_approval(approval.pk, alice, "approve")
+        source = drive(source)
+    assert source.status == "succeeded"
+
+    new = rerun_and_drive(alice_client, source, step="draft")
+    steps = steps_of(new)
+    assert (steps["first_gate"].status, steps["first_gate"].branch) == ("reused", "approved")
+    assert steps["first_gate"].output == steps_of(source)["first_gate"].output
+    assert not Approval.objects.filter(run=new, step__key="first_gate").exists()
+    assert steps["draft"].status == "succeeded"
+    assert steps["last_gate"].status == "waiting"
+    assert new.status == "waiting"
+    asked = Approval.objects.get(run=new, step__key="last_gate")
+    assert asked.status == "pending"
