@@ -8,7 +8,6 @@ dotted paths so that a client can put each message next to its input.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -23,11 +22,6 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from editor.errors import OperationError, error_body
-
-logger = logging.getLogger(__name__)
-
-# What a client is told to wait before retrying when the database cannot take its request.
-DATABASE_RETRY_AFTER_SECONDS = 2
 
 
 def flatten_detail(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -73,18 +67,17 @@ def _code(exc: exceptions.APIException) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every 4xx in one shape; anything unexpected stays a 500."""
     if isinstance(exc, DatabaseOperationalError | DatabaseInterfaceError):
-        # The database refused or lost the connection (no pooled connection free within
-        # WEB_DB_POOL_TIMEOUT, "too many clients", a terminated backend): the request was fine,
-        # so 503 and when to try again, not a 500.
-        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        body = error_body(
-            "database_unavailable", "The database is busy or unreachable; try again shortly."
-        )
-        return Response(
-            body, status=503, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
-        )
+        # The database refused or lost the connection: left to go on up to
+        # orchestrator.middleware.DatabaseUnavailableMiddleware, which answers it (503 with
+        # Retry-After) for every view alike, DRF's or not.
+        return None
     if isinstance(exc, OperationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        response = Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        # An error that says when to try again (a rate limit, a limiter that is down).
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("request_too_large", str(exc)), status=413)
     if isinstance(exc, ProtectedError | RestrictedError):
