@@ -4,15 +4,18 @@ Every error has the one body shape of ``editor.api_errors`` (``ErrorSerializer``
 operation can answer follows from what it is, so they are added here, once, from the generated
 operation itself; a view names only the codes of its own rules (409 on a conflict, 410, 429):
 
-    every operation                      503 database unavailable (with Retry-After)
+    every operation                      503 database unavailable
     needs a signed-in user or a token    401 not authenticated; on writes also 403 (role, CSRF)
     takes a request body                 400 invalid, 413 too large, 415 not JSON
     takes query parameters               400 invalid (``page`` alone: 404, past the last page)
     has path parameters                  404 not found, or not yours
+
+Every 429 and 503 carries ``Retry-After`` (seconds), and the schema declares it on them.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -30,6 +33,14 @@ WHY = {
     415: "The request body is not JSON (`Content-Type: application/json`).",
     429: "Too many calls; `Retry-After` says when to try again.",
     503: "The database (or the rate limiter) is busy or unreachable; retry after `Retry-After`.",
+}
+
+# The answers that say when to try again, and the header that says it.
+RETRY_AFTER_CODES = ("429", "503")
+RETRY_AFTER_HEADER = {
+    "schema": {"type": "integer", "minimum": 1},
+    "required": True,
+    "description": "Seconds to wait before trying again.",
 }
 
 # Query parameters that cannot be invalid: DRF's page number answers 404 past the last page.
@@ -109,4 +120,8 @@ class ApiSchema(AutoSchema):
         for code in sorted(_derived_codes(operation, self.method)):
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(error(code), str(code))
+        for code in RETRY_AFTER_CODES:
+            if code in responses:
+                headers = responses[code].setdefault("headers", {})
+                headers["Retry-After"] = copy.deepcopy(RETRY_AFTER_HEADER)
         return operation

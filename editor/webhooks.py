@@ -58,6 +58,7 @@ def enabled_trigger(secret: str) -> WebhookTrigger | None:
 class RateLimiterDown(OperationError):
     status = 503
     code = "unavailable"
+    retry_after = 5  # seconds (Retry-After): Redis back from a restart, or failed over
 
 
 _clients: dict[str, redis.Redis] = {}
