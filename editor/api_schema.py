@@ -120,8 +120,8 @@ class ApiSchema(AutoSchema):
         for code in sorted(_derived_codes(operation, self.method)):
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(error(code), str(code))
-        for code in RETRY_AFTER_CODES:
-            if code in responses:
-                headers = responses[code].setdefault("headers", {})
+        for status in RETRY_AFTER_CODES:
+            if status in responses:
+                headers = responses[status].setdefault("headers", {})
                 headers["Retry-After"] = copy.deepcopy(RETRY_AFTER_HEADER)
         return operation
