@@ -52,9 +52,14 @@ def recorded_step(source_run_id: Any, node_id: str) -> Recorded | None:
 
 def recorded_from(step: Step, fingerprint: str, *, with_tasks: bool = False) -> Recorded:
     """``with_tasks``: count what the step's delegated tasks spent too (what reusing the step
-    saves); they are rows of their own, read by key."""
+    saves); they are rows of their own, read by key. A reused step stands for what it cost
+    where it ran."""
     spent = {"cost": step.cost, "tokens_in": step.tokens_in, "tokens_out": step.tokens_out}
-    if with_tasks:
+    link = step.reused_from or {}
+    if step.status == "reused":
+        # It ran in an earlier run; its link carries what it (and its tasks) cost there.
+        spent = {name: link.get(name, 0) for name in spent}
+    elif with_tasks:
         tasks = Step.objects.filter(run_id=step.run_id, key__startswith=f"{step.key}.")
         sums = tasks.aggregate(
             cost=Sum("cost"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out")

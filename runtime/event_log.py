@@ -8,7 +8,7 @@ line reuses the steps read here (see :mod:`runtime.reuse`).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runtime.reuse import Recorded
@@ -50,32 +50,35 @@ def parse_events(text: str) -> list[dict[str, Any]]:
 
 
 def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
-    """Each top-level step's last recorded state: input, output, branch, spend, and the
-    settings fingerprint its node had (steps without one are never reused)."""
+    """Each top-level step's last recorded state: input, output, branch, spend (with what its
+    delegated tasks spent), and the settings fingerprint its node had (steps without one are
+    never reused)."""
     found = RecordedRun()
     inputs: dict[str, Any] = {}
+    task_spend: dict[str, list[float]] = {}  # top-level key -> [cost, tokens in, tokens out]
     for event in events:
         kind, step, data = event.get("type"), event.get("step"), event.get("data") or {}
         if kind == "run.started":
             found.run_id = event.get("run")
             found.input = data.get("input")
             continue
-        if not isinstance(step, str) or "." in step:
-            continue  # run events, and delegated tasks (keys "<parent>.<node>.<n>")
+        if not isinstance(step, str):
+            continue
+        if "." in step:  # a delegated task ("<parent>.<node>.<n>"): its spend is its parent's
+            if kind == "step.succeeded":
+                spent = task_spend.setdefault(step.split(".", 1)[0], [0.0, 0, 0])
+                spent[0] += float(data.get("cost") or 0.0)
+                spent[1] += int(data.get("tokens_in") or 0)
+                spent[2] += int(data.get("tokens_out") or 0)
+            continue
         if kind == "step.started":
             inputs[step] = data.get("input")
-        elif kind in ("step.succeeded", "step.reused"):
-            found.steps[step] = Recorded(
-                step=step,
-                fingerprint=str(data.get("fingerprint") or ""),
-                status="succeeded" if kind == "step.succeeded" else "reused",
-                input=data["input"] if "input" in data else inputs.get(step),
-                output=data.get("output"),
-                branch=data.get("branch"),
-                cost=float(data.get("cost") or 0.0),
-                tokens_in=int(data.get("tokens_in") or 0),
-                tokens_out=int(data.get("tokens_out") or 0),
-            )
+        elif kind == "step.succeeded":
+            found.steps[step] = _recorded(step, "succeeded", data, inputs.get(step), data)
+        elif kind == "step.reused":
+            # What it cost where it ran, as its link carries it.
+            link = data.get("from") or {}
+            found.steps[step] = _recorded(step, "reused", data, data.get("input"), link)
         elif kind in ("step.failed", "step.skipped", "step.cancelled"):
             found.steps[step] = Recorded(
                 step=step,
@@ -87,4 +90,29 @@ def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
             )
     if not found.steps and found.run_id is None:
         raise EventLogError("the file holds no run events")
+    for key, (cost, tokens_in, tokens_out) in task_spend.items():
+        record = found.steps.get(key)
+        if record is not None and record.status == "succeeded":
+            found.steps[key] = replace(
+                record,
+                cost=round(record.cost + cost, 10),
+                tokens_in=record.tokens_in + int(tokens_in),
+                tokens_out=record.tokens_out + int(tokens_out),
+            )
     return found
+
+
+def _recorded(
+    step: str, status: str, data: dict[str, Any], step_input: Any, spent: dict[str, Any]
+) -> Recorded:
+    return Recorded(
+        step=step,
+        fingerprint=str(data.get("fingerprint") or ""),
+        status=status,
+        input=step_input,
+        output=data.get("output"),
+        branch=data.get("branch"),
+        cost=float(spent.get("cost") or 0.0),
+        tokens_in=int(spent.get("tokens_in") or 0),
+        tokens_out=int(spent.get("tokens_out") or 0),
+    )

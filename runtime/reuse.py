@@ -83,10 +83,17 @@ class ReusePlan:
         return not (self.recorded or self.edited or self.pinned)
 
     def link(self, decision: Reused) -> dict[str, Any]:
-        """Where a reused step's output came from, as steps and events show it."""
-        if decision.source is None:
+        """Where a reused step's output came from, as steps and events show it; for a recorded
+        step, also what it had cost (carried along, so a re-run of a re-run still knows)."""
+        source = decision.source
+        if source is None:
             return {"kind": decision.kind, "run": None, "step": None}
-        return {"kind": decision.kind, "run": self.source_run, "step": decision.source.step}
+        link: dict[str, Any] = {"kind": decision.kind, "run": self.source_run, "step": source.step}
+        if decision.kind == "recorded":
+            link["cost"] = source.cost
+            link["tokens_in"] = source.tokens_in
+            link["tokens_out"] = source.tokens_out
+        return link
 
 
 def reused_event(
@@ -95,16 +102,15 @@ def reused_event(
     """The data of a ``step.reused`` event: the output taken, where from, and what it saved;
     with the step's input and its node's settings fingerprint, so an exported log can be
     reused again."""
-    source = decision.source
-    saved = source is not None and decision.kind == "recorded"
+    link = reuse.link(decision)
     return {
         "input": step_input,
         "fingerprint": fingerprint,
         "output": decision.output,
         "branch": decision.branch,
-        "from": reuse.link(decision),
-        "saved_cost": source.cost if saved and source else 0.0,
-        "saved_tokens": source.tokens_in + source.tokens_out if saved and source else 0,
+        "from": link,
+        "saved_cost": link.get("cost", 0.0),
+        "saved_tokens": link.get("tokens_in", 0) + link.get("tokens_out", 0),
     }
 
 

@@ -103,6 +103,15 @@ def test_rerun_from_a_later_step_makes_no_upstream_model_call(
     assert second.reused_cost == pytest.approx(sum(s.cost for s in first_lead))
     assert second.output == first.output  # the vendor answers polish the same way
 
+    # A re-run of the re-run still knows what the manager's team cost where it really ran.
+    third = finished(rerun(api, str(second.pk), "result"))
+    assert third.status == "succeeded" and third.reused_steps == 3
+    lead_link = Step.objects.get(run=third, key="lead").reused_from
+    assert lead_link["run"] == str(second.pk)
+    assert lead_link["cost"] == pytest.approx(sum(s.cost for s in first_lead))
+    assert third.reused_cost == pytest.approx(sum(s.cost for s in first_lead) + polish_cost)
+    assert third.cost == 0
+
 
 def test_retry_on_a_new_version_reuses_the_unchanged_team_and_reruns_the_changed_step(
     api: httpx.Client, alice: User, alice_workspace: Workspace, vendor: VendorServer

@@ -130,10 +130,14 @@ def test_rerun_from_a_step_reuses_upstream_and_executes_from_there() -> None:
         "too_short": "skipped",
     }
     assert second.output == first.output
-    assert second.steps["plan"].reused_from == {
+    link = second.steps["plan"].reused_from
+    assert link == {
         "kind": "recorded",
         "run": first.run_id,
         "step": "plan",
+        "cost": 0.0,
+        "tokens_in": 0,
+        "tokens_out": 0,
     }
     assert second.totals.reused == 4
     # Nothing upstream started: no step.started event for a reused step.
@@ -253,3 +257,52 @@ def test_the_command_line_refuses_bad_reuse_arguments(
     code, _, err = cli("run", str(EXAMPLE), *argv)
     assert code == 2
     assert message in err
+
+
+def test_an_exported_log_counts_a_managers_tasks_and_a_reused_steps_first_cost() -> None:
+    events = [
+        {"type": "run.started", "run": "r1", "data": {"input": {}}},
+        {"type": "step.started", "step": "lead", "data": {"input": "brief"}},
+        {
+            "type": "step.succeeded",
+            "step": "lead.alpha.1",
+            "data": {"cost": 0.25, "tokens_in": 3, "tokens_out": 4},
+        },
+        {
+            "type": "step.succeeded",
+            "step": "lead",
+            "data": {
+                "output": "x",
+                "cost": 0.5,
+                "tokens_in": 10,
+                "tokens_out": 20,
+                "fingerprint": "f",
+            },
+        },
+        {
+            "type": "step.reused",
+            "step": "plan",
+            "data": {
+                "input": 1,
+                "output": 2,
+                "fingerprint": "g",
+                "from": {
+                    "kind": "recorded",
+                    "run": "r0",
+                    "step": "plan",
+                    "cost": 0.125,
+                    "tokens_in": 5,
+                    "tokens_out": 6,
+                },
+            },
+        },
+    ]
+    steps = recorded_run(events).steps
+    assert (steps["lead"].cost, steps["lead"].tokens_in, steps["lead"].tokens_out) == (0.75, 13, 24)
+    assert steps["lead"].input == "brief" and "lead.alpha.1" not in steps
+    assert (
+        steps["plan"].status,
+        steps["plan"].cost,
+        steps["plan"].tokens_in,
+        steps["plan"].input,
+    ) == ("reused", 0.125, 5, 1)
