@@ -11,6 +11,8 @@ import { SettingsPage } from './settings/SettingsPage';
 
 // the canvas (React Flow) loads only when a workflow is opened
 const EditorPage = lazy(() => import('./pages/EditorPage').then((m) => ({ default: m.EditorPage })));
+// two runs side by side, with the line-diff library: loaded when opened
+const RunComparePage = lazy(() => import('./run/RunComparePage').then((m) => ({ default: m.RunComparePage })));
 
 export function App() {
   const route = useRoute();
@@ -25,6 +27,11 @@ export function App() {
           // one editor per workflow: switching to its run view keeps unsaved edits and history
           <Suspense fallback={<LoadingState label="Opening the editor…" />}>
             <EditorPage key={route.id} workflowId={route.id} runId={route.name === 'run' ? route.runId : null} />
+          </Suspense>
+        )}
+        {route.name === 'run-compare' && (
+          <Suspense fallback={<LoadingState label="Comparing the runs…" />}>
+            <RunComparePage workflowId={route.workflow} />
           </Suspense>
         )}
         {route.name === 'not-found' && (

@@ -8,6 +8,7 @@ describe('routes', () => {
     expect(matchRoute('/workflows/6f1c')).toEqual({ name: 'editor', id: '6f1c' });
     expect(matchRoute('/workflows/6f1c/')).toEqual({ name: 'editor', id: '6f1c' });
     expect(matchRoute('/workflows/6f1c/runs/9a')).toEqual({ name: 'run', id: '6f1c', runId: '9a' });
+    expect(matchRoute('/workflows/6f1c/compare')).toEqual({ name: 'run-compare', workflow: '6f1c' });
     expect(matchRoute('/nope')).toEqual({ name: 'not-found', path: '/nope' });
     expect(matchRoute('/approvals')).toEqual({ name: 'approvals', approvalId: null });
     expect(matchRoute('/approvals/')).toEqual({ name: 'approvals', approvalId: null });

@@ -7,6 +7,8 @@ export type Route =
   | { name: 'list' }
   | { name: 'editor'; id: string }
   | { name: 'run'; id: string; runId: string }
+  // two runs side by side (?a=<run>&b=<run>); `workflow`, not `id`: leaving the editor for it asks first
+  | { name: 'run-compare'; workflow: string }
   | { name: 'approvals'; approvalId: string | null }
   | { name: 'settings'; section: string }
   | { name: 'not-found'; path: string };
@@ -30,6 +32,8 @@ export function matchRoute(pathname: string, base = appBase()): Route {
   if (a) return { name: 'approvals', approvalId: decodeURIComponent(a[1]) };
   let m = /^\/workflows\/([^/]+)$/.exec(path);
   if (m) return { name: 'editor', id: decodeURIComponent(m[1]) };
+  m = /^\/workflows\/([^/]+)\/compare$/.exec(path);
+  if (m) return { name: 'run-compare', workflow: decodeURIComponent(m[1]) };
   m = /^\/workflows\/([^/]+)\/runs\/([^/]+)$/.exec(path);
   if (m) return { name: 'run', id: decodeURIComponent(m[1]), runId: decodeURIComponent(m[2]) };
   return { name: 'not-found', path };
@@ -45,6 +49,8 @@ export const paths = {
   list: () => `${appBase()}/`,
   editor: (id: string) => `${appBase()}/workflows/${encodeURIComponent(id)}`,
   run: (id: string, runId: string) => `${appBase()}/workflows/${encodeURIComponent(id)}/runs/${encodeURIComponent(runId)}`,
+  compareRuns: (id: string, a: string, b: string) =>
+    `${appBase()}/workflows/${encodeURIComponent(id)}/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`,
   approvals: () => `${appBase()}/approvals`,
   approval: (id: string) => `${appBase()}/approvals/${encodeURIComponent(id)}`,
   models: () => `${appBase()}/settings/models`,

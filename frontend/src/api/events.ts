@@ -54,6 +54,10 @@ export interface ReusedLink {
   kind: 'recorded' | 'edited' | 'pinned';
   run: string | null;
   step: string | null;
+  /** a recorded step: what it spent where it ran (what reusing it saved) */
+  cost?: number;
+  tokens_in?: number;
+  tokens_out?: number;
 }
 
 /** A piece of a step's streamed answer (not stored: step.chunk events carry no seq).

@@ -1,8 +1,10 @@
 // Time travel: a new run made from an earlier one (re-run from a step, edit a step's output and
 // continue, retry), its preview, two runs side by side, and a workflow's pinned data.
 //
-//   POST /api/runs/<id>/rerun/          {step?, output?, version?} → 201 the new run's summary
-//   POST /api/runs/<id>/rerun/preview/  same body → what it would execute, reuse, skip, cost
+//   POST /api/runs/<id>/steps/<key>/rerun/          {output?, version?} → 201 the new run's summary
+//   POST /api/runs/<id>/steps/<key>/rerun/preview/  the same body → what it would execute, reuse,
+//                                                   skip, and about what it would cost
+//   POST /api/runs/<id>/rerun/[preview/]            {version?}: retry (no step)
 //   GET  /api/runs/compare/?a=<id>&b=<id>
 //   GET/PUT /api/workflows/<id>/pins/   {"pins": {node id: output}}
 
@@ -88,11 +90,23 @@ export interface RunComparison {
 
 export type Pins = Record<string, unknown>;
 
+/** Where a re-run request goes: the step's own address, or the run's for a retry; and the body
+ * without the step (the address names it). */
+export function rerunRequest(runId: string, body: RerunBody): { path: string; body: Omit<RerunBody, 'step'> } {
+  const { step, ...rest } = body;
+  const run = `/api/runs/${encodeURIComponent(runId)}/`;
+  return { path: step ? `${run}steps/${encodeURIComponent(step)}/rerun/` : `${run}rerun/`, body: rest };
+}
+
 export const timeTravel = {
-  rerun: (runId: string, body: RerunBody) =>
-    request<RunSummary>(`/api/runs/${encodeURIComponent(runId)}/rerun/`, { method: 'POST', body }),
-  preview: (runId: string, body: RerunBody, signal?: AbortSignal) =>
-    request<RerunPreview>(`/api/runs/${encodeURIComponent(runId)}/rerun/preview/`, { method: 'POST', body, signal }),
+  rerun: (runId: string, body: RerunBody) => {
+    const req = rerunRequest(runId, body);
+    return request<RunSummary>(req.path, { method: 'POST', body: req.body });
+  },
+  preview: (runId: string, body: RerunBody, signal?: AbortSignal) => {
+    const req = rerunRequest(runId, body);
+    return request<RerunPreview>(`${req.path}preview/`, { method: 'POST', body: req.body, signal });
+  },
   compare: (a: string, b: string, signal?: AbortSignal) =>
     request<RunComparison>('/api/runs/compare/', { query: { a, b }, signal }),
   getPins: async (workflowId: string) =>

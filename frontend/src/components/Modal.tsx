@@ -10,9 +10,11 @@ export interface ModalProps {
   footer?: ReactNode;
   wide?: boolean;
   testId?: string;
+  /** more classes on the <dialog> (e.g. modal-side: at the right, the page behind it visible) */
+  className?: string;
 }
 
-export function Modal({ title, open, onClose, children, footer, wide, testId }: ModalProps) {
+export function Modal({ title, open, onClose, children, footer, wide, testId, className }: ModalProps) {
   const ref = useRef<HTMLDialogElement>(null);
   useEffect(() => {
     const dialog = ref.current;
@@ -29,7 +31,7 @@ export function Modal({ title, open, onClose, children, footer, wide, testId }: 
   return (
     <dialog
       ref={ref}
-      className={`modal${wide ? ' modal-wide' : ''}`}
+      className={`modal${wide ? ' modal-wide' : ''}${className ? ` ${className}` : ''}`}
       aria-labelledby="modal-title"
       data-testid={testId}
       onCancel={(event) => {

@@ -16,6 +16,7 @@ const STATUS_TEXT: Record<string, string> = {
   failed: 'Failed',
   skipped: 'Skipped',
   cancelled: 'Cancelled',
+  reused: 'Reused',
 };
 
 export function statusText(status: string): string {

@@ -17,7 +17,7 @@ import { MINIMAP } from './fit';
 
 // the mini map paints with inline fills, so its colours live here rather than in CSS
 const CATEGORY_COLOUR: Record<string, string> = { io: '#7dd3fc', ai: '#c4b5fd', logic: '#fcd34d', human: '#6ee7b7' };
-const STATUS_COLOUR: Record<string, string> = { running: '#2563eb', succeeded: '#47cd89', failed: '#d92d20', waiting: '#f79009' };
+const STATUS_COLOUR: Record<string, string> = { running: '#2563eb', succeeded: '#47cd89', failed: '#d92d20', waiting: '#f79009', reused: '#2ed3b7' };
 const OTHER = '#cbd5e1';
 /** Colours of the nodes in a run change at most this often: each change redraws them all. */
 const REFRESH_MS = 250;

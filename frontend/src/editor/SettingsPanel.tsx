@@ -1,7 +1,7 @@
 // The side panel for the selected node: label, settings form from the type's JSON Schema
 // (validated as you type), and the server's issues for this node.
 
-import { memo, useEffect, useMemo, useSyncExternalStore } from 'react';
+import { memo, useEffect, useMemo, useSyncExternalStore, type ReactNode } from 'react';
 import { cachedModels, loadModelsOnce, subscribeModels } from '../api/models';
 import type { Issue, NodeTypeSpec } from '../api/graph';
 import type { LinkEdge, StepNode } from '../graph/convert';
@@ -20,6 +20,8 @@ export interface SettingsPanelProps {
   onDelete: () => void;
   onDuplicate: () => void;
   onClose: () => void;
+  /** below the settings: the node's pinned data (see PinSection) */
+  pinSection?: ReactNode;
 }
 
 /** Client-side messages, then the server's for fields the client found nothing wrong with. */
@@ -42,6 +44,7 @@ export const SettingsPanel = memo(function SettingsPanel({
   onDelete,
   onDuplicate,
   onClose,
+  pinSection,
 }: SettingsPanelProps) {
   const config = node.data.config;
   const errors = useMemo(() => formErrors(spec, config, issues), [spec, config, issues]);
@@ -106,6 +109,7 @@ export const SettingsPanel = memo(function SettingsPanel({
             />
           )}
         </fieldset>
+        {pinSection}
       </div>
       <footer className="panel-foot">
         <span className={errorCount ? 'text-error small' : 'muted small'} data-testid="settings-status">

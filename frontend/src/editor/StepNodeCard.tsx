@@ -8,10 +8,14 @@ import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from '../graph/handles';
 import type { StepNode } from '../graph/convert';
 import { formatCost, formatDuration, formatTokens } from '../run/format';
 import { useNodeRun } from '../run/liveStore';
+import { canEditOutput, canRerunFrom, reusedLabel, shortId } from '../run/rerun';
+import { Link } from '../router';
 import { Spinner, statusText } from '../components/ui';
 import { lowDetailSelector, useCanvasInfo } from './canvasContext';
 import { categoryClass } from './look';
 import { NodeIcon } from './NodeIcon';
+import { PinGlyph } from './PinGlyph';
+import '../run/timeTravel.css';
 
 const NO_ISSUES: Issue[] = [];
 
@@ -93,6 +97,13 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     .filter(Boolean)
     .join(' ');
   const label = data.label || spec?.label || data.type;
+  // time travel: what an open re-run preview would do here, pinned data, a reused output
+  const verdict = run ? info.plan?.get(id) : undefined;
+  const pinned = !run && !!info.pinned?.has(id);
+  const reusedFrom = run && view?.reusedFrom ? view.reusedFrom : null;
+  const asStep = { parent: view?.topLevel ? null : 'task', status };
+  const rerunnable = !!(run && selected && info.onRerun && view?.step && !low && canRerunFrom(asStep));
+  const classes = `${cardClass}${verdict ? ` plan-${verdict}` : ''}${pinned ? ' pinned' : ''}`;
 
   // Handles stay at every zoom (edges end at them; React Flow measures them), their labels not.
   const handles = (
@@ -151,12 +162,13 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   if (low) {
     return (
       <div
-        className={cardClass}
+        className={classes}
         style={{ minHeight }}
         data-testid={`node-${id}`}
         data-status={status}
         data-type={data.type}
         data-invalid={issues.length ? 'true' : undefined}
+        data-plan={verdict}
       >
         <div className="node-stripe" aria-hidden="true" />
         <div className="node-main">
@@ -174,12 +186,13 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
 
   return (
     <div
-      className={cardClass}
+      className={classes}
       style={{ minHeight }}
       data-testid={`node-${id}`}
       data-status={status}
       data-type={data.type}
       data-invalid={issues.length ? 'true' : undefined}
+      data-plan={verdict}
       title={spec?.description}
     >
       <div className="node-stripe" aria-hidden="true" />
@@ -198,11 +211,21 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
               {running ? <Spinner small label="Running" /> : <StatusGlyph status={status} />}
             </span>
           )}
+          {pinned && (
+            <span className="node-pin" data-testid={`node-pin-${id}`} title="Pinned: test runs from the editor give its pinned output instead of running it">
+              <PinGlyph />
+            </span>
+          )}
         </div>
+        {verdict && (
+          <div className={`plan-tag plan-tag-${verdict}`} data-testid={`node-plan-${id}`}>
+            {verdict === 'execute' ? 'runs again' : verdict === 'reuse' ? 'reused' : 'skipped'}
+          </div>
+        )}
         {!run && summary(data.type, data.config) && <div className="node-summary">{summary(data.type, data.config)}</div>}
         {run && view && (
           <div className="node-figures" data-testid={`node-figures-${id}`}>
-            {duration !== null && <span title="Duration">{formatDuration(duration)}</span>}
+            {duration !== null && status !== 'reused' && <span title="Duration">{formatDuration(duration)}</span>}
             {(view.own.tokens_in > 0 || view.own.tokens_out > 0) && (
               <span title={`${view.own.tokens_in} in, ${view.own.tokens_out} out`}>
                 {formatTokens(view.own.tokens_in + view.own.tokens_out)} tok
@@ -210,6 +233,50 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
             )}
             {view.own.cost > 0 && <span title="Cost of this node">{formatCost(view.own.cost)}</span>}
             {view.attempt > 1 && <span className="badge-warn">attempt {view.attempt}</span>}
+          </div>
+        )}
+        {reusedFrom && (
+          <div className={`node-reused reused-${reusedFrom.kind}`} data-testid={`node-reused-${id}`}>
+            <span className="reused-chip">{reusedLabel(reusedFrom)}</span>
+            {reusedFrom.run && info.runPath && (
+              <Link
+                to={info.runPath(reusedFrom.run, reusedFrom.step)}
+                className="nodrag"
+                title="Open the run this output came from"
+                onClick={(e) => e.stopPropagation()}
+              >
+                from run {shortId(reusedFrom.run)}
+                {reusedFrom.step ? ` · step ${reusedFrom.step}` : ''}
+              </Link>
+            )}
+          </div>
+        )}
+        {rerunnable && view?.step && (
+          <div className="node-actions nodrag" data-testid={`node-actions-${id}`}>
+            <button
+              type="button"
+              className="btn btn-secondary btn-small nodrag"
+              data-testid={`rerun-from-${id}`}
+              onClick={(e) => {
+                e.stopPropagation();
+                info.onRerun?.('from', view.step!);
+              }}
+            >
+              ↻ Re-run from here
+            </button>
+            {canEditOutput(asStep) && (
+              <button
+                type="button"
+                className="btn btn-secondary btn-small nodrag"
+                data-testid={`edit-output-${id}`}
+                onClick={(e) => {
+                  e.stopPropagation();
+                  info.onRerun?.('edit', view.step!);
+                }}
+              >
+                ✎ Edit output
+              </button>
+            )}
           </div>
         )}
         {waitingStep && (
@@ -273,6 +340,7 @@ function StatusGlyph({ status }: { status: string }) {
     failed: '✕',
     skipped: '⤼',
     cancelled: '⊘',
+    reused: '↺',
     waiting: '‖', // ⏸ is missing from common fonts
     queued: '…',
     pending: '·',
@@ -280,3 +348,4 @@ function StatusGlyph({ status }: { status: string }) {
   };
   return <span aria-label={statusText(status)}>{glyph[status] ?? '·'}</span>;
 }
+

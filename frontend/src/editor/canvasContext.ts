@@ -10,6 +10,7 @@
 import type { ReactFlowState } from '@xyflow/react';
 import { createContext, useContext } from 'react';
 import type { Issue, NodeTypeSpec } from '../api/graph';
+import type { Verdict } from '../api/timeTravel';
 import type { RunStore } from '../run/liveStore';
 
 /** Below this zoom cards draw their title and status only, and edges no arrowheads or labels:
@@ -29,6 +30,15 @@ export interface CanvasInfo {
   onSelectStep?: (stepId: string) => void;
   /** the run view's Decide button on a waiting approval gate */
   onDecide?: (nodeId: string, stepId: string) => void;
+  /** time travel in the run view: a finished step's Re-run from here / Edit output (undefined:
+   * the user may not start runs) */
+  onRerun?: (mode: 'from' | 'edit', stepId: string) => void;
+  /** while a re-run's preview is open: what it would do with each node */
+  plan?: ReadonlyMap<string, Verdict> | null;
+  /** a run of this workflow, a step of it opened (the link on a reused step) */
+  runPath?: (runId: string, step?: string | null) => string;
+  /** in the editor: the nodes whose output is pinned (test runs give it instead of running them) */
+  pinned?: ReadonlySet<string>;
 }
 
 export const CanvasContext = createContext<CanvasInfo>({

@@ -40,6 +40,11 @@ import { useRunStore } from '../run/liveStore';
 import { isFinished } from '../run/reducer';
 import { useRunControls } from '../run/useRunControls';
 import { useRunView } from '../run/useRunView';
+import { RunLineage, StepTimeTravel } from '../run/RunLineage';
+import { useTimeTravel } from '../run/useTimeTravel';
+import { PinGlyph } from '../editor/PinGlyph';
+import { PinSection } from '../editor/PinSection';
+import { useLastRunOutputs, usePins } from '../editor/usePins';
 import { Link, loginUrl, paths } from '../router';
 
 export function EditorPage(props: { workflowId: string; runId: string | null }) {
@@ -75,7 +80,15 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   // ---- run ----------------------------------------------------------------------------------
   const live = useRunView(runId, workflowId, doc.version);
   const runGraph = live.graph ?? doc.savedGraph;
-  const run = useRunControls({ workflowId, runId, live, runGraph, catalogue: catalogue.byType, graph: editor.graph, dirty: editor.dirty, save });
+  // pinned data: test runs from here give pinned nodes their pinned output
+  const pins = usePins(workflowId, editor.graph);
+  const lastRun = useLastRunOutputs(workflowId, runId, live.view);
+  const pinCount = pins.active.size;
+  const run = useRunControls({ workflowId, runId, live, runGraph, catalogue: catalogue.byType, graph: editor.graph, dirty: editor.dirty, save, usePins: pinCount > 0 });
+  // time travel: re-run from a step, edit its output, retry
+  const { setTab: setRunTab } = run;
+  const showRunOutput = useCallback(() => setRunTab('output'), [setRunTab]);
+  const travel = useTimeTravel({ workflowId, runId, live, canRun, currentVersion: doc.version, graph: runGraph, selectStep: run.selectStep, showOutput: showRunOutput });
 
   // ---- canvas data --------------------------------------------------------------------------
   const display = useMemo(() => {
@@ -114,8 +127,12 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       readOnly: mode !== 'edit',
       onSelectStep: run.selectStep,
       onDecide: mode === 'run' ? run.decide : undefined,
+      onRerun: mode === 'run' ? travel.open : undefined,
+      plan: mode === 'run' ? travel.plan : null,
+      runPath: travel.runPath,
+      pinned: mode === 'edit' ? pins.active : undefined,
     }),
-    [catalogue.byType, mode, grouped, runStore, run.selectStep, run.decide],
+    [catalogue.byType, mode, grouped, runStore, run.selectStep, run.decide, travel.open, travel.plan, travel.runPath, pins.active],
   );
 
   const danglingCount = useMemo(
@@ -365,6 +382,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 {doc.saving ? 'Saving…' : 'Save'}
               </button>
             )}
+            {mode !== 'preview' && pinCount > 0 && (
+              <span className="pins-note" data-testid="pins-note" title="Test runs from here give pinned nodes their pinned output">
+                <PinGlyph /> {pinCount} node{pinCount === 1 ? '' : 's'} pinned
+              </span>
+            )}
             {mode !== 'preview' && (
               <button
                 type="button"
@@ -471,6 +493,21 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               onDelete={() => editor.remove([selectedNode.id], [])}
               onDuplicate={duplicateSelection}
               onClose={() => editor.selectOnly([])}
+              pinSection={
+                <PinSection
+                  nodeId={selectedNode.id}
+                  pinned={selectedNode.id in pins.pins}
+                  value={pins.pins[selectedNode.id]}
+                  last={lastRun.last}
+                  lastLoading={lastRun.loading}
+                  onNeedLast={lastRun.load}
+                  canEdit={canEdit && pins.loaded}
+                  saving={pins.saving}
+                  error={pins.error}
+                  onPin={(output) => pins.pin(selectedNode.id, output)}
+                  onUnpin={() => pins.unpin(selectedNode.id)}
+                />
+              }
             />
           )}
           {mode === 'preview' && comparison && (
@@ -496,6 +533,10 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               connection={live.connection}
               approvals={run.approvalsByStep}
               onDecide={(stepId) => run.decide('', stepId)}
+              lineage={
+                <RunLineage workflowId={workflowId} view={live.view} detail={live.detail} runPath={travel.runPath} labelOf={labelOf} onRetry={travel.retry} />
+              }
+              stepExtra={(step) => <StepTimeTravel step={step} runPath={travel.runPath} onRerun={travel.open} />}
             />
           )}
         </div>
@@ -511,7 +552,15 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
           dirty={mode === 'edit' && editor.dirty}
           storageKey={`flow.lastInput.${workflowId}`}
           onSubmit={run.startRun}
+          note={
+            pinCount > 0 ? (
+              <p className="banner banner-info" data-testid="run-pins-note">
+                <PinGlyph /> {pinCount} node{pinCount === 1 ? '' : 's'} pinned: {pinCount === 1 ? 'it gives its' : 'they give their'} pinned output instead of running.
+              </p>
+            ) : undefined
+          }
         />
+        {travel.dialog}
       </div>
     </CanvasContext.Provider>
   );

@@ -1,7 +1,7 @@
 // Ask for the run's input: a form from the input node's `fields` JSON Schema when there is one,
 // or JSON. Submitting saves unsaved changes first (runs use the latest saved version).
 
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiError, errorMessage } from '../api/client';
 import type { JsonSchema } from '../api/graph';
 import { Modal } from '../components/Modal';
@@ -16,6 +16,8 @@ export interface RunDialogProps {
   dirty: boolean;
   storageKey: string;
   onSubmit: (input: unknown) => Promise<void>;
+  /** said above the buttons (e.g. that pinned nodes give their pinned output) */
+  note?: ReactNode;
 }
 
 function usable(schema: JsonSchema | null): schema is JsonSchema {
@@ -52,7 +54,7 @@ function remembered(key: string): Record<string, unknown> | null {
   }
 }
 
-export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }: RunDialogProps) {
+export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit, note }: RunDialogProps) {
   const hasForm = usable(schema);
   const [mode, setMode] = useState<'form' | 'json'>(hasForm ? 'form' : 'json');
   const [value, setValue] = useState<Record<string, unknown>>({});
@@ -214,6 +216,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit }
             )}
           </div>
         )}
+        {note}
         {submitError && (
           <p className="banner banner-error" role="alert" data-testid="run-submit-error">
             {submitError}

@@ -1,12 +1,13 @@
 // The run view's side panel: the streamed output, the timeline of steps, and one step's detail
 // (input, output, error, attempts).
 
-import { memo, useEffect, useRef } from 'react';
+import { memo, useEffect, useRef, type ReactNode } from 'react';
 import { approvalRequestOf, type Approval } from '../api/approvals';
 import { decisionVerb, quorumText } from '../approvals/decision';
 import { StatusPill } from '../components/ui';
 import { formatCost, formatDuration, formatTime, formatTokens, formatValue } from './format';
 import { depthOf, isFinished, type RunView, type StepView } from './reducer';
+import { reusedLabel } from './rerun';
 import type { Connection } from './useRunView';
 
 export type RunTab = 'output' | 'timeline' | 'step';
@@ -23,6 +24,10 @@ export interface RunPanelProps {
   approvals?: Record<string, Approval>;
   /** open the decision dialog of a waiting gate step */
   onDecide?: (stepId: string) => void;
+  /** under the run's figures: where the run came from, its re-runs, Retry */
+  lineage?: ReactNode;
+  /** in a step's detail, under its figures: where a reused output came from, re-run actions */
+  stepExtra?: (step: StepView) => ReactNode;
 }
 
 const NO_APPROVALS: Record<string, Approval> = {};
@@ -64,6 +69,8 @@ export const RunPanel = memo(function RunPanel({
   connection,
   approvals = NO_APPROVALS,
   onDecide,
+  lineage,
+  stepExtra,
 }: RunPanelProps) {
   const finished = isFinished(view);
   const tabs: [RunTab, string][] = [
@@ -94,6 +101,13 @@ export const RunPanel = memo(function RunPanel({
             <dd>{runDuration(view, finished)}</dd>
           </div>
         </dl>
+        {!!view.totals.reused && (
+          <p className="run-reused muted small" data-testid="run-reused">
+            {view.totals.reused} step{view.totals.reused === 1 ? '' : 's'} reused
+            {view.totals.reused_cost ? ` (saved ${formatCost(view.totals.reused_cost)})` : ''}
+          </p>
+        )}
+        {lineage}
       </header>
       <div className="tabs" role="tablist" aria-label="Run details">
         {tabs.map(([key, text]) => (
@@ -122,6 +136,7 @@ export const RunPanel = memo(function RunPanel({
             labelOf={labelOf}
             approval={selectedStep ? approvals[selectedStep] : undefined}
             onDecide={onDecide}
+            extra={stepExtra}
           />
         )}
       </div>
@@ -237,6 +252,7 @@ function Timeline({
                 {depth > 0 && <span className="muted">↳ </span>}
                 {labelOf(step.node)}
                 {step.attempt > 1 && <span className="badge-warn">×{step.attempt}</span>}
+                {step.status === 'reused' && <span className={`reused-chip reused-${step.reusedFrom?.kind ?? 'recorded'}`}>{reusedLabel(step.reusedFrom)}</span>}
               </span>
               <span className="timeline-meta muted small">
                 {step.startedAt && origin ? `+${formatDuration((step.startedAt - origin) * 1000)}` : ''}
@@ -289,12 +305,14 @@ function StepDetail({
   labelOf,
   approval,
   onDecide,
+  extra,
 }: {
   view: RunView;
   step: StepView | undefined;
   labelOf: (id: string) => string;
   approval?: Approval;
   onDecide?: (stepId: string) => void;
+  extra?: (step: StepView) => ReactNode;
 }) {
   if (!step) return <p className="muted">Click a node or a timeline entry to see its step.</p>;
   const parent = step.parent ? view.steps[step.parent] : null;
@@ -344,6 +362,7 @@ function StepDetail({
           </>
         )}
       </dl>
+      {extra?.(step)}
       {step.error && (
         <div className="banner banner-error" data-testid="step-error">
           <strong>{step.error.code ?? 'error'}</strong>: {step.error.message}

@@ -27,6 +27,8 @@ export interface RunControlsInput {
   graph: Graph;
   dirty: boolean;
   save: () => Promise<boolean>;
+  /** start runs with the workflow's pinned data (the editor's test runs, when a node is pinned) */
+  usePins?: boolean;
 }
 
 export interface RunControls {
@@ -48,7 +50,7 @@ export interface RunControls {
   decide: (nodeId: string, stepId: string) => void;
 }
 
-export function useRunControls({ workflowId, runId, live, runGraph, catalogue, graph, dirty, save }: RunControlsInput): RunControls {
+export function useRunControls({ workflowId, runId, live, runGraph, catalogue, graph, dirty, save, usePins = false }: RunControlsInput): RunControls {
   const toast = useToast();
   const [dialogOpen, setDialogOpen] = useState(false);
   const [tab, setTab] = useState<RunTab>('output');
@@ -63,13 +65,13 @@ export function useRunControls({ workflowId, runId, live, runGraph, catalogue, g
   const startRun = useCallback(
     async (input: unknown) => {
       if (dirty && !(await save())) throw new Error('Save failed; the run was not started.');
-      const run = await api.startRun(workflowId, input);
+      const run = await api.startRun(workflowId, input, usePins);
       setDialogOpen(false);
       setSelectedStep(null);
       setTab('output');
       navigate(paths.run(workflowId, run.id));
     },
-    [dirty, save, workflowId],
+    [dirty, save, workflowId, usePins],
   );
 
   const cancelRun = useCallback(async () => {
