@@ -18,6 +18,7 @@ from orchestrator.spending import totals
 from orchestrator.unit_of_work import ACTIVE_STEP, FINISHED_RUN, OPEN_STEP, RunTransaction
 from runtime.events import SUCCEEDED_STEP_STATUSES
 from runtime.failures import run_error
+from runtime.reuse import ResumePoint
 from runtime.scheduling import SKIPPED, advance, input_from, is_complete, live_sources, run_output
 
 
@@ -29,6 +30,7 @@ def new_step(
     parent: Step | None = None,
     number: int = 0,
     status: str = "queued",
+    round_: int | None = None,
 ) -> Step:
     node = txn.version.plan.nodes[node_id].node
     key = node_id if parent is None else f"{parent.key}.{node_id}.{number}"
@@ -40,7 +42,7 @@ def new_step(
         parent=parent,
         status=status,
         input=step_input,
-        round=parent.round if parent is not None else 0,
+        round=round_ if round_ is not None else parent.round if parent is not None else 0,
         finished_at=timezone.now() if status in ("skipped", "reused") else None,
     )
     if parent is None:
@@ -140,7 +142,12 @@ def start_roots(txn: RunTransaction) -> None:
 def start_or_reuse(
     txn: RunTransaction, node_id: str, step_input: Any, live: list[str]
 ) -> Step | None:
-    """Queue a ready top-level node, or give it a reused step (returned: it is finished)."""
+    """Queue a ready top-level node, or give it a reused step (returned: it is finished), or
+    let it pick up at a round of its delegated tasks (a re-run from one of them)."""
+    point = reuse.resume_point(txn, node_id) if txn.run.reuse else None
+    if point is not None:
+        start_at_round(txn, node_id, step_input, point)
+        return None
     decision = reuse.decision(txn, node_id, step_input, live)
     if decision is None:
         txn.queue(new_step(txn, node_id, step_input))
@@ -150,6 +157,46 @@ def start_or_reuse(
     return step
 
 
+def start_at_round(txn: RunTransaction, node_id: str, step_input: Any, point: ResumePoint) -> None:
+    """A delegating step that picks up at ``point.round``: it waits with the state it had when
+    it handed that round out, its tasks up to that round are made again (reused, or queued
+    when they execute again), and it resumes once that round's tasks are done."""
+    reuse.note_executed(txn, node_id)
+    step = new_step(txn, node_id, step_input, status="waiting")
+    step.round = point.round
+    step.state = point.state
+    step.started_at = timezone.now()
+    txn.flush()  # its tasks point at it
+    links = reuse.source_plan(txn)
+    made: list[Step] = []
+    for task in point.tasks:
+        number = int(task.step.rsplit(".", 1)[1])
+        choice = point.task_decision(task)
+        status = "queued" if choice is None else "reused"
+        child = new_step(
+            txn, task.node, task.input, parent=step, number=number, status=status, round_=task.round
+        )
+        if choice is not None:
+            reuse.apply(txn, child, (links, choice))
+            child.save()
+        made.append(child)
+    txn.emit(
+        "step.delegated",
+        step,
+        {
+            "round": point.round,
+            "tasks": [{"step": c.key, "node": c.node_id} for c in made if c.round == point.round],
+            "state": point.state,
+            "resumed_at": {"run": links.source_run, "task": point.rerun},
+        },
+    )
+    for child in made:
+        if child.status == "queued":
+            txn.queue(child)
+    if made and all(child.status != "queued" for child in made):
+        child_finished(txn, made[-1])  # nothing executes again in that round: go on at once
+
+
 def child_finished(txn: RunTransaction, child: Step) -> None:
     """When the last task of a delegation round is done, the delegating step resumes."""
     txn.flush()
@@ -157,14 +204,15 @@ def child_finished(txn: RunTransaction, child: Step) -> None:
     if parent.status != "waiting":
         return
     siblings = list(parent.children.filter(round=parent.round).order_by("id"))
-    if any(s.status not in ("succeeded", "failed", "cancelled") for s in siblings):
+    if any(s.status not in (*SUCCEEDED_STEP_STATUSES, "failed", "cancelled") for s in siblings):
         return
     parent.resume = {
         "tasks": [
             {
                 "node_id": s.node_id,
                 "step_id": s.key,
-                "status": s.status,
+                # A reused task hands its step the success it stands for.
+                "status": "succeeded" if s.status in SUCCEEDED_STEP_STATUSES else s.status,
                 "output": s.output,
                 "error": s.error,
             }

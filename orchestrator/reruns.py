@@ -29,7 +29,16 @@ from orchestrator.reuse import recorded_from
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError
 from runtime.events import SUCCEEDED_STEP_STATUSES
-from runtime.reuse import Recorded, ReusePlan, downstream, forecast, output_problems
+from runtime.reuse import (
+    NO_EDIT,
+    Recorded,
+    RecordedTask,
+    ResumePoint,
+    ReusePlan,
+    downstream,
+    forecast,
+    output_problems,
+)
 from runtime.usage import cost_of
 
 VersionChoice = Literal["run", "current"]
@@ -80,12 +89,57 @@ def prepare(source: Run, request: RerunRequest) -> Prepared:
         step = _checked_step(source, request.step, target, version.number)
         if request.mode == "edit":
             _check_edit(step, request.output, target)
+        if step.parent_id is not None:
+            # A delegated task: its top-level step picks up at that task's round.
+            parent = step.parent
+            point = resume_point(source, parent, step, request.output)
+            settings["resume"] = {parent.node_id: point.to_dict()}
+            forced = downstream(target.plan, parent.node_id, target.reads)
+        elif request.mode == "edit":
             settings["edited"] = {step.node_id: request.output}
             forced = downstream(target.plan, step.node_id, target.reads) - {step.node_id}
         else:
             forced = downstream(target.plan, step.node_id, target.reads)
         settings["forced"] = target.plan.by_order(forced)
     return Prepared(version, target, settings, recorded)
+
+
+def resume_point(source: Run, parent: Step, task: Step, edited: Any) -> ResumePoint:
+    """Where ``parent`` picks up in a re-run from its delegated ``task``: the state it handed
+    that round out with (from its ``step.delegated`` event), and its tasks up to that round."""
+    event = (
+        source.events.filter(type="step.delegated", step_key=parent.key, data__round=task.round)
+        .order_by("-seq")
+        .first()
+    )
+    if event is None or "state" not in event.data:
+        raise RerunRefused(
+            f"run {source.pk} did not record the state step {parent.key!r} had when it handed "
+            f"out {task.key!r} (it ran before this was kept); re-run from {parent.key!r} instead",
+            fields={"step": ["no recorded state to resume from"]},
+        )
+    tasks = [
+        RecordedTask(
+            step=row.key,
+            node=row.node_id,
+            round=row.round,
+            input=row.input,
+            status=row.status,
+            output=row.output,
+            error=row.error,
+            cost=row.cost,
+            tokens_in=row.tokens_in,
+            tokens_out=row.tokens_out,
+        )
+        for row in parent.children.filter(round__lte=task.round).order_by("id")
+    ]
+    return ResumePoint(
+        round=task.round,
+        state=event.data["state"],
+        tasks=tuple(tasks),
+        rerun=task.key,
+        edited=NO_EDIT if edited is NOT_GIVEN else edited,
+    )
 
 
 def preview(source: Run, request: RerunRequest) -> dict[str, Any]:
@@ -207,11 +261,12 @@ def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -
         raise NotFound(
             f"run {source.pk} has no step {key!r}", fields={"step": ["not a step of this run"]}
         )
-    if step.parent_id is not None:
+    parent = step.parent
+    if parent is not None and parent.parent_id is not None:
         raise RerunRefused(
-            f"step {key!r} is a delegated task; re-run from its manager's step "
-            f"{key.split('.', 1)[0]!r} instead",
-            fields={"step": ["a delegated task"]},
+            f"step {key!r} is a task of a delegated task; re-run from {parent.key!r} or from "
+            f"its top-level step {key.split('.', 1)[0]!r} instead",
+            fields={"step": ["a task of a delegated task"]},
         )
     if step.status in ("pending", "queued", "running", "waiting"):
         raise RerunRefused(
@@ -223,11 +278,12 @@ def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -
             f"step {key!r} was skipped: nothing ran there to re-run from",
             fields={"step": ["skipped"]},
         )
-    if step.node_id not in target.plan.nodes:
-        raise RerunRefused(
-            f"node {step.node_id!r} no longer exists in version {number}",
-            fields={"step": ["not in the chosen version"]},
-        )
+    for node_id in (step.node_id, parent.node_id if parent else step.node_id):
+        if node_id not in target.plan.nodes:
+            raise RerunRefused(
+                f"node {node_id!r} no longer exists in version {number}",
+                fields={"step": ["not in the chosen version"]},
+            )
     return step
 
 

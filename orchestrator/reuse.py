@@ -16,7 +16,7 @@ from django.utils import timezone
 from orchestrator.models import Step
 from orchestrator.plans import compiled
 from orchestrator.unit_of_work import RunTransaction
-from runtime.reuse import Recorded, Reused, ReusePlan, decide, reused_event
+from runtime.reuse import Recorded, ResumePoint, Reused, ReusePlan, decide, reused_event
 
 
 def plan_of(txn: RunTransaction, node_id: str) -> ReusePlan | None:
@@ -33,6 +33,22 @@ def plan_of(txn: RunTransaction, node_id: str) -> ReusePlan | None:
         edited=settings.get("edited") or {},
         pinned=settings.get("pinned") or {},
     )
+
+
+def resume_point(txn: RunTransaction, node_id: str) -> ResumePoint | None:
+    """Where the step of ``node_id`` picks up, in a re-run from one of its delegated tasks."""
+    found = (txn.run.reuse or {}).get("resume", {}).get(node_id)
+    return ResumePoint.from_dict(found) if found else None
+
+
+def source_plan(txn: RunTransaction) -> ReusePlan:
+    """The run's reuse plan without any recorded step: what links to the source run."""
+    source = txn.run.source_run_id
+    return ReusePlan(source_run=str(source) if source is not None else None)
+
+
+def note_executed(txn: RunTransaction, node_id: str) -> None:
+    _executed(txn).add(node_id)
 
 
 def recorded_step(source_run_id: Any, node_id: str) -> Recorded | None:

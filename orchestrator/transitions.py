@@ -340,7 +340,12 @@ def delegate_step(
         txn.emit(
             "step.delegated",
             step,
-            {"round": step.round, "tasks": [{"step": c.key, "node": c.node_id} for c in children]},
+            {
+                "round": step.round,
+                "tasks": [{"step": c.key, "node": c.node_id} for c in children],
+                # What the step will resume from: a re-run from one of these tasks starts here.
+                "state": state,
+            },
         )
         for child in children:
             txn.queue(child)

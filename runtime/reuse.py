@@ -67,6 +67,87 @@ class Reused:
     source: Recorded | None  # None for pinned data typed in the editor
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedTask:
+    """A delegated task of the source run, as recorded (a manager's subtask, a conversation
+    turn): ``step`` is its key, ``<parent>.<node>.<n>``."""
+
+    step: str
+    node: str
+    round: int
+    input: Any
+    status: str
+    output: Any
+    error: Any = None
+    cost: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+NO_EDIT: Any = object()  # no edited output given (None is an output like any other)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a delegating step (a manager, a conversation) picks up in a re-run from one of its
+    tasks: the round that task belongs to, the state the step had when it handed that round out,
+    the tasks of that round and of the rounds before, and the task that executes again (or takes
+    an edited output). The step then goes on as it would have: its later rounds execute."""
+
+    round: int
+    state: Any
+    tasks: tuple[RecordedTask, ...]  # every task of rounds up to ``round``, in the order made
+    rerun: str  # the key of the task re-run from
+    edited: Any = NO_EDIT
+
+    def to_dict(self) -> dict[str, Any]:
+        found = {
+            "round": self.round,
+            "state": self.state,
+            "tasks": [task.to_dict() for task in self.tasks],
+            "rerun": self.rerun,
+        }
+        if self.edited is not NO_EDIT:
+            found["edited"] = self.edited
+        return found
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResumePoint:
+        return cls(
+            round=int(data["round"]),
+            state=data.get("state"),
+            tasks=tuple(RecordedTask(**task) for task in data.get("tasks", ())),
+            rerun=str(data["rerun"]),
+            edited=data.get("edited", NO_EDIT),
+        )
+
+    def task_decision(self, task: RecordedTask) -> Reused | None:
+        """Whether a task of the resumed rounds is reused (as recorded, or edited) or executes:
+        the task re-run from executes (unless edited), and so does a task that failed; earlier
+        rounds' tasks are already part of the step's state and are only shown, as reused."""
+        recorded = Recorded(
+            task.step,
+            "",
+            task.status,
+            task.input,
+            task.output,
+            "out",
+            task.cost,
+            task.tokens_in,
+            task.tokens_out,
+        )
+        if task.step == self.rerun:
+            if self.edited is NO_EDIT:
+                return None
+            return Reused("edited", self.edited, "out", recorded)
+        if task.round == self.round and task.status not in SUCCEEDED_STEP_STATUSES:
+            return None
+        return Reused("recorded", task.output, "out", recorded)
+
+
 @dataclass(frozen=True)
 class ReusePlan:
     """What a new run may reuse: the source run's steps by node id, the nodes that must execute,
@@ -77,10 +158,12 @@ class ReusePlan:
     forced: frozenset[str] = frozenset()
     edited: Mapping[str, Any] = field(default_factory=dict)
     pinned: Mapping[str, Any] = field(default_factory=dict)
+    # Delegating steps that pick up at a round instead of starting over, by node id.
+    resume: Mapping[str, ResumePoint] = field(default_factory=dict)
 
     @property
     def empty(self) -> bool:
-        return not (self.recorded or self.edited or self.pinned)
+        return not (self.recorded or self.edited or self.pinned or self.resume)
 
     def link(self, decision: Reused) -> dict[str, Any]:
         """Where a reused step's output came from, as steps and events show it; for a recorded

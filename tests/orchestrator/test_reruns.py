@@ -220,7 +220,7 @@ def test_bad_requests_get_a_4xx_naming_the_problem(
     assert Run.objects.count() == 1
 
 
-def test_an_unfinished_step_or_a_delegated_task_is_refused(
+def test_an_unfinished_step_or_a_task_of_a_task_is_refused(
     alice: User, alice_client: APIClient, research: Workflow
 ) -> None:
     response = alice_client.post(
@@ -231,7 +231,7 @@ def test_an_unfinished_step_or_a_delegated_task_is_refused(
     assert refused.status_code == 409
     assert "has not finished (it is queued)" in refused.json()["error"]["message"]
     done = drive(queued)
-    Step.objects.create(
+    task = Step.objects.create(
         run=done,
         key="plan.research.1",
         node_id="research",
@@ -239,9 +239,17 @@ def test_an_unfinished_step_or_a_delegated_task_is_refused(
         parent=Step.objects.get(run=done, key="plan"),
         status="succeeded",
     )
-    delegated = rerun(alice_client, done, "plan.research.1")
-    assert delegated.status_code == 409
-    assert "re-run from its manager's step 'plan'" in delegated.json()["error"]["message"]
+    Step.objects.create(
+        run=done,
+        key="plan.research.1.critic.1",
+        node_id="critic",
+        node_type="worker",
+        parent=task,
+        status="succeeded",
+    )
+    nested = rerun(alice_client, done, "plan.research.1.critic.1")
+    assert nested.status_code == 409
+    assert "re-run from 'plan.research.1' or from" in nested.json()["error"]["message"]
 
 
 def test_a_node_gone_from_the_current_version_is_refused(
@@ -433,3 +441,95 @@ def test_a_gate_after_the_rerun_point_asks_again_and_one_before_keeps_its_decisi
     assert new.status == "waiting"
     asked = Approval.objects.get(run=new, step__key="last_gate")
     assert asked.status == "pending"
+
+
+def conversation_graph() -> dict[str, Any]:
+    """brief → talk (a round-robin conversation of writer and critic, 4 turns) → done."""
+    return {
+        "nodes": [
+            {"id": "brief", "type": "input"},
+            {
+                "id": "talk",
+                "type": "conversation",
+                "config": {"topic": "A note on {{ input.topic }}", "max_turns": 4},
+            },
+            {"id": "writer", "type": "worker", "config": {"model": "local/echo", "role": "Writer"}},
+            {"id": "critic", "type": "worker", "config": {"model": "local/echo", "role": "Critic"}},
+            {"id": "done", "type": "output"},
+        ],
+        "edges": [
+            {"id": "e1", "source": "brief", "target": "talk"},
+            {"id": "e2", "source": "talk", "target": "done"},
+            {"id": "d1", "source": "talk", "target": "writer", "kind": "delegate"},
+            {"id": "d2", "source": "talk", "target": "critic", "kind": "delegate"},
+        ],
+    }
+
+
+def all_steps(run: Run) -> dict[str, Step]:
+    return {step.key: step for step in Step.objects.filter(run=run)}
+
+
+def test_rerun_from_a_conversation_turn_picks_up_at_that_turn(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    flow = make_workflow(alice, alice_workspace, conversation_graph(), name="Talk")
+    source = started(alice_client, flow)
+    assert source.status == "succeeded", source.error
+    turns = ["talk.writer.1", "talk.critic.2", "talk.writer.3", "talk.critic.4"]
+    assert [k for k in all_steps(source) if k.startswith("talk.")] == turns
+
+    new = rerun_and_drive(alice_client, source, step="talk.writer.3")
+    assert new.status == "succeeded", new.error
+    steps = all_steps(new)
+    assert {key: steps[key].status for key in steps} == {
+        "brief": "reused",
+        "talk": "succeeded",
+        "talk.writer.1": "reused",
+        "talk.critic.2": "reused",
+        "talk.writer.3": "succeeded",  # executed again, with the input it had
+        "talk.critic.4": "succeeded",  # the conversation went on after it
+        "done": "succeeded",
+    }
+    old = all_steps(source)
+    assert steps["talk.writer.3"].input == old["talk.writer.3"].input
+    assert steps["talk.writer.1"].output == old["talk.writer.1"].output
+    assert steps["talk.writer.1"].parent_id == steps["talk"].pk
+    # The conversation step picked up where turn 3 was handed out (its round 2): it ran only
+    # after turn 3 (round 3: hand out turn 4) and after turn 4 (round 4: finish).
+    assert steps["talk"].round == 4
+    started_rounds = new.events.filter(type="step.started", step_key="talk")
+    assert [e.data["round"] for e in started_rounds.order_by("seq")] == [3, 4]
+    delegated = new.events.filter(type="step.delegated", step_key="talk").order_by("seq")
+    assert delegated[0].data["resumed_at"] == {"run": str(source.pk), "task": "talk.writer.3"}
+    assert new.output == source.output
+
+
+def test_editing_a_turn_continues_the_conversation_from_the_edited_text(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    flow = make_workflow(alice, alice_workspace, conversation_graph(), name="Talk")
+    source = started(alice_client, flow)
+    new = rerun_and_drive(alice_client, source, step="talk.critic.2", output="Cut it to one line.")
+    assert new.status == "succeeded", new.error
+    steps = all_steps(new)
+    assert steps["talk.critic.2"].status == "reused"
+    assert steps["talk.critic.2"].reused_from["kind"] == "edited"
+    assert steps["talk.critic.2"].output == "Cut it to one line."
+    # Turn 3 heard the edited turn 2.
+    assert steps["talk.writer.3"].status == "succeeded"
+    assert "Cut it to one line." in str(steps["talk.writer.3"].input)
+    assert "Cut it to one line." in str(new.output)
+
+
+def test_a_task_recorded_without_its_steps_state_is_refused_clearly(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    flow = make_workflow(alice, alice_workspace, conversation_graph(), name="Talk")
+    source = started(alice_client, flow)
+    for event in source.events.filter(type="step.delegated"):  # as runs recorded before it
+        event.data.pop("state")
+        event.save()
+    response = rerun(alice_client, source, "talk.writer.3")
+    assert response.status_code == 409
+    assert "did not record the state" in response.json()["error"]["message"]

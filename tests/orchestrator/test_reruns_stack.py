@@ -16,7 +16,7 @@ from editor import operations as editor_operations
 from editor.models import Workspace
 from orchestrator.models import Run, Step
 from tests.orchestrator.conftest import edge, finished, make_workflow, node, start_run
-from tests.orchestrator.test_manager_e2e import BOSS, STAFF, last_user, team_vendor
+from tests.orchestrator.test_manager_e2e import BOSS, STAFF, TASKS, last_user, team_vendor
 from tests.support.stack import CeleryWorker
 from tests.support.vendor_server import Completion, RecordedRequest, Scripted, VendorServer
 
@@ -137,3 +137,37 @@ def test_retry_on_a_new_version_reuses_the_unchanged_team_and_reruns_the_changed
     assert Run.objects.get(pk=retried.pk).version.number == 2
     detail = api.get(f"/api/runs/{first.pk}/").json()
     assert [r["id"] for r in detail["reruns"]] == [str(retried.pk)]
+
+
+def test_rerun_from_a_managers_task_asks_only_that_worker_and_the_managers_next_round(
+    api: httpx.Client, alice: User, alice_workspace: Workspace, vendor: VendorServer
+) -> None:
+    vendor.respond_with(vendor_answers)
+    workflow = make_workflow(alice, alice_workspace, team_then_polish(), name="Team")
+    first = finished(start_run(api, workflow, {"topic": "tidal power"}))
+    assert first.status == "succeeded", first.error
+    vendor.reset()
+    vendor.respond_with(vendor_answers)
+
+    second = finished(rerun(api, str(first.pk), "lead.alpha.1"))
+    assert second.status == "succeeded", second.error
+    # alpha's task again, the manager's round 2 (it had planned round 1 already), then polish.
+    asked = [(r.model, "Results of round 1:" in last_user(r)) for r in vendor.requests]
+    assert sorted(asked) == sorted(
+        [("gpt-4o-mini", False), ("gpt-4o", True), ("gpt-4o-mini", False)]
+    )
+    workers = [
+        last_user(r)
+        for r in vendor.requests
+        if r.model == "gpt-4o-mini" and "Editor" not in str(r.body)
+    ]
+    assert len(workers) == 1 and TASKS["alpha"] in workers[0]  # beta's task was not asked again
+    steps = {s.key: s for s in Step.objects.filter(run=second)}
+    assert steps["lead.alpha.1"].status == "succeeded"
+    assert steps["lead.beta.2"].status == "reused"
+    assert steps["lead"].status == "succeeded"
+    assert steps["lead"].output == Step.objects.get(run=first, key="lead").output
+    assert steps["polish"].status == "succeeded"
+    # The new run paid for alpha, the manager's last round and polish; beta's cost was saved.
+    beta_cost = Step.objects.get(run=first, key="lead.beta.2").cost
+    assert second.reused_cost == pytest.approx(beta_cost) and beta_cost > 0
