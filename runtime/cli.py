@@ -18,7 +18,7 @@ from runtime.executor import InProcessExecutor
 from runtime.flows import DirectoryFlows, within
 from runtime.nodes.registry import default_registry
 from runtime.plan import Plan, template_reads
-from runtime.reuse import ReusePlan, downstream
+from runtime.reuse import NO_EDIT, ResumePoint, ReusePlan, downstream
 from runtime.services import Services
 from runtime.validation import compile_graph, validate_graph
 
@@ -251,22 +251,32 @@ def _reuse_from_arguments(args: argparse.Namespace, plan: Plan) -> tuple[ReusePl
         raise _UsageError(f"{args.reuse}: {exc}") from None
     forced: set[str] = set()
     edited: dict[str, Any] = {}
+    resume: dict[str, ResumePoint] = {}
     step = args.from_step
     if step is not None:
-        if step not in plan.nodes:
-            raise _UsageError(f"--from-step {step}: the flow has no node {step!r}")
-        if step not in recorded.steps:
-            raise _UsageError(f"--from-step {step}: the event log has no finished step {step!r}")
+        # A delegated task ("<step>.<node>.<n>"): its top-level step picks up at its round.
+        top = step.split(".", 1)[0]
+        if top not in plan.nodes:
+            raise _UsageError(f"--from-step {step}: the flow has no node {top!r}")
+        if top not in recorded.steps:
+            raise _UsageError(f"--from-step {step}: the event log has no finished step {top!r}")
         reads = {node_id: template_reads(planned) for node_id, planned in plan.nodes.items()}
-        forced = downstream(plan, step, reads)
-        if args.output is not None:
-            edited[step] = _parse_value(args.output, "--output")
+        forced = downstream(plan, top, reads)
+        output = NO_EDIT if args.output is None else _parse_value(args.output, "--output")
+        if top != step:
+            try:
+                resume[top] = recorded.resume_point(step, output)
+            except EventLogError as exc:
+                raise _UsageError(f"--from-step {step}: {exc}") from None
+        elif output is not NO_EDIT:
+            edited[step] = output
             forced.discard(step)
     reuse = ReusePlan(
         source_run=recorded.run_id,
         recorded=recorded.steps,
         forced=frozenset(forced),
         edited=edited,
+        resume=resume,
     )
     return reuse, recorded.input
 

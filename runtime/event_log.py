@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from runtime.reuse import Recorded
+from runtime.reuse import NO_EDIT, Recorded, RecordedTask, ResumePoint
 
 
 class EventLogError(ValueError):
@@ -23,6 +23,31 @@ class RecordedRun:
     run_id: str | None = None
     input: Any = None
     steps: dict[str, Recorded] = field(default_factory=dict)
+    # Delegated tasks of top-level steps (only those whose own parent is top-level), by key,
+    # and each delegating step's state when it handed out each round: {parent: {round: state}}.
+    tasks: dict[str, RecordedTask] = field(default_factory=dict)
+    handed_out: dict[str, dict[int, Any]] = field(default_factory=dict)
+
+    def resume_point(self, key: str, edited: Any = NO_EDIT) -> ResumePoint:
+        """Where the top-level step of task ``key`` picks up in a re-run from that task."""
+        task = self.tasks.get(key)
+        if task is None:
+            raise EventLogError(f"the event log has no finished task {key!r}")
+        parent = key.split(".", 1)[0]
+        states = self.handed_out.get(parent, {})
+        if task.round not in states:
+            raise EventLogError(
+                f"the event log does not hold the state {parent!r} handed out {key!r} with "
+                f"(recorded before this was kept); re-run from {parent!r} instead"
+            )
+        earlier = [t for t in self.tasks.values() if t.step.startswith(parent + ".")]
+        return ResumePoint(
+            round=task.round,
+            state=states[task.round],
+            tasks=tuple(t for t in earlier if t.round <= task.round),
+            rerun=key,
+            edited=edited,
+        )
 
 
 def parse_events(text: str) -> list[dict[str, Any]]:
@@ -56,6 +81,7 @@ def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
     found = RecordedRun()
     inputs: dict[str, Any] = {}
     task_spend: dict[str, list[float]] = {}  # top-level key -> [cost, tokens in, tokens out]
+    rounds: dict[str, int] = {}  # task key -> the round it was handed out in
     for event in events:
         kind, step, data = event.get("type"), event.get("step"), event.get("data") or {}
         if kind == "run.started":
@@ -70,6 +96,14 @@ def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
                 spent[0] += float(data.get("cost") or 0.0)
                 spent[1] += int(data.get("tokens_in") or 0)
                 spent[2] += int(data.get("tokens_out") or 0)
+            _note_task(found, step, kind, data, inputs, rounds)
+            continue
+        if kind == "step.delegated":
+            round_ = int(data.get("round") or 0)
+            if "state" in data:
+                found.handed_out.setdefault(step, {})[round_] = data["state"]
+            for task in data.get("tasks") or ():
+                rounds[str(task.get("step"))] = round_
             continue
         if kind == "step.started":
             inputs[step] = data.get("input")
@@ -100,6 +134,38 @@ def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
                 tokens_out=record.tokens_out + int(tokens_out),
             )
     return found
+
+
+def _note_task(
+    found: RecordedRun,
+    key: str,
+    kind: Any,
+    data: dict[str, Any],
+    inputs: dict[str, Any],
+    rounds: dict[str, int],
+) -> None:
+    """Keep a finished task of a top-level step (one dot-triple deep) as a RecordedTask."""
+    if key.count(".") != 2:
+        return
+    if kind == "step.started":
+        inputs[key] = data.get("input")
+        return
+    statuses = {"step.succeeded": "succeeded", "step.failed": "failed", "step.reused": "reused"}
+    if kind not in statuses:
+        return
+    spent = (data.get("from") or {}) if kind == "step.reused" else data
+    found.tasks[key] = RecordedTask(
+        step=key,
+        node=key.split(".")[1],
+        round=rounds.get(key, 0),
+        input=data["input"] if "input" in data else inputs.get(key),
+        status=statuses[kind],
+        output=data.get("output"),
+        error=data.get("error"),
+        cost=float(spent.get("cost") or 0.0),
+        tokens_in=int(spent.get("tokens_in") or 0),
+        tokens_out=int(spent.get("tokens_out") or 0),
+    )
 
 
 def _recorded(

@@ -26,7 +26,7 @@ from runtime.nodes.base import TaskResult
 from runtime.nodes.registry import NodeRegistry, default_registry
 from runtime.plan import Plan, describe_delegates, template_reads
 from runtime.records import RunResult, StepRecord
-from runtime.reuse import ReusePlan, decide, reused_event
+from runtime.reuse import ResumePoint, Reused, ReusePlan, decide, reused_event
 from runtime.run_input import prepare_input
 from runtime.scheduling import (
     SKIPPED,
@@ -37,7 +37,7 @@ from runtime.scheduling import (
     step_input,
 )
 from runtime.services import Services
-from runtime.step import StepRunner
+from runtime.step import ResumeAt, StepRunner
 from runtime.validation import compile_graph
 
 HumanHandler = Callable[[StepRecord, dict[str, Any]], Awaitable[Any]]
@@ -86,6 +86,19 @@ class InProcessExecutor:
         run_input = prepare_input(plan, run_input)
         run = _Run(self, plan, run_input, run_id or uuid.uuid4().hex, budget, reuse)
         return await run.execute()
+
+
+def task_result(child: StepRecord) -> TaskResult:
+    """What a delegating step hears of a finished task (a reused task: the success it stands
+    for)."""
+    status = "succeeded" if child.status in SUCCEEDED_STEP_STATUSES else child.status
+    return TaskResult(
+        node_id=child.node,
+        step_id=child.id,
+        status=status,
+        output=child.output,
+        error=child.error,
+    )
 
 
 class _Run:
@@ -216,15 +229,20 @@ class _Run:
         )
         if decision is None:
             return False
+        self.mark_reused(step, decision)
+        return True
+
+    def mark_reused(self, step: StepRecord, decision: Reused) -> None:
+        assert self.reuse is not None
         step.status = "reused"
         step.output = decision.output
         step.branch = decision.branch
         step.started_at = step.finished_at = time.time()
         step.reused_from = self.reuse.link(decision)
-        data = reused_event(self.reuse, decision, step.input, planned.fingerprint)
+        fingerprint = self.plan.nodes[step.node].fingerprint
+        data = reused_event(self.reuse, decision, step.input, fingerprint)
         self.result.totals.add_reused(data["saved_cost"])
         self.emit("step.reused", step, data)
-        return True
 
     async def run_step(self, step: StepRecord) -> StepRecord:
         planned = self.plan.nodes[step.node]
@@ -233,32 +251,73 @@ class _Run:
         info = self.delegate_info.get(step.node)
         if info is None and delegates:
             info = self.delegate_info[step.node] = describe_delegates(self.plan, step.node)
+        point = None
+        if self.reuse is not None and step.parent is None:
+            point = self.reuse.resume.get(step.node)
+        start = None
+        if point is not None:
+            step.started_at = time.time()
+            start = await self.replay_round(step, point)
         usage = await self.runner.run(
-            self.result.run_id, planned, step, scope, delegates, info or ()
+            self.result.run_id, planned, step, scope, delegates, info or (), start
         )
         self.result.totals.add(step, usage.by_model)
         return step
 
-    async def delegate(self, parent: StepRecord, tasks: list[tuple[str, Any]]) -> list[TaskResult]:
+    async def delegate(
+        self, parent: StepRecord, tasks: list[tuple[str, Any]], state: Any, round_: int
+    ) -> list[TaskResult]:
         children = [
             self.new_step(node_id, parent=parent.id, task_input=data) for node_id, data in tasks
         ]
         self.emit(
             "step.delegated",
             parent,
-            {"tasks": [{"step": child.id, "node": child.node} for child in children]},
+            {
+                "round": round_,
+                "tasks": [{"step": child.id, "node": child.node} for child in children],
+                "state": state,  # what a re-run from one of these tasks starts from
+            },
         )
         finished = await asyncio.gather(*(self.run_step(child) for child in children))
-        return [
-            TaskResult(
-                node_id=child.node,
-                step_id=child.id,
-                status=child.status,
-                output=child.output,
-                error=child.error,
+        return [task_result(child) for child in finished]
+
+    async def replay_round(self, parent: StepRecord, point: ResumePoint) -> ResumeAt:
+        """Make ``parent``'s tasks up to ``point.round`` again (reused, or executed when the
+        rule says so) and what it resumes with after that round."""
+        assert self.reuse is not None
+        made: list[StepRecord] = []
+        pending: list[StepRecord] = []
+        for task in point.tasks:
+            child = StepRecord(
+                id=task.step,
+                node=task.node,
+                type=self.plan.nodes[task.node].node.type,
+                parent=parent.id,
+                input=task.input,
             )
-            for child in finished
-        ]
+            self.result.steps[child.id] = child
+            number = int(task.step.rsplit(".", 1)[1])
+            self.child_counts[parent.id] = max(self.child_counts.get(parent.id, 0), number)
+            choice = point.task_decision(task)
+            if choice is None:
+                pending.append(child)
+            else:
+                self.mark_reused(child, choice)
+            if task.round == point.round:
+                made.append(child)
+        self.emit(
+            "step.delegated",
+            parent,
+            {
+                "round": point.round,
+                "tasks": [{"step": child.id, "node": child.node} for child in made],
+                "state": point.state,
+                "resumed_at": {"run": self.reuse.source_run, "task": point.rerun},
+            },
+        )
+        await asyncio.gather(*(self.run_step(child) for child in pending))
+        return ResumeAt(point.round + 1, point.state, [task_result(child) for child in made])
 
     def finish_step(self, step: StepRecord) -> None:
         node_id = step.node

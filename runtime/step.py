@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runtime import delegation
@@ -33,7 +34,20 @@ class Emit(Protocol):
     ) -> None: ...
 
 
-DelegateFn = Callable[[StepRecord, list[tuple[str, Any]]], Awaitable[list[TaskResult]]]
+# (the delegating step, its tasks as (node id, input), the state it resumes from, its round)
+DelegateFn = Callable[[StepRecord, list[tuple[str, Any]], Any, int], Awaitable[list[TaskResult]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeAt:
+    """Start a delegating step at a later round: with this state, resumed with these results
+    (a re-run from one of its tasks; see runtime.reuse.ResumePoint)."""
+
+    round: int
+    state: Any
+    results: list[TaskResult]
+
+
 HumanFn = Callable[[StepRecord, dict[str, Any]], Awaitable[Any]]
 
 
@@ -85,15 +99,19 @@ class StepRunner:
         scope: Mapping[str, Any],
         delegates: tuple[str, ...],
         delegate_info: tuple[dict[str, Any], ...] = (),
+        start: ResumeAt | None = None,
     ) -> Usage:
         """Drive ``step`` to succeeded, failed or waiting; returns what it spent."""
         usage = Usage()
         policy = planned.retry
         step.status = "running"
-        step.started_at = time.time()
+        step.started_at = step.started_at or time.time()
         resume: Any = None
         state: Any = None
         round_ = 0
+        if start is not None:
+            resume, state, round_ = start.results, start.state, start.round
+            self.emit("step.resumed", step, {"round": round_})
         try:
             while True:
                 result = await self._attempts(
@@ -126,7 +144,8 @@ class StepRunner:
                     if refused is not None:
                         self._fail(step, refused)
                         break
-                    resume = await self.delegate(step, [(t.node_id, t.input) for t in result.tasks])
+                    tasks = [(t.node_id, t.input) for t in result.tasks]
+                    resume = await self.delegate(step, tasks, result.state, round_)
                     state = result.state
                 round_ += 1
                 self.emit("step.resumed", step, {"round": round_})

@@ -306,3 +306,55 @@ def test_an_exported_log_counts_a_managers_tasks_and_a_reused_steps_first_cost()
         steps["plan"].tokens_in,
         steps["plan"].input,
     ) == ("reused", 0.125, 5, 1)
+
+
+TALK = {
+    "nodes": [
+        {"id": "brief", "type": "input"},
+        {
+            "id": "talk",
+            "type": "conversation",
+            "config": {"topic": "On {{ input.topic }}", "max_turns": 4},
+        },
+        {"id": "writer", "type": "worker", "config": {"model": "local/echo", "role": "Writer"}},
+        {"id": "critic", "type": "worker", "config": {"model": "local/echo", "role": "Critic"}},
+        {"id": "done", "type": "output"},
+    ],
+    "edges": [
+        {"id": "e1", "source": "brief", "target": "talk"},
+        {"id": "e2", "source": "talk", "target": "done"},
+        {"id": "d1", "source": "talk", "target": "writer", "kind": "delegate"},
+        {"id": "d2", "source": "talk", "target": "critic", "kind": "delegate"},
+    ],
+}
+
+
+def test_the_command_line_reruns_from_a_conversation_turn(tmp_path: Path) -> None:
+    flow = tmp_path / "talk.json"
+    flow.write_text(json.dumps(TALK))
+    code, log, _ = cli("run", str(flow), "--input", json.dumps(TOPIC), "--json")
+    assert code == 0
+    (tmp_path / "run.jsonl").write_text(log)
+    code, out, err = cli(
+        "run",
+        str(flow),
+        "--reuse",
+        str(tmp_path / "run.jsonl"),
+        "--from-step",
+        "talk.critic.2",
+        "--output",
+        '"Shorter, please."',
+        "--json",
+    )
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    reused = [e["step"] for e in events if e["type"] == "step.reused"]
+    assert reused == ["brief", "talk.writer.1", "talk.critic.2"]
+    started = [e["step"] for e in events if e["type"] == "step.started"]
+    assert started == ["talk", "talk.writer.3", "talk", "talk.critic.4", "talk", "done"]
+    turn_3 = next(e for e in events if e["type"] == "step.started" and e["step"] == "talk.writer.3")
+    assert "Shorter, please." in json.dumps(turn_3["data"]["input"])
+    code, _, err = cli(
+        "run", str(flow), "--reuse", str(tmp_path / "run.jsonl"), "--from-step", "talk.critic.9"
+    )
+    assert code == 2 and "no finished task 'talk.critic.9'" in err
