@@ -2,10 +2,13 @@
 click "Re-run from here" on a step's card, read the preview (what runs again, what is reused,
 about what it costs) with the canvas marked, confirm, watch the new run finish live with the
 upstream steps shown as reused (no model call made for them), and open the comparison with the
-source run. Then pin a node's output in the editor and see a test run reuse it."""
+source run. Retry a failed run, and continue from an edited output (refused first where it does
+not fit the node's output schema). Then pin a node's output in the editor and see a test run
+reuse it."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 
@@ -18,6 +21,7 @@ from tests.browser.session import make_workflow
 from tests.support.vendor_server import (
     Completion,
     Delay,
+    HTTPError,
     RecordedRequest,
     Responder,
     Scripted,
@@ -227,3 +231,67 @@ def test_a_pinned_node_is_reused_by_a_test_run(
     expect(page.get_by_test_id("pins-note")).to_have_count(0)
     response = page.request.get(f"/api/workflows/{workflow.id}/pins/")
     assert response.json() == {"pins": {}}
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"facts": {"type": "array", "items": {"type": "string"}}},
+    "required": ["facts"],
+}
+CHECKED = copy.deepcopy(GRAPH)
+CHECKED["nodes"][1]["config"] |= {"output_format": "json", "output_schema": SCHEMA}
+
+
+def test_it_retries_a_failed_run_then_continues_from_an_edited_output(
+    app: Page, alice: User, vendor: VendorServer
+) -> None:
+    page = app
+    workflow = make_workflow(alice, "Checked brief", CHECKED)
+    # the research answers structured facts; the draft's first call is refused by the vendor
+    vendor.push(
+        Completion(json.dumps({"facts": ["Owls fly silently."]})),
+        HTTPError(400, "the model is busy"),
+    )
+    page.goto(f"/workflows/{workflow.id}")
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+    failed = run_from_editor(page, "owls")
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("failed", re.I))
+    expect(card(page, "draft")).to_have_attribute("data-status", "failed")
+
+    # -- Retry, from the failed run's header: the preview, then the run, reusing the research
+    page.get_by_test_id("retry-run").click()
+    dialog = page.get_by_test_id("rerun-dialog")
+    expect(dialog).to_contain_text("Retry the run")
+    expect(dialog.get_by_test_id("rerun-version")).to_contain_text("this run’s version (v1)")
+    expect(dialog.get_by_test_id("rerun-plan-research")).to_have_attribute("data-verdict", "reuse")
+    expect(dialog.get_by_test_id("rerun-plan-draft")).to_have_attribute("data-verdict", "execute")
+    expect(dialog.get_by_test_id("rerun-preview-text")).to_contain_text("re-executes 2 steps")
+    dialog.get_by_test_id("rerun-confirm").click()
+    expect(page).not_to_have_url(re.compile(rf"/runs/{failed}$"))
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("succeeded", re.I))
+    expect(card(page, "research")).to_have_attribute("data-status", "reused")
+    expect(page.get_by_test_id("run-source")).to_contain_text(f"Retry of run {failed[:8]}")
+    assert len(vendor.requests) == 3  # research once, the draft twice
+
+    # -- Edit output on the research: an output against its schema is refused where it was typed
+    card(page, "research").locator(".node-label").click()
+    page.get_by_test_id("edit-output-research").click()
+    dialog = page.get_by_test_id("rerun-dialog")
+    output = dialog.get_by_test_id("rerun-output")
+    expect(output).to_have_value('{\n  "facts": [\n    "Owls fly silently."\n  ]\n}')
+    output.fill('{"facts": ["Owls hoot."')
+    expect(dialog.get_by_test_id("rerun-output-error")).to_contain_text("Not valid JSON")
+    output.fill('{"facts": "Owls hoot."}')
+    expect(dialog.get_by_test_id("rerun-output-error")).to_contain_text("is not of type 'array'")
+    expect(output).to_have_value('{"facts": "Owls hoot."}')
+    expect(dialog.get_by_test_id("rerun-confirm")).to_be_disabled()
+    output.fill('{"facts": ["Owls hoot."]}')
+    expect(dialog.get_by_test_id("rerun-output-error")).to_have_count(0)
+    expect(dialog.get_by_test_id("rerun-preview-text")).to_contain_text("re-executes 2 steps")
+    dialog.get_by_test_id("rerun-confirm").click()
+    expect(page.get_by_test_id("run-source")).to_contain_text("Continues from an edited output")
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("succeeded", re.I))
+    expect(page.get_by_test_id("node-reused-research")).to_contain_text("edited")
+    # the draft was written from the edited facts
+    assert "Owls hoot." in json.dumps(vendor.requests[-1].body["messages"])
+    assert len(vendor.requests) == 4
