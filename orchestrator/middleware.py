@@ -80,6 +80,10 @@ UNAVAILABLE_PAGE = """<!doctype html>
 """
 
 
+def is_database_unavailable(exception: BaseException | None) -> bool:
+    return isinstance(exception, OperationalError | InterfaceError)
+
+
 def database_unavailable(request: HttpRequest) -> HttpResponse:
     """503 with Retry-After: the API's error body, or a short page for a browser's page."""
     if not request.path_info.startswith(API_PATHS) and (
@@ -101,11 +105,12 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
     One rule for every view: DRF's exception handler leaves these errors alone (so they reach
     here), and plain Django views (the pages, the login form, the admin) raise them here too.
     Errors raised while a response is rendered (DRF's browsable API reads the user) come here
-    as well; ones raised inside another middleware do not (Django answers those itself).
+    as well; ones raised inside another middleware (saving the session after the view) reach
+    Django's 500 handler, which answers the same (orchestrator.views.server_error).
     """
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, OperationalError | InterfaceError):
+        if not is_database_unavailable(exception):
             return None
         logger.warning(
             "database unavailable for %s %s: %s: %s",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import redis
@@ -15,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from editor.errors import error_body
+from orchestrator.middleware import database_unavailable, is_database_unavailable
 
 APP_INDEX = settings.BASE_DIR / "static" / "app" / "index.html"
 
@@ -82,6 +84,10 @@ def page_not_found(request: HttpRequest, exception: Exception, **kwargs: Any) ->
 
 
 def server_error(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    # Django calls this while handling the exception: one a middleware raised (saving the
+    # session after the view) never reached DatabaseUnavailableMiddleware.
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable(request)
     if _is_api(request):
         body = error_body("server_error", "Something went wrong on our side; it has been logged.")
         return JsonResponse(body, status=500)
