@@ -184,6 +184,16 @@ def test_it_reruns_from_a_step_card_reusing_upstream_and_compares_the_runs(
     page.get_by_test_id("run-compare-run-a").get_by_role("link", name=f"Run {first[:8]}").click()
     expect(page.get_by_test_id("run-reruns")).to_contain_text(second[:8])
 
+    # -- the run history compares any two runs: tick them, press Compare (the older one is A)
+    page.get_by_test_id("runs").click()
+    history = page.get_by_test_id("run-history")
+    expect(history.get_by_test_id(f"run-item-{second}")).to_contain_text("re-run")
+    history.get_by_test_id(f"pick-run-{second}").check()
+    history.get_by_test_id(f"pick-run-{first}").check()
+    history.get_by_test_id("compare-picked-runs").click()
+    expect(page).to_have_url(re.compile(rf"/compare\?a={first}&b={second}$"))
+    expect(page.get_by_test_id("run-compare-differences")).to_have_text("2 of 4 nodes differ.")
+
 
 def test_a_pinned_node_is_reused_by_a_test_run(
     app: Page, alice: User, vendor: VendorServer

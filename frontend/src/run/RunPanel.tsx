@@ -256,7 +256,7 @@ function Timeline({
               </span>
               <span className="timeline-meta muted small">
                 {step.startedAt && origin ? `+${formatDuration((step.startedAt - origin) * 1000)}` : ''}
-                {step.duration_ms !== null ? ` · ${formatDuration(step.duration_ms)}` : ''}
+                {step.duration_ms !== null && step.status !== 'reused' ? ` · ${formatDuration(step.duration_ms)}` : ''}
                 {step.cost > 0 ? ` · ${formatCost(step.cost)}` : ''}
               </span>
             </button>
@@ -348,7 +348,7 @@ function StepDetail({
         <dt>Cost</dt>
         <dd>{formatCost(step.cost)}</dd>
         <dt>Duration</dt>
-        <dd>{formatDuration(step.duration_ms) || '—'}</dd>
+        <dd>{step.status === 'reused' ? 'none (reused)' : formatDuration(step.duration_ms) || '—'}</dd>
         {step.startedAt && (
           <>
             <dt>Started</dt>

@@ -75,6 +75,8 @@ export function useTimeTravel({ workflowId, runId, live, canRun, currentVersion,
   const runVersion = typeof live.detail?.version === 'number' ? live.detail.version : null;
   const dialog = runId ? (
     <RerunDialog
+      // a fresh dialog for each step and mode: nothing of the last one's preview shows
+      key={`${runId}:${target?.mode ?? ''}:${target && target.mode !== 'retry' ? target.step : ''}`}
       runId={runId}
       target={target}
       labelOf={labelOf}
