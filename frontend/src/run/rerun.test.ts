@@ -37,7 +37,8 @@ describe('the preview, in words', () => {
   });
 
   it('says so when nothing has a price, or nothing is known in advance', () => {
-    expect(previewText(preview({ estimated_cost: 0 }))).toBe('This re-executes 4 steps (no model cost at catalogue prices) and reuses 9.');
+    expect(previewText(preview({ estimated_cost: 0 }))).toBe('This re-executes 4 steps (they cost nothing last time) and reuses 9.');
+    expect(previewText(preview({ execute: 1, estimated_cost: 0 }))).toBe('This re-executes 1 step (it cost nothing last time) and reuses 9.');
     expect(previewText(preview({ execute: 2, estimated_cost: 0, not_estimated: ['a', 'b'] }))).toBe(
       'This re-executes 2 steps (cost not known in advance) and reuses 9.',
     );

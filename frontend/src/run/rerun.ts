@@ -39,7 +39,7 @@ export function previewText(preview: RerunPreview): string {
     let cost: string;
     if (preview.estimated_cost > 0) cost = `about ${formatCost(preview.estimated_cost)} at catalogue prices`;
     else if (unpriced === execute) cost = 'cost not known in advance';
-    else cost = 'no model cost at catalogue prices';
+    else cost = `${execute === 1 ? 'it' : 'they'} cost nothing last time`;
     parts.push(`This re-executes ${steps(execute)} (${cost}) and reuses ${reuse}.`);
   }
   if (skip > 0) parts.push(`${steps(skip)} stay${skip === 1 ? 's' : ''} skipped.`);
