@@ -101,8 +101,9 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   const verdict = run ? info.plan?.get(id) : undefined;
   const pinned = !run && !!info.pinned?.has(id);
   const reusedFrom = run && view?.reusedFrom ? view.reusedFrom : null;
-  const asStep = { parent: view?.topLevel ? null : 'task', status };
-  const rerunnable = !!(run && selected && info.onRerun && view?.step && !low && canRerunFrom(asStep));
+  // the card stands for the node's top-level step; its delegated tasks are re-run from the panel
+  const asStep = { status };
+  const rerunnable = !!(run && selected && info.onRerun && view?.step && view.topLevel && !low && canRerunFrom(asStep));
   const classes = `${cardClass}${verdict ? ` plan-${verdict}` : ''}${pinned ? ' pinned' : ''}`;
 
   // Handles stay at every zoom (edges end at them; React Flow measures them), their labels not.

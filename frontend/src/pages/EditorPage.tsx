@@ -37,7 +37,7 @@ import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
 import { RunPanel } from '../run/RunPanel';
 import { useRunStore } from '../run/liveStore';
-import { isFinished } from '../run/reducer';
+import { depthOf, isFinished } from '../run/reducer';
 import { useRunControls } from '../run/useRunControls';
 import { useRunView } from '../run/useRunView';
 import { RunLineage, StepTimeTravel } from '../run/RunLineage';
@@ -536,7 +536,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               lineage={
                 <RunLineage workflowId={workflowId} view={live.view} detail={live.detail} runPath={travel.runPath} labelOf={labelOf} onRetry={travel.retry} />
               }
-              stepExtra={(step) => <StepTimeTravel step={step} runPath={travel.runPath} onRerun={travel.open} />}
+              stepExtra={(step) => (
+                <StepTimeTravel step={step} depth={depthOf(live.view, step.id)} runPath={travel.runPath} onRerun={travel.open} />
+              )}
             />
           )}
         </div>

@@ -94,16 +94,18 @@ export function RunLineage({ workflowId, view, detail, runPath, labelOf, onRetry
 
 export interface StepTimeTravelProps {
   step: StepView;
+  /** 0: a top-level step; 1: a task it delegated; deeper ones cannot be re-run from */
+  depth: number;
   runPath: (runId: string, step?: string | null) => string;
   /** open the re-run dialog; undefined where the user may not start runs */
   onRerun?: (mode: 'from' | 'edit', stepId: string) => void;
 }
 
 /** On the run panel's step: where a reused output came from, and Re-run from here / Edit output. */
-export function StepTimeTravel({ step, runPath, onRerun }: StepTimeTravelProps) {
+export function StepTimeTravel({ step, depth, runPath, onRerun }: StepTimeTravelProps) {
   const from = step.reusedFrom;
-  const rerun = onRerun && canRerunFrom(step);
-  const edit = onRerun && canEditOutput(step);
+  const rerun = onRerun && canRerunFrom(step, depth);
+  const edit = onRerun && canEditOutput(step, depth);
   if (!from && !rerun && !edit) return null;
   return (
     <div className="step-time-travel">

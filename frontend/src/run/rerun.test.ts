@@ -74,17 +74,20 @@ describe('an edited output', () => {
 });
 
 describe('what can be re-run', () => {
-  it('a finished top-level step, not a skipped one or a delegated task', () => {
-    for (const status of ['succeeded', 'reused', 'failed', 'cancelled']) expect(canRerunFrom({ parent: null, status })).toBe(true);
-    for (const status of ['skipped', 'running', 'queued', 'waiting', 'pending']) expect(canRerunFrom({ parent: null, status })).toBe(false);
-    expect(canRerunFrom({ parent: 'lead', status: 'succeeded' })).toBe(false);
+  it('a finished step, top-level or a delegated task, not a skipped one or a task of a task', () => {
+    for (const status of ['succeeded', 'reused', 'failed', 'cancelled']) expect(canRerunFrom({ status })).toBe(true);
+    for (const status of ['skipped', 'running', 'queued', 'waiting', 'pending']) expect(canRerunFrom({ status })).toBe(false);
+    expect(canRerunFrom({ status: 'succeeded' }, 1)).toBe(true); // a manager's subtask
+    expect(canRerunFrom({ status: 'succeeded' }, 2)).toBe(false); // a task of that task
     expect(canRerunFrom(undefined)).toBe(false);
   });
 
   it('only a succeeded (or reused) step’s output can be edited', () => {
-    expect(canEditOutput({ parent: null, status: 'succeeded' })).toBe(true);
-    expect(canEditOutput({ parent: null, status: 'reused' })).toBe(true);
-    expect(canEditOutput({ parent: null, status: 'failed' })).toBe(false);
+    expect(canEditOutput({ status: 'succeeded' })).toBe(true);
+    expect(canEditOutput({ status: 'reused' })).toBe(true);
+    expect(canEditOutput({ status: 'succeeded' }, 1)).toBe(true);
+    expect(canEditOutput({ status: 'failed' })).toBe(false);
+    expect(canEditOutput({ status: 'succeeded' }, 2)).toBe(false);
   });
 
   it('a failed or cancelled run can be retried', () => {

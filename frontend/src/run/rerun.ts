@@ -9,14 +9,19 @@ import type { RunView } from './reducer';
 /** Step statuses a run can be re-run from (finished, and something ran or was reused there). */
 const RERUNNABLE: ReadonlySet<string> = new Set(['succeeded', 'reused', 'failed', 'cancelled']);
 
-/** A finished top-level step (not a delegated task, not skipped): a new run can start there. */
-export function canRerunFrom(step: { parent: string | null; status: string } | undefined): boolean {
-  return !!step && step.parent === null && RERUNNABLE.has(step.status);
+/** How deep in the delegation tree a new run can start: a top-level step (0) or a task it
+ * delegated (1: a manager's subtask, a conversation turn), not a task of a task. */
+const MAX_RERUN_DEPTH = 1;
+
+/** A finished step, not skipped, a top-level one or its delegated task: a new run can start there. */
+export function canRerunFrom(step: { status: string } | undefined, depth = 0): boolean {
+  return !!step && depth <= MAX_RERUN_DEPTH && RERUNNABLE.has(step.status);
 }
 
-/** A top-level step that succeeded (or was reused): its output can be edited and the run go on. */
-export function canEditOutput(step: { parent: string | null; status: string } | undefined): boolean {
-  return !!step && step.parent === null && SUCCEEDED_STEP_STATUSES.has(step.status);
+/** A step that succeeded (or was reused), top-level or a delegated task: its output can be
+ * edited and the run go on from there. */
+export function canEditOutput(step: { status: string } | undefined, depth = 0): boolean {
+  return !!step && depth <= MAX_RERUN_DEPTH && SUCCEEDED_STEP_STATUSES.has(step.status);
 }
 
 export function canRetry(view: Pick<RunView, 'status'>): boolean {
