@@ -4,7 +4,7 @@ about what it costs) with the canvas marked, confirm, watch the new run finish l
 upstream steps shown as reused (no model call made for them), and open the comparison with the
 source run. Retry a failed run, and continue from an edited output (refused first where it does
 not fit the node's output schema). Then pin a node's output in the editor and see a test run
-reuse it."""
+reuse it; and re-run from a task a manager delegated."""
 
 from __future__ import annotations
 
@@ -305,3 +305,55 @@ def test_it_retries_a_failed_run_then_continues_from_an_edited_output(
     # the draft was written from the edited facts
     assert "Owls hoot." in json.dumps(vendor.requests[-1].body["messages"])
     assert len(vendor.requests) == 4
+
+
+TEAM = {
+    "nodes": [
+        {"id": "brief", "type": "input", "label": "Brief", "position": {"x": 0, "y": 0}},
+        {
+            "id": "lead",
+            "type": "manager",
+            "label": "Lead",
+            "position": {"x": 280, "y": 0},
+            "config": {"model": "local/echo", "instructions": "A note on {{ input.topic }}."},
+        },
+        {
+            "id": "scout",
+            "type": "worker",
+            "label": "Scout",
+            "position": {"x": 280, "y": 220},
+            "config": {"model": "local/echo", "role": "Scout", "instructions": "{{ upstream }}"},
+        },
+        {"id": "result", "type": "output", "label": "Result", "position": {"x": 560, "y": 0}},
+    ],
+    "edges": [
+        {"id": "e1", "source": "brief", "target": "lead"},
+        {"id": "e2", "source": "lead", "target": "scout", "kind": "delegate"},
+        {"id": "e3", "source": "lead", "target": "result"},
+    ],
+}
+
+
+def test_it_reruns_from_a_task_a_manager_delegated(app: Page, alice: User) -> None:
+    page = app
+    workflow = make_workflow(alice, "Team note", TEAM)
+    page.goto(f"/workflows/{workflow.id}")
+    expect(page.locator(".react-flow__node")).to_have_count(4)
+    first = run_from_editor(page, "owls")
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("succeeded", re.I))
+
+    # the manager's task, opened from its badge on the manager's card: re-run from it
+    task = page.get_by_test_id("node-children-lead").locator("[data-testid^=child-]").first
+    task.click()
+    detail = page.get_by_test_id("step-detail")
+    expect(detail).to_contain_text("Delegated by")
+    detail.get_by_test_id("step-rerun-from").click()
+    dialog = page.get_by_test_id("rerun-dialog")
+    expect(dialog).to_contain_text("Re-run from here: Scout")
+    expect(dialog.get_by_test_id("rerun-plan-brief")).to_have_attribute("data-verdict", "reuse")
+    expect(dialog.get_by_test_id("rerun-plan-lead")).to_have_attribute("data-verdict", "execute")
+    dialog.get_by_test_id("rerun-confirm").click()
+    expect(page).not_to_have_url(re.compile(rf"/runs/{first}$"))
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("succeeded", re.I))
+    expect(card(page, "brief")).to_have_attribute("data-status", "reused")
+    expect(page.get_by_test_id("run-source")).to_contain_text(f"Re-run of run {first[:8]}")
