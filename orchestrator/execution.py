@@ -244,7 +244,7 @@ def _record(
         refused = delegation.refusal(result.tasks, ctx.delegates)
         if refused is not None:
             return transitions.fail_step(step_id, claimed.claim, refused, usage, None)
-        return transitions.delegate_step(step_id, claimed.claim, result.tasks, result.state, usage)
+        return transitions.delegate_step(step_id, claimed.claim, result, usage)
     raise TypeError(f"node {planned.node.id!r} returned {type(result).__name__}")
 
 

@@ -96,6 +96,9 @@ class Step(models.Model):
     tokens_out = models.BigIntegerField(default=0)
     cost = models.FloatField(default=0.0)
     by_model = models.JSONField(default=dict, blank=True)
+    # A delegating step whose tasks run a few at a time (a map's items): how many at once,
+    # whether a failure stops the rest, and the counts the next task is started from.
+    fan_out = models.JSONField(null=True, blank=True)
     # A reused step: {"kind": recorded | edited | pinned, "run": source run id, "step": its key}.
     reused_from = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
     # The worker holding the step: a token per claim, and a lease it must keep renewing.

@@ -15,9 +15,16 @@ from django.utils import timezone
 from orchestrator import reuse, waits
 from orchestrator.models import Step
 from orchestrator.spending import totals
-from orchestrator.unit_of_work import ACTIVE_STEP, FINISHED_RUN, OPEN_STEP, RunTransaction
+from orchestrator.unit_of_work import (
+    ACTIVE_STEP,
+    FINISHED_RUN,
+    OPEN_STEP,
+    RunTransaction,
+    insert_rows,
+)
 from runtime.events import SUCCEEDED_STEP_STATUSES
 from runtime.failures import run_error
+from runtime.nodes.base import Delegate, DelegateTask
 from runtime.reuse import ResumePoint
 from runtime.scheduling import SKIPPED, advance, input_from, is_complete, live_sources, run_output
 
@@ -197,35 +204,134 @@ def start_at_round(txn: RunTransaction, node_id: str, step_input: Any, point: Re
         child_finished(txn, made[-1])  # nothing executes again in that round: go on at once
 
 
+def fan_out_of(request: Delegate, *, base: int) -> dict[str, Any] | None:
+    """How a delegation's tasks are started: all at once (None), or ``concurrency`` at a time
+    in order, the next as one finishes (counts kept on the delegating step, under the run's
+    lock: no scan of the siblings per finished task)."""
+    total = len(request.tasks)
+    limit = request.concurrency or total
+    if limit >= total and not request.stop_on_failure:
+        return None
+    nodes = {task.node_id for task in request.tasks}
+    return {
+        "concurrency": limit,
+        "stop": request.stop_on_failure,
+        "total": total,
+        "base": base,  # tasks of earlier rounds: this round's keys are numbered after them
+        "node": nodes.pop() if len(nodes) == 1 else None,
+        "started": min(limit, total),
+        "done": 0,
+        "stopped": False,
+    }
+
+
+def new_tasks(txn: RunTransaction, parent: Step, tasks: list[DelegateTask]) -> list[Step]:
+    """A delegation's tasks as child steps, inserted together: queued as many as may run at once
+    (all, or the step's ``fan_out`` concurrency), the rest pending until a place frees up."""
+    fan = parent.fan_out
+    start = fan["started"] if fan else len(tasks)
+    base = fan["base"] if fan else parent.children.count()
+    now = timezone.now()
+    children = [
+        Step(
+            run=txn.run,
+            key=f"{parent.key}.{task.node_id}.{base + number}",
+            node_id=task.node_id,
+            node_type=txn.version.plan.nodes[task.node_id].node.type,
+            parent=parent,
+            status="queued" if number <= start else "pending",
+            input=task.input,
+            round=parent.round,
+            due_at=now,
+        )
+        for number, task in enumerate(tasks, start=1)
+    ]
+    txn.flush()
+    insert_rows(children)
+    for child in children[:start]:
+        txn.emit("step.queued", child, {"parent": parent.key})
+        txn.queue(child)
+    return children
+
+
 def child_finished(txn: RunTransaction, child: Step) -> None:
-    """When the last task of a delegation round is done, the delegating step resumes."""
+    """A task is done: start the next one where tasks run a few at a time, and once the last
+    task of the round is done, the delegating step resumes with every result in task order."""
     txn.flush()
     parent = Step.objects.select_for_update().get(pk=child.parent_id)
     if parent.status != "waiting":
         return
-    siblings = list(parent.children.filter(round=parent.round).order_by("id"))
-    if any(s.status not in (*SUCCEEDED_STEP_STATUSES, "failed", "cancelled") for s in siblings):
-        return
+    fan = parent.fan_out
+    if fan is not None:
+        if not _next_task(txn, parent, fan, child):
+            return
+    else:
+        finished = (*SUCCEEDED_STEP_STATUSES, "failed", "cancelled")
+        pending = parent.children.filter(round=parent.round).exclude(status__in=finished)
+        if pending.exists():
+            return
+    siblings = parent.children.filter(round=parent.round).order_by("id")
     parent.resume = {
         "tasks": [
             {
-                "node_id": s.node_id,
-                "step_id": s.key,
+                "node_id": node_id,
+                "step_id": key,
                 # A reused task hands its step the success it stands for.
-                "status": "succeeded" if s.status in SUCCEEDED_STEP_STATUSES else s.status,
-                "output": s.output,
-                "error": s.error,
+                "status": "succeeded" if status in SUCCEEDED_STEP_STATUSES else status,
+                "output": output,
+                "error": error,
             }
-            for s in siblings
+            for node_id, key, status, output, error in siblings.values_list(
+                "node_id", "key", "status", "output", "error"
+            )
         ]
     }
     parent.round += 1
     parent.attempt = 0  # attempts count within a round: resuming is not a retry
     parent.status = "queued"
+    parent.fan_out = None
     parent.due_at = timezone.now()  # else the sweeper takes it for a lost message at once
     parent.save()
     txn.emit("step.resumed", parent, {"round": parent.round})
     txn.queue(parent)
+
+
+def _next_task(txn: RunTransaction, parent: Step, fan: dict[str, Any], child: Step) -> bool:
+    """Count ``child`` done and start the next pending task (or, after a failure that stops
+    the rest, cancel them all); True once every task of the round is done."""
+    fan["done"] += 1
+    failed = child.status in ("failed", "cancelled")
+    if failed and fan["stop"] and not fan["stopped"]:
+        fan["stopped"] = True
+        fan["done"] += _cancel_pending(txn, parent)
+    elif not fan["stopped"] and fan["started"] < fan["total"]:
+        fan["started"] += 1
+        number = fan["base"] + fan["started"]
+        pending = parent.children.filter(status="pending")
+        if fan["node"] is not None:
+            waiting = pending.filter(key=f"{parent.key}.{fan['node']}.{number}").first()
+        else:
+            waiting = pending.order_by("id").first()
+        if waiting is not None:
+            waiting.status = "queued"
+            waiting.due_at = timezone.now()
+            waiting.save(update_fields=["status", "due_at"])
+            txn.emit("step.queued", waiting, {"parent": parent.key})
+            txn.queue(waiting)
+    parent.save(update_fields=["fan_out"])
+    return bool(fan["done"] >= fan["total"])
+
+
+def _cancel_pending(txn: RunTransaction, parent: Step) -> int:
+    now = timezone.now()
+    cancelled = list(parent.children.filter(round=parent.round, status="pending").order_by("id"))
+    Step.objects.filter(pk__in=[step.pk for step in cancelled]).update(
+        status="cancelled", finished_at=now
+    )
+    for step in cancelled:
+        step.status = "cancelled"
+        txn.emit("step.cancelled", step, {"reason": "an earlier task failed"})
+    return len(cancelled)
 
 
 def _succeed_run(txn: RunTransaction, output: Any) -> None:

@@ -29,14 +29,15 @@ from orchestrator.progress import (
     child_finished,
     close_run,
     fail_run,
-    new_step,
+    fan_out_of,
+    new_tasks,
     settle_status,
 )
 from orchestrator.spending import spend
 from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
 from runtime.errors import StepError
 from runtime.failures import takes_error_edge
-from runtime.nodes.base import DelegateTask
+from runtime.nodes.base import Delegate
 from runtime.usage import Usage
 
 CLAIM_FIELDS = ["status", "claim", "worker", "lease_expires_at", "attempt", "started_at"]
@@ -314,9 +315,11 @@ def resume_in(
     return True
 
 
-def delegate_step(
-    step_id: int, claim: uuid.UUID, tasks: list[DelegateTask], state: Any, usage: Usage
-) -> Dispatch:
+# Tasks named in a step.delegated event (a map's 10,000 items are counted, not all listed).
+MAX_LISTED = 1_000
+
+
+def delegate_step(step_id: int, claim: uuid.UUID, request: Delegate, usage: Usage) -> Dispatch:
     """Hand tasks to the nodes wired by delegate edges; the step waits for their results.
 
     The caller has checked the delegation (:func:`runtime.delegation.refusal`).
@@ -327,27 +330,23 @@ def delegate_step(
             return Dispatch()
         spend(txn, step, usage)
         step.status = "waiting"
-        step.state = state
+        step.state = request.state
         step.request = None
         step.claim = None
         step.lease_expires_at = None
+        step.fan_out = fan_out_of(request, base=step.children.count())
         step.save()
-        count = step.children.count()
-        children = [
-            new_step(txn, task.node_id, task.input, parent=step, number=count + offset)
-            for offset, task in enumerate(tasks, start=1)
-        ]
+        children = new_tasks(txn, step, request.tasks)
         txn.emit(
             "step.delegated",
             step,
             {
                 "round": step.round,
-                "tasks": [{"step": c.key, "node": c.node_id} for c in children],
+                "tasks": [{"step": c.key, "node": c.node_id} for c in children[:MAX_LISTED]],
+                "count": len(children),
                 # What the step will resume from: a re-run from one of these tasks starts here.
-                "state": state,
+                "state": request.state,
             },
         )
-        for child in children:
-            txn.queue(child)
         settle_status(txn)
         return txn.dispatch

@@ -22,7 +22,7 @@ from runtime.events import SUCCEEDED_STEP_STATUSES, Event, EventSink, EventType,
 from runtime.failures import run_error, takes_error_edge
 from runtime.graph import ERROR_HANDLE
 from runtime.inline_subflows import InlineSubflows
-from runtime.nodes.base import TaskResult
+from runtime.nodes.base import Delegate, TaskResult
 from runtime.nodes.registry import NodeRegistry, default_registry
 from runtime.plan import Plan, describe_delegates, template_reads
 from runtime.records import RunResult, StepRecord
@@ -265,10 +265,13 @@ class _Run:
         return step
 
     async def delegate(
-        self, parent: StepRecord, tasks: list[tuple[str, Any]], state: Any, round_: int
+        self, parent: StepRecord, request: Delegate, round_: int
     ) -> list[TaskResult]:
+        """Run the tasks as child steps, at most ``request.concurrency`` at once in task order;
+        with ``stop_on_failure`` a failed task cancels those not started yet."""
         children = [
-            self.new_step(node_id, parent=parent.id, task_input=data) for node_id, data in tasks
+            self.new_step(task.node_id, parent=parent.id, task_input=task.input)
+            for task in request.tasks
         ]
         self.emit(
             "step.delegated",
@@ -276,11 +279,30 @@ class _Run:
             {
                 "round": round_,
                 "tasks": [{"step": child.id, "node": child.node} for child in children],
-                "state": state,  # what a re-run from one of these tasks starts from
+                "state": request.state,  # what a re-run from one of these tasks starts from
             },
         )
-        finished = await asyncio.gather(*(self.run_step(child) for child in children))
-        return [task_result(child) for child in finished]
+        limit = request.concurrency or len(children)
+        if limit >= len(children) and not request.stop_on_failure:
+            finished = await asyncio.gather(*(self.run_step(child) for child in children))
+            return [task_result(child) for child in finished]
+        waiting = deque(children)
+        stopped = False
+
+        async def worker() -> None:
+            nonlocal stopped
+            while waiting and not stopped:
+                child = waiting.popleft()
+                await self.run_step(child)
+                if child.status == "failed" and request.stop_on_failure:
+                    stopped = True
+
+        await asyncio.gather(*(worker() for _ in range(min(limit, len(children)))))
+        for child in waiting:  # not started: an earlier task failed
+            child.status = "cancelled"
+            child.finished_at = time.time()
+            self.emit("step.cancelled", child)
+        return [task_result(child) for child in children]
 
     async def replay_round(self, parent: StepRecord, point: ResumePoint) -> ResumeAt:
         """Make ``parent``'s tasks up to ``point.round`` again (reused, or executed when the

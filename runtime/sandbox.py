@@ -228,6 +228,13 @@ class _FlowSandbox(ImmutableSandboxedEnvironment):
         # Every template and expression is compiled through here, after parsing.
         return super()._generate(_Guards().visit(source), *args, **kwargs)
 
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Data first: upstream.items is a field named "items", not the dict's items() method
+        # (jinja2 prefers the attribute, so a field called items, keys or values was a method).
+        if isinstance(obj, Mapping) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
     def flow_iter(self, iterable: Iterable[Any]) -> Iterator[Any]:
         for item in iterable:
             _charge()

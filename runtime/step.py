@@ -34,8 +34,8 @@ class Emit(Protocol):
     ) -> None: ...
 
 
-# (the delegating step, its tasks as (node id, input), the state it resumes from, its round)
-DelegateFn = Callable[[StepRecord, list[tuple[str, Any]], Any, int], Awaitable[list[TaskResult]]]
+# (the delegating step, what it delegates, its round) -> the tasks' results, in task order
+DelegateFn = Callable[[StepRecord, Delegate, int], Awaitable[list[TaskResult]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,8 +144,7 @@ class StepRunner:
                     if refused is not None:
                         self._fail(step, refused)
                         break
-                    tasks = [(t.node_id, t.input) for t in result.tasks]
-                    resume = await self.delegate(step, tasks, result.state, round_)
+                    resume = await self.delegate(step, result, round_)
                     state = result.state
                 round_ += 1
                 self.emit("step.resumed", step, {"round": round_})

@@ -212,7 +212,9 @@ class _Validator:
                     field="source",
                 )
                 ok = False
-            if not target_type.delegatable:
+            # An iteration node's body may be any node that takes an input.
+            body_ok = source_type.delegates_to_any and bool(target_type.inputs)
+            if not target_type.delegatable and not body_ok:
                 self.add(
                     "invalid_delegate",
                     f"a {target.type} node cannot take delegated tasks",
@@ -255,9 +257,17 @@ class _Validator:
             if node_type is None or not node_type.can_delegate:
                 continue
             wired = len(self.delegating.get(node_id, ()))
-            # A conversation needs two voices; a manager one worker.
+            # A conversation needs two voices; a manager one worker; a map or a loop one body.
             needed = int(getattr(node_type, "min_delegates", 1))
-            if needed > 1 and wired < needed:
+            if node_type.delegates_to_any and wired != 1:
+                self.add(
+                    "body_count",
+                    f"{node.type} {node_id!r} has {wired} body node(s): wire exactly one node "
+                    "(or a subflow node) to it by a delegate edge; it runs once per "
+                    + ("item" if node.type == "map" else "iteration"),
+                    node_id=node_id,
+                )
+            elif needed > 1 and wired < needed:
                 self.add(
                     "too_few_participants",
                     f"{node.type} {node_id!r} has {wired} participant(s): wire it by delegate "

@@ -62,6 +62,10 @@ class DelegateTask:
 class Delegate:
     tasks: list[DelegateTask]
     state: Any = None  # handed back as ctx.state when the node resumes
+    # At most this many tasks run at once (None: all); the rest wait their turn, in order.
+    concurrency: int | None = None
+    # The first failed task cancels the tasks not started yet (those running finish).
+    stop_on_failure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +125,8 @@ class NodeType(Generic[ConfigT]):
     has_error_handle: ClassVar[bool] = False
     can_delegate: ClassVar[bool] = False  # may have outgoing delegate edges
     delegatable: ClassVar[bool] = False  # may be the target of a delegate edge
+    # Iteration nodes (map, loop) hand their items to a body of any type, and to exactly one.
+    delegates_to_any: ClassVar[bool] = False
     # Pure nodes do no I/O and finish at once: the orchestrator may run them inline.
     pure: ClassVar[bool] = False
 

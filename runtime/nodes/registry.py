@@ -48,6 +48,7 @@ def build_default_registry() -> NodeRegistry:
     from runtime.nodes.conversation import ConversationNode
     from runtime.nodes.http_request import HTTPRequestNode
     from runtime.nodes.io import InputNode, OutputNode
+    from runtime.nodes.iteration import LoopNode, MapNode
     from runtime.nodes.manager import ManagerNode
     from runtime.nodes.router import RouterNode
     from runtime.nodes.subflow import SubflowNode
@@ -67,6 +68,8 @@ def build_default_registry() -> NodeRegistry:
             HTTPRequestNode(),
             ConversationNode(),
             SubflowNode(),
+            MapNode(),
+            LoopNode(),
         ]
     )
 
