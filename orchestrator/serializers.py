@@ -259,6 +259,21 @@ class RetrySerializer(serializers.Serializer[Any]):
         help_text="run: the source run's version; current: the workflow's newest version",
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # A step named in the body (as in the step's own address) would silently be a retry.
+        misplaced = sorted({"step", "output"} & set(self.initial_data) - set(self.fields))
+        if misplaced:
+            raise serializers.ValidationError(
+                {
+                    name: [
+                        "not part of a retry: to re-run from a step (or edit its output), "
+                        "POST to /api/runs/<run>/steps/<step>/rerun/"
+                    ]
+                    for name in misplaced
+                }
+            )
+        return attrs
+
 
 class StepRerunSerializer(RetrySerializer):
     """A new run made from this one from this step: it and all after it execute. With

@@ -574,3 +574,14 @@ def test_a_server_runs_export_reruns_from_a_turn_in_process_as_on_the_server(
         if step.status == "reused":
             assert step.output == server[key].output, key
     assert in_process.totals.reused == on_server.reused_steps == 3
+
+
+def test_a_step_named_in_a_retrys_body_is_refused_not_taken_for_a_retry(
+    alice_client: APIClient, research: Workflow
+) -> None:
+    source = started(alice_client, research)
+    for url in (f"/api/runs/{source.pk}/rerun/", f"/api/runs/{source.pk}/rerun/preview/"):
+        response = alice_client.post(url, {"step": "draft", "version": "run"}, format="json")
+        assert response.status_code == 400
+        assert "steps/<step>/rerun/" in str(response.json()["error"]["fields"]["step"])
+    assert Run.objects.count() == 1
