@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from editor.models import Workflow, Workspace
 from orchestrator import approvals
+from orchestrator.execution import execute_step
 from orchestrator.models import Approval, Run, Step
 from runtime.executor import InProcessExecutor
 from tests.orchestrator.conftest import drive, make_workflow
@@ -213,3 +214,59 @@ def test_an_approval_gate_as_a_maps_body_asks_once_per_item(
         run = drive(run, limit=1000)
     assert run.status == "succeeded", run.error
     assert [s.branch for s in children(run)] == ["approved", "rejected", "approved"]
+
+
+def test_cancelling_in_the_middle_of_a_map_cancels_what_has_not_finished(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    echo = {"type": "worker", "config": {"model": "local/echo", "role": "Echo"}}
+    flow = make_workflow(alice, alice_workspace, map_graph(echo, concurrency=2), name="Map")
+    response = alice_client.post(
+        f"/api/workflows/{flow.id}/runs/", {"input": {"items": list("abcdefgh")}}, format="json"
+    )
+    run_id = response.json()["id"]
+    for _ in range(2):  # brief, then the map hands out its items
+        for step_id in Step.objects.filter(run_id=run_id, status="queued").values_list(
+            "pk", flat=True
+        ):
+            execute_step(step_id)
+    items = Step.objects.filter(run_id=run_id, parent__key="each")
+    assert sorted(items.values_list("status", flat=True)) == ["pending"] * 6 + ["queued"] * 2
+    first = items.filter(status="queued").order_by("id").first()
+    execute_step(first.pk)  # one item finishes; the next one is queued in its place
+    assert items.filter(status="queued").count() == 2
+    done = set(items.filter(status="succeeded").values_list("key", flat=True))
+    assert "each.body.1" in done
+    assert alice_client.post(f"/api/runs/{run_id}/cancel/").status_code == 202
+    run = Run.objects.get(pk=run_id)
+    assert run.status == "cancelled"
+    statuses = dict(items.values_list("key", "status"))
+    assert {key for key, status in statuses.items() if status == "succeeded"} == done
+    assert {status for key, status in statuses.items() if key not in done} == {"cancelled"}
+    assert Step.objects.get(run_id=run_id, key="each").status == "cancelled"
+    # Nothing is left to run: a late message for a cancelled item does nothing.
+    for step in items.filter(status="cancelled"):
+        execute_step(step.pk)
+    assert set(dict(items.values_list("key", "status")).values()) <= {"succeeded", "cancelled"}
+    seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, run.last_seq + 1))
+
+
+def test_a_body_that_fails_for_every_item(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    for policy, status in (("collect", "succeeded"), ("skip", "succeeded"), ("stop", "failed")):
+        graph = map_graph(PICKY, on_item_error=policy, concurrency=3)
+        flow = make_workflow(alice, alice_workspace, graph, name=f"Map {policy}")
+        run = run_on_server(alice_client, flow, {"items": [1, 2, 3, 4, 5, 6]})
+        assert run.status == status, (policy, run.error)
+        if policy == "collect":
+            assert run.output["results"] == [None] * 6
+            assert [e["index"] for e in run.output["errors"]] == [0, 1, 2, 3, 4, 5]
+        elif policy == "skip":
+            assert run.output == []
+        else:
+            assert "item 1 of 6 failed" in run.error["message"]
+            # Three ran at once and failed; the three not started were cancelled.
+            statuses = sorted(s.status for s in children(run))
+            assert statuses == ["cancelled"] * 3 + ["failed"] * 3
