@@ -29,7 +29,7 @@ from orchestrator import lost_workers, runs, sweeper, transitions
 from orchestrator.execution import execute_step
 from orchestrator.models import Approval, Event, Run, Step
 from runtime.errors import PermanentError, RateLimitError
-from runtime.nodes.base import DelegateTask
+from runtime.nodes.base import Delegate, DelegateTask
 from runtime.usage import Usage
 from tests.orchestrator.conftest import chain, drive, edge, event_log, make_workflow, node
 
@@ -329,7 +329,8 @@ def test_a_delegating_step_waits_for_its_tasks_and_resumes_with_their_results(
     run, lead = team(alice, alice_workspace)
     held = claimed(lead)
     tasks = [DelegateTask("helper", "find facts"), DelegateTask("helper", "check facts")]
-    dispatch = transitions.delegate_step(lead.pk, held.claim, tasks, {"round": 1}, Usage())
+    request = Delegate(tasks, state={"round": 1})
+    dispatch = transitions.delegate_step(lead.pk, held.claim, request, Usage())
     lead.refresh_from_db()
     assert (lead.status, lead.state, lead.claim) == ("waiting", {"round": 1}, None)
     children = list(lead.children.order_by("id"))
