@@ -116,9 +116,17 @@ export interface EventDataByType {
   };
   'step.failed': { error: StepError; attempt: number };
   'step.skipped': Record<string, never>;
-  'step.cancelled': Record<string, never>;
+  'step.cancelled': { reason?: string };
   'step.waiting': { request: unknown };
-  'step.delegated': { tasks: { step: string; node: string }[] };
+  /** tasks handed out: the server lists the first 1,000 (`tasks`) and counts all (`count`); the
+   * in-process engine lists all and sends no count */
+  'step.delegated': {
+    tasks: { step: string; node: string }[];
+    count?: number;
+    round?: number;
+    /** what the step resumes from (a loop: its iteration) */
+    state?: unknown;
+  };
   'step.resumed': { round: number };
 }
 

@@ -88,6 +88,9 @@ export interface NodeTypeSpec {
   dynamic_outputs: string | null;
   can_delegate: boolean;
   delegatable: boolean;
+  /** map and loop: their one delegate edge goes to a body of any type that takes an input (older
+   * servers do not send it: see delegatesToAny) */
+  delegates_to_any?: boolean;
   config_schema: JsonSchema;
 }
 

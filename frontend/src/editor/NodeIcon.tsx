@@ -67,6 +67,23 @@ const PATHS: Record<string, ReactNode> = {
       <path d="M12 13l2 2-2 2" />
     </>
   ),
+  // each item of a list, run through the body
+  map: (
+    <>
+      <path d="M3 6h1.5M3 12h1.5M3 18h1.5" />
+      <path d="M8 6h10M8 12h10M8 18h10" />
+      <path d="M16 3.5L18.5 6 16 8.5M16 9.5l2.5 2.5-2.5 2.5M16 15.5l2.5 2.5-2.5 2.5" />
+    </>
+  ),
+  // the body again and again, until a condition holds
+  loop: (
+    <>
+      <path d="M17 2l4 4-4 4" />
+      <path d="M3 11v-1a4 4 0 0 1 4-4h14" />
+      <path d="M7 22l-4-4 4-4" />
+      <path d="M21 13v1a4 4 0 0 1-4 4H3" />
+    </>
+  ),
   http_request: (
     <>
       <circle cx="12" cy="12" r="9" />

@@ -1,13 +1,24 @@
 // The card every node is drawn as: category stripe and glyph, label, a one-line summary of its
 // settings, its handles, validation messages, and in the run view its status and figures.
 
-import { Handle, Position, useStore, useUpdateNodeInternals, type NodeProps } from '@xyflow/react';
+import {
+  Handle,
+  Position,
+  useConnection,
+  useNodeConnections,
+  useStore,
+  useUpdateNodeInternals,
+  type ConnectionState,
+  type NodeProps,
+} from '@xyflow/react';
 import { memo, useEffect, useRef, useState, type CSSProperties } from 'react';
-import { ERROR_HANDLE, type Issue } from '../api/graph';
-import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from '../graph/handles';
-import type { StepNode } from '../graph/convert';
+import { ERROR_HANDLE, type Issue, type NodeTypeSpec } from '../api/graph';
+import { DELEGATE_HANDLE, TASK_HANDLE, canBeBody, delegatesToAny, sourceHandles } from '../graph/handles';
+import type { StepData, StepNode } from '../graph/convert';
 import { formatCost, formatDuration, formatTokens } from '../run/format';
+import { loopText, progressText, type Progress } from '../run/iteration';
 import { useNodeRun } from '../run/liveStore';
+import type { ChildBadge } from '../run/reducer';
 import { canEditOutput, canRerunFrom, reusedLabel, shortId } from '../run/rerun';
 import { Link } from '../router';
 import { Spinner, statusText } from '../components/ui';
@@ -16,6 +27,7 @@ import { categoryClass } from './look';
 import { NodeIcon } from './NodeIcon';
 import { PinGlyph } from './PinGlyph';
 import '../run/timeTravel.css';
+import '../run/iteration.css';
 
 const NO_ISSUES: Issue[] = [];
 
@@ -40,6 +52,25 @@ function summary(type: string, config: Record<string, unknown>): string {
   return '';
 }
 
+/** Badges of delegated tasks a card shows at most; the rest are one "+N more" (a map's items are
+ * a progress bar: a card of 10,000 badges would hang the page). */
+export const MAX_BADGES = 12;
+
+const NO_CONNECTION = (): boolean => false;
+
+/** Whether a connection being dragged starts at the delegate handle of a map or a loop. */
+function useBodyDrag(catalogue: ReadonlyMap<string, NodeTypeSpec>, wanted: boolean): boolean {
+  return useConnection(
+    wanted
+      ? (c: ConnectionState) => {
+          if (!c.inProgress || c.fromHandle?.id !== DELEGATE_HANDLE) return false;
+          const type = (c.fromNode.data as Partial<StepData>).type;
+          return delegatesToAny(type ? catalogue.get(type) : undefined);
+        }
+      : NO_CONNECTION,
+  );
+}
+
 /** Seconds since the epoch, ticking while `active`. */
 function useNow(active: boolean): number {
   const [now, setNow] = useState(() => Date.now() / 1000);
@@ -60,7 +91,15 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   const updateInternals = useUpdateNodeInternals();
   const outputs = spec ? sourceHandles(spec, data.config) : ['out'];
   const inputs = spec?.inputs ?? ['in'];
-  const handleKey = `${inputs.join(',')}|${outputs.join(',')}|${spec?.can_delegate}|${spec?.delegatable}`;
+  // A map's or a loop's body takes its items at the task handle too: shown once it is a body, and
+  // on every node that could be one while a connection is dragged from a map's or loop's handle.
+  const bodyCapable = !spec?.delegatable && canBeBody(spec);
+  const delegations = useNodeConnections({ handleType: 'target', handleId: TASK_HANDLE });
+  const bodyDrag = useBodyDrag(info.catalogue, bodyCapable && !info.readOnly);
+  const isBody = bodyCapable && delegations.length > 0;
+  const taskHandle = !!spec?.delegatable || isBody || (bodyCapable && bodyDrag);
+  const iterating = delegatesToAny(spec);
+  const handleKey = `${inputs.join(',')}|${outputs.join(',')}|${spec?.can_delegate}|${taskHandle}`;
   const measuredKey = useRef(handleKey);
   useEffect(() => {
     // handles came or went (router routes): React Flow must measure them again. Not on mount:
@@ -109,14 +148,14 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   // Handles stay at every zoom (edges end at them; React Flow measures them), their labels not.
   const handles = (
     <>
-      {spec?.delegatable && (
+      {taskHandle && (
         <Handle
           type="target"
           id={TASK_HANDLE}
           position={Position.Top}
-          className="handle handle-task"
+          className={`handle handle-task${spec?.delegatable ? '' : ' handle-body'}`}
           isConnectable={!info.readOnly}
-          title={low ? undefined : 'Takes tasks delegated by a manager'}
+          title={low ? undefined : spec?.delegatable ? 'Takes tasks delegated by a manager' : 'The body of a map or loop: runs once per item or iteration'}
         />
       )}
       {inputs.map((handle, index) => (
@@ -152,9 +191,9 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           position={Position.Bottom}
           className="handle handle-delegate"
           isConnectable={!info.readOnly}
-          title={low ? undefined : 'Delegate tasks to workers'}
+          title={low ? undefined : iterating ? 'Drag to the node to run once per item or iteration (its body)' : 'Delegate tasks to workers'}
         >
-          {!low && <span className="handle-label handle-label-bottom">delegate</span>}
+          {!low && <span className="handle-label handle-label-bottom">{iterating ? 'body' : 'delegate'}</span>}
         </Handle>
       )}
     </>
@@ -298,26 +337,25 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
             )}
           </div>
         )}
+        {run && view && iterating && view.progress && (
+          <IterationProgress
+            id={id}
+            type={data.type}
+            progress={view.progress}
+            maxIterations={data.config.max_iterations}
+            onOpen={view.step && info.onSelectStep ? () => info.onSelectStep?.(view.step!) : undefined}
+          />
+        )}
         {run && view && view.children.length > 0 && (
           <div className="node-children" data-testid={`node-children-${id}`}>
-            <div className="node-children-badges">
-              {view.children.map((child) => (
-                <button
-                  type="button"
-                  key={child.step}
-                  className={`child-badge status-${child.status} nodrag`}
-                  title={`${child.node}: ${statusText(child.status)}`}
-                  data-testid={`child-${child.step}`}
-                  data-status={child.status}
-                  onClick={(e) => {
-                    e.stopPropagation();
-                    info.onSelectStep?.(child.step);
-                  }}
-                >
-                  {child.node}
-                </button>
-              ))}
-            </div>
+            {data.type !== 'map' && (
+              <ChildBadges
+                children={view.children}
+                numbered={iterating}
+                onSelect={(step) => info.onSelectStep?.(step)}
+                onMore={view.step && info.onSelectStep ? () => info.onSelectStep?.(view.step!) : undefined}
+              />
+            )}
             <div className="node-subtree" title="This node and every task delegated under it" data-testid={`node-subtree-${id}`}>
               Σ {formatCost(view.subtree.cost)} · {formatTokens(view.subtree.tokens_in + view.subtree.tokens_out)} tok
             </div>
@@ -334,6 +372,105 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     </div>
   );
 });
+
+/** A map's "37 / 100 · 2 failed" with a bar, a loop's "iteration 3 / at most 10". */
+function IterationProgress({
+  id,
+  type,
+  progress,
+  maxIterations,
+  onOpen,
+}: {
+  id: string;
+  type: string;
+  progress: Progress;
+  maxIterations: unknown;
+  onOpen?: () => void;
+}) {
+  const loop = type === 'loop';
+  const text = loop ? loopText(progress, maxIterations) : progressText(progress);
+  const share = (n: number) => `${progress.total ? (n / progress.total) * 100 : 0}%`;
+  return (
+    <div className="iter-progress" data-testid={`node-progress-${id}`} data-finished={progress.finished} data-total={progress.total}>
+      {!loop && (
+        <div className="iter-bar" aria-hidden="true">
+          <span className="iter-bar-ok" style={{ width: share(progress.succeeded) }} />
+          <span className="iter-bar-failed" style={{ width: share(progress.failed) }} />
+          <span className="iter-bar-cancelled" style={{ width: share(progress.cancelled + progress.skipped) }} />
+          <span className="iter-bar-running" style={{ width: share(progress.running + progress.waiting) }} />
+        </div>
+      )}
+      <div className="iter-progress-row">
+        <span className="iter-progress-text" data-testid={`node-progress-text-${id}`}>
+          {text}
+        </span>
+        {onOpen && (
+          <button
+            type="button"
+            className="btn btn-link btn-small nodrag"
+            data-testid={`node-items-${id}`}
+            onClick={(e) => {
+              e.stopPropagation();
+              onOpen();
+            }}
+          >
+            {loop ? 'Iterations' : 'Items'}
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** The tasks a node delegated, as badges: at most MAX_BADGES, then "+N more" (the step's list). */
+function ChildBadges({
+  children,
+  numbered,
+  onSelect,
+  onMore,
+}: {
+  children: ChildBadge[];
+  numbered: boolean;
+  onSelect: (step: string) => void;
+  onMore?: () => void;
+}) {
+  const shown = children.slice(0, MAX_BADGES);
+  const rest = children.length - shown.length;
+  return (
+    <div className="node-children-badges">
+      {shown.map((child) => (
+        <button
+          type="button"
+          key={child.step}
+          className={`child-badge status-${child.status} nodrag`}
+          title={`${child.node}: ${statusText(child.status)}`}
+          data-testid={`child-${child.step}`}
+          data-status={child.status}
+          onClick={(e) => {
+            e.stopPropagation();
+            onSelect(child.step);
+          }}
+        >
+          {numbered ? `#${child.step.slice(child.step.lastIndexOf('.') + 1)}` : child.node}
+        </button>
+      ))}
+      {rest > 0 && (
+        <button
+          type="button"
+          className="child-badge child-badge-more nodrag"
+          data-testid="child-more"
+          disabled={!onMore}
+          onClick={(e) => {
+            e.stopPropagation();
+            onMore?.();
+          }}
+        >
+          +{rest.toLocaleString('en-US')} more
+        </button>
+      )}
+    </div>
+  );
+}
 
 function StatusGlyph({ status }: { status: string }) {
   const glyph: Record<string, string> = {

@@ -7,6 +7,23 @@ export const DELEGATE_HANDLE = '@delegate';
 /** The worker's target handle for delegate edges. */
 export const TASK_HANDLE = '@task';
 
+/** Types that hand their items to a body of any type, for a catalogue that does not say so. */
+const ITERATION_TYPES: ReadonlySet<string> = new Set(['map', 'loop']);
+
+/**
+ * Whether a node type's delegate edge may go to a node of any type that takes an input (its body):
+ * a map runs it once per item, a loop once per iteration. A manager delegates to workers only.
+ */
+export function delegatesToAny(spec: NodeTypeSpec | undefined): boolean {
+  if (!spec || !spec.can_delegate) return false;
+  return spec.delegates_to_any ?? ITERATION_TYPES.has(spec.type);
+}
+
+/** Whether a node of this type can be the body of a map or a loop. */
+export function canBeBody(spec: NodeTypeSpec | undefined): boolean {
+  return !!spec && spec.inputs.length > 0;
+}
+
 function schemaDefault(spec: NodeTypeSpec, field: string): unknown {
   return spec.config_schema.properties?.[field]?.default;
 }

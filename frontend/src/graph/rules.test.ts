@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph } from '../api/graph';
 import { catalogue, research, team } from '../test/fixtures';
-import { DELEGATE_HANDLE, TASK_HANDLE } from './handles';
+import { DELEGATE_HANDLE, TASK_HANDLE, canBeBody, delegatesToAny } from './handles';
 import { checkConnection, checkReconnection, danglingEdges, edgeFromConnection, reaches, upstreamOf } from './rules';
 
 const c = (source: string, target: string, sourceHandle: string | null = 'out', targetHandle: string | null = 'in') => ({
@@ -151,5 +151,50 @@ describe('moving an end of an existing edge', () => {
     const one: Graph = { ...team, edges: team.edges.filter((e) => e.id !== 'e3') };
     expect(checkReconnection('e2', c('lead', 'writer', DELEGATE_HANDLE, TASK_HANDLE), one, catalogue)).toEqual({ ok: true, kind: 'delegate' });
     expect(checkReconnection('e2', c('lead', 'out', DELEGATE_HANDLE, TASK_HANDLE), one, catalogue)).toMatchObject({ ok: false, reason: 'not_delegatable' });
+  });
+});
+
+describe('wiring the body of a map or a loop', () => {
+  const iteration: Graph = {
+    nodes: [
+      { id: 'brief', type: 'input', label: '', position: { x: 0, y: 0 }, config: {} },
+      { id: 'each', type: 'map', label: '', position: { x: 0, y: 0 }, config: { items: 'input.leads' } },
+      { id: 'again', type: 'loop', label: '', position: { x: 0, y: 0 }, config: { max_iterations: 3 } },
+      { id: 'score', type: 'transform', label: '', position: { x: 0, y: 0 }, config: { template: '{{ upstream }}' } },
+      { id: 'ask', type: 'approval', label: '', position: { x: 0, y: 0 }, config: {} },
+      { id: 'lead', type: 'manager', label: '', position: { x: 0, y: 0 }, config: { model: 'local/echo' } },
+      { id: 'done', type: 'output', label: '', position: { x: 0, y: 0 }, config: {} },
+    ],
+    edges: [{ id: 'e1', source: 'brief', target: 'each' }],
+  };
+  const body = (source: string, target: string, targetHandle: string | null = TASK_HANDLE) => c(source, target, DELEGATE_HANDLE, targetHandle);
+
+  it('knows map and loop take a body of any type that has an input', () => {
+    expect(delegatesToAny(catalogue.get('map'))).toBe(true);
+    expect(delegatesToAny(catalogue.get('loop'))).toBe(true);
+    expect(delegatesToAny(catalogue.get('manager'))).toBe(false);
+    expect(delegatesToAny({ ...catalogue.get('manager')!, delegates_to_any: true })).toBe(true);
+    expect(canBeBody(catalogue.get('transform'))).toBe(true);
+    expect(canBeBody(catalogue.get('input'))).toBe(false);
+  });
+
+  it('makes a delegate edge from a map or a loop to a transform, an approval gate or a worker', () => {
+    for (const [source, target] of [['each', 'score'], ['each', 'ask'], ['again', 'score'], ['each', 'lead']]) {
+      expect([source, target, checkConnection(body(source, target), iteration, catalogue)]).toEqual([source, target, { ok: true, kind: 'delegate' }]);
+    }
+  });
+
+  it('takes the drop on the body’s input handle as well as on its task handle', () => {
+    expect(checkConnection(body('each', 'score', 'in'), iteration, catalogue)).toEqual({ ok: true, kind: 'delegate' });
+    expect(edgeFromConnection('d1', body('each', 'score', 'in'), 'delegate')).toEqual({ id: 'd1', source: 'each', target: 'score', kind: 'delegate' });
+    // a manager's delegation still goes to a worker's task handle only
+    expect(checkConnection(body('lead', 'score', 'in'), iteration, catalogue)).toMatchObject({ ok: false, reason: 'not_delegatable' });
+  });
+
+  it('refuses a body that takes no input, and one that would loop back', () => {
+    expect(checkConnection(body('each', 'brief'), iteration, catalogue)).toMatchObject({ ok: false, reason: 'not_delegatable' });
+    expect(checkConnection(body('each', 'score', 'nope'), iteration, catalogue)).toMatchObject({ ok: false, reason: 'task_handle_needs_delegate' });
+    const wired: Graph = { ...iteration, edges: [...iteration.edges, { id: 'e2', source: 'score', target: 'again' }] };
+    expect(checkConnection(body('again', 'score'), wired, catalogue)).toMatchObject({ ok: false, reason: 'cycle' });
   });
 });

@@ -11,7 +11,7 @@ import {
   type GraphEdge,
   type NodeTypeSpec,
 } from '../api/graph';
-import { DELEGATE_HANDLE, TASK_HANDLE, sourceHandles } from './handles';
+import { DELEGATE_HANDLE, TASK_HANDLE, canBeBody, delegatesToAny, sourceHandles } from './handles';
 
 export interface Candidate {
   source: string | null;
@@ -99,10 +99,16 @@ export function checkConnection(candidate: Candidate, graph: Graph, catalogue: C
     if (!sourceSpec.can_delegate) {
       return refuse('not_a_manager', `A ${labelOf(sourceSpec)} cannot delegate.`);
     }
-    if (!targetSpec.delegatable) {
+    // a map's or a loop's body may be any node that takes an input, dropped on any of its handles
+    const body = delegatesToAny(sourceSpec);
+    if (body && !canBeBody(targetSpec)) {
+      return refuse('not_delegatable', `A ${labelOf(targetSpec)} takes no input: it cannot run once per item.`);
+    }
+    if (!body && !targetSpec.delegatable) {
       return refuse('not_delegatable', `A ${labelOf(targetSpec)} cannot take delegated tasks.`);
     }
-    if (candidate.targetHandle && candidate.targetHandle !== TASK_HANDLE) {
+    const onInput = body && !!candidate.targetHandle && targetSpec.inputs.includes(candidate.targetHandle);
+    if (candidate.targetHandle && candidate.targetHandle !== TASK_HANDLE && !onInput) {
       return refuse('task_handle_needs_delegate', 'Delegate to the task handle at the top of a worker.');
     }
   } else {

@@ -80,6 +80,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   // ---- run ----------------------------------------------------------------------------------
   const live = useRunView(runId, workflowId, doc.version);
   const runGraph = live.graph ?? doc.savedGraph;
+  // the run panel lists a map's items and a loop's iterations by the type of the node that ran
+  const ranNodes = useMemo(() => new Map(runGraph.nodes.map((n) => [n.id, { type: n.type, config: n.config ?? {} }])), [runGraph]);
+  const nodeOf = useCallback((id: string) => ranNodes.get(id), [ranNodes]);
   // pinned data: test runs from here give pinned nodes their pinned output
   const pins = usePins(workflowId, editor.graph);
   const lastRun = useLastRunOutputs(workflowId, runId, live.view);
@@ -536,6 +539,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               lineage={
                 <RunLineage workflowId={workflowId} view={live.view} detail={live.detail} runPath={travel.runPath} labelOf={labelOf} onRetry={travel.retry} />
               }
+              nodeOf={nodeOf}
               stepExtra={(step) => (
                 <StepTimeTravel step={step} depth={depthOf(live.view, step.id)} runPath={travel.runPath} onRerun={travel.open} />
               )}

@@ -1,16 +1,29 @@
 // The run view's side panel: the streamed output, the timeline of steps, and one step's detail
 // (input, output, error, attempts).
 
-import { memo, useEffect, useRef, type ReactNode } from 'react';
+import { memo, useEffect, useRef, useState, type ReactNode } from 'react';
 import { approvalRequestOf, type Approval } from '../api/approvals';
 import { decisionVerb, quorumText } from '../approvals/decision';
 import { StatusPill } from '../components/ui';
+import { ChildSteps } from './ChildSteps';
 import { formatCost, formatDuration, formatTime, formatTokens, formatValue } from './format';
+import { childrenTitle, itemNumber, progressOf, progressText } from './iteration';
 import { depthOf, isFinished, type RunView, type StepView } from './reducer';
 import { reusedLabel } from './rerun';
 import type { Connection } from './useRunView';
 
 export type RunTab = 'output' | 'timeline' | 'step';
+
+/** A node of the graph that ran: its type and settings (a map's items are listed as items). */
+export interface RanNode {
+  type: string;
+  config: Record<string, unknown>;
+}
+
+/** Timeline rows drawn at first, and added by each "Show more". */
+export const TIMELINE_PAGE = 200;
+/** A step with more tasks than this (or a map) shows them in the timeline as one row. */
+const GROUP_OVER = 25;
 
 export interface RunPanelProps {
   view: RunView;
@@ -28,7 +41,11 @@ export interface RunPanelProps {
   lineage?: ReactNode;
   /** in a step's detail, under its figures: where a reused output came from, re-run actions */
   stepExtra?: (step: StepView) => ReactNode;
+  /** the type and settings of a node of the graph that ran */
+  nodeOf?: (nodeId: string) => RanNode | undefined;
 }
+
+const NO_NODE = (): RanNode | undefined => undefined;
 
 const NO_APPROVALS: Record<string, Approval> = {};
 
@@ -71,6 +88,7 @@ export const RunPanel = memo(function RunPanel({
   onDecide,
   lineage,
   stepExtra,
+  nodeOf = NO_NODE,
 }: RunPanelProps) {
   const finished = isFinished(view);
   const tabs: [RunTab, string][] = [
@@ -128,7 +146,9 @@ export const RunPanel = memo(function RunPanel({
       </div>
       <div className="panel-body run-tab-body" role="tabpanel" id={`run-tabpanel-${tab}`} aria-labelledby={`run-tab-${tab}`}>
         {tab === 'output' && <OutputTab view={view} labelOf={labelOf} onSelectStep={onSelectStep} onDecide={onDecide} />}
-        {tab === 'timeline' && <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} labelOf={labelOf} approvals={approvals} />}
+        {tab === 'timeline' && (
+          <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} labelOf={labelOf} approvals={approvals} nodeOf={nodeOf} />
+        )}
         {tab === 'step' && (
           <StepDetail
             view={view}
@@ -137,6 +157,8 @@ export const RunPanel = memo(function RunPanel({
             approval={selectedStep ? approvals[selectedStep] : undefined}
             onDecide={onDecide}
             extra={stepExtra}
+            onSelectStep={onSelectStep}
+            nodeOf={nodeOf}
           />
         )}
       </div>
@@ -222,53 +244,89 @@ function Timeline({
   onSelect,
   labelOf,
   approvals,
+  nodeOf,
 }: {
   view: RunView;
   selected: string | null;
   onSelect: (id: string) => void;
   labelOf: (id: string) => string;
   approvals: Record<string, Approval>;
+  nodeOf: (nodeId: string) => RanNode | undefined;
 }) {
+  const [limit, setLimit] = useState(TIMELINE_PAGE);
   if (!view.order.length) return <p className="muted">No steps yet.</p>;
   const origin = view.startedAt ?? view.steps[view.order[0]]?.startedAt ?? null;
+  // A map's items (or any step's many tasks) are one row here, opening the step's item list: a
+  // timeline of 10,000 rows would be unreadable, and drawing it on every event hangs the page.
+  const grouped = (step: StepView | undefined): boolean =>
+    !!step && (nodeOf(step.node)?.type === 'map' || step.children.length > GROUP_OVER);
+  const rows = view.order.filter((id) => {
+    const parent = view.steps[id]?.parent;
+    return !(parent && grouped(view.steps[parent]));
+  });
+  const shown = rows.slice(0, limit);
   return (
-    <ol className="timeline" data-testid="run-timeline">
-      {view.order.map((id) => {
-        const step = view.steps[id];
-        if (!step) return null;
-        const depth = depthOf(view, id);
-        return (
-          <li key={id}>
-            <button
-              type="button"
-              className={`timeline-item${selected === id ? ' selected' : ''}`}
-              style={{ paddingLeft: 8 + depth * 16 }}
-              data-testid={`timeline-${id}`}
-              data-status={step.status}
-              onClick={() => onSelect(id)}
-            >
-              <span className={`dot dot-${step.status}`} aria-hidden="true" />
-              <span className="timeline-name">
-                {depth > 0 && <span className="muted">↳ </span>}
-                {labelOf(step.node)}
-                {step.attempt > 1 && <span className="badge-warn">×{step.attempt}</span>}
-                {step.status === 'reused' && <span className={`reused-chip reused-${step.reusedFrom?.kind ?? 'recorded'}`}>{reusedLabel(step.reusedFrom)}</span>}
-              </span>
-              <span className="timeline-meta muted small">
-                {step.startedAt && origin ? `+${formatDuration((step.startedAt - origin) * 1000)}` : ''}
-                {step.duration_ms !== null && step.status !== 'reused' ? ` · ${formatDuration(step.duration_ms)}` : ''}
-                {step.cost > 0 ? ` · ${formatCost(step.cost)}` : ''}
-              </span>
-            </button>
-            {approvals[id] && <Decisions approval={approvals[id]} testId={`timeline-decisions-${id}`} compact />}
-          </li>
-        );
-      })}
-    </ol>
+    <>
+      <ol className="timeline" data-testid="run-timeline">
+        {shown.map((id) => {
+          const step = view.steps[id];
+          if (!step) return null;
+          const depth = depthOf(view, id);
+          const group = grouped(step) ? progressOf(view.steps, step) : null;
+          return (
+            <li key={id}>
+              <button
+                type="button"
+                className={`timeline-item${selected === id ? ' selected' : ''}`}
+                style={{ paddingLeft: 8 + depth * 16 }}
+                data-testid={`timeline-${id}`}
+                data-status={step.status}
+                onClick={() => onSelect(id)}
+              >
+                <span className={`dot dot-${step.status}`} aria-hidden="true" />
+                <span className="timeline-name">
+                  {depth > 0 && <span className="muted">↳ </span>}
+                  {labelOf(step.node)}
+                  {step.attempt > 1 && <span className="badge-warn">×{step.attempt}</span>}
+                  {step.status === 'reused' && <span className={`reused-chip reused-${step.reusedFrom?.kind ?? 'recorded'}`}>{reusedLabel(step.reusedFrom)}</span>}
+                </span>
+                <span className="timeline-meta muted small">
+                  {step.startedAt && origin ? `+${formatDuration((step.startedAt - origin) * 1000)}` : ''}
+                  {step.duration_ms !== null && step.status !== 'reused' ? ` · ${formatDuration(step.duration_ms)}` : ''}
+                  {step.cost > 0 ? ` · ${formatCost(step.cost)}` : ''}
+                </span>
+              </button>
+              {group && (
+                <button
+                  type="button"
+                  className="timeline-group"
+                  style={{ paddingLeft: 8 + (depth + 1) * 16 }}
+                  data-testid={`timeline-items-${id}`}
+                  onClick={() => onSelect(id)}
+                >
+                  <span className="muted">↳</span>
+                  <span>
+                    {childrenTitle(nodeOf(step.node)?.type)}: {progressText(group)}
+                  </span>
+                  <span className="btn-link">Show list</span>
+                </button>
+              )}
+              {approvals[id] && <Decisions approval={approvals[id]} testId={`timeline-decisions-${id}`} compact />}
+            </li>
+          );
+        })}
+      </ol>
+      {rows.length > shown.length && (
+        <button type="button" className="btn btn-secondary btn-small timeline-more" data-testid="timeline-more" onClick={() => setLimit((n) => n + TIMELINE_PAGE)}>
+          Show more ({(rows.length - shown.length).toLocaleString('en-US')} not shown)
+        </button>
+      )}
+    </>
   );
 }
 
-function Block({ title, value, testId }: { title: string; value: unknown; testId?: string }) {
+// memo: a map's input may be a list of 10,000 items, not to be formatted again on every event
+const Block = memo(function Block({ title, value, testId }: { title: string; value: unknown; testId?: string }) {
   return (
     <section className="detail-block">
       <h4>{title}</h4>
@@ -277,7 +335,7 @@ function Block({ title, value, testId }: { title: string; value: unknown; testId
       </pre>
     </section>
   );
-}
+});
 
 /** Who decided what and when, from the gate's Approval. */
 function Decisions({ approval, testId, compact = false }: { approval: Approval; testId?: string; compact?: boolean }) {
@@ -306,6 +364,8 @@ function StepDetail({
   approval,
   onDecide,
   extra,
+  onSelectStep,
+  nodeOf,
 }: {
   view: RunView;
   step: StepView | undefined;
@@ -313,9 +373,14 @@ function StepDetail({
   approval?: Approval;
   onDecide?: (stepId: string) => void;
   extra?: (step: StepView) => ReactNode;
+  onSelectStep: (id: string) => void;
+  nodeOf: (nodeId: string) => RanNode | undefined;
 }) {
   if (!step) return <p className="muted">Click a node or a timeline entry to see its step.</p>;
   const parent = step.parent ? view.steps[step.parent] : null;
+  const parentType = parent ? nodeOf(parent.node)?.type : undefined;
+  const ran = nodeOf(step.node);
+  const number = itemNumber(step.id);
   return (
     <div className="step-detail" data-testid="step-detail">
       <div className="step-detail-head">
@@ -329,8 +394,18 @@ function StepDetail({
         </dd>
         {parent && (
           <>
-            <dt>Delegated by</dt>
-            <dd>{labelOf(parent.node)}</dd>
+            <dt>{parentType === 'map' ? 'Item of' : parentType === 'loop' ? 'Iteration of' : 'Delegated by'}</dt>
+            <dd>
+              <button type="button" className="btn btn-link btn-small" data-testid="step-parent" onClick={() => onSelectStep(parent.id)}>
+                {labelOf(parent.node)}
+              </button>
+              {(parentType === 'map' || parentType === 'loop') && number !== null && (
+                <span className="muted" data-testid="step-item-number">
+                  {' '}
+                  · {parentType === 'map' ? 'item' : 'iteration'} {number} of {Math.max(parent.expected, parent.children.length).toLocaleString('en-US')}
+                </span>
+              )}
+            </dd>
           </>
         )}
         <dt>Attempts</dt>
@@ -381,17 +456,16 @@ function StepDetail({
           </ol>
         </section>
       )}
-      {step.children.length > 0 && (
-        <section className="detail-block">
-          <h4>Delegated tasks</h4>
-          <ul className="attempts">
-            {step.children.map((id) => (
-              <li key={id}>
-                {labelOf(view.steps[id]?.node ?? id)} — {view.steps[id]?.status}
-              </li>
-            ))}
-          </ul>
-        </section>
+      {(step.children.length > 0 || step.expected > 0) && (
+        <ChildSteps
+          key={step.id}
+          steps={view.steps}
+          parent={step}
+          type={ran?.type ?? step.type}
+          config={ran?.config}
+          labelOf={labelOf}
+          onSelect={onSelectStep}
+        />
       )}
       {step.status === 'waiting' && onDecide && !!(approval || approvalRequestOf(step.request)) && (
         <div className="banner banner-warn">

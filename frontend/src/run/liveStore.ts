@@ -11,6 +11,7 @@ import { useCallback, useLayoutEffect, useMemo, useSyncExternalStore } from 'rea
 import { approvalRequestOf } from '../api/approvals';
 import type { Graph } from '../api/graph';
 import { edgeRunStates, type EdgeRunState } from './edges';
+import { sameProgress } from './iteration';
 import { nodeStatus, type ChildBadge, type Figures, type NodeStatus, type NodeView, type RunView } from './reducer';
 
 /** A step of the node that waits, and whether it asks a person for an approval. */
@@ -73,6 +74,7 @@ function sameNodeView(a: NodeView | undefined, b: NodeView | undefined): boolean
     sameFigures(a.own, b.own) &&
     sameFigures(a.subtree, b.subtree) &&
     sameChildren(a.children, b.children) &&
+    sameProgress(a.progress, b.progress) &&
     (a.error?.message ?? null) === (b.error?.message ?? null) &&
     a.topLevel === b.topLevel &&
     (a.reusedFrom?.kind ?? null) === (b.reusedFrom?.kind ?? null) &&

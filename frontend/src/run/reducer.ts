@@ -24,6 +24,7 @@ import {
   type Totals,
 } from '../api/events';
 import type { RunDetail, StepRecord } from '../api/resources';
+import { progressOf, type Progress } from './iteration';
 
 export type NodeStatus = StepStatus | 'idle';
 
@@ -73,8 +74,11 @@ export interface StepView {
   stream: StreamMark | null;
   /** attempts that failed and were retried */
   retries: RetryRecord[];
-  /** steps this one delegated to (a manager's tasks) */
+  /** steps this one delegated to (a manager's tasks, a map's items, a loop's iterations) */
   children: string[];
+  /** how many tasks it handed out, counted by its step.delegated events: a map of 10,000 items
+   * lists only the first 1,000, and the rest are not known until their turn (0: not counted) */
+  expected: number;
   /** what a waiting step asks a person */
   request: unknown;
   /** a reused step: where its output came from (another run's step, an edit, pinned data) */
@@ -108,6 +112,8 @@ export interface NodeView {
   subtree: Figures;
   /** tasks this node handed to workers */
   children: ChildBadge[];
+  /** how far the tasks of its step are (a map's items, a loop's iterations); null: it handed none out */
+  progress: Progress | null;
   error: StepError | null;
   /** whether `step` is a step the flow started (not a delegated task): a run can restart there */
   topLevel: boolean;
@@ -191,6 +197,7 @@ function newStep(id: string, node: string, parent: string | null = null): StepVi
     stream: null,
     retries: [],
     children: [],
+    expected: 0,
     request: null,
     reusedFrom: null,
   };
@@ -281,6 +288,7 @@ export function deriveNodes(view: Pick<RunView, 'steps' | 'order' | 'status'>): 
       own,
       subtree,
       children,
+      progress: main.children.length || main.expected ? progressOf(view.steps, main) : null,
       error: main.error,
       topLevel: topLevel.length > 0,
       reusedFrom: main.reusedFrom,
@@ -355,200 +363,316 @@ function withChunk(step: StepView, data: EventOf<'step.chunk'>['data']): StepVie
   return { ...step, text: step.text + gap + text, stream: { ...mark, chunks: index + 1 } };
 }
 
-function applyStepEvent(state: RunView, event: RunEvent): RunView {
-  const id = event.step!;
-  const known = state.steps[id];
-  const parentHint = event.type === 'step.started' ? (event.data.parent ?? null) : null;
-  let step: StepView = known ? { ...known } : newStep(id, event.node ?? id, parentHint);
-  if (!step.node && event.node) step.node = event.node;
-  const steps = { ...state.steps };
-  let order = known ? state.order : [...state.order, id];
-  let streaming = state.streaming;
+/**
+ * One batch of events applied to a run view. The view is immutable for its readers, but copying
+ * every step map, timeline and task list per event made a map of 1,000 items cost seconds (and
+ * 10,000 items minutes) of work in the page: the batch copies each of them at most once, changes
+ * its own copies in place, and derives the per-node figures and the totals once at its end.
+ */
+class Batch {
+  readonly view: RunView;
+  /** objects (step views, task lists, the timeline) made in this batch: changed in place */
+  private readonly owned = new WeakSet<object>();
+  private changed = false;
+  /** steps changed their figures or statuses: the nodes are derived again at the end */
+  private derive = false;
+  /** a step changed while the run was under way: the totals are summed again at the end */
+  private totals = false;
+  private totalsBefore: Totals;
+  private saved = 0;
 
-  let saved = 0;
+  constructor(private readonly state: RunView) {
+    this.view = { ...state, steps: { ...state.steps } };
+    this.totalsBefore = state.totals;
+  }
 
-  switch (event.type) {
-    case 'step.queued': {
-      const data = (event as EventOf<'step.queued'>).data;
-      step.status = stepStatusOf(event, 'queued');
-      if (data?.parent) step.parent = data.parent;
-      break;
-    }
-    case 'step.reused': {
-      // done at once with an output it did not compute: no tokens, no cost, no time
-      const data = (event as EventOf<'step.reused'>).data;
-      step.status = stepStatusOf(event, 'reused');
-      step.input = data.input;
-      step.output = data.output;
-      step.branch = data.branch ?? null;
-      step.reusedFrom = data.from ?? null;
-      step.tokens_in = 0;
-      step.tokens_out = 0;
-      step.cost = 0;
-      step.duration_ms = 0;
-      step.startedAt ??= event.ts;
-      step.finishedAt = event.ts;
-      step.error = null;
-      saved = data.saved_cost ?? 0;
-      break;
-    }
-    case 'step.started': {
-      const data = (event as EventOf<'step.started'>).data;
-      step.status = stepStatusOf(event, 'running');
-      step.attempt = data.attempt ?? step.attempt + 1;
-      step.round = data.round ?? step.round;
-      step.input = data.input;
-      if (data.parent !== undefined && data.parent !== null) step.parent = data.parent;
-      step.startedAt ??= event.ts;
-      step.finishedAt = null;
-      step.error = null;
-      // a snapshot of this very attempt may have come first: keep what it set
-      const mark = streamFor(step, step.round, step.attempt);
-      if (mark && mark !== step.stream) step.stream = mark;
-      streaming = id;
-      break;
-    }
-    case 'step.chunk': {
-      const next = withChunk(step, (event as EventOf<'step.chunk'>).data);
-      if (known && next === step) return state; // nothing new (a repeat, or stale)
-      steps[id] = next;
-      // chunks change no figures: keep the derived nodes as they are
-      return { ...state, steps, order, streaming: id, lastSeq: event.seq ?? state.lastSeq };
-    }
-    case 'step.retrying': {
-      const data = (event as EventOf<'step.retrying'>).data;
-      step.status = stepStatusOf(event, 'running');
-      step.retries = [...step.retries, { attempt: data.attempt, error: data.error, delay: data.delay, ts: event.ts }];
-      if (step.text) step.text += `\n\n⟲ attempt ${data.attempt} failed (${data.error?.message ?? 'error'}); retrying\n\n`;
-      break;
-    }
-    case 'step.succeeded': {
-      const data = (event as EventOf<'step.succeeded'>).data;
-      step.status = stepStatusOf(event, 'succeeded');
-      step.output = data.output;
-      step.branch = data.branch ?? null;
-      step.attempt = data.attempt ?? step.attempt;
-      step.model = data.model ?? step.model;
-      step.tokens_in = data.tokens_in ?? 0;
-      step.tokens_out = data.tokens_out ?? 0;
-      step.cost = data.cost ?? 0;
-      step.duration_ms = data.duration_ms ?? null;
-      step.finishedAt = event.ts;
-      step.error = null;
-      break;
-    }
-    case 'step.failed': {
-      const data = (event as EventOf<'step.failed'>).data;
-      step.status = stepStatusOf(event, 'failed');
-      step.error = data.error ?? { message: 'failed' };
-      step.attempt = data.attempt ?? step.attempt;
-      step.finishedAt = event.ts;
-      break;
-    }
-    case 'step.skipped':
-      step.status = stepStatusOf(event, 'skipped');
-      step.finishedAt = event.ts;
-      break;
-    case 'step.cancelled':
-      step.status = stepStatusOf(event, 'cancelled');
-      step.finishedAt = event.ts;
-      break;
-    case 'step.waiting':
-      step.status = stepStatusOf(event, 'waiting');
-      step.request = (event as EventOf<'step.waiting'>).data.request ?? null;
-      break;
-    case 'step.resumed':
-      step.status = stepStatusOf(event, 'running');
-      step.round = (event as EventOf<'step.resumed'>).data.round ?? step.round + 1;
-      step.request = null;
-      break;
-    case 'step.delegated': {
-      const tasks = (event as EventOf<'step.delegated'>).data.tasks ?? [];
-      step.status = stepStatusOf(event, step.status === 'pending' ? 'running' : step.status);
-      const children = [...step.children];
-      for (const task of tasks) {
-        if (!children.includes(task.step)) children.push(task.step);
-        if (!steps[task.step]) {
-          const child = newStep(task.step, task.node, id);
-          child.status = 'queued';
-          steps[task.step] = child;
-          order = order.includes(task.step) ? order : [...order, task.step];
-        } else if (steps[task.step].parent === null) {
-          steps[task.step] = { ...steps[task.step], parent: id };
-        }
+  /** The view after the batch: the state it began from if no event changed anything. */
+  finish(): RunView {
+    this.flush();
+    return this.changed ? this.view : this.state;
+  }
+
+  apply(event: RunEvent): void {
+    const view = this.view;
+    if (event.seq !== null && event.seq <= view.lastSeq) return;
+    if (view.runId && event.run && event.run !== view.runId) return;
+    if (event.type.startsWith('step.')) {
+      if (!event.step) {
+        this.setSeq(event);
+        return;
       }
-      step.children = children;
-      break;
+      this.applyStep(event);
+      if (view.status === 'idle' || view.status === 'queued') view.status = 'running';
+      // a decision came (there is no run-level "resumed" event): the run goes on once nothing waits
+      if (view.status === 'waiting' && RESUMING.has(event.type) && !Object.values(view.steps).some((s) => s.status === 'waiting')) {
+        view.status = 'running';
+        this.derive = true;
+      }
+      return;
     }
-    default:
-      break;
+    this.flush();
+    this.changed = true;
+    const before = view.status;
+    view.lastSeq = event.seq ?? view.lastSeq;
+    view.runId = view.runId ?? event.run;
+    switch (event.type) {
+      case 'run.started':
+        view.status = runStatusOf(event, 'running');
+        view.input = event.data.input;
+        view.startedAt ??= event.ts;
+        if (event.data.source) view.source = event.data.source;
+        break;
+      case 'run.succeeded':
+        view.status = runStatusOf(event, 'succeeded');
+        view.output = event.data.output;
+        if (event.data.totals) view.totals = event.data.totals;
+        view.finishedAt = event.ts;
+        view.streaming = null;
+        break;
+      case 'run.failed':
+        view.status = runStatusOf(event, 'failed');
+        view.error = event.data.error ?? { message: 'The run failed.' };
+        view.finishedAt = event.ts;
+        view.streaming = null;
+        break;
+      case 'run.cancelled':
+        view.status = runStatusOf(event, 'cancelled');
+        view.finishedAt = event.ts;
+        view.streaming = null;
+        break;
+      case 'run.waiting':
+        view.status = runStatusOf(event, 'waiting');
+        break;
+      default:
+        break;
+    }
+    this.totalsBefore = view.totals;
+    if (view.status !== before) view.nodes = deriveNodes(view);
   }
-  steps[id] = step;
-  if (step.parent && steps[step.parent] && !steps[step.parent].children.includes(id)) {
-    steps[step.parent] = { ...steps[step.parent], children: [...steps[step.parent].children, id] };
+
+  /** Derive what the steps changed: the nodes, and the totals while the run is under way. */
+  private flush(): void {
+    const view = this.view;
+    if (this.derive) view.nodes = deriveNodes(view);
+    if (this.totals) view.totals = liveTotals(view.steps, this.totalsBefore, this.saved);
+    this.derive = false;
+    this.totals = false;
+    this.saved = 0;
+    this.totalsBefore = view.totals;
   }
-  const next: RunView = { ...state, steps, order, streaming, lastSeq: event.seq ?? state.lastSeq };
-  next.nodes = deriveNodes(next);
-  if (!FINISHED_RUN_STATUSES.has(state.status)) next.totals = liveTotals(steps, state.totals, saved);
-  return next;
+
+  private setSeq(event: RunEvent): void {
+    if (event.seq !== null && event.seq !== this.view.lastSeq) {
+      this.view.lastSeq = event.seq;
+      this.changed = true;
+    }
+  }
+
+  /** The step to change: this batch's own copy of it. */
+  private own(step: StepView): StepView {
+    if (this.owned.has(step)) return step;
+    const copy = { ...step };
+    this.owned.add(copy);
+    this.view.steps[copy.id] = copy;
+    return copy;
+  }
+
+  private ownChildren(step: StepView): string[] {
+    if (!this.owned.has(step.children)) {
+      step.children = [...step.children];
+      this.owned.add(step.children);
+    }
+    return step.children;
+  }
+
+  private appendToTimeline(id: string): void {
+    if (!this.owned.has(this.view.order)) {
+      this.view.order = [...this.view.order];
+      this.owned.add(this.view.order);
+    }
+    this.view.order.push(id);
+  }
+
+  /** A step the view did not know yet, added to the steps and the timeline. */
+  private add(step: StepView): StepView {
+    this.owned.add(step);
+    this.owned.add(step.children);
+    this.view.steps[step.id] = step;
+    this.appendToTimeline(step.id);
+    return step;
+  }
+
+  private applyStep(event: RunEvent): void {
+    const view = this.view;
+    const id = event.step!;
+    const known = view.steps[id];
+    if (event.type === 'step.chunk') {
+      const base = known ?? newStep(id, event.node ?? id);
+      const next = withChunk(base, (event as EventOf<'step.chunk'>).data);
+      if (known && next === known) return; // nothing new (a repeat, or stale)
+      if (known) view.steps[id] = next;
+      else this.add(next);
+      // chunks change no figures: the derived nodes stay as they are
+      view.streaming = id;
+      this.setSeq(event);
+      this.changed = true;
+      return;
+    }
+    this.changed = true;
+    this.derive = true;
+    if (!FINISHED_RUN_STATUSES.has(view.status)) this.totals = true;
+    const parentHint = event.type === 'step.started' ? (event.data.parent ?? null) : null;
+    const step = known ? this.own(known) : this.add(newStep(id, event.node ?? id, parentHint));
+    if (!step.node && event.node) step.node = event.node;
+    const parentBefore = known ? known.parent : null;
+
+    switch (event.type) {
+      case 'step.queued': {
+        const data = (event as EventOf<'step.queued'>).data;
+        step.status = stepStatusOf(event, 'queued');
+        if (data?.parent) step.parent = data.parent;
+        break;
+      }
+      case 'step.reused': {
+        // done at once with an output it did not compute: no tokens, no cost, no time
+        const data = (event as EventOf<'step.reused'>).data;
+        step.status = stepStatusOf(event, 'reused');
+        step.input = data.input;
+        step.output = data.output;
+        step.branch = data.branch ?? null;
+        step.reusedFrom = data.from ?? null;
+        step.tokens_in = 0;
+        step.tokens_out = 0;
+        step.cost = 0;
+        step.duration_ms = 0;
+        step.startedAt ??= event.ts;
+        step.finishedAt = event.ts;
+        step.error = null;
+        this.saved += data.saved_cost ?? 0;
+        break;
+      }
+      case 'step.started': {
+        const data = (event as EventOf<'step.started'>).data;
+        step.status = stepStatusOf(event, 'running');
+        step.attempt = data.attempt ?? step.attempt + 1;
+        step.round = data.round ?? step.round;
+        step.input = data.input;
+        if (data.parent !== undefined && data.parent !== null) step.parent = data.parent;
+        step.startedAt ??= event.ts;
+        step.finishedAt = null;
+        step.error = null;
+        // a snapshot of this very attempt may have come first: keep what it set
+        const mark = streamFor(step, step.round, step.attempt);
+        if (mark && mark !== step.stream) step.stream = mark;
+        view.streaming = id;
+        break;
+      }
+      case 'step.retrying': {
+        const data = (event as EventOf<'step.retrying'>).data;
+        step.status = stepStatusOf(event, 'running');
+        step.retries = [...step.retries, { attempt: data.attempt, error: data.error, delay: data.delay, ts: event.ts }];
+        if (step.text) step.text += `\n\n⟲ attempt ${data.attempt} failed (${data.error?.message ?? 'error'}); retrying\n\n`;
+        break;
+      }
+      case 'step.succeeded': {
+        const data = (event as EventOf<'step.succeeded'>).data;
+        step.status = stepStatusOf(event, 'succeeded');
+        step.output = data.output;
+        step.branch = data.branch ?? null;
+        step.attempt = data.attempt ?? step.attempt;
+        step.model = data.model ?? step.model;
+        step.tokens_in = data.tokens_in ?? 0;
+        step.tokens_out = data.tokens_out ?? 0;
+        step.cost = data.cost ?? 0;
+        step.duration_ms = data.duration_ms ?? null;
+        step.finishedAt = event.ts;
+        step.error = null;
+        break;
+      }
+      case 'step.failed': {
+        const data = (event as EventOf<'step.failed'>).data;
+        step.status = stepStatusOf(event, 'failed');
+        step.error = data.error ?? { message: 'failed' };
+        step.attempt = data.attempt ?? step.attempt;
+        step.finishedAt = event.ts;
+        break;
+      }
+      case 'step.skipped':
+        step.status = stepStatusOf(event, 'skipped');
+        step.finishedAt = event.ts;
+        break;
+      case 'step.cancelled':
+        step.status = stepStatusOf(event, 'cancelled');
+        step.finishedAt = event.ts;
+        break;
+      case 'step.waiting':
+        step.status = stepStatusOf(event, 'waiting');
+        step.request = (event as EventOf<'step.waiting'>).data.request ?? null;
+        break;
+      case 'step.resumed':
+        step.status = stepStatusOf(event, 'running');
+        step.round = (event as EventOf<'step.resumed'>).data.round ?? step.round + 1;
+        step.request = null;
+        break;
+      case 'step.delegated':
+        this.delegated(step, event as EventOf<'step.delegated'>);
+        break;
+      default:
+        break;
+    }
+    if (step.parent && (!known || step.parent !== parentBefore)) {
+      const parent = view.steps[step.parent];
+      if (parent && !parent.children.includes(id)) this.ownChildren(this.own(parent)).push(id);
+    }
+    this.setSeq(event);
+  }
+
+  /**
+   * A step handed out tasks. The server lists at most the first 1,000 and counts all of them
+   * (`count`); it starts as many as may run at once with a step.queued each (before this event)
+   * and leaves the rest pending, with no event until their turn comes.
+   */
+  private delegated(step: StepView, event: EventOf<'step.delegated'>): void {
+    const data = event.data;
+    const tasks = data.tasks ?? [];
+    step.status = stepStatusOf(event, step.status === 'pending' ? 'running' : step.status);
+    const children = this.ownChildren(step);
+    const listed = new Set(children);
+    for (const task of tasks) {
+      if (!listed.has(task.step)) {
+        children.push(task.step);
+        listed.add(task.step);
+      }
+      const child = this.view.steps[task.step];
+      if (!child) {
+        const made = newStep(task.step, task.node, step.id);
+        // the in-process engine starts tasks as it lists them; the server says which it queued
+        made.status = typeof data.count === 'number' ? 'pending' : 'queued';
+        this.add(made);
+      } else if (child.parent === null) {
+        this.own(child).parent = step.id;
+      }
+    }
+    // tasks beyond the listed ones are not known yet: they are counted, not listed
+    const count = typeof data.count === 'number' ? data.count : tasks.length;
+    step.expected = Math.max(step.expected, children.length) + Math.max(0, count - tasks.length);
+  }
 }
 
 /** Apply one event. Events at or below `lastSeq`, or for another run, leave the state as it is
  * (streamed chunks have no seq: their index within the attempt places them). */
 export function applyEvent(state: RunView, event: RunEvent): RunView {
-  if (event.seq !== null && event.seq <= state.lastSeq) return state;
-  if (state.runId && event.run && event.run !== state.runId) return state;
-  if (event.type.startsWith('step.')) {
-    if (!event.step) return { ...state, lastSeq: event.seq ?? state.lastSeq };
-    const next = applyStepEvent(state, event);
-    if (next.status === 'idle' || next.status === 'queued') next.status = 'running';
-    // a decision came (there is no run-level "resumed" event): the run goes on once nothing waits
-    if (next.status === 'waiting' && RESUMING.has(event.type) && !Object.values(next.steps).some((s) => s.status === 'waiting')) {
-      next.status = 'running';
-      next.nodes = deriveNodes(next);
-    }
-    return next;
-  }
-  const next: RunView = { ...state, lastSeq: event.seq ?? state.lastSeq, runId: state.runId ?? event.run };
-  switch (event.type) {
-    case 'run.started':
-      next.status = runStatusOf(event, 'running');
-      next.input = event.data.input;
-      next.startedAt ??= event.ts;
-      if (event.data.source) next.source = event.data.source;
-      break;
-    case 'run.succeeded':
-      next.status = runStatusOf(event, 'succeeded');
-      next.output = event.data.output;
-      if (event.data.totals) next.totals = event.data.totals;
-      next.finishedAt = event.ts;
-      next.streaming = null;
-      break;
-    case 'run.failed':
-      next.status = runStatusOf(event, 'failed');
-      next.error = event.data.error ?? { message: 'The run failed.' };
-      next.finishedAt = event.ts;
-      next.streaming = null;
-      break;
-    case 'run.cancelled':
-      next.status = runStatusOf(event, 'cancelled');
-      next.finishedAt = event.ts;
-      next.streaming = null;
-      break;
-    case 'run.waiting':
-      next.status = runStatusOf(event, 'waiting');
-      break;
-    default:
-      break;
-  }
-  if (next.status !== state.status) next.nodes = deriveNodes(next);
-  return next;
+  return applyEvents(state, [event]);
 }
 
+/** Apply events in order, as one batch: the result is the same as applying them one by one. */
 export function applyEvents(state: RunView, events: Iterable<RunEvent>): RunView {
-  let result = state;
-  for (const event of events) result = applyEvent(result, event);
-  return result;
+  let batch: Batch | null = null;
+  for (const event of events) {
+    batch ??= new Batch(state);
+    batch.apply(event);
+  }
+  return batch ? batch.finish() : state;
 }
 
 function stepFromRecord(record: StepRecord): StepView {

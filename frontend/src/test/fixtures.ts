@@ -1,5 +1,5 @@
 // Test fixtures: the real node-type catalogue (saved from `python -m runtime node-types --json`),
-// plus the approval type (saved from the engine once it registered it, node-types.planned.json,
+// plus the types registered since (approval, then map and loop: node-types.planned.json,
 // newer than node-types.json); a real event log of examples/research.json run
 // by the engine's CLI; an Approval in the API's shape.
 
