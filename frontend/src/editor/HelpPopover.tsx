@@ -36,7 +36,8 @@ export function HelpPopover({ onClose }: { onClose: () => void }) {
       </table>
       <p className="muted small">
         Connect by dragging from a handle on the right of a node to one on the left of another. A manager’s violet handle at the
-        bottom delegates to workers (their top handle). Refused connections turn red while you drag.
+        bottom delegates to workers (their top handle); a map’s or a loop’s “body” handle goes to the one node it runs per item or
+        iteration, of any type. Refused connections turn red while you drag.
       </p>
     </div>
   );

@@ -177,7 +177,11 @@ function OutputTab({
   onSelectStep: (id: string) => void;
   onDecide?: (stepId: string) => void;
 }) {
-  const waiting = view.order.filter((id) => view.steps[id]?.status === 'waiting');
+  // steps waiting for a person: not a manager or a map waiting for its tasks
+  const waiting = view.order.filter((id) => {
+    const step = view.steps[id];
+    return step?.status === 'waiting' && !(step.children.length > 0 && step.request == null);
+  });
   const streaming = view.streaming ? view.steps[view.streaming] : undefined;
   const box = useRef<HTMLPreElement>(null);
   const text = streaming?.text ?? '';
@@ -204,6 +208,7 @@ function OutputTab({
             waiting.map((id) => (
               <button key={id} type="button" className="btn btn-primary btn-small" data-testid={`run-decide-${id}`} onClick={() => onDecide(id)}>
                 Decide: {labelOf(view.steps[id].node)}
+                {view.steps[id].parent && itemNumber(id) !== null ? ` · #${itemNumber(id)}` : ''}
               </button>
             ))}
         </div>
