@@ -28,18 +28,18 @@ from runtime import delegation
 from runtime.budget import Budget
 from runtime.errors import StepError
 from runtime.events import SUCCEEDED_STEP_STATUSES
-from runtime.executor import InProcessExecutor
-from runtime.inline_subflows import InlineSubflows
+from runtime.flows import Lineage
 from runtime.nodes.base import (
     Complete,
     Delegate,
+    RunFlow,
     StepContext,
     Suspend,
     TaskResult,
 )
 from runtime.nodes.registry import default_registry
 from runtime.plan import describe_delegates
-from runtime.services import Services
+from runtime.services import Services, SubflowsAsSteps
 from runtime.step import InternalNodeError, run_attempt
 from runtime.usage import Usage
 
@@ -49,23 +49,26 @@ T = TypeVar("T")
 
 @lru_cache(maxsize=1)
 def services() -> Services:
-    """Providers for this worker process (local always; others from the environment), and the
-    runner of sub-flows (made once: it holds nothing per run)."""
-    return replace(
-        Services.from_env(), subflows=InlineSubflows(default_registry, InProcessExecutor)
-    )
+    """Providers for this worker process (local always; others from the environment); sub-flows
+    run as steps of the run (made once: it holds nothing per run)."""
+    return replace(Services.from_env(), subflows=SubflowsAsSteps())
 
 
-def _services_for(run: Any) -> Services:
-    """The process's providers with the prices and the credentials of the run's workspace."""
+def _services_for(claimed: Claimed) -> Services:
+    """The process's providers with the prices and the credentials of the run's workspace, and
+    the workflows a subflow step may run (with the flows running around this step)."""
     from orchestrator.workspace_flows import workspace_flows
     from orchestrator.workspace_secrets import WorkspaceSecrets
 
+    run = claimed.run
+    flows = workspace_flows(run)
+    if claimed.flow is not None:
+        flows = Lineage(flows.loader, tuple(map(tuple, claimed.flow.flow["lineage"])), True)
     return replace(
         services(),
         prices=prices_for(run.workspace_id),
         secrets=WorkspaceSecrets(run.workspace_id),
-        flows=workspace_flows(run),
+        flows=flows,
     )
 
 
@@ -175,7 +178,7 @@ def _context(claimed: Claimed, usage: Usage) -> StepContext:
         input=step.input,
         scope=_scope(claimed),
         # Pure steps call no model: they need no prices (and no query for them).
-        services=services() if planned.type.pure else _services_for(claimed.run),
+        services=services() if planned.type.pure else _services_for(claimed),
         usage=usage,
         emit_chunk=_chunk_publisher(claimed),
         resume=_resume_value(step),
@@ -245,11 +248,14 @@ def _record(
         if refused is not None:
             return transitions.fail_step(step_id, claimed.claim, refused, usage, None)
         return transitions.delegate_step(step_id, claimed.claim, result, usage)
+    if isinstance(result, RunFlow):
+        return transitions.start_flow(step_id, claimed.claim, result, usage)
     raise TypeError(f"node {planned.node.id!r} returned {type(result).__name__}")
 
 
 def _scope(claimed: Claimed) -> dict[str, Any]:
-    """What templates read: the run input, the outputs they name, and the step's input."""
+    """What templates read: the flow's input (the run's, or the one its subflow step gave it),
+    the outputs they name (of the same flow), and the step's input."""
     step = claimed.step
     reads = claimed.version.reads.get(step.node_id, frozenset())
     nodes: dict[str, dict[str, Any]] = {}
@@ -257,11 +263,12 @@ def _scope(claimed: Claimed) -> dict[str, Any]:
         rows = Step.objects.filter(
             Q(status__in=SUCCEEDED_STEP_STATUSES) | Q(status="failed", branch="error"),
             run_id=claimed.run.pk,
-            parent__isnull=True,
+            parent_id=step.in_flow_id,
             node_id__in=reads,
         ).values_list("node_id", "output", "branch")
         nodes = {node_id: {"output": output, "branch": branch} for node_id, output, branch in rows}
-    return {"input": claimed.run.input, "nodes": nodes, "upstream": step.input}
+    flow_input = claimed.run.input if claimed.flow is None else claimed.flow.flow["input"]
+    return {"input": flow_input, "nodes": nodes, "upstream": step.input}
 
 
 def _resume_value(step: Step) -> Any:
@@ -269,6 +276,8 @@ def _resume_value(step: Step) -> Any:
     resume = step.resume or {}
     if "tasks" in resume:
         return [TaskResult(**result) for result in resume["tasks"]]
+    if "flow" in resume:
+        return resume  # a subflow step: how its flow ended
     return resume.get("answer")
 
 

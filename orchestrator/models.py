@@ -49,6 +49,8 @@ class Run(models.Model):
     )
     source_step = models.CharField(max_length=200, blank=True, default="")
     reuse = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    # The version each sub-flow of the run runs, by workflow id, fixed when the run starts.
+    flow_versions = models.JSONField(default=dict, blank=True)
     reused_steps = models.PositiveIntegerField(default=0)
     reused_cost = models.FloatField(default=0.0)  # what the reused steps cost when they ran
     created_by = models.ForeignKey(
@@ -96,6 +98,16 @@ class Step(models.Model):
     tokens_out = models.BigIntegerField(default=0)
     cost = models.FloatField(default=0.0)
     by_model = models.JSONField(default=dict, blank=True)
+    # Sub-flows as child steps (orchestrator.subflows): a subflow step running its flow keeps
+    # {"workflow", "name", "version", "input", "lineage"} in ``flow``; each step of that flow
+    # (and its delegated tasks) points at it with ``in_flow`` (null: a step of the run's flow).
+    flow = models.JSONField(encoder=DjangoJSONEncoder, null=True, blank=True)
+    in_flow = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # A delegated task: the round of its parent it was handed out in (its own ``round`` moves
+    # on when it resumes itself: a subflow step, a manager as a task, an approval gate).
+    task_round = models.PositiveIntegerField(null=True, blank=True)
     # A delegating step whose tasks run a few at a time (a map's items): how many at once,
     # whether a failure stops the rest, and the counts the next task is started from.
     fan_out = models.JSONField(null=True, blank=True)

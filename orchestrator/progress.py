@@ -38,18 +38,32 @@ def new_step(
     number: int = 0,
     status: str = "queued",
     round_: int | None = None,
+    flow: Step | None = None,
 ) -> Step:
-    node = txn.version.plan.nodes[node_id].node
-    key = node_id if parent is None else f"{parent.key}.{node_id}.{number}"
+    """A step of ``node_id``: a top-level step of the run's flow; a task delegated by ``parent``
+    (key ``<parent>.<node>.<n>``); or, with ``flow``, a step of the flow that subflow step runs
+    (key ``<flow step>/<node>``)."""
+    in_flow = flow if flow is not None else parent.in_flow if parent is not None else None
+    # A delegated task: the round of its parent it belongs to (a flow's steps belong to none).
+    handed_in = None
+    if parent is not None and flow is None:
+        handed_in = round_ if round_ is not None else parent.round
+    node = txn.version_for(in_flow.pk if in_flow else None).plan.nodes[node_id].node
+    if flow is not None:
+        key, parent = f"{flow.key}/{node_id}", flow
+    else:
+        key = node_id if parent is None else f"{parent.key}.{node_id}.{number}"
     step = Step(
         run=txn.run,
         key=key,
         node_id=node_id,
         node_type=node.type,
         parent=parent,
+        in_flow=in_flow,
         status=status,
         input=step_input,
-        round=round_ if round_ is not None else parent.round if parent is not None else 0,
+        round=handed_in or 0,
+        task_round=handed_in,
         finished_at=timezone.now() if status in ("skipped", "reused") else None,
     )
     if parent is None:
@@ -64,17 +78,19 @@ def new_step(
     return step
 
 
-def _outcomes(txn: RunTransaction) -> dict[str, str]:
-    """Outcomes (branch or SKIPPED) of the run's finished top-level steps; outputs stay behind.
+def _outcomes(txn: RunTransaction, flow_id: Any = None) -> dict[str, str]:
+    """Outcomes (branch or SKIPPED) of the finished steps of one flow (the run's: ``flow_id``
+    None; a sub-flow's: its subflow step's id); outputs stay behind.
 
     Read once per transaction; :func:`advance_after` keeps the copy current."""
-    if txn.outcomes is not None:
-        return txn.outcomes
+    known = txn.outcomes.get(flow_id)
+    if known is not None:
+        return known
     txn.flush()
     outcomes: dict[str, str] = {}
     rows = Step.objects.filter(
         run=txn.run,
-        parent__isnull=True,
+        parent_id=flow_id,
         status__in=(*SUCCEEDED_STEP_STATUSES, "failed", "skipped"),
     ).values_list("node_id", "status", "branch")
     for node_id, status, branch in rows:
@@ -82,39 +98,44 @@ def _outcomes(txn: RunTransaction) -> dict[str, str]:
             outcomes[node_id] = SKIPPED
         elif branch:  # a failed step has a branch only when its error edge handles it
             outcomes[node_id] = branch
-    txn.outcomes = outcomes
+    txn.outcomes[flow_id] = outcomes
     return outcomes
 
 
-def _outputs(txn: RunTransaction, node_ids: set[str], finished: Step) -> dict[str, Any]:
-    """Outputs of some finished top-level steps (those finished in this transaction are in
+def _outputs(
+    txn: RunTransaction, node_ids: set[str], finished: Step, flow_id: Any = None
+) -> dict[str, Any]:
+    """Outputs of some finished steps of one flow (those finished in this transaction are in
     hand; some of them are not even inserted yet)."""
     outputs: dict[str, Any] = {
         node_id: step.output
-        for node_id, step in txn.finished.items()
+        for node_id, step in txn.finished.get(flow_id, {}).items()
         if node_id in node_ids and step.branch
     }
-    if finished.node_id in node_ids and finished.parent_id is None:
+    if finished.node_id in node_ids and finished.parent_id == flow_id:
         outputs[finished.node_id] = finished.output
     wanted = node_ids - outputs.keys()
     if wanted:
         rows = Step.objects.filter(
-            run=txn.run, parent__isnull=True, node_id__in=wanted, branch__isnull=False
+            run=txn.run, parent_id=flow_id, node_id__in=wanted, branch__isnull=False
         ).values_list("node_id", "output")
         outputs.update(rows)
     return outputs
 
 
 def advance_after(txn: RunTransaction, finished: Step) -> None:
-    """A top-level step left by a branch: make ready and skip what that decides, and end the
-    run when every node has its outcome. A node made ready either executes (queued) or, in a
-    run made from an earlier one, reuses a recorded step, which advances the run in turn."""
-    plan = txn.version.plan
-    outcomes = _outcomes(txn)
+    """A step of a flow (the run's, or a sub-flow's) left by a branch: make ready and skip what
+    that decides, and end the flow when every node has its outcome. A node made ready either
+    executes (queued) or, in a run made from an earlier one, reuses a recorded step, which
+    advances the run in turn."""
+    flow_id = finished.in_flow_id
+    flow = txn.flow_step(flow_id)
+    plan = txn.version_for(flow_id).plan
+    outcomes = _outcomes(txn, flow_id)
     done = [finished]
     while done:
         finished = done.pop()
-        txn.finished[finished.node_id] = finished
+        txn.finished.setdefault(flow_id, {})[finished.node_id] = finished
         outcomes[finished.node_id] = finished.branch or "out"  # when read before it finished
         progress = advance(plan, outcomes, finished.node_id)
         # Each node becomes ready or skipped exactly once: when the last of its incoming edges
@@ -122,28 +143,75 @@ def advance_after(txn: RunTransaction, finished: Step) -> None:
         # unique (run, key) constraint backs that up.
         for node_id in progress.skipped:
             outcomes[node_id] = SKIPPED
-            step = new_step(txn, node_id, None, status="skipped")
+            step = new_step(txn, node_id, None, status="skipped", flow=flow)
             txn.emit("step.skipped", step, {})
         sources = {node_id: live_sources(plan, node_id, outcomes) for node_id in progress.ready}
         complete = is_complete(plan, outcomes)
         needed = {source for live in sources.values() for source in live}
         if complete:
             needed |= set(plan.output_nodes)
-        outputs = _outputs(txn, needed, finished)
+        outputs = _outputs(txn, needed, finished, flow_id)
         for node_id, live in sources.items():
+            if flow is not None:
+                txn.queue(new_step(txn, node_id, input_from(live, outputs), flow=flow))
+                continue
             reused = start_or_reuse(txn, node_id, input_from(live, outputs), live)
             if reused is not None:
                 done.append(reused)
         if complete:
-            _succeed_run(txn, run_output(plan, outputs, outcomes))
+            output = run_output(plan, outputs, outcomes)
+            if flow is None:
+                _succeed_run(txn, output)
+            else:
+                flow_ended(txn, flow, {"status": "succeeded", "output": output})
 
 
-def start_roots(txn: RunTransaction) -> None:
-    """A new run's first steps: the plan's roots, each queued or reused."""
-    for node_id in txn.version.plan.roots:
+def start_roots(txn: RunTransaction, flow: Step | None = None) -> None:
+    """A flow's first steps: the run's (each queued or reused), or those of the flow the
+    subflow step ``flow`` runs (queued)."""
+    plan = txn.version_for(flow.pk if flow else None).plan
+    for node_id in plan.roots:
+        if flow is not None:
+            txn.queue(new_step(txn, node_id, None, flow=flow))
+            continue
         reused = start_or_reuse(txn, node_id, None, [])
         if reused is not None:
             advance_after(txn, reused)
+
+
+def flow_ended(txn: RunTransaction, flow: Step, outcome: dict[str, Any]) -> None:
+    """The flow a subflow step runs has ended: the step resumes with how (``{"status":
+    "succeeded", "output"}`` or ``{"status": "failed", "error"}``). On a failure the flow's
+    steps not finished are cancelled first."""
+    if outcome["status"] != "succeeded":
+        open_steps = Step.objects.filter(run=txn.run, in_flow=flow, status__in=OPEN_STEP)
+        for step in open_steps.order_by("id"):
+            step.status = "cancelled"
+            step.claim = None
+            step.lease_expires_at = None
+            step.finished_at = timezone.now()
+            step.save(update_fields=["status", "claim", "lease_expires_at", "finished_at"])
+            txn.emit("step.cancelled", step, {"reason": "its sub-flow failed"})
+    flow = Step.objects.select_for_update().get(pk=flow.pk)
+    if flow.status != "waiting":
+        return
+    flow.resume = {"flow": {**outcome, "name": (flow.flow or {}).get("name")}}
+    flow.round += 1
+    flow.attempt = 0  # resuming is not a retry
+    flow.status = "queued"
+    flow.due_at = timezone.now()
+    flow.save()
+    txn.emit("step.resumed", flow, {"round": flow.round})
+    txn.queue(flow)
+
+
+def flow_failed(txn: RunTransaction, failed: Step) -> None:
+    """A step of a sub-flow failed with no error edge to take: the sub-flow fails, and its
+    subflow step resumes to say so (it fails in turn, by its own rules)."""
+    flow = txn.flow_step(failed.in_flow_id)
+    assert flow is not None
+    # Named by its node, as an in-process sub-flow names its step: the same message anywhere.
+    flow_ended(txn, flow, {"status": "failed", "error": failed.error, "step": failed.node_id})
 
 
 def start_or_reuse(
@@ -192,7 +260,9 @@ def start_at_round(txn: RunTransaction, node_id: str, step_input: Any, point: Re
         step,
         {
             "round": point.round,
-            "tasks": [{"step": c.key, "node": c.node_id} for c in made if c.round == point.round],
+            "tasks": [
+                {"step": c.key, "node": c.node_id} for c in made if c.task_round == point.round
+            ],
             "state": point.state,
             "resumed_at": {"run": links.source_run, "task": point.rerun},
         },
@@ -237,11 +307,13 @@ def new_tasks(txn: RunTransaction, parent: Step, tasks: list[DelegateTask]) -> l
             run=txn.run,
             key=f"{parent.key}.{task.node_id}.{base + number}",
             node_id=task.node_id,
-            node_type=txn.version.plan.nodes[task.node_id].node.type,
+            node_type=txn.version_for(parent.in_flow_id).plan.nodes[task.node_id].node.type,
             parent=parent,
+            in_flow_id=parent.in_flow_id,
             status="queued" if number <= start else "pending",
             input=task.input,
             round=parent.round,
+            task_round=parent.round,
             due_at=now,
         )
         for number, task in enumerate(tasks, start=1)
@@ -267,10 +339,10 @@ def child_finished(txn: RunTransaction, child: Step) -> None:
             return
     else:
         finished = (*SUCCEEDED_STEP_STATUSES, "failed", "cancelled")
-        pending = parent.children.filter(round=parent.round).exclude(status__in=finished)
+        pending = parent.children.filter(task_round=parent.round).exclude(status__in=finished)
         if pending.exists():
             return
-    siblings = parent.children.filter(round=parent.round).order_by("id")
+    siblings = parent.children.filter(task_round=parent.round).order_by("id")
     parent.resume = {
         "tasks": [
             {
@@ -324,7 +396,8 @@ def _next_task(txn: RunTransaction, parent: Step, fan: dict[str, Any], child: St
 
 def _cancel_pending(txn: RunTransaction, parent: Step) -> int:
     now = timezone.now()
-    cancelled = list(parent.children.filter(round=parent.round, status="pending").order_by("id"))
+    pending = parent.children.filter(task_round=parent.round, status="pending")
+    cancelled = list(pending.order_by("id"))
     Step.objects.filter(pk__in=[step.pk for step in cancelled]).update(
         status="cancelled", finished_at=now
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from editor.audit import record
@@ -26,6 +27,7 @@ from orchestrator.models import Run, Step
 from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.progress import start_roots
 from orchestrator.reuse import recorded_from
+from orchestrator.subflows import subflow_versions
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError
 from runtime.events import SUCCEEDED_STEP_STATUSES
@@ -107,8 +109,10 @@ def prepare(source: Run, request: RerunRequest) -> Prepared:
 def resume_point(source: Run, parent: Step, task: Step, edited: Any) -> ResumePoint:
     """Where ``parent`` picks up in a re-run from its delegated ``task``: the state it handed
     that round out with (from its ``step.delegated`` event), and its tasks up to that round."""
+    # The round the task was handed out in (runs recorded before task_round: its own round).
+    handed_in = task.task_round if task.task_round is not None else task.round
     event = (
-        source.events.filter(type="step.delegated", step_key=parent.key, data__round=task.round)
+        source.events.filter(type="step.delegated", step_key=parent.key, data__round=handed_in)
         .order_by("-seq")
         .first()
     )
@@ -122,7 +126,7 @@ def resume_point(source: Run, parent: Step, task: Step, edited: Any) -> ResumePo
         RecordedTask(
             step=row.key,
             node=row.node_id,
-            round=row.round,
+            round=row.task_round if row.task_round is not None else row.round,
             input=row.input,
             status=row.status,
             output=row.output,
@@ -131,10 +135,12 @@ def resume_point(source: Run, parent: Step, task: Step, edited: Any) -> ResumePo
             tokens_in=row.tokens_in,
             tokens_out=row.tokens_out,
         )
-        for row in parent.children.filter(round__lte=task.round).order_by("id")
+        for row in parent.children.filter(
+            Q(task_round__lte=handed_in) | Q(task_round__isnull=True, round__lte=handed_in)
+        ).order_by("id")
     ]
     return ResumePoint(
-        round=task.round,
+        round=handed_in,
         state=event.data["state"],
         tasks=tuple(tasks),
         rerun=task.key,
@@ -190,6 +196,7 @@ def rerun(source: Run, request: RerunRequest, *, actor: Any, via: str) -> Run:
         source_run=source,
         source_step=request.step or "",
         reuse=prepared.settings,
+        flow_versions=subflow_versions(source.workspace_id, prepared.compiled.plan),
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         started_at=timezone.now(),
     )
@@ -260,6 +267,13 @@ def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -
     if step is None:
         raise NotFound(
             f"run {source.pk} has no step {key!r}", fields={"step": ["not a step of this run"]}
+        )
+    if step.in_flow_id is not None:
+        flow_step = key.split("/", 1)[0]
+        raise RerunRefused(
+            f"step {key!r} is a step of a sub-flow; re-run from the sub-flow's step "
+            f"{flow_step!r} instead",
+            fields={"step": ["a step of a sub-flow"]},
         )
     parent = step.parent
     if parent is not None and parent.parent_id is not None:

@@ -23,6 +23,7 @@ from orchestrator import transitions
 from orchestrator.models import Run, RunStartKey
 from orchestrator.plans import compiled
 from orchestrator.progress import start_roots
+from orchestrator.subflows import subflow_versions
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError, PermanentError
 from runtime.plan import Plan
@@ -228,6 +229,7 @@ def _insert(
         input=run_input,
         budget=budget or None,
         reuse={"mode": "pinned", "forced": [], "edited": {}, "pinned": pinned} if pinned else None,
+        flow_versions=subflow_versions(workflow.workspace_id, plan),
         created_by=user if getattr(user, "is_authenticated", False) else None,
         started_at=timezone.now(),
     )

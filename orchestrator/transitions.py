@@ -21,23 +21,25 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from orchestrator import waits
+from orchestrator import subflows, waits
 from orchestrator.models import Run, Step
-from orchestrator.plans import CompiledVersion
+from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.progress import (
     advance_after,
     child_finished,
     close_run,
     fail_run,
     fan_out_of,
+    flow_failed,
     new_tasks,
     settle_status,
+    start_roots,
 )
 from orchestrator.spending import spend
 from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
-from runtime.errors import StepError
+from runtime.errors import GraphValidationError, StepError
 from runtime.failures import takes_error_edge
-from runtime.nodes.base import Delegate
+from runtime.nodes.base import Delegate, RunFlow
 from runtime.usage import Usage
 
 CLAIM_FIELDS = ["status", "claim", "worker", "lease_expires_at", "attempt", "started_at"]
@@ -82,7 +84,8 @@ class Claimed:
     step: Step
     claim: uuid.UUID
     run: Run
-    version: CompiledVersion
+    version: CompiledVersion  # the step's flow's: the run's, or its sub-flow's
+    flow: Step | None = None  # the subflow step whose flow the step is in (None: the run's)
 
 
 def claim_step(step_id: int, worker: str, run_id: Any = None) -> Claimed | None:
@@ -136,7 +139,9 @@ def claim_in(
             "round": step.round,
         },
     )
-    return Claimed(step=step, claim=step.claim, run=txn.run, version=txn.version)
+    version = txn.version_for(step.in_flow_id)
+    flow = txn.flow_step(step.in_flow_id)
+    return Claimed(step=step, claim=step.claim, run=txn.run, version=version, flow=flow)
 
 
 def _parent_key(step: Step) -> str | None:
@@ -204,10 +209,10 @@ def complete_in(txn: RunTransaction, step: Step, output: Any, branch: str, usage
             **figures,
             "duration_ms": step.duration_ms,
             # The node's settings as it ran: what an exported log is reused against.
-            "fingerprint": txn.version.plan.nodes[step.node_id].fingerprint,
+            "fingerprint": txn.version_for(step.in_flow_id).plan.nodes[step.node_id].fingerprint,
         },
     )
-    if step.parent_id is not None:
+    if is_delegated(step):
         child_finished(txn, step)
     else:
         advance_after(txn, step)
@@ -246,8 +251,9 @@ def fail_in(
         return
     step.status = "failed"
     step.finished_at = timezone.now()
-    delegated = step.parent_id is not None
-    handled = takes_error_edge(txn.version.plan, step.node_id, step.error, delegated=delegated)
+    delegated = is_delegated(step)
+    plan = txn.version_for(step.in_flow_id).plan
+    handled = takes_error_edge(plan, step.node_id, step.error, delegated=delegated)
     if handled:
         step.branch = "error"
         step.output = step.error
@@ -261,9 +267,16 @@ def fail_in(
         child_finished(txn, step)
     elif handled:
         advance_after(txn, step)
+    elif step.in_flow_id is not None:
+        flow_failed(txn, step)
     else:
         fail_run(txn, step)
     settle_status(txn)
+
+
+def is_delegated(step: Step) -> bool:
+    """A task some step delegated (its parent waits for it), not a step of a flow."""
+    return step.parent_id is not None and step.parent_id != step.in_flow_id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,6 +326,52 @@ def resume_in(
     txn.queue(step)
     settle_status(txn)
     return True
+
+
+def start_flow(step_id: int, claim: uuid.UUID, request: RunFlow, usage: Usage) -> Dispatch:
+    """A subflow step hands its flow to the run: it waits (holding no worker) while the flow's
+    steps run as steps of the run, and resumes with how the flow ended."""
+    with RunTransaction(run_of(step_id), inline_pure=True) as txn:
+        step = _locked_step(step_id, claim)
+        if step is None or txn.run.status in FINISHED_RUN:
+            return Dispatch()
+        spend(txn, step, usage)
+        try:
+            version = subflows.pinned_version(txn, request.ref)
+        except (GraphValidationError, StepError) as exc:
+            refused = (
+                subflows.invalid(request.name, exc)
+                if isinstance(exc, GraphValidationError)
+                else exc
+            )
+            fail_in(txn, step, refused, Usage(), None)
+            return txn.dispatch
+        step.status = "waiting"
+        step.claim = None
+        step.lease_expires_at = None
+        step.request = None
+        step.flow = {
+            "workflow": request.ref,
+            "name": request.name,
+            "version": version.pk,
+            "number": version.number,
+            "input": request.input,
+            "lineage": [list(link) for link in request.lineage],
+        }
+        step.save()
+        txn.note_flow(step, compiled(version))
+        txn.emit(
+            "step.delegated",
+            step,
+            {"round": step.round, "tasks": [], "count": 0, "flow": _flow_event(step.flow)},
+        )
+        start_roots(txn, flow=step)
+        settle_status(txn)
+        return txn.dispatch
+
+
+def _flow_event(flow: dict[str, Any]) -> dict[str, Any]:
+    return {name: flow[name] for name in ("workflow", "name", "number")}
 
 
 # Tasks named in a step.delegated event (a map's 10,000 items are counted, not all listed).

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
+from editor.models import WorkflowVersion
 from orchestrator.dispatch import send_new
 from orchestrator.models import Event, Run, Step
 from orchestrator.plans import CompiledVersion, compiled
@@ -53,11 +54,14 @@ class RunTransaction:
         self.events: list[Event] = []
         self.dispatch = Dispatch()
         self.dirty: set[str] = set()  # Run fields changed, written once at the end
-        # Outcomes read once stay true; _advance keeps the copy current.
-        self.outcomes: dict[str, str] | None = None
+        # Outcomes read once stay true; advance_after keeps the copy current. By flow: the
+        # run's (None) or a sub-flow's (its subflow step's id).
+        self.outcomes: dict[Any, dict[str, str]] = {}
         self.created: dict[int, Step] = {}  # id(step) -> step made queued here: ours to claim
         self.unsaved: list[Step] = []
-        self.finished: dict[str, Step] = {}  # top-level steps finished here, by node id
+        # Steps of each flow finished here, by node id (by flow, as outcomes).
+        self.finished: dict[Any, dict[str, Step]] = {}
+        self._flows: dict[Any, tuple[Step, CompiledVersion]] = {}  # sub-flows met here
         self.executed: set[str] | None = None  # see orchestrator.reuse: read once when needed
         self._new = new  # a run made by this transaction: inserted at the end, nothing to lock
         # The steps queued here continue work under way (a dead worker's): they go first.
@@ -150,6 +154,28 @@ class RunTransaction:
             self._version = compiled(self.run.version)
         return self._version
 
+    def version_for(self, flow_id: Any) -> CompiledVersion:
+        """The compiled version a flow's steps belong to: the run's (``flow_id`` None) or the
+        one the subflow step ``flow_id`` runs."""
+        if flow_id is None:
+            return self.version
+        return self._flow(flow_id)[1]
+
+    def flow_step(self, flow_id: Any) -> Step | None:
+        """The subflow step running the flow ``flow_id`` (None: the run's own flow)."""
+        return None if flow_id is None else self._flow(flow_id)[0]
+
+    def _flow(self, flow_id: Any) -> tuple[Step, CompiledVersion]:
+        found = self._flows.get(flow_id)
+        if found is None:
+            step = Step.objects.get(pk=flow_id)
+            version = WorkflowVersion.objects.get(pk=step.flow["version"])
+            found = self._flows[flow_id] = (step, compiled(version))
+        return found
+
+    def note_flow(self, step: Step, version: CompiledVersion) -> None:
+        self._flows[step.pk] = (step, version)
+
     def touch(self, *fields: str) -> None:
         self.dirty.update(fields)
 
@@ -171,7 +197,7 @@ class RunTransaction:
         return event
 
     def queue(self, step: Step, countdown: float = 0.0) -> None:
-        pure = self.version.plan.nodes[step.node_id].type.pure
+        pure = self.version_for(step.in_flow_id).plan.nodes[step.node_id].type.pure
         if self.inline_pure and pure and countdown == 0:
             self.dispatch.inline.append(step)
         else:

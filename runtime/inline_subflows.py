@@ -1,6 +1,6 @@
-"""Sub-flows run inline: compiled against a node registry and run to their end by a fresh
-in-process executor, nested inside the step that calls them (on either executor: a sub-flow's
-steps are not steps of the run).
+"""Sub-flows run inline, for the in-process executor: compiled against a node registry and run to
+their end by a fresh in-process executor, nested inside the step that calls them (its steps are
+not steps of the run there; on the server they are, see ``runtime.services.SubflowsAsSteps``).
 
 The executor class is handed in rather than imported: the in-process executor provides this
 runner itself (``Services.subflows``), so importing it here would close a circle.

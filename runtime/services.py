@@ -56,6 +56,17 @@ class Subflow(Protocol):
     ) -> RunResult: ...
 
 
+class SubflowsAsSteps:
+    """``Services.subflows`` where sub-flows run as steps of the run (the server): a subflow
+    step hands its flow to the orchestrator (:class:`~runtime.nodes.base.RunFlow`) instead of
+    running it inside itself, so no worker is held while it runs or waits for a person."""
+
+    as_steps = True
+
+    def compile(self, graph: Any) -> Subflow:
+        raise NodeConfigError("sub-flows run as steps here; they are not compiled in a step")
+
+
 class SubflowRunner(Protocol):
     """How a subflow step runs another workflow. The executor that runs the step provides it
     (``Services.subflows``), so node types need not import an executor."""

@@ -77,7 +77,19 @@ class TaskResult:
     error: dict[str, Any] | None = None
 
 
-NodeResult = Complete | Suspend | Delegate
+@dataclass(frozen=True, slots=True)
+class RunFlow:
+    """Run the flow ``ref`` (with this input) as steps of the run, and resume with how it ended:
+    ``ctx.resume`` is ``{"flow": {"status": "succeeded", "output"} | {"status": "failed",
+    "error"}}``. What a subflow step returns where sub-flows run as steps (the server)."""
+
+    ref: str
+    name: str
+    input: Any
+    lineage: tuple[tuple[str, str], ...]  # the flows around it, outermost first, and itself
+
+
+NodeResult = Complete | Suspend | Delegate | RunFlow
 
 
 @dataclass(slots=True)

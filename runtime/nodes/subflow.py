@@ -1,15 +1,17 @@
-"""``subflow``: run another workflow as one step and pass on its output (n8n's "Execute
-Workflow").
+"""``subflow``: run another workflow and pass on its output (n8n's "Execute Workflow").
 
-The step loads the flow from ``Services.flows`` (the app: the current version of a workflow of the
-run's workspace) and has ``Services.subflows`` (provided by the executor running the step; both
-run the sub-flow in-process) compile it and run it to its end, nested inside this step: its model
-calls charge the run's budget and add their tokens and cost to this step. The sub-flow's own
-steps are not steps of the run; they run where this step runs.
+The step loads the flow from ``Services.flows`` (the app: a workflow of the run's workspace).
+Where sub-flows run as steps (the server: ``Services.subflows`` is
+:class:`~runtime.services.SubflowsAsSteps`) the node hands the flow to the orchestrator with
+:class:`~runtime.nodes.base.RunFlow` and is run again, with how the flow ended, once its steps
+(steps of the run) are done. Elsewhere (the command line) ``Services.subflows`` compiles it and
+runs it to its end nested inside this step: its model calls charge the run's budget and add
+their tokens and cost to this step.
 
 Refused with a clear error: a flow already running around this step (a cycle), a chain deeper
-than :data:`runtime.flows.MAX_DEPTH`, an unknown or invalid flow, and a flow with approval gates
-(a person's decision cannot be waited for inside a step that holds a worker).
+than :data:`runtime.flows.MAX_DEPTH`, an unknown or invalid flow, and, when run inside a step, a
+flow with approval gates (a person's decision cannot be waited for inside a step that holds a
+worker).
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from runtime.errors import (
 )
 from runtime.events import Event
 from runtime.flows import enter
-from runtime.nodes.base import Complete, NodeConfig, NodeResult, NodeType, StepContext
+from runtime.nodes.base import (
+    Complete,
+    NodeConfig,
+    NodeResult,
+    NodeType,
+    RunFlow,
+    StepContext,
+)
 from runtime.sandbox import compile_template
 
 # Node types that wait for a person (Suspend): they cannot wait inside a step.
@@ -119,6 +128,8 @@ class SubflowNode(NodeType[SubflowConfig]):
             ) from None
 
     async def run(self, ctx: StepContext, config: SubflowConfig) -> NodeResult:
+        if isinstance(ctx.resume, dict) and "flow" in ctx.resume:
+            return self.ended(ctx.resume["flow"])
         ref = config.workflow.strip()
         if not ref:
             raise NodeConfigError("the sub-flow has no workflow to run")
@@ -127,6 +138,9 @@ class SubflowNode(NodeType[SubflowConfig]):
         runner = ctx.services.subflows
         if runner is None:
             raise NodeConfigError("sub-flows cannot run here: no executor runs them")
+        if getattr(runner, "as_steps", False):
+            # Its steps become steps of the run; this step resumes when they are done.
+            return RunFlow(flow.ref, flow.name, self.run_input(ctx, config), flows.path)
         try:
             subflow = runner.compile(flow.graph)
         except GraphValidationError as exc:
@@ -156,9 +170,25 @@ class SubflowNode(NodeType[SubflowConfig]):
             return Complete(result.output)
         error = result.error or {}
         failed = result.steps.get(error.get("step", ""))
-        where = f" at step {error['step']!r}" if failed else ""
         cause = (failed.error or {}) if failed else error  # the step's own words, not the run's
-        message = f"workflow {flow.name!r} {result.status}{where}: {cause.get('message', '')}"
-        if error.get("code") == BudgetExceededError.code:
-            raise BudgetExceededError(message, spent=error.get("budget"))
-        raise SubflowFailed(message)
+        where = error.get("step") if failed else None
+        raise _failure(flow.name, result.status, where, cause, error)
+
+    @staticmethod
+    def ended(outcome: dict[str, Any]) -> NodeResult:
+        """How the flow run as steps ended, as this step's result."""
+        if outcome.get("status") == "succeeded":
+            return Complete(outcome.get("output"))
+        error = outcome.get("error") or {}
+        name = outcome.get("name") or "the sub-flow"
+        raise _failure(name, "failed", outcome.get("step"), error, error)
+
+
+def _failure(
+    name: str, status: str, step: str | None, cause: dict[str, Any], error: dict[str, Any]
+) -> PermanentError:
+    where = f" at step {step!r}" if step else ""
+    message = f"workflow {name!r} {status}{where}: {cause.get('message', '')}"
+    if error.get("code") == BudgetExceededError.code:
+        return BudgetExceededError(message, spent=error.get("budget"))
+    return SubflowFailed(message)

@@ -149,8 +149,10 @@ def test_a_subflow_runs_the_current_version_of_a_workflow_of_the_same_workspace_
     assert run.status == "succeeded", run.error
     assert run.output == "Owls hunt at night."
     assert vendor.requests[0].body["messages"][-1]["content"] == "Summarise briefly owls"
-    call = Step.objects.get(run=run, key="call")
-    assert (call.model, call.tokens_in, call.tokens_out) == (STAFF, 30, 6)
+    # The sub-flow's steps are steps of the run: the model call is its "sum" step's.
+    inner = Step.objects.get(run=run, key="call/sum")
+    assert (inner.model, inner.tokens_in, inner.tokens_out) == (STAFF, 30, 6)
+    assert inner.in_flow == Step.objects.get(run=run, key="call")
     assert (run.tokens_in, run.tokens_out) == (30, 6)
 
     # Another workspace's workflow is as unknown as one that does not exist.

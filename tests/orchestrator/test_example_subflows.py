@@ -33,8 +33,17 @@ def test_importing_the_checked_article_imports_the_fact_check_and_the_run_uses_i
 
     assert run.status == "succeeded", run.error
     assert "Fact check:\n" in run.output and "You are the Fact checker." in run.output
+    # The sub-flow ran as steps of the run, under its subflow step, pinned to the version
+    # current when the run started.
     call = Step.objects.get(run=run, key="check")
-    assert call.model == "local/echo" and call.tokens_in > 0
+    assert call.flow["workflow"] == str(check.id)
+    assert call.flow["version"] == check.current_version_id == run.flow_versions[str(check.id)]
+    inner = Step.objects.filter(run=run, in_flow=call)
+    assert inner.exists() and all(step.key.startswith("check/") for step in inner)
+    assert {step.status for step in inner} <= {"succeeded", "skipped"}
+    models = {step.model for step in inner if step.model}
+    assert models == {"local/echo"} and sum(step.tokens_in for step in inner) > 0
+    assert run.tokens_in == sum(step.tokens_in for step in Step.objects.filter(run=run))
 
 
 def test_an_import_into_a_team_workspace_puts_the_sub_flow_there_too(

@@ -214,6 +214,9 @@ def test_an_approval_gate_as_a_maps_body_asks_once_per_item(
         run = drive(run, limit=1000)
     assert run.status == "succeeded", run.error
     assert [s.branch for s in children(run)] == ["approved", "rejected", "approved"]
+    # Every item's result, in item order (a gate resumes, so its own round moves on: the map
+    # still finds it among the tasks of its round).
+    assert len(run.output) == 3
 
 
 def test_cancelling_in_the_middle_of_a_map_cancels_what_has_not_finished(
