@@ -273,3 +273,30 @@ def test_a_body_that_fails_for_every_item(
             # Three ran at once and failed; the three not started were cancelled.
             statuses = sorted(s.status for s in children(run))
             assert statuses == ["cancelled"] * 3 + ["failed"] * 3
+
+
+def test_rerun_from_one_map_item_reuses_the_others(
+    alice: User, alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    echo = {"type": "worker", "config": {"model": "local/echo", "role": "Echo"}}
+    flow = make_workflow(alice, alice_workspace, map_graph(echo, concurrency=2), name="Map")
+    source = run_on_server(alice_client, flow, {"items": ["a", "b", "c", "d"]})
+    assert source.status == "succeeded", source.error
+    response = alice_client.post(f"/api/runs/{source.pk}/steps/each.body.3/rerun/", format="json")
+    assert response.status_code == 201, response.content
+    new = drive(response.json()["id"], limit=100)
+    assert new.status == "succeeded", new.error
+    statuses = {s.key: s.status for s in children(new)}
+    assert statuses == {
+        "each.body.1": "reused",
+        "each.body.2": "reused",
+        "each.body.3": "succeeded",
+        "each.body.4": "reused",
+    }
+    assert new.output == source.output
+    edited = alice_client.post(
+        f"/api/runs/{source.pk}/steps/each.body.2/rerun/", {"output": "B!"}, format="json"
+    )
+    assert edited.status_code == 201, edited.content
+    run = drive(edited.json()["id"], limit=100)
+    assert run.output[1] == "B!" and run.output[0] == source.output[0]
