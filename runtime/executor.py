@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from runtime.budget import Budget
@@ -55,7 +56,13 @@ class InProcessExecutor:
         self.registry = registry
         # A subflow step runs its workflow with this executor's node types, nested in the step.
         self.services = replace(
-            services or Services(), subflows=InlineSubflows(registry, InProcessExecutor)
+            services or Services(),
+            # With a human handler a sub-flow's approval gates are asked through it too.
+            subflows=InlineSubflows(
+                registry,
+                partial(InProcessExecutor, human=human) if human else InProcessExecutor,
+                answers_people=human is not None,
+            ),
         )
         self.sink = sink or NullSink()
         self.human = human

@@ -64,6 +64,8 @@ class InlineSubflows:
 
     registry: NodeRegistry
     executor: ExecutorFactory
+    # Whether the executors it makes can ask a person (an approval gate inside can be decided).
+    answers_people: bool = False
 
     def compile(self, graph: Any) -> InlineSubflow:
         return InlineSubflow(compile_graph(graph, self.registry), self.registry, self.executor)

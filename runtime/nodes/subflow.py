@@ -9,9 +9,8 @@ runs it to its end nested inside this step: its model calls charge the run's bud
 their tokens and cost to this step.
 
 Refused with a clear error: a flow already running around this step (a cycle), a chain deeper
-than :data:`runtime.flows.MAX_DEPTH`, an unknown or invalid flow, and, when run inside a step, a
-flow with approval gates (a person's decision cannot be waited for inside a step that holds a
-worker).
+than :data:`runtime.flows.MAX_DEPTH`, an unknown or invalid flow, and, when run inside a step
+whose executor cannot ask a person, a flow with approval gates.
 """
 
 from __future__ import annotations
@@ -149,7 +148,7 @@ class SubflowNode(NodeType[SubflowConfig]):
             tail = f" (and {more} more)" if more > 0 else ""
             raise SubflowInvalid(f"workflow {flow.name!r} cannot run: {shown}{tail}") from None
         gates = sorted(n for n, kind in subflow.node_types.items() if kind in WAITING_TYPES)
-        if gates:
+        if gates and not getattr(runner, "answers_people", False):
             raise SubflowInvalid(
                 f"workflow {flow.name!r} has approval gates ({', '.join(gates)}): a sub-flow "
                 "cannot wait for a person; put the gate in this flow instead"

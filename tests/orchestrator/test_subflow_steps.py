@@ -242,3 +242,23 @@ def test_a_run_with_a_sub_flow_reruns_from_the_subflow_step_not_from_inside_it(
     steps = steps_of(rerun)
     assert steps["sub"].status == "reused" and "sub/check" not in steps
     assert rerun.output == run.output
+
+
+def test_in_process_a_sub_flows_gate_is_asked_through_the_executors_human_handler(
+    flows: Any,
+) -> None:
+    sub, main = flows(inner_graph(gate=True))
+    asked: list[str] = []
+
+    async def approve(step: Any, request: dict[str, Any]) -> Any:
+        asked.append(step.node)
+        return {"decision": "approve", "decided_by": ["ann"]}
+
+    services = Services(flows=StaticFlows({str(sub.id): inner_graph(gate=True)}))
+    graph = copy.deepcopy(main.current_version.graph)
+    local = InProcessExecutor(services=services, human=approve).run_sync(graph, {"topic": "owls"})
+    assert (local.status, local.output, asked) == ("succeeded", "checked: owls", ["gate"])
+    # Without anyone to ask, the gate is refused up front, naming it.
+    refused = InProcessExecutor(services=services).run_sync(graph, {"topic": "owls"})
+    assert refused.status == "failed"
+    assert "has approval gates (gate)" in refused.error["message"]
