@@ -38,8 +38,9 @@ from orchestrator.serializers import (
 )
 
 EVENTS_PAGE = 1000
-# A step's key: its node id, or "<parent key>.<node>.<n>" for a delegated task.
-STEP_PATH = r"steps/(?P<step>[A-Za-z0-9_.\-]{1,200})"
+# A step's key: its node id, "<parent key>.<node>.<n>" for a delegated task, or
+# "<subflow step>/<node>" for a step of a sub-flow.
+STEP_PATH = r"steps/(?P<step>[A-Za-z0-9_.\-/]{1,200})"
 # How ?mine= may be spelled: a boolean as OpenAPI writes it, or 1/0 as the inbox sends it.
 MINE_SPELLINGS = {"", "0", "1", "false", "true"}
 

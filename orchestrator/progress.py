@@ -152,10 +152,7 @@ def advance_after(txn: RunTransaction, finished: Step) -> None:
             needed |= set(plan.output_nodes)
         outputs = _outputs(txn, needed, finished, flow_id)
         for node_id, live in sources.items():
-            if flow is not None:
-                txn.queue(new_step(txn, node_id, input_from(live, outputs), flow=flow))
-                continue
-            reused = start_or_reuse(txn, node_id, input_from(live, outputs), live)
+            reused = start_or_reuse(txn, node_id, input_from(live, outputs), live, flow)
             if reused is not None:
                 done.append(reused)
         if complete:
@@ -171,10 +168,7 @@ def start_roots(txn: RunTransaction, flow: Step | None = None) -> None:
     subflow step ``flow`` runs (queued)."""
     plan = txn.version_for(flow.pk if flow else None).plan
     for node_id in plan.roots:
-        if flow is not None:
-            txn.queue(new_step(txn, node_id, None, flow=flow))
-            continue
-        reused = start_or_reuse(txn, node_id, None, [])
+        reused = start_or_reuse(txn, node_id, None, [], flow)
         if reused is not None:
             advance_after(txn, reused)
 
@@ -215,20 +209,22 @@ def flow_failed(txn: RunTransaction, failed: Step) -> None:
 
 
 def start_or_reuse(
-    txn: RunTransaction, node_id: str, step_input: Any, live: list[str]
+    txn: RunTransaction, node_id: str, step_input: Any, live: list[str], flow: Step | None = None
 ) -> Step | None:
-    """Queue a ready top-level node, or give it a reused step (returned: it is finished), or
-    let it pick up at a round of its delegated tasks (a re-run from one of them)."""
-    point = reuse.resume_point(txn, node_id) if txn.run.reuse else None
+    """Queue a ready node of a flow, or give it a reused step (returned: it is finished), or
+    let a top-level one pick up at a round of its delegated tasks (a re-run from one of them)."""
+    point = reuse.resume_point(txn, node_id) if txn.run.reuse and flow is None else None
     if point is not None:
         start_at_round(txn, node_id, step_input, point)
         return None
-    decision = reuse.decision(txn, node_id, step_input, live)
+    decision = reuse.decision(txn, node_id, step_input, live, flow) if txn.run.reuse else None
     if decision is None:
-        txn.queue(new_step(txn, node_id, step_input))
+        txn.queue(new_step(txn, node_id, step_input, flow=flow))
         return None
-    step = new_step(txn, node_id, step_input, status="reused")
+    step = new_step(txn, node_id, step_input, status="reused", flow=flow)
     reuse.apply(txn, step, decision)
+    if step.pk is not None:
+        step.save()  # a sub-flow's step is written when made: write what reuse gave it
     return step
 
 

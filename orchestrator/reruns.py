@@ -23,6 +23,7 @@ from django.utils import timezone
 from editor.audit import record
 from editor.catalogue import prices_for
 from editor.errors import Conflict, NotFound, OperationError
+from editor.models import WorkflowVersion
 from orchestrator.models import Run, Step
 from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.progress import start_roots
@@ -87,8 +88,19 @@ def prepare(source: Run, request: RerunRequest) -> Prepared:
         ) from None
     recorded = _recorded_steps(source)
     settings: dict[str, Any] = {"mode": request.mode, "forced": [], "edited": {}}
-    if request.step is not None:
+    if request.step is None:
+        # A retry goes on inside sub-flows too: each reuses its unchanged steps.
+        settings["flows"] = {key: {"forced": [], "edited": {}} for key in _flow_steps(source)}
+    else:
         step = _checked_step(source, request.step, target, version.number)
+        if step.in_flow_id is not None:
+            inner = _flow_version(source, step.in_flow, target)
+            if request.mode == "edit":
+                _check_edit(step, request.output, inner)
+            settings["flows"] = {step.in_flow.key: _from_step(step, request, inner)}
+            forced = downstream(target.plan, step.in_flow.node_id, target.reads)
+            settings["forced"] = target.plan.by_order(forced)
+            return Prepared(version, target, settings, recorded)
         if request.mode == "edit":
             _check_edit(step, request.output, target)
         if step.parent_id is not None:
@@ -104,6 +116,55 @@ def prepare(source: Run, request: RerunRequest) -> Prepared:
             forced = downstream(target.plan, step.node_id, target.reads)
         settings["forced"] = target.plan.by_order(forced)
     return Prepared(version, target, settings, recorded)
+
+
+def _from_step(step: Step, request: RerunRequest, plan: CompiledVersion) -> dict[str, Any]:
+    """What one flow reuses when re-run from its ``step``: that step (unless edited) and all
+    after it execute."""
+    forced = downstream(plan.plan, step.node_id, plan.reads)
+    edited: dict[str, Any] = {}
+    if request.mode == "edit":
+        edited[step.node_id] = request.output
+        forced.discard(step.node_id)
+    return {"forced": plan.plan.by_order(forced), "edited": edited}
+
+
+def _flow_steps(source: Run) -> list[str]:
+    """Keys of the source run's top-level subflow steps that ran their flow as steps."""
+    return list(
+        source.steps.filter(parent__isnull=True, flow__isnull=False).values_list("key", flat=True)
+    )
+
+
+def _flow_version(source: Run, flow: Step, target: CompiledVersion) -> CompiledVersion:
+    """The version the new run will run of the sub-flow ``flow`` ran (the one current now, as
+    any run pins its sub-flows when it starts)."""
+    if flow.parent_id is not None:
+        raise RerunRefused(
+            f"step {flow.key!r} runs a sub-flow inside a delegated task or another sub-flow; "
+            f"re-run from its top-level step {flow.key.split('.', 1)[0].split('/', 1)[0]!r}",
+            fields={"step": ["inside a nested sub-flow"]},
+        )
+    if flow.node_id not in target.plan.nodes:
+        raise RerunRefused(
+            f"node {flow.node_id!r} no longer exists in the chosen version",
+            fields={"step": ["not in the chosen version"]},
+        )
+    pins = subflow_versions(source.workspace_id, target.plan)
+    version_id = pins.get(flow.flow["workflow"])
+    if version_id is None:
+        raise RerunRefused(
+            f"the workflow step {flow.key!r} ran ({flow.flow['name']!r}) has no saved version "
+            "in this workspace any more",
+            fields={"step": ["its sub-flow is gone"]},
+        )
+    try:
+        return compiled(WorkflowVersion.objects.get(pk=version_id))
+    except GraphValidationError:
+        raise RerunRefused(
+            f"the workflow {flow.flow['name']!r} has problems; fix them and save first",
+            fields={"step": ["its sub-flow cannot run"]},
+        ) from None
 
 
 def resume_point(source: Run, parent: Step, task: Step, edited: Any) -> ResumePoint:
@@ -268,14 +329,14 @@ def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -
         raise NotFound(
             f"run {source.pk} has no step {key!r}", fields={"step": ["not a step of this run"]}
         )
-    if step.in_flow_id is not None:
-        flow_step = key.split("/", 1)[0]
+    if step.in_flow_id is not None and step.parent_id != step.in_flow_id:
         raise RerunRefused(
-            f"step {key!r} is a step of a sub-flow; re-run from the sub-flow's step "
-            f"{flow_step!r} instead",
-            fields={"step": ["a step of a sub-flow"]},
+            f"step {key!r} is a task delegated inside a sub-flow; re-run from "
+            f"{key.rsplit('.', 2)[0]!r} instead",
+            fields={"step": ["a task inside a sub-flow"]},
         )
-    parent = step.parent
+    # A step of a sub-flow is a step of a flow, not a task: its parent is the subflow step.
+    parent = step.parent if step.in_flow_id is None else None
     if parent is not None and parent.parent_id is not None:
         raise RerunRefused(
             f"step {key!r} is a task of a delegated task; re-run from {parent.key!r} or from "
@@ -292,6 +353,8 @@ def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -
             f"step {key!r} was skipped: nothing ran there to re-run from",
             fields={"step": ["skipped"]},
         )
+    if step.in_flow_id is not None:
+        return step  # checked against the sub-flow's version by the caller
     for node_id in (step.node_id, parent.node_id if parent else step.node_id):
         if node_id not in target.plan.nodes:
             raise RerunRefused(

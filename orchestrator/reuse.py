@@ -13,19 +13,32 @@ from typing import Any
 from django.db.models import Sum
 from django.utils import timezone
 
+from editor.models import WorkflowVersion
 from orchestrator.models import Step
 from orchestrator.plans import compiled
 from orchestrator.unit_of_work import RunTransaction
 from runtime.reuse import Recorded, ResumePoint, Reused, ReusePlan, decide, reused_event
 
 
-def plan_of(txn: RunTransaction, node_id: str) -> ReusePlan | None:
-    """The run's reuse plan, with the source run's recorded step of ``node_id`` (if any)."""
+def _settings(txn: RunTransaction, flow: Step | None) -> dict[str, Any] | None:
+    """What the run may reuse in one flow: the run's own, or a sub-flow's (by its step's key;
+    ``Run.reuse["flows"]``)."""
     settings = txn.run.reuse
-    if not settings:
+    if not settings or flow is None:
+        return settings or None
+    found = (settings.get("flows") or {}).get(flow.key)
+    return found or None
+
+
+def plan_of(txn: RunTransaction, node_id: str, flow: Step | None = None) -> ReusePlan | None:
+    """The reuse plan for a ready node of a flow, with the source run's recorded step of that
+    node (if any)."""
+    settings = _settings(txn, flow)
+    if settings is None:
         return None
     source = txn.run.source_run_id
-    recorded = recorded_step(source, node_id) if source is not None else None
+    key = node_id if flow is None else f"{flow.key}/{node_id}"
+    recorded = recorded_step(source, key) if source is not None else None
     return ReusePlan(
         source_run=str(source) if source is not None else None,
         recorded={node_id: recorded} if recorded is not None else {},
@@ -48,19 +61,24 @@ def source_plan(txn: RunTransaction) -> ReusePlan:
 
 
 def note_executed(txn: RunTransaction, node_id: str) -> None:
-    _executed(txn).add(node_id)
+    _executed(txn, None).add(node_id)
 
 
-def recorded_step(source_run_id: Any, node_id: str) -> Recorded | None:
-    """The source run's top-level step of ``node_id``, with the settings its node had then."""
+def recorded_step(source_run_id: Any, key: str) -> Recorded | None:
+    """The source run's step ``key`` (of its own flow, or of a sub-flow), with the settings its
+    node had in the version that ran it."""
     row = (
-        Step.objects.filter(run_id=source_run_id, key=node_id, parent__isnull=True)
-        .select_related("run__version")
+        Step.objects.filter(run_id=source_run_id, key=key)
+        .select_related("run__version", "in_flow")
         .first()
     )
-    if row is None:
-        return None
-    planned = compiled(row.run.version).plan.nodes.get(node_id)
+    if row is None or (row.parent_id is not None and row.parent_id != row.in_flow_id):
+        return None  # no such step, or a delegated task (those are a resume point's)
+    if row.in_flow is not None:
+        version = WorkflowVersion.objects.get(pk=row.in_flow.flow["version"])
+    else:
+        version = row.run.version
+    planned = compiled(version).plan.nodes.get(row.node_id)
     if planned is None:
         return None
     return recorded_from(row, planned.fingerprint, with_tasks=True)
@@ -94,30 +112,34 @@ def recorded_from(step: Step, fingerprint: str, *, with_tasks: bool = False) -> 
     )
 
 
-def _executed(txn: RunTransaction) -> set[str]:
-    """Top-level nodes this run has executed (queued, run or finished), not reused or skipped.
+def _executed(txn: RunTransaction, flow: Step | None = None) -> set[str]:
+    """Nodes of one flow this run has executed (queued, run or finished), not reused or skipped.
 
     Read once per transaction and kept current by :func:`decision`."""
-    if txn.executed is None:
+    flow_id = flow.pk if flow is not None else None
+    known = txn.executed.get(flow_id)
+    if known is None:
         txn.flush()
-        txn.executed = set(
-            Step.objects.filter(run=txn.run, parent__isnull=True)
+        known = txn.executed[flow_id] = set(
+            Step.objects.filter(run=txn.run, parent_id=flow_id)
             .exclude(status__in=("reused", "skipped"))
             .values_list("node_id", flat=True)
         )
-    return txn.executed
+    return known
 
 
 def decision(
-    txn: RunTransaction, node_id: str, step_input: Any, live: list[str]
+    txn: RunTransaction, node_id: str, step_input: Any, live: list[str], flow: Step | None = None
 ) -> tuple[ReusePlan, Reused] | None:
-    """Whether the ready node ``node_id`` reuses a step; None: it executes (and is noted so)."""
-    reuse = plan_of(txn, node_id)
+    """Whether the ready node ``node_id`` of a flow reuses a step; None: it executes (and is
+    noted so)."""
+    reuse = plan_of(txn, node_id, flow)
     if reuse is None:
         return None
-    executed = _executed(txn)
-    planned = txn.version.plan.nodes[node_id]
-    dependencies = [*live, *txn.version.reads.get(node_id, ())]
+    executed = _executed(txn, flow)
+    version = txn.version_for(flow.pk if flow is not None else None)
+    planned = version.plan.nodes[node_id]
+    dependencies = [*live, *version.reads.get(node_id, ())]
     decided = decide(reuse, node_id, planned.fingerprint, step_input, dependencies, executed)
     if decided is None:
         executed.add(node_id)
@@ -128,7 +150,7 @@ def decision(
 def apply(txn: RunTransaction, step: Step, decided: tuple[ReusePlan, Reused]) -> None:
     """Make ``step`` (new, status ``reused``) take the decided output, and count it."""
     reuse, choice = decided
-    fingerprint = txn.version.plan.nodes[step.node_id].fingerprint
+    fingerprint = txn.version_for(step.in_flow_id).plan.nodes[step.node_id].fingerprint
     data = reused_event(reuse, choice, step.input, fingerprint)
     step.output = choice.output
     step.branch = choice.branch

@@ -62,7 +62,8 @@ class RunTransaction:
         # Steps of each flow finished here, by node id (by flow, as outcomes).
         self.finished: dict[Any, dict[str, Step]] = {}
         self._flows: dict[Any, tuple[Step, CompiledVersion]] = {}  # sub-flows met here
-        self.executed: set[str] | None = None  # see orchestrator.reuse: read once when needed
+        # By flow, as outcomes; see orchestrator.reuse: read once when needed.
+        self.executed: dict[Any, set[str]] = {}
         self._new = new  # a run made by this transaction: inserted at the end, nothing to lock
         # The steps queued here continue work under way (a dead worker's): they go first.
         self.resumed = False

@@ -228,37 +228,85 @@ def test_cancelling_a_run_cancels_its_sub_flows_steps(
     assert Approval.objects.get(run=run).status == "expired"
 
 
-def test_a_run_with_a_sub_flow_reruns_from_the_subflow_step_not_from_inside_it(
+def test_rerun_from_a_subflow_step_runs_its_whole_flow_again(
     alice_client: APIClient, flows: Any
 ) -> None:
     _, main = flows(inner_graph())
     run = drive(start(alice_client, main))
-    # A sub-flow's step has no re-run address of its own ("/" is not part of one).
-    inside = alice_client.post(f"/api/runs/{run.pk}/steps/sub/check/rerun/", format="json")
-    assert inside.status_code == 404
-    again = alice_client.post(f"/api/runs/{run.pk}/steps/done/rerun/", format="json")
+    again = alice_client.post(f"/api/runs/{run.pk}/steps/sub/rerun/", format="json")
     assert again.status_code == 201
     rerun = drive(again.json()["id"])
     steps = steps_of(rerun)
-    assert steps["sub"].status == "reused" and "sub/check" not in steps
+    assert steps["brief"].status == "reused"
+    assert {steps[key].status for key in ("sub", "sub/start", "sub/check", "sub/out")} == {
+        "succeeded"
+    }
     assert rerun.output == run.output
+    done = alice_client.post(f"/api/runs/{run.pk}/steps/done/rerun/", format="json")
+    assert "sub/check" not in steps_of(drive(done.json()["id"]))  # reused whole, not re-entered
 
 
-def test_in_process_a_sub_flows_gate_is_asked_through_the_executors_human_handler(
-    flows: Any,
+def rerun_from(client: APIClient, run: Run, step: str, **body: Any) -> Run:
+    response = client.post(f"/api/runs/{run.pk}/steps/{step}/rerun/", body, format="json")
+    assert response.status_code == 201, response.content
+    return drive(response.json()["id"])
+
+
+def two_step_inner() -> dict[str, Any]:
+    """input → check → polish → out: a sub-flow with a step before and after a re-run point."""
+    graph = inner_graph()
+    graph["nodes"].insert(
+        2, {"id": "polish", "type": "transform", "config": {"template": "{{ upstream }}!"}}
+    )
+    graph["edges"] = [
+        {"id": "i1", "source": "start", "target": "check"},
+        {"id": "i2", "source": "check", "target": "polish"},
+        {"id": "i3", "source": "polish", "target": "out"},
+    ]
+    return graph
+
+
+def test_rerun_from_a_step_inside_a_sub_flow_reuses_what_came_before_it(
+    alice_client: APIClient, flows: Any
 ) -> None:
-    sub, main = flows(inner_graph(gate=True))
-    asked: list[str] = []
+    _, main = flows(two_step_inner())
+    source = drive(start(alice_client, main))
+    assert source.output == "checked: owls!"
+    new = rerun_from(alice_client, source, "sub/polish")
+    assert new.status == "succeeded", new.error
+    steps = steps_of(new)
+    assert {key: steps[key].status for key in steps} == {
+        "brief": "reused",
+        "sub": "succeeded",
+        "sub/start": "reused",
+        "sub/check": "reused",
+        "sub/polish": "succeeded",
+        "sub/out": "succeeded",
+        "done": "succeeded",
+    }
+    link = steps["sub/check"].reused_from
+    assert (link["run"], link["step"]) == (str(source.pk), "sub/check")
+    assert new.output == source.output
+    edited = rerun_from(alice_client, source, "sub/check", output="EDITED")
+    assert edited.output == "EDITED!"
+    assert steps_of(edited)["sub/check"].reused_from["kind"] == "edited"
 
-    async def approve(step: Any, request: dict[str, Any]) -> Any:
-        asked.append(step.node)
-        return {"decision": "approve", "decided_by": ["ann"]}
 
-    services = Services(flows=StaticFlows({str(sub.id): inner_graph(gate=True)}))
-    graph = copy.deepcopy(main.current_version.graph)
-    local = InProcessExecutor(services=services, human=approve).run_sync(graph, {"topic": "owls"})
-    assert (local.status, local.output, asked) == ("succeeded", "checked: owls", ["gate"])
-    # Without anyone to ask, the gate is refused up front, naming it.
-    refused = InProcessExecutor(services=services).run_sync(graph, {"topic": "owls"})
-    assert refused.status == "failed"
-    assert "has approval gates (gate)" in refused.error["message"]
+def test_retrying_a_run_goes_on_inside_its_failed_sub_flow(
+    alice: User, alice_client: APIClient, flows: Any
+) -> None:
+    broken = two_step_inner()
+    broken["nodes"][2]["config"]["template"] = FAILS  # polish fails
+    sub, main = flows(broken)
+    source = drive(start(alice_client, main))
+    assert source.status == "failed"
+    editor_operations.save_workflow(sub, user=alice, graph=two_step_inner())  # the fix
+    response = alice_client.post(
+        f"/api/runs/{source.pk}/rerun/", {"version": "current"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    retried = drive(response.json()["id"])
+    assert retried.status == "succeeded", retried.error
+    steps = steps_of(retried)
+    assert (steps["sub/check"].status, steps["sub/polish"].status) == ("reused", "succeeded")
+    assert retried.output == "checked: owls!"
