@@ -257,3 +257,78 @@ def test_an_approval_gate_as_a_maps_body_is_decided_per_item_in_the_run_view(
     expect(page.get_by_test_id("item-each.ask.2")).to_have_attribute("data-status", "succeeded")
     steps = Step.objects.filter(run__workflow=flow, parent__key="each").order_by("id")
     assert [s.branch for s in steps] == ["approved", "rejected"]
+
+
+# More than the 1,000 items a step.delegated event lists: the rest are counted, not listed.
+BIG = 1_200
+# The longest tasks the page ran (ms), from the browser's long-task timing: a page that froze
+# for a second while the events of a thousand items poured in would show it here.
+RECORD_LONG_TASKS = """() => {
+    window.__longTasks = [];
+    new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) window.__longTasks.push(entry.duration);
+    }).observe({ type: 'longtask', buffered: false });
+}"""
+
+
+def test_a_map_of_many_items_keeps_the_page_responsive(page: Page, alice: User) -> None:
+    graph = {
+        "nodes": [
+            {"id": "n", "type": "input", "label": "Numbers", "position": {"x": 0, "y": 0}},
+            {
+                "id": "each",
+                "type": "map",
+                "label": "Each number",
+                "position": {"x": 300, "y": 0},
+                "config": {"items": "input.numbers", "concurrency": 16, "max_items": 5000},
+            },
+            {
+                "id": "double",
+                "type": "worker",
+                "label": "Double",
+                "position": {"x": 300, "y": 240},
+                "config": {"model": "local/echo", "instructions": "Double {{ upstream }}."},
+            },
+            {"id": "done", "type": "output", "label": "Doubled", "position": {"x": 600, "y": 0}},
+        ],
+        "edges": [
+            {"id": "e1", "source": "n", "target": "each"},
+            {"id": "d1", "source": "each", "target": "double", "kind": "delegate"},
+            {"id": "e2", "source": "each", "target": "done"},
+        ],
+    }
+    flow = make_workflow(alice, "Many numbers", graph)
+    log_in(page)
+    page.goto(f"/workflows/{flow.id}")
+    page.evaluate(RECORD_LONG_TASKS)
+    page.get_by_test_id("run").click()
+    dialog = page.get_by_test_id("run-dialog")
+    dialog.get_by_test_id("run-input-json").fill(json.dumps({"numbers": list(range(BIG))}))
+    dialog.get_by_test_id("run-submit").click()
+    progress = page.get_by_test_id("node-progress-text-each")
+    # the total comes from the delegation's count: only the first 1,000 items are listed in it
+    expect(progress).to_have_text(re.compile(r"^\d+ / 1,200$"))
+    expect(progress).to_have_text(re.compile(r"^[1-9]\d\d / 1,200$"), timeout=60_000)
+
+    # the map's items: a page of rows, more on request, filters by status
+    page.get_by_test_id("node-items-each").click()
+    rows = page.get_by_test_id("step-children-list").locator("[data-testid^='item-'][data-status]")
+    expect(rows).to_have_count(50)
+    expect(page.get_by_test_id("item-input-each.double.50")).to_have_text("in 49")
+    page.get_by_test_id("step-children-more").click()
+    expect(rows).to_have_count(250)
+    expect(page.get_by_test_id("items-filter-pending")).to_be_visible()
+    page.get_by_test_id("run-tab-timeline").click()
+    expect(page.get_by_test_id("timeline-items-each")).to_contain_text(" / 1,200")
+    expect(page.get_by_test_id("timeline-each.double.1")).to_have_count(0)
+
+    # cancelled midway: the items not finished are cancelled, every one of them counted
+    page.get_by_test_id("cancel-run").click()
+    expect(page.get_by_test_id("run-status")).to_contain_text(re.compile("cancelled", re.I))
+    expect(progress).to_have_text(re.compile(r"^1,200 / 1,200 · [\d,]+ cancelled$"))
+    page.get_by_test_id("run-tab-step").click()
+    page.get_by_test_id("items-filter-cancelled").click()
+    expect(rows.first).to_have_attribute("data-status", "cancelled")
+
+    long_tasks: list[float] = page.evaluate("() => window.__longTasks")
+    assert max(long_tasks, default=0) < 1_000, f"the page froze: {sorted(long_tasks)[-5:]} ms"

@@ -116,6 +116,24 @@ describe('a map’s progress, counted from its items’ events', () => {
     expect(progressText(progress(view))).toBe('1 / 2,500');
   });
 
+  it('counts items past the listed ones that are cancelled before their turn (no event named their parent)', () => {
+    const { events, add } = mapStart(1200, 2);
+    add('step.started', key(1), { attempt: 1, input: 1, parent: 'each', round: 0 }, 'running', 'body');
+    add('step.succeeded', key(1), done(1), 'succeeded', 'body');
+    add('step.queued', key(3), { parent: 'each' }, 'queued', 'body');
+    // the run is cancelled: every open item gets a step.cancelled, the unlisted ones included
+    for (let n = 2; n <= 1200; n++) add('step.cancelled', key(n), {}, 'cancelled', 'body');
+    add('run.cancelled', null, {}, 'cancelled', null);
+    const view = applyEvents(initialRunView('run-1'), events);
+    expect(view.steps[key(1100)].parent).toBe('each');
+    expect(view.steps.each.children).toHaveLength(1200);
+    expect(progress(view)).toMatchObject({ total: 1200, finished: 1200, succeeded: 1, cancelled: 1199, pending: 0 });
+    expect(progressText(progress(view))).toBe('1,200 / 1,200 · 1,199 cancelled');
+    // a step whose key only looks like a task's keeps no parent it does not have
+    const other = applyEvent(view, { seq: 9999, type: 'step.cancelled', run: 'run-1', step: 'nobody.body.3', node: 'body', status: 'cancelled', data: {}, ts: 1 });
+    expect(other.steps['nobody.body.3'].parent).toBeNull();
+  });
+
   it('counts a snapshot’s child steps, pending ones included, then goes on from its events', () => {
     const record = (id: string, status: StepRecord['status'], parent: string | null = 'each'): StepRecord =>
       ({ id, node: parent ? 'body' : 'each', type: parent ? 'transform' : 'map', status, parent, input: null, output: null }) as StepRecord;

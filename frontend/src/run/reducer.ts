@@ -521,7 +521,7 @@ class Batch {
     this.changed = true;
     this.derive = true;
     if (!FINISHED_RUN_STATUSES.has(view.status)) this.totals = true;
-    const parentHint = event.type === 'step.started' ? (event.data.parent ?? null) : null;
+    const parentHint = event.type === 'step.started' ? (event.data.parent ?? null) : parentByKey(view.steps, id, event.node);
     const step = known ? this.own(known) : this.add(newStep(id, event.node ?? id, parentHint));
     if (!step.node && event.node) step.node = event.node;
     const parentBefore = known ? known.parent : null;
@@ -657,6 +657,20 @@ class Batch {
     const count = typeof data.count === 'number' ? data.count : tasks.length;
     step.expected = Math.max(step.expected, children.length) + Math.max(0, count - tasks.length);
   }
+}
+
+/**
+ * The parent of a delegated task the view hears of first by an event that names no parent (a
+ * map's item past the 1,000 its delegation listed, cancelled before its turn): its key is
+ * `<parent>.<node>.<n>`.
+ */
+function parentByKey(steps: Readonly<Record<string, StepView>>, id: string, node: string | null): string | null {
+  if (!node) return null;
+  const tail = `.${node}.`;
+  const at = id.lastIndexOf(tail);
+  if (at <= 0 || !/^\d+$/.test(id.slice(at + tail.length))) return null;
+  const parent = id.slice(0, at);
+  return steps[parent] ? parent : null;
 }
 
 /** Apply one event. Events at or below `lastSeq`, or for another run, leave the state as it is
