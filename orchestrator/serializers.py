@@ -50,6 +50,12 @@ class StepSerializer(serializers.ModelSerializer[Step]):
     subtree = serializers.SerializerMethodField(
         help_text="tokens and cost of this step and everything it delegated, at any depth"
     )
+    flow = serializers.SerializerMethodField(
+        help_text="a subflow step running its flow as steps: {workflow, name, number}"
+    )
+    in_flow = serializers.SerializerMethodField(
+        help_text="the subflow step whose flow this step belongs to (null: the run's own flow)"
+    )
 
     class Meta:
         model = Step
@@ -76,7 +82,24 @@ class StepSerializer(serializers.ModelSerializer[Step]):
             "finished_at",
             "duration_ms",
             "reused_from",
+            "flow",
+            "in_flow",
         ]
+
+    @extend_schema_field(serializers.DictField(allow_null=True))
+    def get_flow(self, step: Step) -> dict[str, Any] | None:
+        if not step.flow:
+            return None
+        return {name: step.flow.get(name) for name in ("workflow", "name", "number")}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_in_flow(self, step: Step) -> str | None:
+        if step.in_flow_id is None:
+            return None
+        keys: dict[int, str] = self.context.get("step_keys", {})
+        return keys.get(step.in_flow_id) or Step.objects.values_list("key", flat=True).get(
+            pk=step.in_flow_id
+        )
 
     def get_subtree(self, step: Step) -> dict[str, Any]:
         totals: dict[int, dict[str, Any]] = self.context.get("subtrees", {})

@@ -43,6 +43,8 @@ STEP_FIELDS = {
     "finished_at",
     "duration_ms",
     "reused_from",
+    "flow",
+    "in_flow",
 }
 
 

@@ -310,3 +310,14 @@ def test_retrying_a_run_goes_on_inside_its_failed_sub_flow(
     steps = steps_of(retried)
     assert (steps["sub/check"].status, steps["sub/polish"].status) == ("reused", "succeeded")
     assert retried.output == "checked: owls!"
+
+
+def test_the_run_api_says_which_steps_belong_to_which_sub_flow(
+    alice_client: APIClient, flows: Any
+) -> None:
+    sub, main = flows(inner_graph())
+    run = drive(start(alice_client, main))
+    steps = {s["id"]: s for s in alice_client.get(f"/api/runs/{run.pk}/").json()["steps"]}
+    assert steps["sub"]["flow"] == {"workflow": str(sub.id), "name": "Checker", "number": 1}
+    assert steps["sub"]["in_flow"] is None and steps["brief"]["flow"] is None
+    assert steps["sub/check"]["in_flow"] == "sub" and steps["sub/check"]["parent"] == "sub"
