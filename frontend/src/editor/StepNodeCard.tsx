@@ -43,6 +43,13 @@ function summary(type: string, config: Record<string, unknown>): string {
     const n = config.routes.length;
     return `${n} route${n === 1 ? '' : 's'}${config.default ? ` + ${config.default}` : ''}`;
   }
+  if (type === 'map' && typeof config.items === 'string') {
+    return `each of ${config.items} · ${typeof config.concurrency === 'number' ? config.concurrency : 4} at a time`.slice(0, 60);
+  }
+  if (type === 'loop') {
+    const until = typeof config.until === 'string' && config.until.trim() ? `until ${config.until.trim()} · ` : '';
+    return `${until}at most ${typeof config.max_iterations === 'number' ? config.max_iterations : '?'}`.slice(0, 60);
+  }
   if (typeof config.template === 'string') return config.template.replace(/\s+/g, ' ').slice(0, 60);
   if (typeof config.prompt === 'string') return config.prompt.replace(/\s+/g, ' ').slice(0, 60);
   if (type === 'input' && config.fields && typeof config.fields === 'object') {

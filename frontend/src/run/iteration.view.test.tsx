@@ -140,6 +140,8 @@ describe('a map and a loop on the canvas', () => {
 
   it('draws a body’s delegate edge into a task handle at its top, labelled as a body', () => {
     renderCanvas({});
+    expect(screen.getByTestId('node-each').textContent).toContain('each of input.leads · 4 at a time');
+    expect(screen.getByTestId('node-again').textContent).toContain('until false · at most 10');
     const score = screen.getByTestId('node-score');
     expect(score.querySelector('.react-flow__handle.target[data-handleid="@task"]')).not.toBeNull();
     expect(screen.getByTestId('node-out').querySelector('[data-handleid="@task"]')).toBeNull();
