@@ -276,6 +276,9 @@ class NodeTypeSerializer(serializers.Serializer):
     dynamic_outputs = serializers.CharField(allow_null=True)
     can_delegate = serializers.BooleanField()
     delegatable = serializers.BooleanField()
+    delegates_to_any = serializers.BooleanField(
+        help_text="map and loop: one delegate edge, to a body of any type that takes an input"
+    )
     config_schema = serializers.JSONField(help_text="JSON Schema of the node's settings")
 
 

@@ -199,7 +199,9 @@ class RunTransaction:
 
     def queue(self, step: Step, countdown: float = 0.0) -> None:
         pure = self.version_for(step.in_flow_id).plan.nodes[step.node_id].type.pure
-        if self.inline_pure and pure and countdown == 0:
+        # Only a step made here is claimed in this transaction (claim_in); one that was waiting
+        # already (a map's next item) goes out as a message, else nobody would run it.
+        if self.inline_pure and pure and countdown == 0 and id(step) in self.created:
             self.dispatch.inline.append(step)
         else:
             self.dispatch.queued.append((step, countdown, pure))

@@ -267,6 +267,18 @@ class _Validator:
                     + ("item" if node.type == "map" else "iteration"),
                     node_id=node_id,
                 )
+            elif node_type.delegates_to_any:
+                (body,) = self.delegating[node_id]
+                fed = [e.id for e in self.edges if e.kind == "flow" and e.target == body]
+                if fed:
+                    # It would also run on its own, once, when those edges are decided.
+                    self.add(
+                        "body_with_inputs",
+                        f"{node.type} {node_id!r}'s body {body!r} also has connections into "
+                        "it: a body runs only when handed an item; remove them",
+                        node_id=body,
+                        edge_id=fed[0],
+                    )
             elif needed > 1 and wired < needed:
                 self.add(
                     "too_few_participants",

@@ -176,6 +176,7 @@ class NodeType(Generic[ConfigT]):
             "dynamic_outputs": self._dynamic_outputs_field(),
             "can_delegate": self.can_delegate,
             "delegatable": self.delegatable,
+            "delegates_to_any": self.delegates_to_any,
             "config_schema": schema,
         }
 

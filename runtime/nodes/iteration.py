@@ -14,7 +14,7 @@ item as one finishes, in order) and puts the results back in item order. ``on_it
 * ``stop``: the first failed item stops the map (items not started are cancelled) and the step
   fails, naming the item;
 * ``skip``: failed items are left out of the output;
-* ``collect``: the output is ``{"results": [...], "errors": [{"index", "item", "error"}]}``,
+* ``collect``: the output is ``{"results": [...], "errors": [{"index", "step", "error"}]}``,
   with ``null`` in ``results`` where an item failed.
 
 ``loop`` hands the body its input, then each iteration's output to the next, until ``until``

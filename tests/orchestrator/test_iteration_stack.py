@@ -123,3 +123,21 @@ def test_a_limit_below_the_workers_capacity_holds(
     # Two pool processes were free, yet one item ran at a time, in item order.
     assert most_at_once(items) == 1
     assert [s.input for s in sorted(items, key=lambda s: s.started_at)] == leads
+
+
+def test_a_map_with_a_pure_body_runs_every_item_on_the_workers(
+    api: httpx.Client, alice: User, alice_workspace: Workspace
+) -> None:
+    # A transform body finishes inside the transaction that finished the item before it: the
+    # next item must still go out to a worker (it once stayed queued with no message).
+    graph = lead_graph(concurrency=8)
+    graph["nodes"][2] = {
+        "id": "qualify",
+        "type": "transform",
+        "config": {"template": "{{ upstream }}!"},
+    }
+    workflow = make_workflow(alice, alice_workspace, graph)
+    leads = [f"lead-{n:03d}" for n in range(60)]
+    run = finished(start_run(api, workflow, {"leads": leads}), timeout=30)
+    assert run.status == "succeeded", run.error
+    assert run.output == [f"{lead}!" for lead in leads]
