@@ -11,17 +11,41 @@ from typing import Any
 from django.db import transaction
 
 from editor.audit import record
-from editor.errors import NotFound
+from editor.errors import NotFound, OperationError
 from editor.models import ModelPrice, Workspace
+from runtime.providers.capabilities import (
+    STREAM_USAGE_MODES,
+    STRUCTURED_OUTPUT_MODES,
+    CatalogueEntry,
+    stream_usage_mode,
+    structured_output_mode,
+)
 from runtime.usage import DEFAULT_PRICES
 from runtime.usage import ModelPrice as Price
 
+# The capability settings an entry takes; "" (or "auto") leaves each to detection.
+CAPABILITY_CHOICES: dict[str, tuple[str, ...]] = {
+    "structured_output": ("", *STRUCTURED_OUTPUT_MODES),
+    "stream_usage": ("", *STREAM_USAGE_MODES),
+}
+
+
+def _entry(entry: ModelPrice) -> Price:
+    return CatalogueEntry(
+        entry.input_price,
+        entry.output_price,
+        entry.context,
+        structured_output=structured_output_mode(entry.structured_output),
+        stream_usage=stream_usage_mode(entry.stream_usage),
+    )
+
 
 def prices_for(workspace_id: Any) -> dict[str, Price]:
-    """Model id → price for runs in this workspace (what the engine's cost accounting reads)."""
+    """Model id → catalogue entry for runs in this workspace: the price the engine's cost
+    accounting reads, and the capabilities its providers use (CatalogueEntry)."""
     prices = dict(DEFAULT_PRICES)
     for entry in ModelPrice.objects.filter(workspace_id=workspace_id):
-        prices[entry.model] = Price(entry.input_price, entry.output_price, entry.context)
+        prices[entry.model] = _entry(entry)
     return prices
 
 
@@ -42,6 +66,9 @@ def catalogue(workspace: Workspace) -> list[dict[str, Any]]:
                 "context": price.context,
                 "source": "workspace" if entry else "builtin",
                 "builtin": builtin is not None,
+                # "" : detected from the model's server
+                "structured_output": entry.structured_output if entry else "",
+                "stream_usage": entry.stream_usage if entry else "",
             }
         )
     return rows
@@ -57,11 +84,28 @@ def set_price(
     *,
     user: Any,
     via: str = "session",
+    structured_output: str | None = None,
+    stream_usage: str | None = None,
 ) -> ModelPrice:
+    """Set the entry; ``structured_output`` and ``stream_usage`` (None: leave as they are; ""
+    or "auto": detect) set how the model's server is asked (runtime.providers.capabilities)."""
+    defaults: dict[str, Any] = {
+        "input_price": input_price,
+        "output_price": output_price,
+        "context": context,
+    }
+    capabilities = {"structured_output": structured_output, "stream_usage": stream_usage}
+    for name, value in capabilities.items():
+        if value is None:
+            continue
+        value = "" if value == "auto" else value
+        if value not in CAPABILITY_CHOICES[name]:
+            choices = ", ".join(c or "auto" for c in CAPABILITY_CHOICES[name])
+            message = f"must be one of {choices}"
+            raise OperationError(f"{name} {message}", fields={name: [message]})
+        defaults[name] = value
     entry, _ = ModelPrice.objects.update_or_create(
-        workspace=workspace,
-        model=model,
-        defaults={"input_price": input_price, "output_price": output_price, "context": context},
+        workspace=workspace, model=model, defaults=defaults
     )
     _record(
         "model_price.set",
@@ -74,6 +118,8 @@ def set_price(
             "input_price": input_price,
             "output_price": output_price,
             "context": context,
+            "structured_output": entry.structured_output,
+            "stream_usage": entry.stream_usage,
         },
     )
     return entry

@@ -31,6 +31,7 @@ from runtime.errors import (
     StepError,
 )
 from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse, ToolSpec
+from runtime.providers.capabilities import schema_instruction
 from runtime.secrets import SecretNotFound, redact
 from runtime.services import Services, routing_policy
 from runtime.usage import Usage, cost_of
@@ -83,6 +84,9 @@ async def chat(
         ctx.budget.check()  # spent by another step already: no new call
     target = ctx.services.resolve_call(choose_model(ctx, model), credential or None)
     provider, full_model = target.provider, target.model
+    # The catalogue's entry may set the model's capabilities (CatalogueEntry); a plain price
+    # leaves them to the provider, which detects them.
+    price = ctx.services.price(full_model)
     request = ChatRequest(
         model=target.vendor_model,
         messages=messages,
@@ -92,6 +96,8 @@ async def chat(
         timeout=timeout,
         tools=list(tools),
         response_schema=response_schema,
+        structured_output=getattr(price, "structured_output", None),
+        stream_usage=getattr(price, "stream_usage", None),
     )
     try:
         response = await provider.complete(request, ctx.emit_chunk if stream else None)
@@ -103,7 +109,7 @@ async def chat(
                 redact(arg, [target.secret]) if isinstance(arg, str) else arg for arg in exc.args
             )
         raise
-    cost = cost_of(ctx.services.price(full_model), response.tokens_in, response.tokens_out)
+    cost = cost_of(price, response.tokens_in, response.tokens_out)
     ctx.usage.add(full_model, response.tokens_in, response.tokens_out, cost)
     if ctx.budget is not None:
         ctx.budget.charge(response.tokens_in + response.tokens_out, cost)
@@ -210,10 +216,8 @@ def check_json(text: str, schema: dict[str, Any] | None) -> tuple[Any, str | Non
 
 
 def json_instruction(schema: dict[str, Any] | None) -> str:
-    text = "Answer with only a JSON value: no prose before or after it, no code fences."
-    if schema is not None:
-        text += "\nIt must match this JSON Schema:\n" + json.dumps(schema, ensure_ascii=False)
-    return text
+    """The prompt's JSON instruction (the same text a provider adds in the instructions mode)."""
+    return schema_instruction(schema)
 
 
 def repair_message(problem: str, schema: dict[str, Any] | None) -> str:

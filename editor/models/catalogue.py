@@ -8,7 +8,8 @@ from editor.models.workspaces import Workspace
 
 
 class ModelPrice(models.Model):
-    """A workspace's entry in the model catalogue: context size and USD per million tokens.
+    """A workspace's entry in the model catalogue: context size, USD per million tokens, and
+    the capabilities set for the model (empty: detected).
 
     The built-in catalogue (runtime.usage.DEFAULT_PRICES) applies where a workspace has no
     entry of its own; an entry here overrides it, or adds a model it does not know.
@@ -19,6 +20,12 @@ class ModelPrice(models.Model):
     input_price = models.FloatField(default=0.0)  # USD per million input tokens
     output_price = models.FloatField(default=0.0)  # USD per million output tokens
     context = models.PositiveIntegerField(null=True, blank=True)
+    # What the model's server can do (runtime.providers.capabilities); "" is auto: detected
+    # from the server's refusals. How structured output is asked for: json_schema, json_object
+    # (with the schema) or instructions (the schema in the prompt, answers validated and
+    # repaired); whether a stream reports its tokens (reported) or they are counted (counted).
+    structured_output = models.CharField(max_length=20, blank=True, default="")
+    stream_usage = models.CharField(max_length=20, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -60,6 +60,11 @@ class ChatRequest:
     # vendor's way (OpenAI response_format json_schema; Anthropic a forced tool); the caller
     # still validates, since not every endpoint enforces it.
     response_schema: dict[str, Any] | None = None
+    # The model catalogue's capability settings for this model (None: the provider's setting,
+    # else what it learned of the server): "json_schema" | "json_object" | "instructions", and
+    # "reported" | "counted". See runtime.providers.capabilities.
+    structured_output: str | None = None
+    stream_usage: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the vendor body
 
 
@@ -71,6 +76,11 @@ class ChatResponse:
     tokens_out: int
     finish_reason: str | None = None  # normalised: "stop", "length", "tool_calls", …
     tool_calls: list[ToolCall] = field(default_factory=list)
+    # How a response_schema was asked for ("json_schema", "json_object", "instructions"; None:
+    # no schema, or a vendor with its own way), and whether the tokens were estimated because
+    # the server reported none.
+    structured_output: str | None = None
+    tokens_estimated: bool = False
 
 
 class Provider(Protocol):

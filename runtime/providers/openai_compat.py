@@ -7,16 +7,28 @@ every failure into a :mod:`runtime.errors` provider error, so the engine's retry
 look at ``StepError.retryable`` and never at HTTP details.
 
 Tools go out as ``tools: [{"type": "function", "function": {...}}]`` and come back as
-``message.tool_calls`` (streamed as deltas keyed by ``index``, assembled here); structured output
-is asked for with ``response_format: {"type": "json_schema", ...}``.
+``message.tool_calls`` (streamed as deltas keyed by ``index``, assembled here). Structured output
+and streamed usage differ between these servers: how each is asked for, per endpoint and model,
+is decided by :mod:`runtime.providers.capabilities` (the catalogue's setting, the provider's, or
+what the server showed: a feature it refuses is dropped and the call sent again at once).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any, Self
 
-from runtime.errors import ProviderResponseError, ProviderUnavailableError, StepError
+import httpx
+
+from runtime.errors import (
+    ProviderBadRequestError,
+    ProviderResponseError,
+    ProviderUnavailableError,
+    StepError,
+)
 from runtime.providers.base import (
     ChatMessage,
     ChatRequest,
@@ -24,6 +36,19 @@ from runtime.providers.base import (
     ChunkCallback,
     ToolCall,
     ToolSpec,
+)
+from runtime.providers.capabilities import (
+    KNOWN,
+    Capabilities,
+    CapabilityMemory,
+    StructuredOutput,
+    refusal_message,
+    refused_features,
+    resolve,
+    step_down,
+    stream_usage_mode,
+    structured_output_mode,
+    with_schema_instruction,
 )
 from runtime.providers.common import (
     HTTPProvider,
@@ -45,6 +70,22 @@ __all__ = ["DEFAULT_BASE_URL", "OpenAICompatibleProvider", "parse_retry_after"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
+# Each refusal drops one feature, so a call is sent at most this many times.
+_MAX_SENDS = 4
+
+
+class _Refused(Exception):
+    """The server refused features we sent (not a StepError: it never leaves this module)."""
+
+    def __init__(
+        self, features: set[str], status: int, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        super().__init__(", ".join(sorted(features)))
+        self.features = features
+        self.status = status
+        self.headers = headers
+        self.body = body
+
 
 class OpenAICompatibleProvider(HTTPProvider):
     """Chat completions against any server that speaks the OpenAI wire format."""
@@ -52,6 +93,119 @@ class OpenAICompatibleProvider(HTTPProvider):
     default_name = "openai"
     default_base_url = DEFAULT_BASE_URL
     env_prefix = "OPENAI"
+
+    def __init__(
+        self,
+        name: str | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 60.0,
+        *,
+        structured_output: str | None = None,
+        memory: CapabilityMemory | None = None,
+    ) -> None:
+        super().__init__(name, base_url, api_key, client, timeout)
+        # The provider's own setting ("" or "auto": detect), below the catalogue's.
+        self.structured_output: StructuredOutput | None = structured_output_mode(structured_output)
+        self.memory = KNOWN if memory is None else memory
+
+    @classmethod
+    def from_env(cls, name: str | None = None, client: httpx.AsyncClient | None = None) -> Self:
+        """Base URL, key and structured-output mode from OPENAI_BASE_URL, OPENAI_API_KEY and
+        OPENAI_STRUCTURED_OUTPUT (json_schema, json_object, instructions; unset or auto: detect)."""
+        provider = super().from_env(name, client)
+        provider.structured_output = structured_output_mode(
+            os.environ.get(f"{cls.env_prefix}_STRUCTURED_OUTPUT")
+        )
+        return provider
+
+    # -- capabilities ----------------------------------------------------------------------------
+
+    def capabilities(self, model: str, request: ChatRequest | None = None) -> Capabilities:
+        """What a call to ``model`` here will use: the request's catalogue settings, then this
+        provider's setting, then what was learned of the server, then the best guess."""
+        return resolve(
+            self.memory.get(self.base_url, model),
+            catalogue_output=structured_output_mode(request.structured_output if request else None),
+            catalogue_usage=stream_usage_mode(request.stream_usage if request else None),
+            provider_output=self.structured_output,
+        )
+
+    async def complete(
+        self, request: ChatRequest, on_chunk: ChunkCallback | None = None
+    ) -> ChatResponse:
+        caps = self.capabilities(request.model, request)
+        for _ in range(_MAX_SENDS):
+            effective = replace(
+                request,
+                structured_output=caps.structured_output,
+                stream_usage=caps.stream_usage,
+            )
+            try:
+                return await super().complete(effective, on_chunk)
+            except _Refused as refused:
+                caps = self._after_refusal(request, caps, refused)
+        raise ProviderResponseError(f"{self.name}: the server refused every way of asking")
+
+    def _after_refusal(
+        self, request: ChatRequest, caps: Capabilities, refused: _Refused
+    ) -> Capabilities:
+        """The capabilities to try next, learned for the endpoint; or the error when a setting
+        pinned the refused feature (it is not second-guessed)."""
+        detail = f"HTTP {refused.status}{vendor_suffix(vendor_message(refused.body))}"
+        if "structured_output" in refused.features:
+            if caps.structured_output_source in ("catalogue", "provider"):
+                raise ProviderBadRequestError(
+                    self._redact(
+                        refusal_message(
+                            self.name,
+                            self._host(),
+                            request.model,
+                            caps.structured_output,
+                            caps.structured_output_source,
+                            detail,
+                        )
+                    )
+                )
+            weaker = step_down(caps.structured_output)
+            if weaker is None:  # pragma: no cover - instructions send no response_format
+                raise self._status_error(refused.status, refused.headers, refused.body)
+            caps = replace(
+                caps,
+                structured_output=self.memory.learn(
+                    self.base_url, request.model, structured_output=weaker
+                ).structured_output,
+                structured_output_source="detected",
+            )
+        if "stream_usage" in refused.features:
+            if caps.stream_usage_source == "catalogue":
+                raise ProviderBadRequestError(
+                    self._redact(
+                        f"{self.name}: the server at {self._host()} refuses stream_options, so it "
+                        f"cannot report the tokens of a streamed answer for model "
+                        f"{request.model!r} ({detail}); set the model's streamed usage in the "
+                        "model catalogue to counted, or to auto to have it detected"
+                    )
+                )
+            self.memory.learn(self.base_url, request.model, stream_usage="counted")
+            caps = replace(caps, stream_usage="counted", stream_usage_source="detected")
+        return caps
+
+    def _refusal_or_error(
+        self, request: ChatRequest, status: int, headers: Mapping[str, str], body: bytes
+    ) -> Exception:
+        """A :class:`_Refused` when the error names a feature we sent, else the status error."""
+        sent: set[str] = set()
+        if request.response_schema is not None and request.structured_output != "instructions":
+            sent.add("structured_output")
+        if request.stream and request.stream_usage != "counted":
+            sent.add("stream_usage")
+        message = vendor_message(body)
+        features = refused_features(status, message, sent=sent)
+        if features:
+            return _Refused(features, status, headers, body)
+        return self._status_error(status, headers, body)
 
     # -- plain and streamed calls ----------------------------------------------------------------
 
@@ -64,7 +218,9 @@ class OpenAICompatibleProvider(HTTPProvider):
             timeout=timeout,
         )
         if not response.is_success:
-            raise self._status_error(response.status_code, response.headers, response.content)
+            raise self._refusal_or_error(
+                request, response.status_code, response.headers, response.content
+            )
 
         try:
             data = response.json()
@@ -94,6 +250,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         tool_calls = self._parse_tool_calls(message.get("tool_calls"))
 
         tokens_in, tokens_out = _usage(data.get("usage"))
+        estimated = tokens_in is None or tokens_out is None
         if tokens_in is None or tokens_out is None:
             # Some servers (older Ollama and LM Studio builds) omit usage; estimate it rather than
             # report zero, so cost and budget accounting stay roughly right.
@@ -109,6 +266,8 @@ class OpenAICompatibleProvider(HTTPProvider):
                 opt_str(choice.get("finish_reason")), has_tool_calls=bool(tool_calls)
             ),
             tool_calls=tool_calls,
+            structured_output=_mode_used(request),
+            tokens_estimated=estimated,
         )
 
     async def _complete_stream(
@@ -132,7 +291,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         ) as response:
             if not response.is_success:
                 body = await response.aread()
-                raise self._status_error(response.status_code, response.headers, body)
+                raise self._refusal_or_error(request, response.status_code, response.headers, body)
 
             async for _event, data in sse_events(response.aiter_lines()):
                 if data == "[DONE]":
@@ -188,6 +347,8 @@ class OpenAICompatibleProvider(HTTPProvider):
 
         text = "".join(parts)
         tool_calls = calls.result()
+        estimated = tokens_in is None or tokens_out is None
+        self._learn_stream_usage(request, reported=not estimated)
         if tokens_in is None or tokens_out is None:
             # The server ignored stream_options.include_usage (older Ollama, LM Studio, some
             # proxies): estimate at ~4 characters per token instead of reporting zero.
@@ -201,7 +362,18 @@ class OpenAICompatibleProvider(HTTPProvider):
             tokens_out=tokens_out,
             finish_reason=normalise_finish_reason(finish_reason, has_tool_calls=bool(tool_calls)),
             tool_calls=tool_calls,
+            structured_output=_mode_used(request),
+            tokens_estimated=estimated,
         )
+
+    def _learn_stream_usage(self, request: ChatRequest, *, reported: bool) -> None:
+        """A stream that asked for usage and got none: the server ignores stream_options, so its
+        tokens are counted from now on (and a "counted" one that sent usage anyway: reported)."""
+        if stream_usage_mode(request.stream_usage) == ("counted" if reported else "reported"):
+            # Learned even under a catalogue setting, which still wins over it (resolve()).
+            self.memory.learn(
+                self.base_url, request.model, stream_usage="reported" if reported else "counted"
+            )
 
     # -- request building ------------------------------------------------------------------------
 
@@ -215,9 +387,13 @@ class OpenAICompatibleProvider(HTTPProvider):
         return headers
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
+        mode = structured_output_mode(request.structured_output) or "json_schema"
+        messages = request.messages
+        if request.response_schema is not None and mode == "instructions":
+            messages = with_schema_instruction(messages, request.response_schema)
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [_wire_message(message) for message in request.messages],
+            "messages": [_wire_message(message) for message in messages],
         }
         if request.temperature is not None:
             body["temperature"] = request.temperature
@@ -225,7 +401,11 @@ class OpenAICompatibleProvider(HTTPProvider):
             body["max_tokens"] = request.max_tokens
         if request.tools:
             body["tools"] = [_wire_tool(tool) for tool in request.tools]
-        if request.response_schema is not None:
+        if request.response_schema is not None and mode == "json_object":
+            # llama-cpp-python turns the schema into a grammar; servers that do not know the
+            # "schema" key still answer a JSON object, which the caller validates.
+            body["response_format"] = {"type": "json_object", "schema": request.response_schema}
+        elif request.response_schema is not None and mode == "json_schema":
             # strict=False: strict mode rejects schemas with optional properties or without
             # additionalProperties=false, which user-written schemas rarely satisfy. The caller
             # validates the answer either way.
@@ -242,7 +422,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         # fields above, but not "stream": the response parser depends on it.
         body.update(request.extra)
         body["stream"] = request.stream
-        if request.stream:
+        if request.stream and request.stream_usage != "counted":
             # Without this OpenAI sends no usage at all in streaming mode.
             options = request.extra.get("stream_options")
             body["stream_options"] = {
@@ -388,6 +568,12 @@ class _ToolCallAssembler:
                 }
             )
         return calls
+
+
+def _mode_used(request: ChatRequest) -> str | None:
+    if request.response_schema is None:
+        return None
+    return structured_output_mode(request.structured_output) or "json_schema"
 
 
 def _first_choice(data: Any) -> dict[str, Any] | None:

@@ -227,6 +227,11 @@ class VendorServer:
     def close(self) -> None:
         if self._httpd is None:
             return
+        # What this process learned of the server (runtime.providers.capabilities) must not
+        # carry over to a later server that happens to get the same port.
+        from runtime.providers.capabilities import KNOWN
+
+        KNOWN.forget(self.url)
         self._closing.set()
         self._httpd.shutdown()
         self._httpd.hang_up_all()

@@ -1,0 +1,255 @@
+"""What an endpoint can do, per (base URL, model): the one home for it.
+
+Servers that call themselves "OpenAI-compatible" (OpenAI, Ollama, vLLM, LM Studio, llama.cpp,
+llama-cpp-python, LiteLLM, OpenRouter) differ in the features the engine leans on:
+
+- **structured output** (``structured_output``), how an answer that must be JSON matching a
+  schema is asked for:
+
+  - ``json_schema``: ``response_format: {"type": "json_schema", "json_schema": {...}}``
+    (OpenAI, Ollama, vLLM, LM Studio, OpenRouter);
+  - ``json_object``: ``response_format: {"type": "json_object", "schema": {...}}``
+    (llama-cpp-python turns the schema into a grammar; others at least force JSON);
+  - ``instructions``: no ``response_format`` at all; the schema goes into the prompt, and the
+    caller validates the answer and asks for a repair when it does not fit (it always does).
+
+- **streamed usage** (``stream_usage``): ``reported`` when the server accepts
+  ``stream_options.include_usage`` and sends token counts at the end of a stream, ``counted``
+  when it refuses or ignores it and the tokens are estimated from the text.
+
+Where a value comes from, first match wins:
+
+1. the model catalogue (a workspace's entry for the model: :class:`CatalogueEntry`, carried on
+   each :class:`~runtime.providers.base.ChatRequest`);
+2. the provider's own setting (``OPENAI_STRUCTURED_OUTPUT`` for the environment's provider);
+3. what this process learned from the server (:data:`KNOWN`): a server that refuses a feature
+   (an HTTP 4xx/5xx whose message names it) is asked again at once without it, and the
+   endpoint is remembered, so the refusal costs one round trip per process, not one per call;
+4. the best guess: ``json_schema`` and ``reported``.
+
+A setting from 1 or 2 is not second-guessed: when the server refuses it, the call fails with an
+error that names the capability and the fix (:func:`refusal_message`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any, Literal, cast
+
+from runtime.providers.base import ChatMessage
+from runtime.usage import ModelPrice
+
+StructuredOutput = Literal["json_schema", "json_object", "instructions"]
+StreamUsage = Literal["reported", "counted"]
+Source = Literal["default", "detected", "catalogue", "provider"]
+
+# Strongest first: a refused mode steps down to the next one.
+STRUCTURED_OUTPUT_MODES: tuple[StructuredOutput, ...] = (
+    "json_schema",
+    "json_object",
+    "instructions",
+)
+STREAM_USAGE_MODES: tuple[StreamUsage, ...] = ("reported", "counted")
+
+# What a person reads in the catalogue, an error or a credential's test.
+STRUCTURED_OUTPUT_LABELS: dict[str, str] = {
+    "json_schema": "JSON-schema output (response_format json_schema)",
+    "json_object": "JSON-object output with a schema (response_format json_object)",
+    "instructions": "JSON by instructions, validated and repaired",
+}
+
+# A server's message naming one of these refused that feature.
+_STRUCTURED_WORDS = ("response_format", "json_schema", "json_object", "structured output")
+_STREAM_USAGE_WORDS = ("stream_options", "include_usage")
+# Statuses that say nothing about a feature: a key, a rate limit, a timeout, a missing route.
+_NOT_A_REFUSAL = frozenset({401, 403, 404, 408, 429})
+
+
+def structured_output_mode(value: Any) -> StructuredOutput | None:
+    """``value`` as a structured-output mode; None for None, "", "auto" and anything unknown."""
+    return cast(StructuredOutput, value) if value in STRUCTURED_OUTPUT_MODES else None
+
+
+def stream_usage_mode(value: Any) -> StreamUsage | None:
+    return cast(StreamUsage, value) if value in STREAM_USAGE_MODES else None
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry(ModelPrice):
+    """A model's catalogue entry: its price, and the capabilities set for it (None: detect)."""
+
+    structured_output: StructuredOutput | None = None
+    stream_usage: StreamUsage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What one endpoint and model can do, and where each answer came from."""
+
+    structured_output: StructuredOutput = "json_schema"
+    stream_usage: StreamUsage = "reported"
+    structured_output_source: Source = "default"
+    stream_usage_source: Source = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "structured_output": self.structured_output,
+            "structured_output_source": self.structured_output_source,
+            "stream_usage": self.stream_usage,
+            "stream_usage_source": self.stream_usage_source,
+        }
+
+
+def resolve(
+    learned: Capabilities | None,
+    *,
+    catalogue_output: StructuredOutput | None = None,
+    catalogue_usage: StreamUsage | None = None,
+    provider_output: StructuredOutput | None = None,
+) -> Capabilities:
+    """The capabilities a call uses: catalogue, then provider setting, then learned, then best."""
+    caps = learned or Capabilities()
+    if catalogue_output is not None:
+        caps = replace(
+            caps, structured_output=catalogue_output, structured_output_source="catalogue"
+        )
+    elif provider_output is not None:
+        caps = replace(caps, structured_output=provider_output, structured_output_source="provider")
+    if catalogue_usage is not None:
+        caps = replace(caps, stream_usage=catalogue_usage, stream_usage_source="catalogue")
+    return caps
+
+
+def step_down(mode: StructuredOutput) -> StructuredOutput | None:
+    """The next weaker structured-output mode, or None below ``instructions``."""
+    index = STRUCTURED_OUTPUT_MODES.index(mode)
+    return STRUCTURED_OUTPUT_MODES[index + 1] if index + 1 < len(STRUCTURED_OUTPUT_MODES) else None
+
+
+def refused_features(status: int, message: str | None, *, sent: set[str]) -> set[str]:
+    """Which of the features we ``sent`` ("structured_output", "stream_usage") an error refuses.
+
+    A refusal is an HTTP 4xx or 5xx (llama-cpp-python answers a request it cannot validate with
+    a 500) whose message names the feature: ``"Input should be 'text' or 'json_object'"``,
+    ``"response_format.type json_schema is not supported"``, ``"Unrecognized request argument
+    supplied: stream_options"``. A 500 that names nothing is an outage, not a refusal.
+    """
+    if status < 400 or status in _NOT_A_REFUSAL or not message:
+        return set()
+    text = message.lower()
+    found: set[str] = set()
+    if "structured_output" in sent and any(word in text for word in _STRUCTURED_WORDS):
+        found.add("structured_output")
+    if "stream_usage" in sent and any(word in text for word in _STREAM_USAGE_WORDS):
+        found.add("stream_usage")
+    return found
+
+
+def refusal_message(
+    who: str, host: str, model: str, mode: StructuredOutput, source: Source, detail: str
+) -> str:
+    """The error for a server that refused the structured-output mode a setting asked for."""
+    weaker = STRUCTURED_OUTPUT_MODES[STRUCTURED_OUTPUT_MODES.index(mode) + 1 :]
+    fix = " or ".join(weaker) or "auto"
+    where = "in the model catalogue" if source == "catalogue" else "in OPENAI_STRUCTURED_OUTPUT"
+    return (
+        f"{who}: the server at {host} cannot do {STRUCTURED_OUTPUT_LABELS[mode]} for model "
+        f"{model!r} ({detail}); switch the model's structured-output mode {where} to {fix}, "
+        "or to auto to have it detected"
+    )
+
+
+# -- the prompt side of the instructions mode ----------------------------------------------------
+
+
+def schema_instruction(schema: dict[str, Any] | None) -> str:
+    """The instruction that asks for a JSON answer (matching ``schema``, when given)."""
+    text = "Answer with only a JSON value: no prose before or after it, no code fences."
+    if schema is not None:
+        text += "\nIt must match this JSON Schema:\n" + json.dumps(schema, ensure_ascii=False)
+    return text
+
+
+def with_schema_instruction(
+    messages: list[ChatMessage], schema: dict[str, Any]
+) -> list[ChatMessage]:
+    """``messages`` with the schema instruction in the system message, unless one of them
+    already carries the schema (the engine's nodes write it into their prompts themselves)."""
+    text = json.dumps(schema, ensure_ascii=False)
+    if any(text in (message.get("content") or "") for message in messages):
+        return messages
+    instruction = schema_instruction(schema)
+    out = [dict(message) for message in messages]
+    if out and out[0].get("role") == "system":
+        out[0]["content"] = f"{out[0].get('content') or ''}\n\n{instruction}".lstrip()
+    else:
+        out.insert(0, {"role": "system", "content": instruction})
+    return cast(list[ChatMessage], out)
+
+
+# -- what this process learned ---------------------------------------------------------------------
+
+
+class CapabilityMemory:
+    """Capabilities learned per (base URL, model), in this process, least recently used dropped.
+
+    Every provider of a process shares :data:`KNOWN`, so a refusal learned by one step's call
+    serves every later call to the same server and model, in any workspace.
+    """
+
+    def __init__(self, limit: int = 512) -> None:
+        self.limit = limit
+        self._known: OrderedDict[tuple[str, str], Capabilities] = OrderedDict()
+        self._lock = threading.Lock()  # Celery threads and event loops share it
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def get(self, base_url: str, model: str) -> Capabilities | None:
+        with self._lock:
+            caps = self._known.get((base_url, model))
+            if caps is not None:
+                self._known.move_to_end((base_url, model))
+            return caps
+
+    def learn(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        structured_output: StructuredOutput | None = None,
+        stream_usage: StreamUsage | None = None,
+    ) -> Capabilities:
+        """Remember what the server showed; returns the endpoint's capabilities now."""
+        with self._lock:
+            caps = self._known.get((base_url, model)) or Capabilities()
+            if structured_output is not None:
+                caps = replace(
+                    caps, structured_output=structured_output, structured_output_source="detected"
+                )
+            if stream_usage is not None:
+                caps = replace(caps, stream_usage=stream_usage, stream_usage_source="detected")
+            self._known[(base_url, model)] = caps
+            self._known.move_to_end((base_url, model))
+            while len(self._known) > self.limit:
+                self._known.popitem(last=False)
+            return caps
+
+    def forget(self, base_url: str | None = None) -> None:
+        """Forget one server (every model of it), or everything."""
+        with self._lock:
+            if base_url is None:
+                self._known.clear()
+                return
+            for key in [key for key in self._known if key[0] == base_url]:
+                del self._known[key]
+
+    def snapshot(self) -> dict[tuple[str, str], Capabilities]:
+        with self._lock:
+            return dict(self._known)
+
+
+KNOWN = CapabilityMemory()

@@ -1,0 +1,372 @@
+"""What an endpoint can do (runtime.providers.capabilities), detected from refusals, remembered
+per (base URL, model), overridden by the catalogue, and named in the error when nothing works.
+
+The loopback vendor server imitates refusals of servers the suite cannot run; the real
+llama-cpp-python server is in test_real_server.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from runtime.errors import ProviderBadRequestError, ProviderUnavailableError
+from runtime.events import ListSink
+from runtime.executor import InProcessExecutor
+from runtime.providers.base import ChatMessage, ChatRequest
+from runtime.providers.capabilities import (
+    Capabilities,
+    CapabilityMemory,
+    CatalogueEntry,
+    refused_features,
+    with_schema_instruction,
+)
+from runtime.providers.openai_compat import OpenAICompatibleProvider
+from tests.runtime.agent_support import services_for
+from tests.runtime.graphs import edge, graph, input_node, node, output_node
+from tests.support.server_refusals import (
+    LLAMA_CPP_PYTHON_SCHEMA_REFUSAL,
+    LM_STUDIO_OBJECT_REFUSAL,
+    NO_RESPONSE_FORMAT,
+    STREAM_OPTIONS_REFUSAL,
+    refusing,
+)
+from tests.support.vendor_server import (
+    Completion,
+    HTTPError,
+    JSONAnswer,
+    Stream,
+    VendorServer,
+)
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+MESSAGES: list[ChatMessage] = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "Capital of France?"},
+]
+
+
+@pytest.fixture
+def memory() -> CapabilityMemory:
+    return CapabilityMemory()
+
+
+@pytest.fixture
+def provider(
+    vendor_server: VendorServer, client: httpx.AsyncClient, memory: CapabilityMemory
+) -> OpenAICompatibleProvider:
+    return OpenAICompatibleProvider(
+        base_url=vendor_server.url, client=client, timeout=5.0, memory=memory
+    )
+
+
+def structured(stream: bool = False, **settings: Any) -> ChatRequest:
+    return ChatRequest(
+        model="small",
+        messages=list(MESSAGES),
+        stream=stream,
+        response_schema=SCHEMA,
+        **settings,
+    )
+
+
+def formats(server: VendorServer) -> list[str | None]:
+    """The response_format type of each request the server got (None: none sent)."""
+    kinds = []
+    for request in server.requests:
+        sent = request.body.get("response_format")
+        kinds.append(sent.get("type") if isinstance(sent, dict) else None)
+    return kinds
+
+
+# -- detection ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_server_refusing_json_schema_is_asked_with_json_object_and_a_schema(
+    vendor_server: VendorServer,
+    provider: OpenAICompatibleProvider,
+    memory: CapabilityMemory,
+    stream: bool,
+) -> None:
+    vendor_server.respond_with(refusing({"json_schema"}, LLAMA_CPP_PYTHON_SCHEMA_REFUSAL))
+    vendor_server.push(LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, JSONAnswer({"city": "Paris"}))
+
+    response = await provider.complete(structured(stream))
+
+    assert json.loads(response.text) == {"city": "Paris"}
+    assert response.structured_output == "json_object"
+    assert formats(vendor_server) == ["json_schema", "json_object"]
+    assert vendor_server.last_request.body["response_format"] == {
+        "type": "json_object",
+        "schema": SCHEMA,
+    }
+    learned = memory.get(vendor_server.url, "small")
+    assert learned is not None
+    assert (learned.structured_output, learned.structured_output_source) == (
+        "json_object",
+        "detected",
+    )
+
+
+async def test_what_was_learned_is_not_rediscovered_on_the_next_call(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.respond_with(refusing({"json_schema"}, LLAMA_CPP_PYTHON_SCHEMA_REFUSAL))
+    vendor_server.push(LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, JSONAnswer({"city": "Paris"}))
+    await provider.complete(structured())
+    vendor_server.push(JSONAnswer({"city": "Rome"}), JSONAnswer({"city": "Oslo"}))
+
+    await provider.complete(structured())
+    await provider.complete(structured(stream=True))
+
+    # One refusal in all: the later calls went straight to json_object.
+    assert formats(vendor_server) == ["json_schema", "json_object", "json_object", "json_object"]
+
+
+async def test_learning_is_per_model_and_per_server(
+    vendor_server: VendorServer,
+    client: httpx.AsyncClient,
+    provider: OpenAICompatibleProvider,
+    memory: CapabilityMemory,
+) -> None:
+    vendor_server.push(LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, JSONAnswer({"city": "Paris"}))
+    await provider.complete(structured())
+    other_model = structured()
+    other_model.model = "big"
+    vendor_server.push(JSONAnswer({"city": "Rome"}))
+
+    await provider.complete(other_model)
+
+    assert formats(vendor_server)[-1] == "json_schema"
+    with VendorServer() as other:
+        other.push(JSONAnswer({"city": "Oslo"}))
+        elsewhere = OpenAICompatibleProvider(base_url=other.url, client=client, memory=memory)
+        await elsewhere.complete(structured())
+        assert formats(other) == ["json_schema"]
+
+
+async def test_a_server_without_any_response_format_is_asked_by_instructions(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.respond_with(refusing({"json_schema", "json_object"}, NO_RESPONSE_FORMAT))
+
+    response = await provider.complete(structured())
+
+    assert formats(vendor_server) == ["json_schema", "json_object", None]
+    assert response.structured_output == "instructions"
+    system = vendor_server.last_request.body["messages"][0]
+    assert system["role"] == "system"
+    assert system["content"].startswith("You are terse.")
+    assert json.dumps(SCHEMA) in system["content"]
+    learned = memory.get(vendor_server.url, "small")
+    assert learned is not None and learned.structured_output == "instructions"
+
+
+def test_the_instruction_is_not_added_twice_when_the_prompt_carries_the_schema() -> None:
+    prompt: list[ChatMessage] = [{"role": "user", "content": "JSON please: " + json.dumps(SCHEMA)}]
+    assert with_schema_instruction(prompt, SCHEMA) is prompt
+    added = with_schema_instruction([{"role": "user", "content": "hi"}], SCHEMA)
+    assert [m["role"] for m in added] == ["system", "user"]
+
+
+async def test_an_outage_is_not_taken_for_a_refusal(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.push(HTTPError(500, "the model crashed"))
+
+    with pytest.raises(ProviderUnavailableError, match="the model crashed"):
+        await provider.complete(structured())
+
+    assert len(vendor_server.requests) == 1
+    assert memory.get(vendor_server.url, "small") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "refused"),
+    [
+        (500, "Input should be 'text' or 'json_object'", {"structured_output"}),
+        (400, "response_format.type json_schema is not supported", {"structured_output"}),
+        (422, '{"detail": [{"loc": ["body", "response_format"]}]}', {"structured_output"}),
+        (400, "Unrecognized request argument supplied: stream_options", {"stream_usage"}),
+        (401, "json_schema needs a paid plan", set()),
+        (429, "too many json_schema requests", set()),
+        (500, "internal error", set()),
+        (200, "json_schema", set()),
+    ],
+)
+def test_refusals_are_recognised_by_the_feature_they_name(
+    status: int, message: str, refused: set[str]
+) -> None:
+    sent = {"structured_output", "stream_usage"}
+    assert refused_features(status, message, sent=sent) == refused
+
+
+def test_a_feature_not_sent_is_never_refused() -> None:
+    assert refused_features(400, "stream_options is unknown", sent={"structured_output"}) == set()
+
+
+# -- streamed usage ------------------------------------------------------------------------------
+
+
+async def test_a_server_refusing_stream_options_streams_without_and_counts_the_tokens(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.respond_with(
+        refusing({"stream_options"}, STREAM_OPTIONS_REFUSAL, then=Stream(["Par", "is"]))
+    )
+    request = ChatRequest(model="small", messages=list(MESSAGES), stream=True)
+
+    response = await provider.complete(request)
+    again = await provider.complete(request)
+
+    assert (response.text, again.text) == ("Paris", "Paris")
+    assert response.tokens_estimated and response.tokens_out >= 1
+    sent = [r.body.get("stream_options") for r in vendor_server.requests]
+    assert sent == [{"include_usage": True}, None, None]
+    learned = memory.get(vendor_server.url, "small")
+    assert learned is not None and learned.stream_usage == "counted"
+
+
+async def test_a_server_ignoring_include_usage_is_counted_and_one_that_reports_it_is_read(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    request = ChatRequest(model="small", messages=list(MESSAGES), stream=True)
+    vendor_server.push(Stream(["a", "b"], include_usage=False))
+    first = await provider.complete(request)
+    assert first.tokens_estimated
+    assert memory.get(vendor_server.url, "small") == Capabilities(
+        stream_usage="counted", stream_usage_source="detected"
+    )
+    # A server that sends usage anyway (on every chunk, unasked) is believed again.
+    vendor_server.push(Stream(["a", "b"], include_usage=True, prompt_tokens=9))
+    second = await provider.complete(request)
+    assert "stream_options" not in vendor_server.last_request.body
+    assert (second.tokens_in, second.tokens_estimated) == (9, False)
+    learned = memory.get(vendor_server.url, "small")
+    assert learned is not None and learned.stream_usage == "reported"
+
+
+# -- settings: the catalogue and the provider ------------------------------------------------------
+
+
+async def test_the_catalogues_mode_is_used_without_detection(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.push(JSONAnswer({"city": "Paris"}), JSONAnswer({"city": "Rome"}))
+
+    await provider.complete(structured(structured_output="json_object"))
+    await provider.complete(structured(structured_output="instructions"))
+
+    assert formats(vendor_server) == ["json_object", None]
+    assert memory.get(vendor_server.url, "small") is None
+
+
+@pytest.mark.parametrize(
+    ("mode", "refusal", "label", "fix"),
+    [
+        ("json_schema", LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, "JSON-schema output", "json_object or"),
+        ("json_object", LM_STUDIO_OBJECT_REFUSAL, "JSON-object output", "to instructions"),
+    ],
+)
+async def test_a_refused_catalogue_setting_fails_with_the_capability_and_the_fix(
+    vendor_server: VendorServer,
+    provider: OpenAICompatibleProvider,
+    mode: str,
+    refusal: HTTPError,
+    label: str,
+    fix: str,
+) -> None:
+    vendor_server.push(refusal)
+
+    with pytest.raises(ProviderBadRequestError) as caught:
+        await provider.complete(structured(structured_output=mode))
+
+    message = str(caught.value)
+    assert f"cannot do {label}" in message
+    assert "model catalogue" in message and fix in message
+    assert "HTTP" in message  # and what the server said
+    assert len(vendor_server.requests) == 1  # not second-guessed
+
+
+async def test_the_providers_own_setting_and_its_refusal(
+    vendor_server: VendorServer, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", vendor_server.url)
+    monkeypatch.setenv("OPENAI_STRUCTURED_OUTPUT", "json_schema")
+    provider = OpenAICompatibleProvider.from_env(client=client)
+    provider.memory = CapabilityMemory()
+    vendor_server.push(LLAMA_CPP_PYTHON_SCHEMA_REFUSAL)
+
+    with pytest.raises(ProviderBadRequestError, match="OPENAI_STRUCTURED_OUTPUT to json_object"):
+        await provider.complete(structured())
+
+    # The catalogue's setting wins over the provider's.
+    vendor_server.push(JSONAnswer({"city": "Paris"}))
+    await provider.complete(structured(structured_output="json_object"))
+    assert formats(vendor_server)[-1] == "json_object"
+
+
+# -- through a flow ---------------------------------------------------------------------------
+
+
+def json_worker_flow(model: str = "openai/small") -> dict[str, Any]:
+    return graph(
+        [
+            input_node("in"),
+            node(
+                "ask",
+                "worker",
+                model=model,
+                instructions="Where is {{ input.place }}?",
+                output_format="json",
+                output_schema=SCHEMA,
+                retry={"max_attempts": 1},
+            ),
+            output_node("out"),
+        ],
+        [edge("e1", "in", "ask"), edge("e2", "ask", "out")],
+    )
+
+
+async def test_a_json_worker_succeeds_on_a_server_that_refuses_json_schema(
+    vendor_server: VendorServer, client: httpx.AsyncClient
+) -> None:
+    vendor_server.respond_with(
+        refusing({"json_schema"}, LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, JSONAnswer({"city": "Paris"}))
+    )
+    services = services_for(client, {"openai": vendor_server.url})
+
+    result = await InProcessExecutor(services=services, sink=ListSink()).run(
+        json_worker_flow(), {"place": "Paris"}
+    )
+
+    assert result.status == "succeeded", result.error
+    assert result.output == {"city": "Paris"}
+    assert formats(vendor_server) == ["json_schema", "json_object"]
+
+
+async def test_the_catalogue_entry_reaches_the_request(
+    vendor_server: VendorServer, client: httpx.AsyncClient
+) -> None:
+    vendor_server.push(Completion('{"city": "Paris"}'))
+    services = services_for(
+        client,
+        {"openai": vendor_server.url},
+        prices={"openai/small": CatalogueEntry(1.0, 2.0, 8192, structured_output="instructions")},
+    )
+
+    result = await InProcessExecutor(services=services, sink=ListSink()).run(
+        json_worker_flow(), {"place": "Paris"}
+    )
+
+    assert result.status == "succeeded", result.error
+    assert formats(vendor_server) == [None]
+    assert result.steps["ask"].cost > 0  # the entry is still the model's price
