@@ -60,6 +60,13 @@ export interface ReusedLink {
   tokens_out?: number;
 }
 
+/** The workflow a subflow step runs as steps of the run, at the version pinned for the run. */
+export interface FlowRef {
+  workflow: string;
+  name: string;
+  number: number;
+}
+
 /** A piece of a step's streamed answer (not stored: step.chunk events carry no seq).
  *
  * Live chunks number themselves per attempt (`index` 0, 1, …). A socket that connects while the
@@ -126,6 +133,8 @@ export interface EventDataByType {
     round?: number;
     /** what the step resumes from (a loop: its iteration) */
     state?: unknown;
+    /** a subflow step handing its flow to the run: which workflow and version (no tasks) */
+    flow?: FlowRef;
   };
   'step.resumed': { round: number };
 }

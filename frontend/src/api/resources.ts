@@ -2,7 +2,7 @@
 // contract does not promise are optional so the app degrades instead of crashing.
 
 import { request } from './client';
-import type { ReusedLink, RunStatus, StepError, StepStatus, Totals } from './events';
+import type { FlowRef, ReusedLink, RunStatus, StepError, StepStatus, Totals } from './events';
 import type { Graph, Issue, NodeTypeSpec } from './graph';
 
 export interface Page<T> {
@@ -80,6 +80,12 @@ export interface StepRecord {
   request?: unknown;
   /** a reused step: where its output came from */
   reused_from?: ReusedLink | null;
+  /** a subflow step running its flow as steps of the run: which workflow and version */
+  flow?: FlowRef | null;
+  /** the subflow step whose flow this step belongs to (null: the run's own flow) */
+  in_flow?: string | null;
+  /** tokens and cost of this step and everything under it, at any depth */
+  subtree?: { tokens_in: number; tokens_out: number; cost: number };
 }
 
 export interface RunSummary {

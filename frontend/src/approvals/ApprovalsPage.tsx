@@ -6,7 +6,7 @@ import type { Approval } from '../api/approvals';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { Link, paths } from '../router';
 import { useApprovals } from './ApprovalsProvider';
-import { relativeTime } from './decision';
+import { gateOrigin, relativeTime } from './decision';
 
 export function ApprovalsPage({ approvalId }: { approvalId: string | null }) {
   const { inbox, count, refresh, loadMore, open } = useApprovals();
@@ -76,6 +76,7 @@ export function ApprovalsPage({ approvalId }: { approvalId: string | null }) {
 
 function ApprovalRow({ approval, onOpen }: { approval: Approval; onOpen: () => void }) {
   const overdue = approval.deadline ? Date.parse(approval.deadline) < Date.now() : false;
+  const origin = gateOrigin(approval.step);
   return (
     <li>
       <button type="button" className="approval-row" onClick={onOpen} data-testid={`approval-${approval.id}`}>
@@ -83,6 +84,12 @@ function ApprovalRow({ approval, onOpen }: { approval: Approval; onOpen: () => v
           <span className="approval-row-title">
             <strong>{approval.workflow?.name ?? 'Workflow'}</strong>
             <span className="muted"> — {approval.node_label || approval.node}</span>
+            {origin && (
+              <span className="muted small approval-origin" data-testid={`approval-origin-${approval.id}`} title={`Step ${approval.step} of its run`}>
+                {' '}
+                · {origin}
+              </span>
+            )}
           </span>
           <span className="approval-row-prompt">{(approval.prompt || 'Approve?').replace(/\s+/g, ' ').slice(0, 160)}</span>
         </span>

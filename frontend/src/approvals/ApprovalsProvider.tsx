@@ -8,7 +8,7 @@ import { errorMessage } from '../api/client';
 import { openNotificationSocket, type NotificationMessage } from '../api/notificationSocket';
 import { useToast } from '../components/toast';
 import { DecisionDialog } from './DecisionDialog';
-import { quorumText } from './decision';
+import { gateOrigin, quorumText } from './decision';
 import { badgeCount, inboxReducer, initialInbox, shouldNotify, type InboxState } from './inbox';
 
 type Listener = (message: NotificationMessage) => void;
@@ -117,7 +117,8 @@ export function ApprovalsProvider({ children, live = true }: { children: ReactNo
       onMessage: (message) => {
         const approval = message.approval;
         if (message.type === 'approval.opened' && shouldNotify(inboxRef.current, approval)) {
-          const node = approval.node_label || approval.node;
+          const origin = gateOrigin(approval.step);
+          const node = `${approval.node_label || approval.node}${origin ? ` (${origin})` : ''}`;
           toast.show(`Approval needed: ${approval.workflow?.name ?? 'a workflow'} — ${node}`, 'info', {
             testId: 'toast-approval',
             duration: 12_000,

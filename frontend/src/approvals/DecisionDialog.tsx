@@ -13,6 +13,7 @@ import {
   isJsonData,
   outputChanged,
   parseEditedOutput,
+  gateOrigin,
   quorumText,
   relativeTime,
   statusLabel,
@@ -77,7 +78,10 @@ export function DecisionDialog({ open, approval, loading, loadError, onClose, on
     }
   };
 
-  const title = approval ? `${approval.workflow?.name ?? 'Approval'} — ${approval.node_label || approval.node}` : 'Approval';
+  const origin = gateOrigin(approval?.step);
+  const title = approval
+    ? `${approval.workflow?.name ?? 'Approval'} — ${approval.node_label || approval.node}${origin ? ` (${origin})` : ''}`
+    : 'Approval';
   const footer = (
     <>
       <span className="spacer" />

@@ -96,3 +96,18 @@ export function relativeTime(iso: string | null | undefined, now = Date.now()): 
 export function statusLabel(status: Approval['status']): string {
   return { pending: 'Pending', approved: 'Approved', rejected: 'Rejected', expired: 'Expired' }[status] ?? status;
 }
+
+/**
+ * Where in its run a gate asked, from its step's key: inside a sub-flow (`check/gate`: "in
+ * sub-flow check"), as an item of a map or loop or a manager's task (`each.ask.2`: "#2 of each"),
+ * or both (`each.sub.2/check/gate`). Null for a gate of the run's own flow.
+ */
+export function gateOrigin(step: string | null | undefined): string | null {
+  if (!step) return null;
+  const parts: string[] = [];
+  const at = step.lastIndexOf('/');
+  if (at > 0) parts.push(`in sub-flow ${step.slice(0, at)}`);
+  const item = /^(.+)\.[^./]+\.(\d+)$/.exec(step.slice(at + 1));
+  if (item) parts.push(`#${item[2]} of ${item[1]}`);
+  return parts.length ? parts.join(' · ') : null;
+}

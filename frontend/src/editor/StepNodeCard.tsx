@@ -18,7 +18,8 @@ import type { StepData, StepNode } from '../graph/convert';
 import { formatCost, formatDuration, formatTokens } from '../run/format';
 import { loopText, progressText, type Progress } from '../run/iteration';
 import { useNodeRun } from '../run/liveStore';
-import type { ChildBadge } from '../run/reducer';
+import type { ChildBadge, FlowView } from '../run/reducer';
+import { flowProgressText, flowTitle } from '../run/subflows';
 import { canEditOutput, canRerunFrom, reusedLabel, shortId } from '../run/rerun';
 import { Link } from '../router';
 import { Spinner, statusText } from '../components/ui';
@@ -151,6 +152,10 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   const asStep = { status };
   const rerunnable = !!(run && selected && info.onRerun && view?.step && view.topLevel && !low && canRerunFrom(asStep));
   const classes = `${cardClass}${verdict ? ` plan-${verdict}` : ''}${pinned ? ' pinned' : ''}`;
+  // a sub-flow's step costs nothing itself: its card counts the steps of its flow, all told
+  const figures = view ? (view.flow ? view.subtree : view.own) : null;
+  const flowGraph = view?.flow ? info.flowGraph?.(view.flow.ref) : undefined;
+  const flowLabel = (nodeId: string) => flowGraph?.nodes.find((n) => n.id === nodeId)?.label || nodeId;
 
   // Handles stay at every zoom (edges end at them; React Flow measures them), their labels not.
   const handles = (
@@ -270,15 +275,19 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           </div>
         )}
         {!run && summary(data.type, data.config) && <div className="node-summary">{summary(data.type, data.config)}</div>}
-        {run && view && (
+        {run && view && figures && (
           <div className="node-figures" data-testid={`node-figures-${id}`}>
             {duration !== null && status !== 'reused' && <span title="Duration">{formatDuration(duration)}</span>}
-            {(view.own.tokens_in > 0 || view.own.tokens_out > 0) && (
-              <span title={`${view.own.tokens_in} in, ${view.own.tokens_out} out`}>
-                {formatTokens(view.own.tokens_in + view.own.tokens_out)} tok
+            {(figures.tokens_in > 0 || figures.tokens_out > 0) && (
+              <span title={`${figures.tokens_in} in, ${figures.tokens_out} out${view.flow ? ', the sub-flow’s steps all told' : ''}`} data-testid={`node-tokens-${id}`}>
+                {formatTokens(figures.tokens_in + figures.tokens_out)} tok
               </span>
             )}
-            {view.own.cost > 0 && <span title="Cost of this node">{formatCost(view.own.cost)}</span>}
+            {figures.cost > 0 && (
+              <span title={view.flow ? 'Cost of the sub-flow’s steps, all told' : 'Cost of this node'} data-testid={`node-cost-${id}`}>
+                {formatCost(figures.cost)}
+              </span>
+            )}
             {view.attempt > 1 && <span className="badge-warn">attempt {view.attempt}</span>}
           </div>
         )}
@@ -353,19 +362,30 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
             onOpen={view.step && info.onSelectStep ? () => info.onSelectStep?.(view.step!) : undefined}
           />
         )}
+        {run && view?.flow && (
+          <FlowProgressLine
+            id={id}
+            flow={view.flow}
+            size={flowGraph?.nodes.length ?? null}
+            onOpen={view.step && info.onSelectStep ? () => info.onSelectStep?.(view.step!) : undefined}
+          />
+        )}
         {run && view && view.children.length > 0 && (
           <div className="node-children" data-testid={`node-children-${id}`}>
             {data.type !== 'map' && (
               <ChildBadges
                 children={view.children}
                 numbered={iterating}
+                labelOf={view.flow ? flowLabel : undefined}
                 onSelect={(step) => info.onSelectStep?.(step)}
                 onMore={view.step && info.onSelectStep ? () => info.onSelectStep?.(view.step!) : undefined}
               />
             )}
-            <div className="node-subtree" title="This node and every task delegated under it" data-testid={`node-subtree-${id}`}>
-              Σ {formatCost(view.subtree.cost)} · {formatTokens(view.subtree.tokens_in + view.subtree.tokens_out)} tok
-            </div>
+            {!view.flow && (
+              <div className="node-subtree" title="This node and every task delegated under it" data-testid={`node-subtree-${id}`}>
+                Σ {formatCost(view.subtree.cost)} · {formatTokens(view.subtree.tokens_in + view.subtree.tokens_out)} tok
+              </div>
+            )}
           </div>
         )}
         {errorText && (
@@ -429,15 +449,56 @@ function IterationProgress({
   );
 }
 
+/** A sub-flow's card: which flow it runs and how far that is ("runs Fact check v3", a bar,
+ * "3 / 5 steps · waiting for approval"), and "Steps" to list them in the run panel. */
+function FlowProgressLine({ id, flow, size, onOpen }: { id: string; flow: FlowView; size: number | null; onOpen?: () => void }) {
+  const p = flow.progress;
+  const total = Math.max(size ?? 0, p.known);
+  const share = (n: number) => `${total ? (n / total) * 100 : 0}%`;
+  return (
+    <div className="iter-progress flow-progress" data-testid={`node-flow-${id}`} data-finished={p.finished} data-total={total}>
+      <div className="flow-name" data-testid={`node-flow-name-${id}`} title={`Runs version ${flow.ref.number} of the workflow “${flow.ref.name}”`}>
+        runs <strong>{flowTitle(flow.ref)}</strong>
+      </div>
+      <div className="iter-bar" aria-hidden="true">
+        <span className="iter-bar-ok" style={{ width: share(p.finished - p.failed) }} />
+        <span className="iter-bar-failed" style={{ width: share(p.failed) }} />
+        <span className="iter-bar-running" style={{ width: share(p.running + p.asking.length) }} />
+      </div>
+      <div className="iter-progress-row">
+        <span className="iter-progress-text" data-testid={`node-flow-progress-${id}`}>
+          {flowProgressText(p, size)}
+        </span>
+        {onOpen && (
+          <button
+            type="button"
+            className="btn btn-link btn-small nodrag"
+            data-testid={`node-flow-steps-${id}`}
+            onClick={(e) => {
+              e.stopPropagation();
+              onOpen();
+            }}
+          >
+            Steps
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}
+
 /** The tasks a node delegated, as badges: at most MAX_BADGES, then "+N more" (the step's list). */
 function ChildBadges({
   children,
   numbered,
+  labelOf,
   onSelect,
   onMore,
 }: {
   children: ChildBadge[];
   numbered: boolean;
+  /** a sub-flow's steps: their labels in its graph */
+  labelOf?: (nodeId: string) => string;
   onSelect: (step: string) => void;
   onMore?: () => void;
 }) {
@@ -450,7 +511,7 @@ function ChildBadges({
           type="button"
           key={child.step}
           className={`child-badge status-${child.status} nodrag`}
-          title={`${child.node}: ${statusText(child.status)}`}
+          title={`${labelOf ? labelOf(child.node) : child.node}: ${statusText(child.status)}`}
           data-testid={`child-${child.step}`}
           data-status={child.status}
           onClick={(e) => {
@@ -458,7 +519,7 @@ function ChildBadges({
             onSelect(child.step);
           }}
         >
-          {numbered ? `#${child.step.slice(child.step.lastIndexOf('.') + 1)}` : child.node}
+          {numbered ? `#${child.step.slice(child.step.lastIndexOf('.') + 1)}` : labelOf ? labelOf(child.node) : child.node}
         </button>
       ))}
       {rest > 0 && (

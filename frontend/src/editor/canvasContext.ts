@@ -12,6 +12,7 @@ import { createContext, useContext } from 'react';
 import type { Issue, NodeTypeSpec } from '../api/graph';
 import type { Verdict } from '../api/timeTravel';
 import type { RunStore } from '../run/liveStore';
+import type { FlowGraphOf } from '../run/subflows';
 
 /** Below this zoom cards draw their title and status only, and edges no arrowheads or labels:
  * at 1,000 nodes painting every card's full detail (glyph, type, summary, branch labels) kept
@@ -39,6 +40,8 @@ export interface CanvasInfo {
   runPath?: (runId: string, step?: string | null) => string;
   /** in the editor: the nodes whose output is pinned (test runs give it instead of running them) */
   pinned?: ReadonlySet<string>;
+  /** in the run view: the graph of a sub-flow the run runs, once fetched (its steps' labels) */
+  flowGraph?: FlowGraphOf;
 }
 
 export const CanvasContext = createContext<CanvasInfo>({

@@ -37,7 +37,8 @@ import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
 import { RunPanel } from '../run/RunPanel';
 import { useRunStore } from '../run/liveStore';
-import { depthOf, isFinished } from '../run/reducer';
+import { isFinished, rerunDepthOf } from '../run/reducer';
+import { stepNames, useFlowGraphs } from '../run/subflows';
 import { useRunControls } from '../run/useRunControls';
 import { useRunView } from '../run/useRunView';
 import { RunLineage, StepTimeTravel } from '../run/RunLineage';
@@ -83,6 +84,8 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   // the run panel lists a map's items and a loop's iterations by the type of the node that ran
   const ranNodes = useMemo(() => new Map(runGraph.nodes.map((n) => [n.id, { type: n.type, config: n.config ?? {} }])), [runGraph]);
   const nodeOf = useCallback((id: string) => ranNodes.get(id), [ranNodes]);
+  // the graphs of the sub-flows the run runs: their steps' labels and types
+  const flowGraph = useFlowGraphs(live.view);
   // pinned data: test runs from here give pinned nodes their pinned output
   const pins = usePins(workflowId, editor.graph);
   const lastRun = useLastRunOutputs(workflowId, runId, live.view);
@@ -91,7 +94,26 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   // time travel: re-run from a step, edit its output, retry
   const { setTab: setRunTab } = run;
   const showRunOutput = useCallback(() => setRunTab('output'), [setRunTab]);
-  const travel = useTimeTravel({ workflowId, runId, live, canRun, currentVersion: doc.version, graph: runGraph, selectStep: run.selectStep, showOutput: showRunOutput });
+  const runLabelOf = useCallback((id: string) => runGraph.nodes.find((n) => n.id === id)?.label || id, [runGraph]);
+  // a step's label in the flow it ran in (a sub-flow's step: by the sub-flow's graph)
+  const stepLabel = useCallback(
+    (key: string) => {
+      const step = live.view.steps[key];
+      return step?.inFlow != null ? stepNames(live.view, runLabelOf, nodeOf, flowGraph).label(step) : undefined;
+    },
+    [live.view, runLabelOf, nodeOf, flowGraph],
+  );
+  const travel = useTimeTravel({
+    workflowId,
+    runId,
+    live,
+    canRun,
+    currentVersion: doc.version,
+    graph: runGraph,
+    selectStep: run.selectStep,
+    showOutput: showRunOutput,
+    stepLabel,
+  });
 
   // ---- canvas data --------------------------------------------------------------------------
   const display = useMemo(() => {
@@ -134,8 +156,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
       plan: mode === 'run' ? travel.plan : null,
       runPath: travel.runPath,
       pinned: mode === 'edit' ? pins.active : undefined,
+      flowGraph: mode === 'run' ? flowGraph : undefined,
     }),
-    [catalogue.byType, mode, grouped, runStore, run.selectStep, run.decide, travel.open, travel.plan, travel.runPath, pins.active],
+    [catalogue.byType, mode, grouped, runStore, run.selectStep, run.decide, travel.open, travel.plan, travel.runPath, pins.active, flowGraph],
   );
 
   const danglingCount = useMemo(
@@ -537,11 +560,20 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               approvals={run.approvalsByStep}
               onDecide={(stepId) => run.decide('', stepId)}
               lineage={
-                <RunLineage workflowId={workflowId} view={live.view} detail={live.detail} runPath={travel.runPath} labelOf={labelOf} onRetry={travel.retry} />
+                <RunLineage
+                  workflowId={workflowId}
+                  view={live.view}
+                  detail={live.detail}
+                  runPath={travel.runPath}
+                  labelOf={labelOf}
+                  stepLabel={stepLabel}
+                  onRetry={travel.retry}
+                />
               }
               nodeOf={nodeOf}
+              flowGraph={flowGraph}
               stepExtra={(step) => (
-                <StepTimeTravel step={step} depth={depthOf(live.view, step.id)} runPath={travel.runPath} onRerun={travel.open} />
+                <StepTimeTravel step={step} depth={rerunDepthOf(live.view, step.id)} runPath={travel.runPath} onRerun={travel.open} />
               )}
             />
           )}

@@ -1,5 +1,5 @@
 // The child steps of a step, in the run panel: a map's items, a loop's iterations, a manager's
-// tasks. Each row says the item's number, status, input and output (or error), cost and
+// tasks, a sub-flow's steps (named by their labels in the sub-flow). Each row says the item's number, status, input and output (or error), cost and
 // duration, and opens that step. A map may have 10,000 items: the list draws a page of them
 // (more on request) and filters by status, so the page stays responsive at any size.
 
@@ -38,15 +38,18 @@ function filterOf(status: string): Filter {
 export interface ChildStepsProps {
   steps: Readonly<Record<string, StepView>>;
   parent: StepView;
-  /** the parent's node type (map, loop, manager…) and settings */
+  /** the parent's node type (map, loop, manager, subflow…) and settings */
   type: string | null;
   config?: Record<string, unknown>;
+  /** the label of a child's node (a sub-flow's steps: in the sub-flow's graph) */
   labelOf: (nodeId: string) => string;
+  /** what the head says of the children instead of the items' progress (a sub-flow's steps) */
+  summary?: string;
   selected?: string | null;
   onSelect: (stepId: string) => void;
 }
 
-export const ChildSteps = memo(function ChildSteps({ steps, parent, type, config, labelOf, selected, onSelect }: ChildStepsProps) {
+export const ChildSteps = memo(function ChildSteps({ steps, parent, type, config, labelOf, summary: given, selected, onSelect }: ChildStepsProps) {
   const [filter, setFilter] = useState<Filter>('all');
   const [limit, setLimit] = useState(ITEMS_PAGE);
   // sorted again only when items are added, not on every status change
@@ -61,9 +64,10 @@ export const ChildSteps = memo(function ChildSteps({ steps, parent, type, config
   if (unlisted > 0) counts.set('pending', (counts.get('pending') ?? 0) + unlisted);
   const chosen = filter === 'all' ? ordered : ordered.filter((id) => filterOf(steps[id]?.status ?? 'pending') === filter);
   const shown = chosen.slice(0, limit);
-  const mixed = new Set(ordered.slice(0, 200).map((id) => steps[id]?.node)).size > 1;
+  const flow = type === 'subflow';
+  const mixed = !flow && new Set(ordered.slice(0, 200).map((id) => steps[id]?.node)).size > 1;
   const iterating = type === 'map' || type === 'loop';
-  const summary = type === 'loop' ? loopText(progress, config?.max_iterations) : progressText(progress);
+  const summary = given ?? (type === 'loop' ? loopText(progress, config?.max_iterations) : progressText(progress));
 
   return (
     <section className="detail-block" data-testid="step-children">
@@ -98,7 +102,14 @@ export const ChildSteps = memo(function ChildSteps({ steps, parent, type, config
         <ol className="items-list" data-testid="step-children-list">
           {shown.map((id) => (
             <li key={id}>
-              <ItemRow step={steps[id]} id={id} label={mixed ? labelOf(steps[id]?.node ?? id) : null} selected={selected === id} onSelect={onSelect} />
+              <ItemRow
+                step={steps[id]}
+                id={id}
+                label={mixed ? labelOf(steps[id]?.node ?? id) : null}
+                name={flow ? labelOf(steps[id]?.node ?? id) : null}
+                selected={selected === id}
+                onSelect={onSelect}
+              />
             </li>
           ))}
         </ol>
@@ -123,12 +134,15 @@ const ItemRow = memo(function ItemRow({
   step,
   id,
   label,
+  name,
   selected,
   onSelect,
 }: {
   step: StepView | undefined;
   id: string;
   label: string | null;
+  /** what the row is called instead of its number (a sub-flow's step: its label) */
+  name: string | null;
   selected: boolean;
   onSelect: (stepId: string) => void;
 }) {
@@ -146,7 +160,7 @@ const ItemRow = memo(function ItemRow({
       title={`Open step ${id}`}
       onClick={() => onSelect(id)}
     >
-      <span className="item-number">{n !== null ? `#${n}` : id}</span>
+      <span className={`item-number${name !== null ? ' item-name' : ''}`}>{name ?? (n !== null ? `#${n}` : id)}</span>
       <span className="item-status">
         <span className={`dot dot-${status}`} aria-hidden="true" />
         {statusText(status)}

@@ -15,7 +15,7 @@ import './timeTravel.css';
 
 /** What the dialog was opened for: a step (re-run from it, or edit its output), or the run. */
 export type RerunTarget =
-  | { mode: 'from' | 'edit'; step: string; node: string; output: unknown }
+  | { mode: 'from' | 'edit'; step: string; node: string; output: unknown; /** the step's label where its node is not the canvas's (a sub-flow's step) */ label?: string }
   | { mode: 'retry' };
 
 export interface RerunDialogProps {
@@ -162,7 +162,7 @@ export function RerunDialog({ runId, target, labelOf, runVersion, currentVersion
   const clientError = parsed && !parsed.ok ? parsed.message : null;
   const versionsDiffer = runVersion !== null && currentVersion !== null && runVersion !== currentVersion;
   const showVersion = mode === 'retry' || versionsDiffer;
-  const stepLabel = target.mode !== 'retry' ? labelOf(target.node) : '';
+  const stepLabel = target.mode !== 'retry' ? (target.label ?? labelOf(target.node)) : '';
   const title = target.mode === 'retry' ? MODE_TITLE.retry : `${MODE_TITLE[target.mode]}: ${stepLabel}`;
   const canStart = !!body && !!preview && !previewing && !starting && !clientError && !outputError;
 

@@ -16,14 +16,18 @@ export interface RunLineageProps {
   detail: RunDetail | null;
   runPath: (runId: string, step?: string | null) => string;
   labelOf: (nodeId: string) => string;
+  /** a step's label where its node is not the canvas's (a sub-flow's step) */
+  stepLabel?: (stepId: string) => string | undefined;
   onRetry?: () => void;
 }
 
-export function RunLineage({ workflowId, view, detail, runPath, labelOf, onRetry }: RunLineageProps) {
+export function RunLineage({ workflowId, view, detail, runPath, labelOf, stepLabel, onRetry }: RunLineageProps) {
   const source = view.source ?? detail?.source ?? null;
   const reruns = detail?.reruns ?? [];
   if (!source && !reruns.length && !onRetry) return null;
   const stepName = (key: string) => {
+    const named = stepLabel?.(key);
+    if (named) return named;
     const node = view.steps[key]?.node ?? key;
     return labelOf(node);
   };

@@ -1,15 +1,17 @@
 // The run view's side panel: the streamed output, the timeline of steps, and one step's detail
 // (input, output, error, attempts).
 
-import { memo, useEffect, useRef, useState, type ReactNode } from 'react';
+import { memo, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { approvalRequestOf, type Approval } from '../api/approvals';
 import { decisionVerb, quorumText } from '../approvals/decision';
 import { StatusPill } from '../components/ui';
 import { ChildSteps } from './ChildSteps';
 import { formatCost, formatDuration, formatTime, formatTokens, formatValue } from './format';
 import { childrenTitle, itemNumber, progressOf, progressText } from './iteration';
-import { depthOf, isFinished, type RunView, type StepView } from './reducer';
+import { depthOf, flowProgressOf, isFinished, subtreeFigures, type RunView, type StepView } from './reducer';
 import { reusedLabel } from './rerun';
+import { flowProgressText, flowTitle, stepNames, type FlowGraphOf, type StepNames } from './subflows';
+import { Link, paths } from '../router';
 import type { Connection } from './useRunView';
 
 export type RunTab = 'output' | 'timeline' | 'step';
@@ -43,6 +45,8 @@ export interface RunPanelProps {
   stepExtra?: (step: StepView) => ReactNode;
   /** the type and settings of a node of the graph that ran */
   nodeOf?: (nodeId: string) => RanNode | undefined;
+  /** the graph of a sub-flow the run runs, once fetched: its steps' labels and types */
+  flowGraph?: FlowGraphOf;
 }
 
 const NO_NODE = (): RanNode | undefined => undefined;
@@ -89,8 +93,11 @@ export const RunPanel = memo(function RunPanel({
   lineage,
   stepExtra,
   nodeOf = NO_NODE,
+  flowGraph,
 }: RunPanelProps) {
   const finished = isFinished(view);
+  // a step's label and type in the flow it ran in: a sub-flow's steps by the sub-flow's graph
+  const names = useMemo(() => stepNames(view, labelOf, nodeOf, flowGraph), [view, labelOf, nodeOf, flowGraph]);
   const tabs: [RunTab, string][] = [
     ['output', 'Output'],
     ['timeline', `Timeline (${view.order.length})`],
@@ -145,20 +152,17 @@ export const RunPanel = memo(function RunPanel({
         ))}
       </div>
       <div className="panel-body run-tab-body" role="tabpanel" id={`run-tabpanel-${tab}`} aria-labelledby={`run-tab-${tab}`}>
-        {tab === 'output' && <OutputTab view={view} labelOf={labelOf} onSelectStep={onSelectStep} onDecide={onDecide} />}
-        {tab === 'timeline' && (
-          <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} labelOf={labelOf} approvals={approvals} nodeOf={nodeOf} />
-        )}
+        {tab === 'output' && <OutputTab view={view} names={names} onSelectStep={onSelectStep} onDecide={onDecide} />}
+        {tab === 'timeline' && <Timeline view={view} selected={selectedStep} onSelect={onSelectStep} names={names} approvals={approvals} />}
         {tab === 'step' && (
           <StepDetail
             view={view}
             step={selectedStep ? view.steps[selectedStep] : undefined}
-            labelOf={labelOf}
+            names={names}
             approval={selectedStep ? approvals[selectedStep] : undefined}
             onDecide={onDecide}
             extra={stepExtra}
             onSelectStep={onSelectStep}
-            nodeOf={nodeOf}
           />
         )}
       </div>
@@ -168,19 +172,19 @@ export const RunPanel = memo(function RunPanel({
 
 function OutputTab({
   view,
-  labelOf,
+  names,
   onSelectStep,
   onDecide,
 }: {
   view: RunView;
-  labelOf: (id: string) => string;
+  names: StepNames;
   onSelectStep: (id: string) => void;
   onDecide?: (stepId: string) => void;
 }) {
-  // steps waiting for a person: not a manager or a map waiting for its tasks
+  // steps waiting for a person: not a manager, a map or a sub-flow waiting for its steps
   const waiting = view.order.filter((id) => {
     const step = view.steps[id];
-    return step?.status === 'waiting' && !(step.children.length > 0 && step.request == null);
+    return step?.status === 'waiting' && !step.flow && !(step.children.length > 0 && step.request == null);
   });
   const streaming = view.streaming ? view.steps[view.streaming] : undefined;
   const box = useRef<HTMLPreElement>(null);
@@ -207,8 +211,9 @@ function OutputTab({
           {onDecide &&
             waiting.map((id) => (
               <button key={id} type="button" className="btn btn-primary btn-small" data-testid={`run-decide-${id}`} onClick={() => onDecide(id)}>
-                Decide: {labelOf(view.steps[id].node)}
+                Decide: {names.label(view.steps[id])}
                 {view.steps[id].parent && itemNumber(id) !== null ? ` · #${itemNumber(id)}` : ''}
+                {view.steps[id].inFlow !== null && ` · in sub-flow ${flowStepName(view, names, view.steps[id].inFlow!)}`}
               </button>
             ))}
         </div>
@@ -217,7 +222,7 @@ function OutputTab({
         {streaming && (
           <>
             <h3 className="section-title">
-              {labelOf(streaming.node)} <span className="muted small">{streaming.status === 'running' ? 'streaming…' : ''}</span>
+              {names.label(streaming)} <span className="muted small">{streaming.status === 'running' ? 'streaming…' : ''}</span>
             </h3>
             <pre ref={box} className="stream" data-testid="run-stream">
               {text || (streaming.status === 'running' ? 'Waiting for output…' : formatValue(streaming.output))}
@@ -247,16 +252,14 @@ function Timeline({
   view,
   selected,
   onSelect,
-  labelOf,
+  names,
   approvals,
-  nodeOf,
 }: {
   view: RunView;
   selected: string | null;
   onSelect: (id: string) => void;
-  labelOf: (id: string) => string;
+  names: StepNames;
   approvals: Record<string, Approval>;
-  nodeOf: (nodeId: string) => RanNode | undefined;
 }) {
   const [limit, setLimit] = useState(TIMELINE_PAGE);
   if (!view.order.length) return <p className="muted">No steps yet.</p>;
@@ -264,7 +267,7 @@ function Timeline({
   // A map's items (or any step's many tasks) are one row here, opening the step's item list: a
   // timeline of 10,000 rows would be unreadable, and drawing it on every event hangs the page.
   const grouped = (step: StepView | undefined): boolean =>
-    !!step && (nodeOf(step.node)?.type === 'map' || step.children.length > GROUP_OVER);
+    !!step && !step.flow && (names.node(step)?.type === 'map' || step.children.length > GROUP_OVER);
   const rows = view.order.filter((id) => {
     const parent = view.steps[id]?.parent;
     return !(parent && grouped(view.steps[parent]));
@@ -291,7 +294,8 @@ function Timeline({
                 <span className={`dot dot-${step.status}`} aria-hidden="true" />
                 <span className="timeline-name">
                   {depth > 0 && <span className="muted">↳ </span>}
-                  {labelOf(step.node)}
+                  {names.label(step)}
+                  {step.flow && <span className="muted small"> · {flowTitle(step.flow)}</span>}
                   {step.attempt > 1 && <span className="badge-warn">×{step.attempt}</span>}
                   {step.status === 'reused' && <span className={`reused-chip reused-${step.reusedFrom?.kind ?? 'recorded'}`}>{reusedLabel(step.reusedFrom)}</span>}
                 </span>
@@ -311,7 +315,7 @@ function Timeline({
                 >
                   <span className="muted">↳</span>
                   <span>
-                    {childrenTitle(nodeOf(step.node)?.type)}: {progressText(group)}
+                    {childrenTitle(names.node(step)?.type)}: {progressText(group)}
                   </span>
                   <span className="btn-link">Show list</span>
                 </button>
@@ -362,34 +366,46 @@ function Decisions({ approval, testId, compact = false }: { approval: Approval; 
   );
 }
 
+function subtreeTokens(view: RunView, id: string): number {
+  const figures = subtreeFigures(view.steps, id);
+  return figures.tokens_in + figures.tokens_out;
+}
+
+/** How a sub-flow step is named in a line about one of its steps: its label in its own flow. */
+function flowStepName(view: RunView, names: StepNames, flowStep: string): string {
+  const step = view.steps[flowStep];
+  return step ? names.label(step) : flowStep;
+}
+
 function StepDetail({
   view,
   step,
-  labelOf,
+  names,
   approval,
   onDecide,
   extra,
   onSelectStep,
-  nodeOf,
 }: {
   view: RunView;
   step: StepView | undefined;
-  labelOf: (id: string) => string;
+  names: StepNames;
   approval?: Approval;
   onDecide?: (stepId: string) => void;
   extra?: (step: StepView) => ReactNode;
   onSelectStep: (id: string) => void;
-  nodeOf: (nodeId: string) => RanNode | undefined;
 }) {
   if (!step) return <p className="muted">Click a node or a timeline entry to see its step.</p>;
-  const parent = step.parent ? view.steps[step.parent] : null;
-  const parentType = parent ? nodeOf(parent.node)?.type : undefined;
-  const ran = nodeOf(step.node);
+  const flowStep = step.inFlow ? view.steps[step.inFlow] : undefined;
+  // a sub-flow's step has its subflow step as parent: said as "in sub-flow", not as a delegation
+  const parent = step.parent && step.parent !== step.inFlow ? view.steps[step.parent] : null;
+  const parentType = parent ? names.node(parent)?.type : undefined;
+  const ran = names.node(step);
   const number = itemNumber(step.id);
+  const flowGraph = step.flow ? names.flowOf(step.id)?.graph : undefined;
   return (
     <div className="step-detail" data-testid="step-detail">
       <div className="step-detail-head">
-        <h3>{labelOf(step.node)}</h3>
+        <h3>{names.label(step)}</h3>
         <StatusPill status={step.status} testId="step-status" />
       </div>
       <dl className="facts">
@@ -397,12 +413,38 @@ function StepDetail({
         <dd>
           <code>{step.id}</code>
         </dd>
+        {step.inFlow !== null && (
+          <>
+            <dt>Flow</dt>
+            <dd data-testid="step-in-flow">
+              in sub-flow{' '}
+              <button type="button" className="btn btn-link btn-small" data-testid="step-flow-parent" onClick={() => onSelectStep(step.inFlow!)}>
+                {flowStepName(view, names, step.inFlow)}
+              </button>
+              {flowStep?.flow && ` (${flowTitle(flowStep.flow)})`}
+            </dd>
+          </>
+        )}
+        {step.flow && (
+          <>
+            <dt>Runs</dt>
+            <dd data-testid="step-flow">
+              <Link to={paths.editor(step.flow.workflow)} title="Open this workflow in the editor">
+                {flowTitle(step.flow)}
+              </Link>
+              <span className="muted" data-testid="step-flow-progress">
+                {' '}
+                · {flowProgressText(flowProgressOf(view.steps, step), flowGraph?.nodes.length)}
+              </span>
+            </dd>
+          </>
+        )}
         {parent && (
           <>
             <dt>{parentType === 'map' ? 'Item of' : parentType === 'loop' ? 'Iteration of' : 'Delegated by'}</dt>
             <dd>
               <button type="button" className="btn btn-link btn-small" data-testid="step-parent" onClick={() => onSelectStep(parent.id)}>
-                {labelOf(parent.node)}
+                {names.label(parent)}
               </button>
               {(parentType === 'map' || parentType === 'loop') && number !== null && (
                 <span className="muted" data-testid="step-item-number">
@@ -427,6 +469,14 @@ function StepDetail({
         </dd>
         <dt>Cost</dt>
         <dd>{formatCost(step.cost)}</dd>
+        {step.flow && (
+          <>
+            <dt>All told</dt>
+            <dd data-testid="step-flow-subtree" title="This step and every step of its sub-flow">
+              {formatCost(subtreeFigures(view.steps, step.id).cost)} · {formatTokens(subtreeTokens(view, step.id))} tok
+            </dd>
+          </>
+        )}
         <dt>Duration</dt>
         <dd>{step.status === 'reused' ? 'none (reused)' : formatDuration(step.duration_ms) || '—'}</dd>
         {step.startedAt && (
@@ -466,9 +516,11 @@ function StepDetail({
           key={step.id}
           steps={view.steps}
           parent={step}
-          type={ran?.type ?? step.type}
+          type={step.flow ? 'subflow' : (ran?.type ?? step.type)}
           config={ran?.config}
-          labelOf={labelOf}
+          // its children's nodes: a sub-flow's steps are its flow's; a task's, the step's own flow's
+          labelOf={names.labelIn(step.flow ? step.id : step.inFlow)}
+          summary={step.flow ? flowProgressText(flowProgressOf(view.steps, step), flowGraph?.nodes.length) : undefined}
           onSelect={onSelectStep}
         />
       )}

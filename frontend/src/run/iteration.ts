@@ -99,6 +99,7 @@ export function loopText(p: Progress, max: unknown): string {
 export function childrenTitle(type: string | null | undefined): string {
   if (type === 'map') return 'Items';
   if (type === 'loop') return 'Iterations';
+  if (type === 'subflow') return 'Steps of the sub-flow';
   return 'Delegated tasks';
 }
 

@@ -12,7 +12,7 @@ import { approvalRequestOf } from '../api/approvals';
 import type { Graph } from '../api/graph';
 import { edgeRunStates, type EdgeRunState } from './edges';
 import { sameProgress } from './iteration';
-import { nodeStatus, type ChildBadge, type Figures, type NodeStatus, type NodeView, type RunView } from './reducer';
+import { nodeStatus, type ChildBadge, type Figures, type FlowView, type NodeStatus, type NodeView, type RunView } from './reducer';
 
 /** A step of the node that waits, and whether it asks a person for an approval. */
 export interface WaitingStep {
@@ -47,6 +47,8 @@ function nodeRunOf(view: RunView, id: string): NodeRun {
       const s = view.steps[stepId];
       if (s?.status === 'waiting') waiting.push({ id: s.id, approval: approvalRequestOf(s.request) !== null });
     }
+    // a sub-flow's card: the approval gates waiting inside its flow, decided from the card
+    for (const stepId of node.flow?.progress.asking ?? []) waiting.push({ id: stepId, approval: true });
   }
   return { status, view: node, error, waiting };
 }
@@ -57,6 +59,24 @@ function sameFigures(a: Figures, b: Figures): boolean {
 
 function sameChildren(a: ChildBadge[], b: ChildBadge[]): boolean {
   return a.length === b.length && a.every((c, i) => c.step === b[i].step && c.node === b[i].node && c.status === b[i].status);
+}
+
+function sameFlow(a: FlowView | null, b: FlowView | null): boolean {
+  if (a === b) return true;
+  if (!a || !b) return false;
+  const p = a.progress;
+  const q = b.progress;
+  return (
+    a.ref.workflow === b.ref.workflow &&
+    a.ref.name === b.ref.name &&
+    a.ref.number === b.ref.number &&
+    p.known === q.known &&
+    p.finished === q.finished &&
+    p.failed === q.failed &&
+    p.running === q.running &&
+    p.asking.length === q.asking.length &&
+    p.asking.every((id, i) => id === q.asking[i])
+  );
 }
 
 /** Equal in everything a card draws (deriveNodes makes new objects for every node on each event). */
@@ -77,6 +97,7 @@ function sameNodeView(a: NodeView | undefined, b: NodeView | undefined): boolean
     sameProgress(a.progress, b.progress) &&
     (a.error?.message ?? null) === (b.error?.message ?? null) &&
     a.topLevel === b.topLevel &&
+    sameFlow(a.flow, b.flow) &&
     (a.reusedFrom?.kind ?? null) === (b.reusedFrom?.kind ?? null) &&
     (a.reusedFrom?.run ?? null) === (b.reusedFrom?.run ?? null) &&
     (a.reusedFrom?.step ?? null) === (b.reusedFrom?.step ?? null)

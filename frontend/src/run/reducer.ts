@@ -6,6 +6,10 @@
 // canvas shows per node: a status, duration, tokens and cost, the delegations a manager made and
 // the cost of its whole subtree.
 //
+// A sub-flow's steps are steps of the run too (keys `<subflow step>/<node>`), but their node ids
+// are the sub-flow's, not the canvas's: they stay under their subflow step (its children, its
+// subtree, its flow's progress) and are never counted on a canvas node that shares the id.
+//
 // Streamed chunks (step.chunk) have no seq: they are placed by their index within the step's
 // attempt instead. A socket that connects mid-step first gets a snapshot of the text so far,
 // which replaces the attempt's text; live chunks it already holds are dropped by index.
@@ -16,6 +20,7 @@ import {
   RUN_STATUSES,
   STEP_STATUSES,
   type EventOf,
+  type FlowRef,
   type RunEvent,
   type ReusedLink,
   type RunStatus,
@@ -24,6 +29,7 @@ import {
   type Totals,
 } from '../api/events';
 import type { RunDetail, StepRecord } from '../api/resources';
+import { approvalRequestOf } from '../api/approvals';
 import { progressOf, type Progress } from './iteration';
 
 export type NodeStatus = StepStatus | 'idle';
@@ -83,6 +89,10 @@ export interface StepView {
   request: unknown;
   /** a reused step: where its output came from (another run's step, an edit, pinned data) */
   reusedFrom: ReusedLink | null;
+  /** the subflow step whose flow this step belongs to (its node id is that flow's), else null */
+  inFlow: string | null;
+  /** a subflow step running its flow as steps of the run: which workflow and version */
+  flow: FlowRef | null;
 }
 
 export interface Figures {
@@ -95,6 +105,25 @@ export interface ChildBadge {
   step: string;
   node: string;
   status: StepStatus;
+}
+
+/** How far a subflow step's flow is: its own steps (not the tasks they delegate), and what waits
+ * for a person anywhere under it (a gate in a nested sub-flow or a map item too). */
+export interface FlowProgress {
+  /** the flow's steps heard of so far (its graph may have more not reached yet) */
+  known: number;
+  /** finished one way or another: succeeded (or reused), failed, cancelled or skipped */
+  finished: number;
+  failed: number;
+  running: number;
+  /** steps under the subflow step, at any depth, waiting for an approval: in timeline order */
+  asking: string[];
+}
+
+export interface FlowView {
+  /** the workflow and version the subflow step runs */
+  ref: FlowRef;
+  progress: FlowProgress;
 }
 
 export interface NodeView {
@@ -119,6 +148,8 @@ export interface NodeView {
   topLevel: boolean;
   /** `step` reused an output instead of executing: where it came from */
   reusedFrom: ReusedLink | null;
+  /** a subflow node whose step runs its flow as steps: which flow, and how far it is */
+  flow: FlowView | null;
 }
 
 /** Where a run made by time travel came from (GET /api/runs/<id>/ `source`, run.started data). */
@@ -173,6 +204,13 @@ export function initialRunView(runId: string | null = null): RunView {
   };
 }
 
+/** The subflow step whose flow a step belongs to, from its key (`check/verify` → `check`,
+ * `each.sub.2/check` → `each.sub.2`): node ids have no "/", so only a sub-flow's keys do. */
+export function flowOfKey(id: string): string | null {
+  const at = id.lastIndexOf('/');
+  return at > 0 ? id.slice(0, at) : null;
+}
+
 function newStep(id: string, node: string, parent: string | null = null): StepView {
   return {
     id,
@@ -200,6 +238,8 @@ function newStep(id: string, node: string, parent: string | null = null): StepVi
     expected: 0,
     request: null,
     reusedFrom: null,
+    inFlow: flowOfKey(id),
+    flow: null,
   };
 }
 
@@ -244,12 +284,43 @@ function durationOf(step: StepView): number | null {
   return null;
 }
 
+/** Whether a step waits for a person's approval (not a manager or map waiting for its tasks). */
+export function asksApproval(step: StepView): boolean {
+  return step.status === 'waiting' && approvalRequestOf(step.request) !== null;
+}
+
+/** How far a subflow step's flow is, and the approvals waiting anywhere under it. */
+export function flowProgressOf(steps: Readonly<Record<string, StepView>>, flowStep: StepView): FlowProgress {
+  const p: FlowProgress = { known: 0, finished: 0, failed: 0, running: 0, asking: [] };
+  for (const id of flowStep.children) {
+    const step = steps[id];
+    if (!step || step.inFlow !== flowStep.id) continue;
+    p.known += 1;
+    if (FINISHED_STEP_STATUSES.has(step.status)) p.finished += 1;
+    if (step.status === 'failed') p.failed += 1;
+    if (step.status === 'running') p.running += 1;
+  }
+  const seen = new Set<string>([flowStep.id]);
+  const walk = (ids: readonly string[]) => {
+    for (const id of ids) {
+      const step = steps[id];
+      if (!step || seen.has(id)) continue;
+      seen.add(id);
+      if (asksApproval(step)) p.asking.push(id);
+      if (step.children.length) walk(step.children);
+    }
+  };
+  walk(flowStep.children);
+  return p;
+}
+
 /** Derive the per-node figures from the steps. */
 export function deriveNodes(view: Pick<RunView, 'steps' | 'order' | 'status'>): Record<string, NodeView> {
   const byNode = new Map<string, StepView[]>();
   for (const id of view.order) {
     const step = view.steps[id];
-    if (!step) continue;
+    // a sub-flow's steps belong to its subflow step, not to a canvas node sharing their node id
+    if (!step || step.inFlow !== null) continue;
     const list = byNode.get(step.node);
     if (list) list.push(step);
     else byNode.set(step.node, [step]);
@@ -288,10 +359,11 @@ export function deriveNodes(view: Pick<RunView, 'steps' | 'order' | 'status'>): 
       own,
       subtree,
       children,
-      progress: main.children.length || main.expected ? progressOf(view.steps, main) : null,
+      progress: !main.flow && (main.children.length || main.expected) ? progressOf(view.steps, main) : null,
       error: main.error,
       topLevel: topLevel.length > 0,
       reusedFrom: main.reusedFrom,
+      flow: main.flow ? { ref: main.flow, progress: flowProgressOf(view.steps, main) } : null,
     };
   }
   return nodes;
@@ -635,6 +707,8 @@ class Batch {
   private delegated(step: StepView, event: EventOf<'step.delegated'>): void {
     const data = event.data;
     const tasks = data.tasks ?? [];
+    // a subflow step handing its flow to the run: its steps come as its children, one by one
+    if (data.flow) step.flow = data.flow;
     step.status = stepStatusOf(event, step.status === 'pending' ? 'running' : step.status);
     const children = this.ownChildren(step);
     const listed = new Set(children);
@@ -660,17 +734,21 @@ class Batch {
 }
 
 /**
- * The parent of a delegated task the view hears of first by an event that names no parent (a
- * map's item past the 1,000 its delegation listed, cancelled before its turn): its key is
- * `<parent>.<node>.<n>`.
+ * The parent of a step the view hears of first by an event that names no parent: a delegated
+ * task (a map's item past the 1,000 its delegation listed, cancelled before its turn), whose key
+ * is `<parent>.<node>.<n>`; or a step of a sub-flow (reused in a re-run), `<subflow step>/<node>`.
  */
 function parentByKey(steps: Readonly<Record<string, StepView>>, id: string, node: string | null): string | null {
-  if (!node) return null;
-  const tail = `.${node}.`;
-  const at = id.lastIndexOf(tail);
-  if (at <= 0 || !/^\d+$/.test(id.slice(at + tail.length))) return null;
-  const parent = id.slice(0, at);
-  return steps[parent] ? parent : null;
+  if (node) {
+    const tail = `.${node}.`;
+    const at = id.lastIndexOf(tail);
+    if (at > 0 && /^\d+$/.test(id.slice(at + tail.length))) {
+      const parent = id.slice(0, at);
+      if (steps[parent]) return parent;
+    }
+  }
+  const flow = flowOfKey(id);
+  return flow && steps[flow] ? flow : null;
 }
 
 /** Apply one event. Events at or below `lastSeq`, or for another run, leave the state as it is
@@ -708,6 +786,8 @@ function stepFromRecord(record: StepRecord): StepView {
     finishedAt: toSeconds(record.finished_at),
     request: record.status === 'waiting' ? (record.request ?? null) : null,
     reusedFrom: record.reused_from ?? null,
+    inFlow: record.in_flow !== undefined ? record.in_flow : flowOfKey(record.id),
+    flow: record.flow ?? null,
   };
 }
 
@@ -757,6 +837,17 @@ export function isStepFinished(step: StepView): boolean {
 
 export function isActive(status: string): boolean {
   return ACTIVE.has(status);
+}
+
+/**
+ * How deep a step is for a re-run from it: 0 for a step its flow started (the run's own flow or
+ * a sub-flow's), 1 for a task such a step delegated; a task delegated inside a sub-flow cannot
+ * be re-run from (the server refuses it), so it counts as deeper than any limit.
+ */
+export function rerunDepthOf(view: RunView, id: string): number {
+  const step = view.steps[id];
+  if (!step?.inFlow) return depthOf(view, id);
+  return step.parent === step.inFlow || step.parent === null ? 0 : Number.POSITIVE_INFINITY;
 }
 
 /** Depth of a step in the delegation tree (0 for steps the flow started). */

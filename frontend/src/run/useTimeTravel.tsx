@@ -25,6 +25,8 @@ export interface TimeTravelInput {
   selectStep: (stepId: string) => void;
   /** show the run panel's output (a new run opens on it) */
   showOutput: () => void;
+  /** a step's label where its node is not the canvas's (a sub-flow's step) */
+  stepLabel?: (stepId: string) => string | undefined;
 }
 
 export interface TimeTravel {
@@ -38,7 +40,7 @@ export interface TimeTravel {
   dialog: ReactNode;
 }
 
-export function useTimeTravel({ workflowId, runId, live, canRun, currentVersion, graph, selectStep, showOutput }: TimeTravelInput): TimeTravel {
+export function useTimeTravel({ workflowId, runId, live, canRun, currentVersion, graph, selectStep, showOutput, stepLabel }: TimeTravelInput): TimeTravel {
   const [target, setTarget] = useState<RerunTarget | null>(null);
   const [plan, setPlan] = useState<ReadonlyMap<string, Verdict> | null>(null);
   const viewRef = useRef(live.view);
@@ -58,10 +60,13 @@ export function useTimeTravel({ workflowId, runId, live, canRun, currentVersion,
     if (wanted && viewRef.current.steps[wanted]) selectStep(wanted);
   }, [loaded, runId, selectStep]);
 
+  const stepLabelRef = useRef(stepLabel);
+  stepLabelRef.current = stepLabel;
   const openStep = useCallback((mode: 'from' | 'edit', stepId: string) => {
     const step = viewRef.current.steps[stepId];
     if (!step) return;
-    setTarget({ mode, step: step.id, node: step.node, output: step.output });
+    const label = step.inFlow !== null ? stepLabelRef.current?.(step.id) : undefined;
+    setTarget({ mode, step: step.id, node: step.node, output: step.output, label });
   }, []);
   const retry = useCallback(() => setTarget({ mode: 'retry' }), []);
   const close = useCallback(() => setTarget(null), []);
