@@ -841,13 +841,16 @@ export function isActive(status: string): boolean {
 
 /**
  * How deep a step is for a re-run from it: 0 for a step its flow started (the run's own flow or
- * a sub-flow's), 1 for a task such a step delegated; a task delegated inside a sub-flow cannot
- * be re-run from (the server refuses it), so it counts as deeper than any limit.
+ * the sub-flow of one of its top-level steps), 1 for a task such a step delegated. The server
+ * refuses a task delegated inside a sub-flow, and a step of a sub-flow nested in another or run
+ * by a map's item (re-run from the top-level step instead): they count as deeper than any limit.
  */
 export function rerunDepthOf(view: RunView, id: string): number {
   const step = view.steps[id];
   if (!step?.inFlow) return depthOf(view, id);
-  return step.parent === step.inFlow || step.parent === null ? 0 : Number.POSITIVE_INFINITY;
+  const flowStep = view.steps[step.inFlow];
+  const topLevelFlow = !!flowStep && flowStep.parent === null && flowStep.inFlow === null;
+  return topLevelFlow && (step.parent === step.inFlow || step.parent === null) ? 0 : Number.POSITIVE_INFINITY;
 }
 
 /** Depth of a step in the delegation tree (0 for steps the flow started). */

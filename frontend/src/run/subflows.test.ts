@@ -208,6 +208,13 @@ describe('a sub-flow as a map’s body, with a sub-flow nested in it', () => {
     expect(flowOfKey('each.sub.2/inner/x')).toBe('each.sub.2/inner');
   });
 
+  it('offers no re-run from a step of a map item’s sub-flow or a nested one (the server refuses)', () => {
+    expect(rerunDepthOf(view, 'each.sub.2/check')).toBe(Number.POSITIVE_INFINITY);
+    expect(rerunDepthOf(view, 'each.sub.2/inner/x')).toBe(Number.POSITIVE_INFINITY);
+    expect(canRerunFrom(view.steps['each.sub.2/check'], rerunDepthOf(view, 'each.sub.2/check'))).toBe(false);
+    expect(rerunDepthOf(view, 'each.sub.2')).toBe(1); // the item itself: a task of the map
+  });
+
   it('makes no canvas node of a node id inside, and counts the map’s items only', () => {
     expect(Object.keys(view.nodes).sort()).toEqual(['each', 'sub']);
     expect(view.nodes.sub.steps).toEqual(['each.sub.1', 'each.sub.2']);
