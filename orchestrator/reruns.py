@@ -27,7 +27,7 @@ from editor.models import WorkflowVersion
 from orchestrator.models import Run, Step
 from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.progress import start_roots
-from orchestrator.reuse import recorded_from
+from orchestrator.reuse import below, recorded_from
 from orchestrator.subflows import subflow_versions
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError
@@ -384,7 +384,7 @@ def _check_edit(step: Step, output: Any, target: CompiledVersion) -> None:
 
 def _priced(step: Step, prices: dict[str, Any]) -> float:
     """What a step and its delegated tasks would cost again, at today's prices."""
-    steps = [step, *Step.objects.filter(run_id=step.run_id, key__startswith=f"{step.key}.")]
+    steps = [step, *below(step)]
     total = 0.0
     for each in steps:
         if not each.by_model:

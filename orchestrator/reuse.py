@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from editor.models import WorkflowVersion
@@ -84,6 +84,13 @@ def recorded_step(source_run_id: Any, key: str) -> Recorded | None:
     return recorded_from(row, planned.fingerprint, with_tasks=True)
 
 
+def below(step: Step) -> Any:
+    """Every step under ``step``, at any depth: its delegated tasks (``<key>.<node>.<n>``) and the
+    steps of a flow it runs (``<key>/<node>``), and theirs."""
+    under = Q(key__startswith=f"{step.key}.") | Q(key__startswith=f"{step.key}/")
+    return Step.objects.filter(under, run_id=step.run_id)
+
+
 def recorded_from(step: Step, fingerprint: str, *, with_tasks: bool = False) -> Recorded:
     """``with_tasks``: count what the step's delegated tasks spent too (what reusing the step
     saves); they are rows of their own, read by key. A reused step stands for what it cost
@@ -94,7 +101,7 @@ def recorded_from(step: Step, fingerprint: str, *, with_tasks: bool = False) -> 
         # It ran in an earlier run; its link carries what it (and its tasks) cost there.
         spent = {name: link.get(name, 0) for name in spent}
     elif with_tasks:
-        tasks = Step.objects.filter(run_id=step.run_id, key__startswith=f"{step.key}.")
+        tasks = below(step)
         sums = tasks.aggregate(
             cost=Sum("cost"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out")
         )

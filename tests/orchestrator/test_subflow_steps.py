@@ -321,3 +321,16 @@ def test_the_run_api_says_which_steps_belong_to_which_sub_flow(
     assert steps["sub"]["flow"] == {"workflow": str(sub.id), "name": "Checker", "number": 1}
     assert steps["sub"]["in_flow"] is None and steps["brief"]["flow"] is None
     assert steps["sub/check"]["in_flow"] == "sub" and steps["sub/check"]["parent"] == "sub"
+
+
+def test_the_preview_prices_a_subflow_step_with_the_steps_of_its_flow(
+    alice_client: APIClient, flows: Any
+) -> None:
+    _, main = flows(inner_graph())
+    run = drive(start(alice_client, main))
+    Step.objects.filter(run=run, key="sub/check").update(cost=0.25)  # as if it called a model
+    preview = alice_client.post(f"/api/runs/{run.pk}/steps/sub/rerun/preview/", format="json")
+    assert preview.status_code == 200, preview.content
+    assert preview.json()["estimated_cost"] == 0.25
+    later = alice_client.post(f"/api/runs/{run.pk}/steps/done/rerun/preview/", format="json")
+    assert later.json()["reused_cost"] == 0.25  # reusing the subflow step saves its flow's cost
