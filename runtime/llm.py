@@ -181,14 +181,21 @@ def parse_json(text: str) -> Any:
     fenced = _FENCE.match(text)
     if fenced:
         candidates.append(fenced.group(1).strip())
-    for opening, closing in ("{}", "[]"):
-        start, end = text.find(opening), text.rfind(closing)
-        if 0 <= start < end:
+    # The value embedded in prose: from the first bracket that opens to the last one of its kind
+    # that closes. Only that one: inside a broken object, a list it holds is not the answer.
+    starts = [(text.find(opening), opening, closing) for opening, closing in ("{}", "[]")]
+    found = [item for item in starts if item[0] >= 0]
+    if found:
+        start, _, closing = min(found)
+        end = text.rfind(closing)
+        if start < end:
             candidates.append(text[start : end + 1])
     error: json.JSONDecodeError | None = None
     for candidate in candidates:
         try:
-            return json.loads(candidate)
+            # strict=False: a raw newline or tab inside a string is taken as it is. Models write
+            # them, and grammar-constrained servers (llama.cpp's JSON grammar) let them through.
+            return json.loads(candidate, strict=False)
         except json.JSONDecodeError as exc:
             error = error or exc
     detail = f"{error.msg} at line {error.lineno} column {error.colno}" if error else "empty"
@@ -249,11 +256,25 @@ async def repair_json(
             return value, answer
         if repairs == max_repairs:
             tail = f" after {max_repairs} repair(s)" if max_repairs else ""
-            raise OutputSchemaError(f"the {what} is not valid{tail}: {problem}")
+            raise OutputSchemaError(f"the {what} is not valid{tail}: {problem}{_why(answer)}")
         messages.append({"role": "assistant", "content": answer.text})
         messages.append({"role": "user", "content": repair_message(problem, schema)})
         answer = await chat_with_fallback(ctx, models, messages, response_schema=schema, **options)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _why(answer: Answer) -> str:
+    """What the last answer says about why it is not valid JSON, beyond the schema's complaint."""
+    response = answer.response
+    if response.finish_reason == "length":
+        return " (the answer was cut off at its max_tokens limit: raise the node's max_tokens)"
+    if response.structured_output == "instructions":
+        return (
+            " (this server was asked for JSON by instructions only, which the model did not "
+            "follow: a model that follows them better, or the json_object mode where the server "
+            "supports it, helps)"
+        )
+    return ""
 
 
 async def chat_json(

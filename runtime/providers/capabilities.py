@@ -162,6 +162,39 @@ def refusal_message(
     )
 
 
+# -- the schema a grammar-constrained server sees ------------------------------------------------
+
+# An integer range up to this wide is sent as the list of its values.
+_MAX_ENUMERATED_RANGE = 256
+
+
+def grammar_schema(schema: Any) -> Any:
+    """``schema`` as a server that turns schemas into grammars enforces it best (json_object).
+
+    llama.cpp's and llama-cpp-python's converters ignore ``minimum`` and ``maximum`` but honour
+    ``enum``, so a small integer range (a 0-100 score) goes out as its values; the answer is still
+    validated against the schema itself. Everything else is sent as it is.
+    """
+    if isinstance(schema, list):
+        return [grammar_schema(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if (
+        schema.get("type") == "integer"
+        and "enum" not in schema
+        and isinstance(low, int)
+        and isinstance(high, int)
+        and 0 <= high - low <= _MAX_ENUMERATED_RANGE
+    ):
+        rest = {k: v for k, v in schema.items() if k not in ("type", "minimum", "maximum")}
+        return {**rest, "enum": list(range(low, high + 1))}
+    return {
+        key: value if key in ("enum", "const", "default", "examples") else grammar_schema(value)
+        for key, value in schema.items()
+    }
+
+
 # -- the prompt side of the instructions mode ----------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from runtime.providers.capabilities import (
     Capabilities,
     CapabilityMemory,
     StructuredOutput,
+    grammar_schema,
     refusal_message,
     refused_features,
     resolve,
@@ -275,6 +276,7 @@ class OpenAICompatibleProvider(HTTPProvider):
     ) -> ChatResponse:
         client = self._get_client()
         parts: list[str] = []
+        deltas = 0  # content pieces: llama.cpp, vLLM, Ollama and OpenAI send one token in each
         calls = _ToolCallAssembler(self.name)
         model = request.model
         finish_reason: str | None = None
@@ -334,6 +336,7 @@ class OpenAICompatibleProvider(HTTPProvider):
                     if isinstance(delta, dict):
                         content = delta.get("content")
                         if isinstance(content, str) and content:
+                            deltas += 1
                             parts.append(content)
                             if on_chunk is not None:
                                 on_chunk(content)
@@ -350,9 +353,11 @@ class OpenAICompatibleProvider(HTTPProvider):
         estimated = tokens_in is None or tokens_out is None
         self._learn_stream_usage(request, reported=not estimated)
         if tokens_in is None or tokens_out is None:
-            # The server ignored stream_options.include_usage (older Ollama, LM Studio, some
-            # proxies): estimate at ~4 characters per token instead of reporting zero.
+            # The server ignored or refused stream_options.include_usage (llama-cpp-python,
+            # older Ollama, LM Studio, some proxies): count the pieces it streamed (a token each
+            # on most servers), and no fewer than ~4 characters per token, instead of zero.
             est_in, est_out = estimate_tokens(request, text, tool_calls)
+            est_out = max(est_out, deltas)
             tokens_in = est_in if tokens_in is None else tokens_in
             tokens_out = est_out if tokens_out is None else tokens_out
         return ChatResponse(
@@ -404,7 +409,10 @@ class OpenAICompatibleProvider(HTTPProvider):
         if request.response_schema is not None and mode == "json_object":
             # llama-cpp-python turns the schema into a grammar; servers that do not know the
             # "schema" key still answer a JSON object, which the caller validates.
-            body["response_format"] = {"type": "json_object", "schema": request.response_schema}
+            body["response_format"] = {
+                "type": "json_object",
+                "schema": grammar_schema(request.response_schema),
+            }
         elif request.response_schema is not None and mode == "json_schema":
             # strict=False: strict mode rejects schemas with optional properties or without
             # additionalProperties=false, which user-written schemas rarely satisfy. The caller

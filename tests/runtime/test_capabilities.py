@@ -16,11 +16,13 @@ import pytest
 from runtime.errors import ProviderBadRequestError, ProviderUnavailableError
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
+from runtime.llm import parse_json
 from runtime.providers.base import ChatMessage, ChatRequest
 from runtime.providers.capabilities import (
     Capabilities,
     CapabilityMemory,
     CatalogueEntry,
+    grammar_schema,
     refused_features,
     with_schema_instruction,
 )
@@ -370,3 +372,34 @@ async def test_the_catalogue_entry_reaches_the_request(
     assert result.status == "succeeded", result.error
     assert formats(vendor_server) == [None]
     assert result.steps["ask"].cost > 0  # the entry is still the model's price
+
+
+def test_a_grammar_constrained_server_gets_small_integer_ranges_as_their_values() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "score": {"type": "integer", "minimum": 0, "maximum": 3, "title": "s"},
+            "year": {"type": "integer", "minimum": 0, "maximum": 100_000},
+            "share": {"type": "number", "minimum": 0, "maximum": 1},
+            "tags": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": 2}},
+            "type": {"enum": [{"type": "integer", "minimum": 0, "maximum": 1}]},
+        },
+        "required": ["score"],
+    }
+
+    sent = grammar_schema(schema)
+
+    assert sent["properties"]["score"] == {"title": "s", "enum": [0, 1, 2, 3]}
+    assert sent["properties"]["year"] == schema["properties"]["year"]  # too wide: as it is
+    assert sent["properties"]["share"] == schema["properties"]["share"]
+    assert sent["properties"]["tags"]["items"] == {"enum": [1, 2]}
+    assert sent["properties"]["type"] == schema["properties"]["type"]  # values are not schemas
+    assert sent["required"] == ["score"]
+
+
+def test_the_json_of_an_answer_may_carry_raw_newlines_in_its_strings() -> None:
+    # llama.cpp's JSON grammar lets a model write them; they are not worth a repair.
+    assert parse_json('{"text": "two\nlines"}') == {"text": "two\nlines"}
+    # Inside a broken object, a list it holds is not taken for the answer.
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_json('{"subtasks": [], "done": fals}')

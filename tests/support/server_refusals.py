@@ -14,16 +14,18 @@ from collections.abc import Callable
 
 from tests.support.vendor_server import HTTPError, RecordedRequest, Scripted
 
-# llama-cpp-python's server (its request model takes response_format type "text" or
-# "json_object" only): a 500 with the validation error as the message.
+# llama-cpp-python 0.3.36's server (its request model takes response_format type "text" or
+# "json_object" only): a 500 with the validation error as the message, as it sends it.
 LLAMA_CPP_PYTHON_SCHEMA_REFUSAL = HTTPError(
     500,
     body=json.dumps(
         {
             "error": {
-                "message": "[{'type': 'literal_error', 'loc': ('body', 'response_format', "
-                "'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': "
-                "'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}]",
+                "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+                "'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n"
+                '  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+                "    POST /v1/chat/completions",
                 "type": "internal_server_error",
                 "param": None,
                 "code": None,

