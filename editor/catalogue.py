@@ -6,6 +6,7 @@ model id) in the same transaction.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.db import transaction
@@ -20,6 +21,7 @@ from runtime.providers.capabilities import (
     stream_usage_mode,
     structured_output_mode,
 )
+from runtime.providers.local_llm import HARDWARE
 from runtime.usage import DEFAULT_PRICES
 from runtime.usage import ModelPrice as Price
 
@@ -28,6 +30,26 @@ CAPABILITY_CHOICES: dict[str, tuple[str, ...]] = {
     "structured_output": ("", *STRUCTURED_OUTPUT_MODES),
     "stream_usage": ("", *STREAM_USAGE_MODES),
 }
+
+
+# `LOCAL_LLM=1 ./dev start` serves a tiny real model on this machine and names it here; the
+# catalogue (and so the model picker) offers it with this note, free, with its capabilities set.
+LOCAL_LLM_NOTE = (
+    "Gemma 3 270M on this machine: a tiny model for trying flows, not for real work "
+    f"(needs {HARDWARE})"
+)
+
+
+def builtin_prices() -> dict[str, Price]:
+    """The built-in catalogue, with the local model when this installation serves one."""
+    prices: dict[str, Price] = dict(DEFAULT_PRICES)
+    local = os.environ.get("LOCAL_LLM_MODEL")
+    if local:
+        # llama-cpp-python takes json_object with a schema and sends no usage in streams.
+        prices[local] = CatalogueEntry(
+            0.0, 0.0, 8192, structured_output="json_object", stream_usage="counted"
+        )
+    return prices
 
 
 def _entry(entry: ModelPrice) -> Price:
@@ -43,7 +65,7 @@ def _entry(entry: ModelPrice) -> Price:
 def prices_for(workspace_id: Any) -> dict[str, Price]:
     """Model id → catalogue entry for runs in this workspace: the price the engine's cost
     accounting reads, and the capabilities its providers use (CatalogueEntry)."""
-    prices = dict(DEFAULT_PRICES)
+    prices = builtin_prices()
     for entry in ModelPrice.objects.filter(workspace_id=workspace_id):
         prices[entry.model] = _entry(entry)
     return prices
@@ -52,10 +74,12 @@ def prices_for(workspace_id: Any) -> dict[str, Price]:
 def catalogue(workspace: Workspace) -> list[dict[str, Any]]:
     """Every model the workspace has a price for, marking which come from the workspace."""
     own = {entry.model: entry for entry in ModelPrice.objects.filter(workspace=workspace)}
+    builtins = builtin_prices()
+    local = os.environ.get("LOCAL_LLM_MODEL")
     rows = []
-    for model in sorted(set(DEFAULT_PRICES) | set(own)):
+    for model in sorted(set(builtins) | set(own)):
         entry = own.get(model)
-        builtin = DEFAULT_PRICES.get(model)
+        builtin = builtins.get(model)
         price = Price(entry.input_price, entry.output_price, entry.context) if entry else builtin
         assert price is not None
         rows.append(
@@ -71,6 +95,8 @@ def catalogue(workspace: Workspace) -> list[dict[str, Any]]:
                 "stream_usage": entry.stream_usage if entry else "",
             }
         )
+        if model == local:
+            rows[-1]["note"] = LOCAL_LLM_NOTE
     return rows
 
 

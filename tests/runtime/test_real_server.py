@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -255,31 +256,66 @@ async def test_a_managers_plan_is_schema_valid_and_its_workers_run(
     assert result.steps["lead"].tokens_in > 0
 
 
-# -- every shipped example -------------------------------------------------------------------------
+# -- every shipped example ------------------------------------------------------------------------
 
 NAMES = sorted(path.stem for path in EXAMPLES.glob("*.json"))
 
 
+def on_the_server(raw: dict[str, Any]) -> dict[str, Any]:
+    """The example with every model call on the server: the ``local/echo`` stand-in becomes the
+    ``fast`` tier too, and every call is bounded (a tiny model may ramble to the end of its
+    context)."""
+    for item in raw["nodes"]:
+        config = item.setdefault("config", {})
+        if config.get("model") == "local/echo":
+            config["model"] = "fast"
+        if item["type"] == "manager":
+            config.setdefault("max_tokens", PLAN_TOKENS)
+        elif item["type"] == "worker":  # text is never judged here; JSON must fit whole
+            config.setdefault("max_tokens", 512 if config.get("output_format") == "json" else 64)
+    return raw
+
+
+@pytest.fixture(scope="module")
+def examples_on_the_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every example, rewritten by :func:`on_the_server`, where sub-flows find each other."""
+    folder = tmp_path_factory.mktemp("examples")
+    for name in NAMES:
+        raw = on_the_server(load_example(name))
+        (folder / f"{name}.json").write_text(json.dumps(raw))
+    return folder
+
+
 @pytest.mark.parametrize("name", NAMES)
 async def test_each_example_runs_on_the_real_server(
-    server: LocalLLMServer, client: httpx.AsyncClient, name: str
+    server: LocalLLMServer, client: httpx.AsyncClient, examples_on_the_server: Path, name: str
 ) -> None:
-    raw = load_example(name)
-    for item in raw["nodes"]:  # a tiny model may ramble: bound every model call
-        if item["type"] in ("worker", "manager"):
-            limit = PLAN_TOKENS if item["type"] == "manager" else 160
-            item["config"].setdefault("max_tokens", limit)
+    raw = json.loads((examples_on_the_server / f"{name}.json").read_text())
     services = services_on(server, client)
-    services.flows = within(DirectoryFlows(EXAMPLES), name, name)
-
-    result = await asyncio.wait_for(
-        InProcessExecutor(services=services, sink=ListSink()).run(raw, default_input(raw)),
-        timeout=600,
-    )
+    services.flows = within(DirectoryFlows(examples_on_the_server), name, name)
+    calls: list[str] = []
+    # The model's own failure (JSON it did not finish within max_tokens: a 270M model loops at
+    # times) is not the protocol's; such a run is tried again, up to 3 runs. Any other failure
+    # fails the test at once.
+    for _ in range(3):
+        result = await asyncio.wait_for(
+            InProcessExecutor(services=services, sink=ListSink()).run(
+                raw, default_input(load_example(name))
+            ),
+            timeout=600,
+        )
+        failed = [s.error or {} for s in result.steps.values() if s.status == "failed"]
+        if result.status == "succeeded" and not failed:
+            break
+        for error in [*failed, *([result.error] if result.error else [])]:
+            assert error.get("code") == "invalid_output", (name, error)
 
     assert result.status == "succeeded", (name, result.error)
     for step in result.steps.values():
         assert step.status in ("succeeded", "skipped"), (step.id, step.error)
+        if step.model is not None:
+            calls.append(step.model)
+    assert calls and set(calls) <= {MODEL}  # every model call went to the server
     for item in raw["nodes"]:
         config = item.get("config") or {}
         step = result.steps.get(item["id"])

@@ -53,3 +53,17 @@ def test_an_unknown_mode_is_refused_by_name(alice: User, alice_workspace: Worksp
     assert caught.value.fields == {
         "structured_output": ["must be one of auto, json_schema, json_object, instructions"]
     }
+
+
+def test_the_local_model_is_offered_with_its_note_when_this_installation_serves_it(
+    alice_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert not [r for r in catalogue(alice_workspace) if "note" in r]
+    monkeypatch.setenv("LOCAL_LLM_MODEL", "openai/gemma-3-270m")
+
+    shown = row(alice_workspace, "openai/gemma-3-270m")
+    entry = prices_for(alice_workspace.pk)["openai/gemma-3-270m"]
+
+    assert "tiny model for trying flows" in str(shown["note"]) and "2 GB" in str(shown["note"])
+    assert (shown["input_price"], shown["source"]) == (0.0, "builtin")
+    assert isinstance(entry, CatalogueEntry) and entry.structured_output == "json_object"
