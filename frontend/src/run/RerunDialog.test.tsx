@@ -60,7 +60,8 @@ describe('the re-run dialog', () => {
     );
     expect(screen.getByTestId('rerun-plan-draft').dataset.verdict).toBe('execute');
     expect(screen.getByTestId('rerun-plan-research').textContent).toContain('Research');
-    expect(onPlan).toHaveBeenLastCalledWith(new Map(PREVIEW.nodes.map((n) => [n.node, n.verdict])));
+    // the canvas hears of the plan in an effect after the preview renders: wait for it too
+    await waitFor(() => expect(onPlan).toHaveBeenLastCalledWith(new Map(PREVIEW.nodes.map((n) => [n.node, n.verdict]))));
     // a preview starts nothing; Start sends the same request to the step's address
     expect(calls).toEqual([{ method: 'POST', url: '/api/runs/run-1/steps/draft/rerun/preview/', body: { version: 'run' } }]);
     fireEvent.click(screen.getByTestId('rerun-confirm'));
