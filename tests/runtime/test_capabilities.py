@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from runtime.errors import ProviderBadRequestError, ProviderUnavailableError
+from runtime.errors import OutputSchemaError, ProviderBadRequestError, ProviderUnavailableError
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
-from runtime.llm import parse_json
+from runtime.llm import chat_json, parse_json
 from runtime.providers.base import ChatMessage, ChatRequest
 from runtime.providers.capabilities import (
     Capabilities,
@@ -27,6 +27,7 @@ from runtime.providers.capabilities import (
     with_schema_instruction,
 )
 from runtime.providers.openai_compat import OpenAICompatibleProvider
+from runtime.usage import Usage
 from tests.runtime.agent_support import services_for
 from tests.runtime.graphs import edge, graph, input_node, node, output_node
 from tests.support.server_refusals import (
@@ -403,3 +404,56 @@ def test_the_json_of_an_answer_may_carry_raw_newlines_in_its_strings() -> None:
     # Inside a broken object, a list it holds is not taken for the answer.
     with pytest.raises(ValueError, match="not JSON"):
         parse_json('{"subtasks": [], "done": fals}')
+
+
+async def test_a_refused_streamed_usage_setting_names_the_fix(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.push(STREAM_OPTIONS_REFUSAL)
+    request = ChatRequest(
+        model="small", messages=list(MESSAGES), stream=True, stream_usage="reported"
+    )
+
+    with pytest.raises(ProviderBadRequestError, match="streamed usage in the model catalogue to"):
+        await provider.complete(request)
+
+    # counted: never asked for
+    vendor_server.push(Stream(["a"]))
+    request.stream_usage = "counted"
+    response = await provider.complete(request)
+    assert "stream_options" not in vendor_server.last_request.body
+    assert response.tokens_estimated
+
+
+class _Call:
+    """What a model call needs of its step (runtime.llm.ModelCallContext)."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+        self.usage = Usage()
+        self.budget = None
+        self.emit_chunk = lambda _chunk: None
+
+
+@pytest.mark.parametrize(
+    ("answer", "mode", "hint"),
+    [
+        (Completion('{"city": "Par', finish_reason="length"), None, "cut off at its max_tokens"),
+        (Completion("Paris, I think"), "instructions", "asked for JSON by instructions only"),
+    ],
+)
+async def test_an_answer_that_stays_invalid_says_why_it_may_be(
+    vendor_server: VendorServer,
+    client: httpx.AsyncClient,
+    answer: Completion,
+    mode: str | None,
+    hint: str,
+) -> None:
+    vendor_server.respond_with(lambda _request: answer)
+    prices = {"openai/small": CatalogueEntry(structured_output=mode)} if mode else None  # type: ignore[arg-type]
+    services = services_for(client, {"openai": vendor_server.url}, prices=prices)
+
+    with pytest.raises(OutputSchemaError, match=hint):
+        await chat_json(
+            _Call(services), ["openai/small"], list(MESSAGES), SCHEMA, max_repairs=1, stream=False
+        )
