@@ -71,6 +71,13 @@ __all__ = ["DEFAULT_BASE_URL", "OpenAICompatibleProvider", "parse_retry_after"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
+# What probe() asks for.
+PROBE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}},
+    "required": ["ok"],
+}
+
 # Each refusal drops one feature, so a call is sent at most this many times.
 _MAX_SENDS = 4
 
@@ -132,6 +139,37 @@ class OpenAICompatibleProvider(HTTPProvider):
             catalogue_usage=stream_usage_mode(request.stream_usage if request else None),
             provider_output=self.structured_output,
         )
+
+    async def probe(self, model: str, request: ChatRequest | None = None) -> Capabilities:
+        """Find out what the server can do for ``model`` with two tiny calls (a structured answer
+        and a stream), for a person testing an endpoint: what it refuses is learned as in any
+        call; a server that fails otherwise raises the call's error. ``request`` may carry the
+        catalogue's settings for the model."""
+        output = request.structured_output if request else None
+        usage = request.stream_usage if request else None
+        ask: ChatMessage = {"role": "user", "content": 'Answer {"ok": true}.'}
+        await self.complete(
+            ChatRequest(
+                model=model,
+                messages=[ask],
+                max_tokens=16,
+                temperature=0.0,
+                response_schema=PROBE_SCHEMA,
+                structured_output=output,
+                stream_usage=usage,
+            )
+        )
+        await self.complete(
+            ChatRequest(
+                model=model,
+                messages=[ask],
+                max_tokens=4,
+                stream=True,
+                structured_output=output,
+                stream_usage=usage,
+            )
+        )
+        return self.capabilities(model, request)
 
     async def complete(
         self, request: ChatRequest, on_chunk: ChunkCallback | None = None

@@ -457,3 +457,22 @@ async def test_an_answer_that_stays_invalid_says_why_it_may_be(
         await chat_json(
             _Call(services), ["openai/small"], list(MESSAGES), SCHEMA, max_repairs=1, stream=False
         )
+
+
+async def test_a_probe_finds_out_what_the_endpoint_can_do(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.respond_with(
+        refusing({"json_schema", "stream_options"}, LLAMA_CPP_PYTHON_SCHEMA_REFUSAL)
+    )
+    vendor_server.push(LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, JSONAnswer({"ok": True}))
+    vendor_server.push(STREAM_OPTIONS_REFUSAL, Stream(["ok"]))
+
+    found = await provider.probe("small")
+
+    assert found.to_dict() == {
+        "structured_output": "json_object",
+        "structured_output_source": "detected",
+        "stream_usage": "counted",
+        "stream_usage_source": "detected",
+    }

@@ -130,6 +130,17 @@ async def test_the_servers_refusal_of_json_schema_is_learned_once_and_json_objec
         jsonschema.validate(json.loads(answer.text), CITY)  # grammar-constrained by the server
 
 
+async def test_a_probe_of_the_server_tells_what_it_can_do(
+    server: LocalLLMServer, client: httpx.AsyncClient
+) -> None:
+    provider = OpenAICompatibleProvider(
+        base_url=server.base_url, client=client, memory=CapabilityMemory()
+    )
+    found = await provider.probe(LOCAL_LLM_MODEL)
+    assert (found.structured_output, found.stream_usage) == ("json_object", "counted")
+    assert found.structured_output_source == found.stream_usage_source == "detected"
+
+
 async def test_the_instructions_mode_is_validated_even_when_the_model_ignores_it(
     server: LocalLLMServer, client: httpx.AsyncClient
 ) -> None:
