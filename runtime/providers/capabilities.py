@@ -64,6 +64,9 @@ STRUCTURED_OUTPUT_LABELS: dict[str, str] = {
 # A server's message naming one of these refused that feature.
 _STRUCTURED_WORDS = ("response_format", "json_schema", "json_object", "structured output")
 _STREAM_USAGE_WORDS = ("stream_options", "include_usage")
+# ...unless the message blames the schema itself (OpenAI: "Invalid schema for response_format
+# 'output'"): that is the node's schema at fault, not the mode, and must not degrade the model.
+_SCHEMA_FAULT_WORDS = ("invalid schema", "invalid json schema", "schema is invalid")
 # Statuses that say nothing about a feature: a key, a rate limit, a timeout, a missing route.
 _NOT_A_REFUSAL = frozenset({401, 403, 404, 408, 429})
 
@@ -141,7 +144,12 @@ def refused_features(status: int, message: str | None, *, sent: set[str]) -> set
         return set()
     text = message.lower()
     found: set[str] = set()
-    if "structured_output" in sent and any(word in text for word in _STRUCTURED_WORDS):
+    schema_fault = any(word in text for word in _SCHEMA_FAULT_WORDS)
+    if (
+        "structured_output" in sent
+        and not schema_fault
+        and any(word in text for word in _STRUCTURED_WORDS)
+    ):
         found.add("structured_output")
     if "stream_usage" in sent and any(word in text for word in _STREAM_USAGE_WORDS):
         found.add("stream_usage")

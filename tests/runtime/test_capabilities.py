@@ -199,6 +199,7 @@ async def test_an_outage_is_not_taken_for_a_refusal(
         (400, "response_format.type json_schema is not supported", {"structured_output"}),
         (422, '{"detail": [{"loc": ["body", "response_format"]}]}', {"structured_output"}),
         (400, "Unrecognized request argument supplied: stream_options", {"stream_usage"}),
+        (400, "Invalid schema for response_format 'output': 'items' is missing", set()),
         (401, "json_schema needs a paid plan", set()),
         (429, "too many json_schema requests", set()),
         (500, "internal error", set()),
