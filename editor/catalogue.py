@@ -17,9 +17,11 @@ from editor.models import ModelPrice, Workspace
 from runtime.providers.capabilities import (
     STREAM_USAGE_MODES,
     STRUCTURED_OUTPUT_MODES,
+    TOOLS_MODES,
     CatalogueEntry,
     stream_usage_mode,
     structured_output_mode,
+    tools_mode,
 )
 from runtime.providers.local_llm import HARDWARE
 from runtime.usage import DEFAULT_PRICES
@@ -29,6 +31,7 @@ from runtime.usage import ModelPrice as Price
 CAPABILITY_CHOICES: dict[str, tuple[str, ...]] = {
     "structured_output": ("", *STRUCTURED_OUTPUT_MODES),
     "stream_usage": ("", *STREAM_USAGE_MODES),
+    "tools": ("", *TOOLS_MODES),
 }
 
 
@@ -45,9 +48,15 @@ def builtin_prices() -> dict[str, Price]:
     prices: dict[str, Price] = dict(DEFAULT_PRICES)
     local = os.environ.get("LOCAL_LLM_MODEL")
     if local:
-        # llama-cpp-python takes json_object with a schema and sends no usage in streams.
+        # llama-cpp-python takes json_object with a schema, sends no usage in streams, and its
+        # gemma chat format ignores tools.
         prices[local] = CatalogueEntry(
-            0.0, 0.0, 8192, structured_output="json_object", stream_usage="counted"
+            0.0,
+            0.0,
+            8192,
+            structured_output="json_object",
+            stream_usage="counted",
+            tools="prompted",
         )
     return prices
 
@@ -59,6 +68,7 @@ def _entry(entry: ModelPrice) -> Price:
         entry.context,
         structured_output=structured_output_mode(entry.structured_output),
         stream_usage=stream_usage_mode(entry.stream_usage),
+        tools=tools_mode(entry.tools),
     )
 
 
@@ -93,6 +103,7 @@ def catalogue(workspace: Workspace) -> list[dict[str, Any]]:
                 # "" : detected from the model's server
                 "structured_output": entry.structured_output if entry else "",
                 "stream_usage": entry.stream_usage if entry else "",
+                "tools": entry.tools if entry else "",
             }
         )
         if model == local:
@@ -112,15 +123,21 @@ def set_price(
     via: str = "session",
     structured_output: str | None = None,
     stream_usage: str | None = None,
+    tools: str | None = None,
 ) -> ModelPrice:
-    """Set the entry; ``structured_output`` and ``stream_usage`` (None: leave as they are; ""
-    or "auto": detect) set how the model's server is asked (runtime.providers.capabilities)."""
+    """Set the entry; ``structured_output``, ``stream_usage`` and ``tools`` (None: leave as they
+    are; "" or "auto": detect) set how the model's server is asked
+    (runtime.providers.capabilities)."""
     defaults: dict[str, Any] = {
         "input_price": input_price,
         "output_price": output_price,
         "context": context,
     }
-    capabilities = {"structured_output": structured_output, "stream_usage": stream_usage}
+    capabilities = {
+        "structured_output": structured_output,
+        "stream_usage": stream_usage,
+        "tools": tools,
+    }
     for name, value in capabilities.items():
         if value is None:
             continue
@@ -146,6 +163,7 @@ def set_price(
             "context": context,
             "structured_output": entry.structured_output,
             "stream_usage": entry.stream_usage,
+            "tools": entry.tools,
         },
     )
     return entry

@@ -98,6 +98,7 @@ async def chat(
         response_schema=response_schema,
         structured_output=getattr(price, "structured_output", None),
         stream_usage=getattr(price, "stream_usage", None),
+        tools_mode=getattr(price, "tools", None),
     )
     try:
         response = await provider.complete(request, ctx.emit_chunk if stream else None)

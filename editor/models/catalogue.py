@@ -26,6 +26,8 @@ class ModelPrice(models.Model):
     # repaired); whether a stream reports its tokens (reported) or they are counted (counted).
     structured_output = models.CharField(max_length=20, blank=True, default="")
     stream_usage = models.CharField(max_length=20, blank=True, default="")
+    # Tools: native (the request's tools) or prompted (described in the prompt, called by JSON).
+    tools = models.CharField(max_length=20, blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

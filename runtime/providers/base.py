@@ -62,9 +62,11 @@ class ChatRequest:
     response_schema: dict[str, Any] | None = None
     # The model catalogue's capability settings for this model (None: the provider's setting,
     # else what it learned of the server): "json_schema" | "json_object" | "instructions", and
-    # "reported" | "counted". See runtime.providers.capabilities.
+    # "reported" | "counted", and "native" | "prompted" (tools). See
+    # runtime.providers.capabilities.
     structured_output: str | None = None
     stream_usage: str | None = None
+    tools_mode: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the vendor body
 
 

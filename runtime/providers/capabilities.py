@@ -17,6 +17,11 @@ llama-cpp-python, LiteLLM, OpenRouter) differ in the features the engine leans o
   ``stream_options.include_usage`` and sends token counts at the end of a stream, ``counted``
   when it refuses or ignores it and the tokens are estimated from the text.
 
+- **tools** (``tools``): ``native`` (``tools`` in the request, ``tool_calls`` in the answer) or
+  ``prompted``: the tools are described in the system message and the model calls them by
+  answering ``{"tool_calls": [{"name": ..., "arguments": {...}}]}``, which the provider turns
+  into the same tool calls (:func:`prompted_tool_messages`, :func:`parse_prompted_tool_calls`).
+
 Where a value comes from, first match wins:
 
 1. the model catalogue (a workspace's entry for the model: :class:`CatalogueEntry`, carried on
@@ -39,11 +44,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
-from runtime.providers.base import ChatMessage
+from runtime.providers.base import ChatMessage, ToolCall, ToolSpec
 from runtime.usage import ModelPrice
 
 StructuredOutput = Literal["json_schema", "json_object", "instructions"]
 StreamUsage = Literal["reported", "counted"]
+Tools = Literal["native", "prompted"]
 Source = Literal["default", "detected", "catalogue", "provider"]
 
 # Strongest first: a refused mode steps down to the next one.
@@ -53,6 +59,7 @@ STRUCTURED_OUTPUT_MODES: tuple[StructuredOutput, ...] = (
     "instructions",
 )
 STREAM_USAGE_MODES: tuple[StreamUsage, ...] = ("reported", "counted")
+TOOLS_MODES: tuple[Tools, ...] = ("native", "prompted")
 
 # What a person reads in the catalogue, an error or a credential's test.
 STRUCTURED_OUTPUT_LABELS: dict[str, str] = {
@@ -64,6 +71,9 @@ STRUCTURED_OUTPUT_LABELS: dict[str, str] = {
 # A server's message naming one of these refused that feature.
 _STRUCTURED_WORDS = ("response_format", "json_schema", "json_object", "structured output")
 _STREAM_USAGE_WORDS = ("stream_options", "include_usage")
+# Ollama "does not support tools", llama.cpp "tools param requires --jinja", vLLM "auto tool
+# choice requires --enable-auto-tool-choice".
+_TOOLS_WORDS = ("tools", "tool_choice", "tool choice", "tool call", "function call", "functions")
 # ...unless the message blames the schema itself (OpenAI: "Invalid schema for response_format
 # 'output'"): that is the node's schema at fault, not the mode, and must not degrade the model.
 _SCHEMA_FAULT_WORDS = ("invalid schema", "invalid json schema", "schema is invalid")
@@ -80,12 +90,17 @@ def stream_usage_mode(value: Any) -> StreamUsage | None:
     return cast(StreamUsage, value) if value in STREAM_USAGE_MODES else None
 
 
+def tools_mode(value: Any) -> Tools | None:
+    return cast(Tools, value) if value in TOOLS_MODES else None
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogueEntry(ModelPrice):
     """A model's catalogue entry: its price, and the capabilities set for it (None: detect)."""
 
     structured_output: StructuredOutput | None = None
     stream_usage: StreamUsage | None = None
+    tools: Tools | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +111,8 @@ class Capabilities:
     stream_usage: StreamUsage = "reported"
     structured_output_source: Source = "default"
     stream_usage_source: Source = "default"
+    tools: Tools = "native"
+    tools_source: Source = "default"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +120,8 @@ class Capabilities:
             "structured_output_source": self.structured_output_source,
             "stream_usage": self.stream_usage,
             "stream_usage_source": self.stream_usage_source,
+            "tools": self.tools,
+            "tools_source": self.tools_source,
         }
 
 
@@ -112,6 +131,7 @@ def resolve(
     catalogue_output: StructuredOutput | None = None,
     catalogue_usage: StreamUsage | None = None,
     provider_output: StructuredOutput | None = None,
+    catalogue_tools: Tools | None = None,
 ) -> Capabilities:
     """The capabilities a call uses: catalogue, then provider setting, then learned, then best."""
     caps = learned or Capabilities()
@@ -123,6 +143,8 @@ def resolve(
         caps = replace(caps, structured_output=provider_output, structured_output_source="provider")
     if catalogue_usage is not None:
         caps = replace(caps, stream_usage=catalogue_usage, stream_usage_source="catalogue")
+    if catalogue_tools is not None:
+        caps = replace(caps, tools=catalogue_tools, tools_source="catalogue")
     return caps
 
 
@@ -153,6 +175,8 @@ def refused_features(status: int, message: str | None, *, sent: set[str]) -> set
         found.add("structured_output")
     if "stream_usage" in sent and any(word in text for word in _STREAM_USAGE_WORDS):
         found.add("stream_usage")
+    if "tools" in sent and any(word in text for word in _TOOLS_WORDS):
+        found.add("tools")
     return found
 
 
@@ -231,6 +255,104 @@ def with_schema_instruction(
     return cast(list[ChatMessage], out)
 
 
+# -- the prompted tools protocol ------------------------------------------------------------------
+
+
+def tool_calls_schema(tools: list[ToolSpec]) -> dict[str, Any]:
+    """The JSON a model answers to call tools by the prompted protocol."""
+    return {
+        "type": "object",
+        "properties": {
+            "tool_calls": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "properties": {
+                                "name": {"const": tool.name},
+                                "arguments": tool.parameters or {"type": "object"},
+                            },
+                            "required": ["name", "arguments"],
+                        }
+                        for tool in tools
+                    ]
+                },
+            }
+        },
+        "required": ["tool_calls"],
+    }
+
+
+def prompted_tool_messages(
+    messages: list[ChatMessage], tools: list[ToolSpec], *, answer_schema: bool = False
+) -> list[ChatMessage]:
+    """``messages`` for a server without native tools: the tools and how to call them in the
+    system message; earlier calls as the JSON the model wrote, their results as user turns."""
+    lines = [
+        "You can call tools. To call tools, answer with only this JSON and nothing else:",
+        '{"tool_calls": [{"name": "<tool name>", "arguments": {<arguments>}}]}',
+        "You will get each tool's result, then answer"
+        + (" with the JSON asked for above." if answer_schema else " the task without JSON."),
+        "Tools:",
+    ]
+    for tool in tools:
+        parameters = json.dumps(tool.parameters or {"type": "object"}, ensure_ascii=False)
+        lines.append(f"- {tool.name}: {tool.description} Arguments (JSON Schema): {parameters}")
+    protocol = "\n".join(lines)
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        role = message["role"]
+        if role == "tool":
+            result = message.get("content", "")
+            out.append(
+                {"role": "user", "content": f"Result of tool {message.get('name', '')}:\n{result}"}
+            )
+        elif role == "assistant" and message.get("tool_calls"):
+            calls = [
+                {"name": call["name"], "arguments": call["arguments"]}
+                for call in message.get("tool_calls", [])
+            ]
+            out.append({"role": "assistant", "content": json.dumps({"tool_calls": calls})})
+        else:
+            out.append({"role": role, "content": message.get("content", "")})
+    if out and out[0]["role"] == "system":
+        out[0]["content"] = f"{out[0]['content']}\n\n{protocol}".lstrip()
+    else:
+        out.insert(0, {"role": "system", "content": protocol})
+    return cast(list[ChatMessage], out)
+
+
+def parse_prompted_tool_calls(text: str, tools: list[ToolSpec]) -> list[ToolCall]:
+    """The tool calls in an answer written by the prompted protocol; [] when it calls none (a
+    final answer), also when it names no tool it has."""
+    names = {tool.name for tool in tools}
+    stripped = text.strip()
+    if stripped.startswith("```"):
+        stripped = stripped.strip("`").removeprefix("json").strip()
+    try:
+        value = json.loads(stripped, strict=False)
+    except ValueError:
+        return []
+    raw = value.get("tool_calls") if isinstance(value, dict) else None
+    if not isinstance(raw, list) or not raw:
+        return []
+    calls: list[ToolCall] = []
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or item.get("name") not in names:
+            return []
+        arguments = item.get("arguments")
+        calls.append(
+            {
+                "id": f"call_{index}",
+                "name": str(item["name"]),
+                "arguments": arguments if isinstance(arguments, dict) else {},
+            }
+        )
+    return calls
+
+
 # -- what this process learned ---------------------------------------------------------------------
 
 
@@ -263,6 +385,7 @@ class CapabilityMemory:
         *,
         structured_output: StructuredOutput | None = None,
         stream_usage: StreamUsage | None = None,
+        tools: Tools | None = None,
     ) -> Capabilities:
         """Remember what the server showed; returns the endpoint's capabilities now."""
         with self._lock:
@@ -273,6 +396,8 @@ class CapabilityMemory:
                 )
             if stream_usage is not None:
                 caps = replace(caps, stream_usage=stream_usage, stream_usage_source="detected")
+            if tools is not None:
+                caps = replace(caps, tools=tools, tools_source="detected")
             self._known[(base_url, model)] = caps
             self._known.move_to_end((base_url, model))
             while len(self._known) > self.limit:

@@ -43,12 +43,16 @@ from runtime.providers.capabilities import (
     CapabilityMemory,
     StructuredOutput,
     grammar_schema,
+    parse_prompted_tool_calls,
+    prompted_tool_messages,
     refusal_message,
     refused_features,
     resolve,
     step_down,
     stream_usage_mode,
     structured_output_mode,
+    tool_calls_schema,
+    tools_mode,
     with_schema_instruction,
 )
 from runtime.providers.common import (
@@ -138,6 +142,7 @@ class OpenAICompatibleProvider(HTTPProvider):
             catalogue_output=structured_output_mode(request.structured_output if request else None),
             catalogue_usage=stream_usage_mode(request.stream_usage if request else None),
             provider_output=self.structured_output,
+            catalogue_tools=tools_mode(request.tools_mode if request else None),
         )
 
     async def probe(self, model: str, request: ChatRequest | None = None) -> Capabilities:
@@ -180,11 +185,26 @@ class OpenAICompatibleProvider(HTTPProvider):
                 request,
                 structured_output=caps.structured_output,
                 stream_usage=caps.stream_usage,
+                tools_mode=caps.tools,
             )
+            prompted = bool(request.tools) and caps.tools == "prompted"
+            if prompted:
+                # A streamed tool call would show its JSON as text: ask whole, pass on the text
+                # once it is known to be an answer.
+                effective.stream = False
             try:
-                return await super().complete(effective, on_chunk)
+                response = await super().complete(effective, on_chunk)
             except _Refused as refused:
                 caps = self._after_refusal(request, caps, refused)
+                continue
+            if prompted:
+                response.tool_calls = parse_prompted_tool_calls(response.text, request.tools)
+                if response.tool_calls:
+                    response.text = ""
+                    response.finish_reason = "tool_calls"
+                elif request.stream and on_chunk is not None and response.text:
+                    on_chunk(response.text)
+            return response
         raise ProviderResponseError(f"{self.name}: the server refused every way of asking")
 
     def _after_refusal(
@@ -217,6 +237,17 @@ class OpenAICompatibleProvider(HTTPProvider):
                 ).structured_output,
                 structured_output_source="detected",
             )
+        if "tools" in refused.features:
+            if caps.tools_source == "catalogue":
+                raise ProviderBadRequestError(
+                    self._redact(
+                        f"{self.name}: the server at {self._host()} cannot do native tool calls "
+                        f"for model {request.model!r} ({detail}); set the model's tools in the "
+                        "model catalogue to prompted, or to auto to have it detected"
+                    )
+                )
+            self.memory.learn(self.base_url, request.model, tools="prompted")
+            caps = replace(caps, tools="prompted", tools_source="detected")
         if "stream_usage" in refused.features:
             if caps.stream_usage_source == "catalogue":
                 raise ProviderBadRequestError(
@@ -240,6 +271,8 @@ class OpenAICompatibleProvider(HTTPProvider):
             sent.add("structured_output")
         if request.stream and request.stream_usage != "counted":
             sent.add("stream_usage")
+        if request.tools and request.tools_mode != "prompted":
+            sent.add("tools")
         message = vendor_message(body)
         features = refused_features(status, message, sent=sent)
         if features:
@@ -431,9 +464,18 @@ class OpenAICompatibleProvider(HTTPProvider):
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         mode = structured_output_mode(request.structured_output) or "json_schema"
+        prompted = bool(request.tools) and request.tools_mode == "prompted"
         messages = request.messages
-        if request.response_schema is not None and mode == "instructions":
-            messages = with_schema_instruction(messages, request.response_schema)
+        schema = request.response_schema
+        if schema is not None and mode == "instructions":
+            messages = with_schema_instruction(messages, schema)
+        if prompted:
+            messages = prompted_tool_messages(
+                messages, request.tools, answer_schema=schema is not None
+            )
+            if schema is not None:
+                # The answer is either a tool call or the JSON asked for.
+                schema = {"anyOf": [tool_calls_schema(request.tools), schema]}
         body: dict[str, Any] = {
             "model": request.model,
             "messages": [_wire_message(message) for message in messages],
@@ -442,26 +484,19 @@ class OpenAICompatibleProvider(HTTPProvider):
             body["temperature"] = request.temperature
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
-        if request.tools:
+        if request.tools and not prompted:
             body["tools"] = [_wire_tool(tool) for tool in request.tools]
-        if request.response_schema is not None and mode == "json_object":
+        if schema is not None and mode == "json_object":
             # llama-cpp-python turns the schema into a grammar; servers that do not know the
             # "schema" key still answer a JSON object, which the caller validates.
-            body["response_format"] = {
-                "type": "json_object",
-                "schema": grammar_schema(request.response_schema),
-            }
-        elif request.response_schema is not None and mode == "json_schema":
+            body["response_format"] = {"type": "json_object", "schema": grammar_schema(schema)}
+        elif schema is not None and mode == "json_schema":
             # strict=False: strict mode rejects schemas with optional properties or without
             # additionalProperties=false, which user-written schemas rarely satisfy. The caller
             # validates the answer either way.
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {
-                    "name": "output",
-                    "schema": request.response_schema,
-                    "strict": False,
-                },
+                "json_schema": {"name": "output", "schema": schema, "strict": False},
             }
         body["stream"] = request.stream
         # extra may add vendor options (top_p, seed, tool_choice, ...) and may override the

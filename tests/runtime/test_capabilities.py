@@ -17,7 +17,7 @@ from runtime.errors import OutputSchemaError, ProviderBadRequestError, ProviderU
 from runtime.events import ListSink
 from runtime.executor import InProcessExecutor
 from runtime.llm import chat_json, parse_json
-from runtime.providers.base import ChatMessage, ChatRequest
+from runtime.providers.base import ChatMessage, ChatRequest, ToolSpec
 from runtime.providers.capabilities import (
     Capabilities,
     CapabilityMemory,
@@ -476,4 +476,127 @@ async def test_a_probe_finds_out_what_the_endpoint_can_do(
         "structured_output_source": "detected",
         "stream_usage": "counted",
         "stream_usage_source": "detected",
+        "tools": "native",
+        "tools_source": "default",
     }
+
+
+# -- tools: native or by the prompted protocol -------------------------------------------------
+
+SEARCH = ToolSpec(
+    "search",
+    "Search the web.",
+    {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]},
+)
+CALL_JSON = '{"tool_calls": [{"name": "search", "arguments": {"q": "tea"}}]}'
+
+
+async def test_a_server_refusing_tools_is_asked_by_the_prompted_protocol(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.push(
+        HTTPError(400, "model 'small' does not support tools"), Completion(CALL_JSON)
+    )
+    request = ChatRequest(model="small", messages=list(MESSAGES), tools=[SEARCH])
+
+    response = await provider.complete(request)
+
+    assert response.tool_calls == [{"id": "call_0", "name": "search", "arguments": {"q": "tea"}}]
+    assert (response.text, response.finish_reason) == ("", "tool_calls")
+    first, second = vendor_server.requests
+    assert "tools" in first.body and "tools" not in second.body
+    system = second.body["messages"][0]["content"]
+    assert system.startswith("You are terse.") and "- search: Search the web." in system
+    learned = memory.get(vendor_server.url, "small")
+    assert learned is not None and (learned.tools, learned.tools_source) == ("prompted", "detected")
+
+
+async def test_the_prompted_protocol_carries_the_calls_and_results_and_streams_the_answer(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.push(Completion("Tea is a drink."))
+    messages: list[ChatMessage] = [
+        *MESSAGES,
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_0", "name": "search", "arguments": {"q": "tea"}}
+        ]},
+        {"role": "tool", "tool_call_id": "call_0", "name": "search", "content": "tea: a drink"},
+    ]  # fmt: skip
+    seen: list[str] = []
+    request = ChatRequest(
+        model="small", messages=messages, tools=[SEARCH], stream=True, tools_mode="prompted"
+    )
+
+    response = await provider.complete(request, seen.append)
+
+    assert (response.text, response.tool_calls, seen) == (
+        "Tea is a drink.",
+        [],
+        ["Tea is a drink."],
+    )
+    sent = vendor_server.last_request.body
+    assert sent["stream"] is False and "tools" not in sent
+    assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
+    assert json.loads(sent["messages"][2]["content"]) == {
+        "tool_calls": [{"name": "search", "arguments": {"q": "tea"}}]
+    }
+    assert sent["messages"][3]["content"] == "Result of tool search:\ntea: a drink"
+
+
+async def test_a_tool_call_or_the_json_asked_for_under_a_grammar(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.push(JSONAnswer({"city": "Paris"}))
+    request = structured(structured_output="json_object", tools_mode="prompted")
+    request.tools = [SEARCH]
+
+    response = await provider.complete(request)
+
+    assert json.loads(response.text) == {"city": "Paris"} and response.tool_calls == []
+    sent = vendor_server.last_request.body["response_format"]["schema"]
+    assert sent["anyOf"][1] == SCHEMA and "tool_calls" in sent["anyOf"][0]["properties"]
+
+
+async def test_a_refused_native_tools_setting_names_the_fix(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider
+) -> None:
+    vendor_server.push(HTTPError(400, '"auto" tool choice requires --enable-auto-tool-choice'))
+    request = ChatRequest(
+        model="small", messages=list(MESSAGES), tools=[SEARCH], tools_mode="native"
+    )
+    with pytest.raises(ProviderBadRequestError, match="tools in the model catalogue to prompted"):
+        await provider.complete(request)
+
+
+async def test_a_worker_runs_its_tool_loop_by_the_prompted_protocol(
+    vendor_server: VendorServer, client: httpx.AsyncClient
+) -> None:
+    call = '{"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]}'
+    vendor_server.push(Completion(call), Completion("It is 42."))
+    services = services_for(
+        client,
+        {"openai": vendor_server.url},
+        prices={"openai/small": CatalogueEntry(tools="prompted")},
+    )
+    flow = graph(
+        [
+            input_node("in"),
+            node(
+                "math",
+                "worker",
+                model="openai/small",
+                instructions="6 times 7?",
+                tools=["calculator"],
+            ),
+            output_node("out"),
+        ],
+        [edge("e1", "in", "math"), edge("e2", "math", "out")],
+    )
+
+    result = await InProcessExecutor(services=services, sink=ListSink()).run(flow, {})
+
+    assert result.status == "succeeded", result.error
+    assert result.output == "It is 42."
+    last = vendor_server.last_request.body["messages"][-1]
+    assert last["role"] == "user" and "Result of tool calculator:" in last["content"]
+    assert "42" in last["content"]

@@ -27,7 +27,7 @@ from runtime.flows import DirectoryFlows, within
 from runtime.model_tiers import RoutingPolicy
 from runtime.nodes.manager import plan_schema
 from runtime.providers.base import ChatRequest
-from runtime.providers.capabilities import KNOWN, CapabilityMemory
+from runtime.providers.capabilities import KNOWN, CapabilityMemory, CatalogueEntry
 from runtime.providers.local_llm import INSTALL, MODEL_ALIAS, LocalLLMServer, missing
 from runtime.providers.openai_compat import OpenAICompatibleProvider
 from runtime.services import Services
@@ -191,6 +191,43 @@ async def test_a_json_output_worker_answers_schema_valid_json(
     assert step.model == MODEL and step.tokens_in > 0 and step.tokens_out > 0
 
 
+async def test_a_worker_with_tools_runs_by_the_prompted_protocol(
+    server: LocalLLMServer,
+) -> None:
+    # The gemma chat format ignores native tools; the catalogue says prompted (as the local
+    # model's built-in entry does), and the provider describes them in the prompt instead.
+    bodies: list[dict[str, Any]] = []
+
+    async def record(request: httpx.Request) -> None:
+        bodies.append(json.loads(request.content))
+
+    flow = graph(
+        [
+            input_node("in"),
+            node(
+                "math",
+                "worker",
+                model="fast",
+                instructions="What is 37 times 91? Use the calculator.",
+                tools=["calculator"],
+                max_tool_calls=2,
+                max_tokens=MAX_TOKENS,
+            ),
+            output_node("out"),
+        ],
+        [edge("e1", "in", "math"), edge("e2", "math", "out")],
+    )
+    async with httpx.AsyncClient(event_hooks={"request": [record]}) as client:
+        services = services_on(server, client)
+        services.prices = {**services.prices, MODEL: CatalogueEntry(tools="prompted")}
+        result = await InProcessExecutor(services=services, sink=ListSink()).run(flow, {})
+
+    assert result.status == "succeeded", result.error
+    assert isinstance(result.output, str)
+    assert bodies and all("tools" not in body for body in bodies)
+    assert "- calculator:" in bodies[0]["messages"][0]["content"]
+
+
 async def test_a_classifier_routes_to_one_of_its_categories(
     server: LocalLLMServer, client: httpx.AsyncClient
 ) -> None:
@@ -303,6 +340,8 @@ async def test_each_example_runs_on_the_real_server(
 ) -> None:
     raw = json.loads((examples_on_the_server / f"{name}.json").read_text())
     services = services_on(server, client)
+    # As the local model's catalogue entry says: its chat format ignores native tools.
+    services.prices = {**services.prices, MODEL: CatalogueEntry(tools="prompted")}
     services.flows = within(DirectoryFlows(examples_on_the_server), name, name)
     calls: list[str] = []
     # The model's own failure (JSON it did not finish within max_tokens: a 270M model loops at

@@ -32,7 +32,13 @@ def test_an_entry_carries_the_models_capabilities_to_the_engine(
         32768,
     )
     shown = row(alice_workspace, "openai/gemma")
-    assert (shown["structured_output"], shown["stream_usage"]) == ("json_object", "")
+    assert (shown["structured_output"], shown["stream_usage"], shown["tools"]) == (
+        "json_object",
+        "",
+        "",
+    )
+    set_price(alice_workspace, "openai/gemma", 0, 0, 32768, user=alice, tools="prompted")
+    assert prices_for(alice_workspace.pk)["openai/gemma"].tools == "prompted"  # type: ignore[attr-defined]
 
 
 def test_a_price_change_keeps_the_capabilities_and_auto_clears_them(
@@ -66,4 +72,9 @@ def test_the_local_model_is_offered_with_its_note_when_this_installation_serves_
 
     assert "tiny model for trying flows" in str(shown["note"]) and "2 GB" in str(shown["note"])
     assert (shown["input_price"], shown["source"]) == (0.0, "builtin")
-    assert isinstance(entry, CatalogueEntry) and entry.structured_output == "json_object"
+    assert isinstance(entry, CatalogueEntry)
+    assert (entry.structured_output, entry.stream_usage, entry.tools) == (
+        "json_object",
+        "counted",
+        "prompted",
+    )
