@@ -12,7 +12,8 @@ server with Gemma 3 270M on loopback (runtime/providers/local_llm.py; the ``loca
    Printed per example: runs that succeeded with every step, steps that succeeded, how many
    JSON outputs (of json-output workers) met their schema (checked here again with
    jsonschema), mean tokens in and out over every step, model calls (HTTP requests the server
-   got) and wall time.
+   got), tool results sent back (all runs; tools go by the prompted protocol, as the local
+   model's catalogue entry says) and wall time.
 
 2. **Structured output per mode.** ``--calls`` runs of one json-output worker (a schema with an
    enum, a string and a list; a different question each time) with the model's catalogue entry
@@ -84,14 +85,20 @@ THINGS = [
 
 
 class Counter:
-    """Counts the requests that reach the server (an httpx event hook)."""
+    """Counts the requests that reach the server, and the tool results they carry back (an
+    httpx event hook)."""
 
     def __init__(self) -> None:
         self.requests = 0
+        self.tool_results = 0
 
     async def hook(self, request: httpx.Request) -> None:
         if request.url.path.endswith("/chat/completions"):
             self.requests += 1
+            messages = json.loads(request.content).get("messages") or []
+            last = messages[-1].get("content") if messages else None
+            if isinstance(last, str) and last.startswith("Result of tool"):
+                self.tool_results += 1
 
 
 def services_for(
@@ -102,11 +109,12 @@ def services_for(
         base_url=server.base_url, client=client, timeout=300.0, memory=CapabilityMemory()
     )
     services.routing = RoutingPolicy(tiers={"fast": MODEL, "strong": MODEL})
-    if mode is not None:
-        services.prices = {
-            **services.prices,
-            MODEL: CatalogueEntry(0.0, 0.0, 8192, structured_output=mode),  # type: ignore[arg-type]
-        }
+    # Tools by the prompted protocol, as the local model's built-in catalogue entry says (its
+    # chat format ignores native tools); structured output as the mode asks (None: detected).
+    services.prices = {
+        **services.prices,
+        MODEL: CatalogueEntry(0.0, 0.0, 8192, structured_output=mode, tools="prompted"),  # type: ignore[arg-type]
+    }
     return services
 
 
@@ -132,6 +140,7 @@ class ExampleRow:
     tokens_in: int
     tokens_out: int
     calls: int
+    tool_results: int
     seconds: float
     error: str = ""
 
@@ -142,6 +151,9 @@ def on_the_server(raw: dict[str, Any]) -> dict[str, Any]:
         config = item.setdefault("config", {})
         if config.get("model") == "local/echo":
             config["model"] = "fast"
+        if item["type"] in ("worker", "manager"):
+            # A tool loop with repairs on 2 shared cores takes minutes at worst, not 2.
+            config.setdefault("timeout", 600)
         if item["type"] == "manager":
             config.setdefault("max_tokens", PLAN_TOKENS)
         elif item["type"] == "worker":
@@ -189,6 +201,7 @@ async def run_example(server: LocalLLMServer, folder: Path, name: str) -> Exampl
         sum(s.tokens_in for s in steps),
         sum(s.tokens_out for s in steps),
         counter.requests,
+        counter.tool_results,
         seconds,
         error,
     )
@@ -274,9 +287,9 @@ async def run_mode(server: LocalLLMServer, mode: str | None, calls: int, repairs
 def print_examples(rows: list[ExampleRow]) -> None:
     print(
         "\n| example | runs succeeded | steps succeeded | JSON outputs valid | tokens in / out "
-        "(mean) | calls (mean) | wall s (mean) |"
+        "(mean) | calls (mean) | tool results | wall s (mean) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in dict.fromkeys(r.name for r in rows):
         mine = [r for r in rows if r.name == name]
         n = len(mine)
@@ -287,7 +300,8 @@ def print_examples(rows: list[ExampleRow]) -> None:
             f"| {name} | {ok}/{n} | {sum(r.steps_ok for r in mine)}/"
             f"{sum(r.steps_ran for r in mine)} | {valid} | "
             f"{sum(r.tokens_in for r in mine) // n:,} / {sum(r.tokens_out for r in mine) // n:,} "
-            f"| {sum(r.calls for r in mine) / n:.1f} | {sum(r.seconds for r in mine) / n:.1f} |"
+            f"| {sum(r.calls for r in mine) / n:.1f} | {sum(r.tool_results for r in mine)} "
+            f"| {sum(r.seconds for r in mine) / n:.1f} |"
         )
     for r in rows:
         if r.error:

@@ -34,6 +34,15 @@ from runtime.services import Services
 from tests.runtime.graphs import EXAMPLES, edge, graph, input_node, load_example, node, output_node
 from tests.runtime.test_examples import default_input
 
+
+def model_failed(error: dict[str, Any]) -> bool:
+    """Whether a step failed by the model's own doing, not the protocol's: JSON it did not get
+    right (cut off at max_tokens: a 270M model loops at times), or tool calls past the limit
+    after it was told to stop."""
+    message = str(error.get("message", ""))
+    return error.get("code") == "invalid_output" or "kept calling tools" in message
+
+
 pytestmark = [
     pytest.mark.real_llm,
     pytest.mark.skipif(
@@ -317,6 +326,9 @@ def on_the_server(raw: dict[str, Any]) -> dict[str, Any]:
         config = item.setdefault("config", {})
         if config.get("model") == "local/echo":
             config["model"] = "fast"
+        if item["type"] in ("worker", "manager"):
+            # A tool loop with repairs on 2 shared cores takes minutes at worst, not 2.
+            config.setdefault("timeout", 600)
         if item["type"] == "manager":
             config.setdefault("max_tokens", PLAN_TOKENS)
         elif item["type"] == "worker":  # text is never judged here; JSON must fit whole
@@ -344,9 +356,8 @@ async def test_each_example_runs_on_the_real_server(
     services.prices = {**services.prices, MODEL: CatalogueEntry(tools="prompted")}
     services.flows = within(DirectoryFlows(examples_on_the_server), name, name)
     calls: list[str] = []
-    # The model's own failure (JSON it did not finish within max_tokens: a 270M model loops at
-    # times) is not the protocol's; such a run is tried again, up to 3 runs. Any other failure
-    # fails the test at once.
+    # The model's own failure (model_failed) is not the protocol's; such a run is tried again,
+    # up to 3 runs. Any other failure fails the test at once.
     for _ in range(3):
         result = await asyncio.wait_for(
             InProcessExecutor(services=services, sink=ListSink()).run(
@@ -358,7 +369,7 @@ async def test_each_example_runs_on_the_real_server(
         if result.status == "succeeded" and not failed:
             break
         for error in [*failed, *([result.error] if result.error else [])]:
-            assert error.get("code") == "invalid_output", (name, error)
+            assert model_failed(error), (name, error)
 
     assert result.status == "succeeded", (name, result.error)
     for step in result.steps.values():
