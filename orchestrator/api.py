@@ -36,6 +36,7 @@ from orchestrator.serializers import (
     StartRunSerializer,
     StepRerunSerializer,
 )
+from runtime.reuse import NO_EDIT
 
 EVENTS_PAGE = 1000
 # A step's key: its node id, "<parent key>.<node>.<n>" for a delegated task, or
@@ -242,7 +243,7 @@ def _rerun_request(request: Request, step: str | None, shape: Any) -> reruns.Rer
     data = body.validated_data
     return reruns.RerunRequest(
         step=step,
-        output=data.get("output", reruns.NOT_GIVEN),
+        output=data.get("output", NO_EDIT),
         version=data["version"],
     )
 

@@ -326,7 +326,13 @@ def child_finished(txn: RunTransaction, child: Step) -> None:
     """A task is done: start the next one where tasks run a few at a time, and once the last
     task of the round is done, the delegating step resumes with every result in task order."""
     txn.flush()
-    parent = Step.objects.select_for_update().get(pk=child.parent_id)
+    # Read on every finished task: not with a map's whole list of items (its input) and the
+    # other large fields it does not need here.
+    parent = (
+        Step.objects.select_for_update()
+        .defer("input", "output", "state", "request", "resume", "error")
+        .get(pk=child.parent_id)
+    )
     if parent.status != "waiting":
         return
     fan = parent.fan_out
@@ -375,11 +381,11 @@ def _next_task(txn: RunTransaction, parent: Step, fan: dict[str, Any], child: St
     elif not fan["stopped"] and fan["started"] < fan["total"]:
         fan["started"] += 1
         number = fan["base"] + fan["started"]
-        pending = parent.children.filter(status="pending")
-        if fan["node"] is not None:
-            waiting = pending.filter(key=f"{parent.key}.{fan['node']}.{number}").first()
+        if fan["node"] is not None:  # its key is known: one probe of the (run, key) index
+            key = f"{parent.key}.{fan['node']}.{number}"
+            waiting = Step.objects.filter(run_id=parent.run_id, key=key, status="pending").first()
         else:
-            waiting = pending.order_by("id").first()
+            waiting = parent.children.filter(status="pending").order_by("id").first()
         if waiting is not None:
             waiting.status = "queued"
             waiting.due_at = timezone.now()

@@ -45,7 +45,6 @@ from runtime.reuse import (
 from runtime.usage import cost_of
 
 VersionChoice = Literal["run", "current"]
-NOT_GIVEN: Any = object()  # no edited output in the request (null is an output like any other)
 
 
 class RerunRefused(Conflict):
@@ -57,14 +56,14 @@ class RerunRefused(Conflict):
 @dataclass(frozen=True)
 class RerunRequest:
     step: str | None = None  # re-run from this step (a top-level step's key); None: retry
-    output: Any = NOT_GIVEN  # with ``step``: that step's output, edited
+    output: Any = NO_EDIT  # with ``step``: that step's output, edited
     version: VersionChoice = "run"  # the source run's version, or the workflow's current one
 
     @property
     def mode(self) -> str:
         if self.step is None:
             return "retry"
-        return "edit" if self.output is not NOT_GIVEN else "from"
+        return "edit" if self.output is not NO_EDIT else "from"
 
 
 @dataclass(frozen=True)
@@ -205,7 +204,7 @@ def resume_point(source: Run, parent: Step, task: Step, edited: Any) -> ResumePo
         state=event.data["state"],
         tasks=tuple(tasks),
         rerun=task.key,
-        edited=NO_EDIT if edited is NOT_GIVEN else edited,
+        edited=edited,
     )
 
 

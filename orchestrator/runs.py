@@ -26,6 +26,7 @@ from orchestrator.progress import start_roots
 from orchestrator.subflows import subflow_versions
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError, PermanentError
+from runtime.graph import json_kind
 from runtime.plan import Plan
 from runtime.run_input import prepare_input
 
@@ -59,7 +60,7 @@ def start_run(
         # Templates read the input's fields (input.topic): a list or a bare value would run
         # with every field empty instead of being refused.
         raise RunNotStartable(
-            f"the run input must be a JSON object of fields, not {_json_kind(run_input)}",
+            f"the run input must be a JSON object of fields, not {json_kind(run_input)}",
             fields={"input": ["must be a JSON object"]},
             code="invalid_input",
         )
@@ -257,17 +258,3 @@ def _graph_refusal(exc: GraphValidationError) -> GraphNotRunnable:
         f"the workflow's current version has {count} problem(s); fix them and save before running",
         fields=fields,
     )
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return type(value).__name__

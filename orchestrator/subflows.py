@@ -14,15 +14,9 @@ from typing import Any
 from editor.models import Workflow, WorkflowVersion
 from orchestrator.plans import compiled
 from orchestrator.unit_of_work import RunTransaction
-from runtime.errors import GraphValidationError, NodeConfigError
+from runtime.errors import GraphValidationError
 from runtime.flows import MAX_DEPTH, FlowNotFound
 from runtime.plan import Plan
-
-MAX_ISSUES_SHOWN = 3
-
-
-class SubflowInvalid(NodeConfigError):
-    code = "subflow_invalid"
 
 
 def named_workflows(plan: Plan) -> set[str]:
@@ -76,13 +70,6 @@ def pinned_version(txn: RunTransaction, ref: str) -> WorkflowVersion:
     version = WorkflowVersion.objects.get(pk=version_id)
     compiled(version)  # raises GraphValidationError for a version that cannot run
     return version
-
-
-def invalid(name: str, exc: GraphValidationError) -> SubflowInvalid:
-    shown = "; ".join(str(issue) for issue in exc.issues[:MAX_ISSUES_SHOWN])
-    more = len(exc.issues) - MAX_ISSUES_SHOWN
-    tail = f" (and {more} more)" if more > 0 else ""
-    return SubflowInvalid(f"workflow {name!r} cannot run: {shown}{tail}")
 
 
 def _is_uuid(value: str) -> bool:

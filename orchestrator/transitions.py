@@ -40,6 +40,7 @@ from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
 from runtime.errors import GraphValidationError, StepError
 from runtime.failures import takes_error_edge
 from runtime.nodes.base import Delegate, RunFlow
+from runtime.nodes.subflow import invalid_flow
 from runtime.usage import Usage
 
 CLAIM_FIELDS = ["status", "claim", "worker", "lease_expires_at", "attempt", "started_at"]
@@ -340,9 +341,7 @@ def start_flow(step_id: int, claim: uuid.UUID, request: RunFlow, usage: Usage) -
             version = subflows.pinned_version(txn, request.ref)
         except (GraphValidationError, StepError) as exc:
             refused = (
-                subflows.invalid(request.name, exc)
-                if isinstance(exc, GraphValidationError)
-                else exc
+                invalid_flow(request.name, exc) if isinstance(exc, GraphValidationError) else exc
             )
             fail_in(txn, step, refused, Usage(), None)
             return txn.dispatch

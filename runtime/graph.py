@@ -108,3 +108,20 @@ def node_fingerprint(node: Node | Mapping[str, Any]) -> str:
     else:
         type_, config = node.get("type"), node.get("config") or {}
     return hashlib.sha256(canonical_json({"type": type_, "config": config}).encode()).hexdigest()
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words, for error messages ("an array", "a string", …)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from runtime.errors import PermanentError
+from runtime.graph import json_kind
 from runtime.nodes.base import (
     Complete,
     Delegate,
@@ -108,7 +109,8 @@ class MapNode(NodeType[MapConfig]):
         items = compile_expression(config.items).evaluate(ctx.scope)
         if not isinstance(items, list):
             raise PermanentError(
-                f"map {ctx.node.id!r}: items must be a list; {config.items!r} gave {_kind(items)}"
+                f"map {ctx.node.id!r}: items must be a list; {config.items!r} gave "
+                f"{json_kind(items)}"
             )
         if len(items) > config.max_items:
             raise PermanentError(
@@ -196,17 +198,3 @@ class LoopNode(NodeType[LoopConfig]):
         if done:
             return Complete(result.output)
         return Delegate([DelegateTask(body, result.output)], state={"iteration": iteration + 1})
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

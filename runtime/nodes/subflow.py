@@ -65,6 +65,14 @@ class SubflowInvalid(NodeConfigError):
     code = "subflow_invalid"
 
 
+def invalid_flow(name: str, exc: GraphValidationError) -> SubflowInvalid:
+    """The error of a sub-flow whose graph cannot run, naming its first problems."""
+    shown = "; ".join(str(issue) for issue in exc.issues[:MAX_ISSUES_SHOWN])
+    more = len(exc.issues) - MAX_ISSUES_SHOWN
+    tail = f" (and {more} more)" if more > 0 else ""
+    return SubflowInvalid(f"workflow {name!r} cannot run: {shown}{tail}")
+
+
 class SubflowFailed(PermanentError):
     code = "subflow_failed"
 
@@ -143,10 +151,7 @@ class SubflowNode(NodeType[SubflowConfig]):
         try:
             subflow = runner.compile(flow.graph)
         except GraphValidationError as exc:
-            shown = "; ".join(str(issue) for issue in exc.issues[:MAX_ISSUES_SHOWN])
-            more = len(exc.issues) - MAX_ISSUES_SHOWN
-            tail = f" (and {more} more)" if more > 0 else ""
-            raise SubflowInvalid(f"workflow {flow.name!r} cannot run: {shown}{tail}") from None
+            raise invalid_flow(flow.name, exc) from None
         gates = sorted(n for n, kind in subflow.node_types.items() if kind in WAITING_TYPES)
         if gates and not getattr(runner, "answers_people", False):
             raise SubflowInvalid(

@@ -22,6 +22,7 @@ from runtime.plan import template_reads
 from runtime.reuse import ReusePlan, downstream
 from runtime.validation import compile_graph
 from tests.orchestrator.conftest import drive, make_workflow, research_graph
+from tests.runtime.test_reuse import TALK
 
 pytestmark = pytest.mark.django_db
 
@@ -451,25 +452,7 @@ def test_a_gate_after_the_rerun_point_asks_again_and_one_before_keeps_its_decisi
 
 def conversation_graph() -> dict[str, Any]:
     """brief → talk (a round-robin conversation of writer and critic, 4 turns) → done."""
-    return {
-        "nodes": [
-            {"id": "brief", "type": "input"},
-            {
-                "id": "talk",
-                "type": "conversation",
-                "config": {"topic": "A note on {{ input.topic }}", "max_turns": 4},
-            },
-            {"id": "writer", "type": "worker", "config": {"model": "local/echo", "role": "Writer"}},
-            {"id": "critic", "type": "worker", "config": {"model": "local/echo", "role": "Critic"}},
-            {"id": "done", "type": "output"},
-        ],
-        "edges": [
-            {"id": "e1", "source": "brief", "target": "talk"},
-            {"id": "e2", "source": "talk", "target": "done"},
-            {"id": "d1", "source": "talk", "target": "writer", "kind": "delegate"},
-            {"id": "d2", "source": "talk", "target": "critic", "kind": "delegate"},
-        ],
-    }
+    return copy.deepcopy(TALK)
 
 
 def all_steps(run: Run) -> dict[str, Step]:
