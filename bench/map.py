@@ -53,6 +53,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -597,6 +598,32 @@ class SqlTally:
             entry[0] += 1
             entry[1] += took
 
+    @contextlib.contextmanager
+    def counting(self, connection: Any) -> Iterator[None]:
+        """Count ``connection``'s statements, and its commits (which do not pass through
+        execute wrappers) as the verb COMMIT; ``commit_seconds`` is their time."""
+        commit = connection.commit
+        commits = self.by_verb.setdefault("COMMIT", [0, 0.0])
+
+        def timed_commit() -> None:
+            started = time.perf_counter()
+            try:
+                commit()
+            finally:
+                commits[0] += 1
+                commits[1] += time.perf_counter() - started
+
+        connection.commit = timed_commit
+        try:
+            with connection.execute_wrapper(self):
+                yield
+        finally:
+            del connection.commit  # the class's own again
+
+    @property
+    def commit_seconds(self) -> float:
+        return float(self.by_verb.get("COMMIT", [0, 0.0])[1])
+
 
 def drive_map(workflow: Any, user: Any, items: int, profiler: Any = None) -> tuple[float, Any]:
     """Run a map in this process: start it, then execute its queued steps with the workers' own
@@ -643,23 +670,8 @@ def profile(args: argparse.Namespace) -> None:
     try:
         drive_map(workflow, user, min(items, 100))  # warm: imports, the compiled plan
         tally = SqlTally()
-        commit = connection.commit
-        commits = [0, 0.0]
-
-        def timed_commit() -> None:  # COMMIT does not pass through execute wrappers
-            started = time.perf_counter()
-            try:
-                commit()
-            finally:
-                commits[0] += 1
-                commits[1] += time.perf_counter() - started
-
-        connection.commit = timed_commit  # type: ignore[method-assign]
-        try:
-            with connection.execute_wrapper(tally):
-                wall, run = drive_map(workflow, user, items)
-        finally:
-            del connection.commit  # the class's own again
+        with tally.counting(connection):
+            wall, run = drive_map(workflow, user, items)
         profiler = cProfile.Profile()
         profiled, _ = drive_map(workflow, user, items, profiler)
         print(
@@ -673,11 +685,10 @@ def profile(args: argparse.Namespace) -> None:
             f"{tally.seconds / items * 1000:.3f} ms per item "
             "(round trips included)"
         )
-        tally.by_verb["COMMIT"] = [commits[0], commits[1]]
         for verb, (count, seconds) in sorted(tally.by_verb.items(), key=lambda kv: -kv[1][1]):
             per_item = seconds / items * 1000
             print(f"  {verb:<22} {count / items:>6.2f} per item  {per_item:>7.3f} ms/item")
-        rest = wall - tally.seconds - commits[1]
+        rest = wall - tally.seconds - tally.commit_seconds
         print(f"  the rest (Python: ORM, nodes, Celery sends) {rest / items * 1000:>7.3f} ms/item")
         print(f"under cProfile: {profiled / items * 1000:.3f} ms/item")
         out = io.StringIO()

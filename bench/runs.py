@@ -3,11 +3,18 @@
     .venv/bin/python bench/runs.py [--chains 5] [--runs 100]
 
 Prints:
-1. per-step overhead of a 40-node chain of ``transform`` steps (wall ÷ 40), beside the floor: a
-   bare Celery chain of 40 no-op tasks (Celery's built-in ``celery.accumulate``) on the same broker;
+1. per-step overhead of a 40-node chain of ``transform`` steps (wall ÷ 40), and of a 40-node
+   chain of ``worker`` steps on the offline ``local/echo`` model (the path every model call
+   takes), beside the floor: a bare Celery chain of 40 no-op tasks (Celery's built-in
+   ``celery.accumulate``) on the same broker;
 2. throughput in steps per second with 100 concurrent 5-node runs;
 3. latency from a step's state change (the event's timestamp, taken inside the transaction
    that makes the change) to the event arriving at a WebSocket client: p50 and p99.
+
+``--profile N`` instead drives N runs of the 40-node worker chain in this process with the
+workers' own task body (``orchestrator.execution.execute_step``), no Celery between the steps:
+SQL statements (round trips) and commits counted and timed per step, then the same under
+cProfile.
 
 It needs PostgreSQL at 127.0.0.1:5432 (it creates and migrates the database ``flowbench``) and
 Redis at 127.0.0.1:6379 (it uses db 6 and empties it first). ``BENCH_DATABASE_URL`` and
@@ -46,6 +53,15 @@ def chain_graph(length: int) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges}
 
 
+def worker_chain_graph(length: int) -> dict[str, Any]:
+    """input → ``worker`` steps on the offline local model → output."""
+    graph = chain_graph(length)
+    for node in graph["nodes"][1:-1]:
+        node["type"] = "worker"
+        node["config"] = {"model": "local/echo", "role": "Relay", "stream": False}
+    return graph
+
+
 def latency_graph() -> dict[str, Any]:
     """A slow model step first (so the client is surely listening), then 40 quick steps."""
     graph = chain_graph(42)
@@ -57,17 +73,18 @@ def latency_graph() -> dict[str, Any]:
     return graph
 
 
-def prepare_database() -> None:
+def prepare_database(database_url: str = DATABASE_URL, redis_url: str = REDIS_URL) -> None:
+    """Create the bench's database if it is missing and migrate it (every bench script's)."""
     import psycopg
     from psycopg import sql
 
-    name = urlsplit(DATABASE_URL).path.lstrip("/")
-    server = urlunsplit(urlsplit(DATABASE_URL)._replace(scheme="postgresql", path="/postgres"))
+    name = urlsplit(database_url).path.lstrip("/")
+    server = urlunsplit(urlsplit(database_url)._replace(scheme="postgresql", path="/postgres"))
     with psycopg.connect(server, autocommit=True) as db:
         exists = db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    env = {**os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL}
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True
     )
@@ -188,6 +205,70 @@ def event_latency(daphne: Any, workflow: Any, user: Any, repeat: int, vendor: An
     return latencies
 
 
+def drive_chains(workflow: Any, user: Any, count: int, profiler: Any = None) -> float:
+    """Run ``count`` runs of a chain in this process: start each, then execute its queued steps
+    with the workers' own task body until none is left. Seconds, starts left out."""
+    from orchestrator import runs
+    from orchestrator.execution import execute_step
+    from orchestrator.models import Run, Step
+    from runtime.nodes.registry import default_registry
+
+    took = 0.0
+    for _ in range(count):
+        run = runs.start_run(workflow, {}, actor=user, via="command")
+        started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
+        while queued := list(
+            Step.objects.filter(run=run, status="queued").values_list("pk", "node_type")
+        ):
+            for step_id, node_type in queued:
+                execute_step(step_id, str(run.pk), default_registry.get(node_type).pure)
+        if profiler is not None:
+            profiler.disable()
+        took += time.perf_counter() - started
+        status = Run.objects.values_list("status", flat=True).get(pk=run.pk)
+        if status != "succeeded":
+            raise SystemExit(f"a profiled run ended {status}")
+    return took
+
+
+def profile(workflow: Any, user: Any, count: int, length: int = 40) -> None:
+    """Where a worker's time goes on a chain of model steps (see the module's notes)."""
+    import cProfile
+    import io
+    import pstats
+
+    from django.db import connection
+    from map import SqlTally  # one tally for both scripts
+
+    drive_chains(workflow, user, 2)  # warm: imports, the compiled plan, the connection
+    tally = SqlTally()
+    with tally.counting(connection):
+        wall = drive_chains(workflow, user, count)
+    steps = count * length
+    print(
+        f"Profile: {count} runs of a {length}-node chain of worker steps (local/echo), driven "
+        "in this process by the workers' task body (execute_step)"
+    )
+    print(
+        f"wall {wall / steps * 1000:.3f} ms/step; SQL: {tally.count / steps:.2f} statements and "
+        f"{tally.seconds / steps * 1000:.3f} ms per step (round trips included)"
+    )
+    for verb, (number, seconds) in sorted(tally.by_verb.items(), key=lambda kv: -kv[1][1]):
+        print(f"  {verb:<22} {number / steps:>6.2f} per step  {seconds / steps * 1000:>7.3f} ms")
+    rest = wall - tally.seconds - tally.commit_seconds
+    print(f"  the rest (Python: ORM, nodes, Celery sends) {rest / steps * 1000:>7.3f} ms/step")
+    profiler = cProfile.Profile()
+    profiled = drive_chains(workflow, user, count, profiler)
+    print(f"under cProfile: {profiled / steps * 1000:.3f} ms/step")
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(r"/(orchestrator|runtime|editor)/", 40)
+    stats.sort_stats("tottime").print_stats(20)
+    print(out.getvalue())
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -202,6 +283,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--throughput-only", action="store_true", help="skip the chain, floor and latency parts"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only profile N worker-chain runs driven in this process (no stack)",
     )
     args = parser.parse_args()
 
@@ -220,6 +308,12 @@ def main() -> None:
     user, _ = get_user_model().objects.get_or_create(username="bench")
     chain40 = editor_operations.create_workflow(user=user, name="chain 40", graph=chain_graph(40))
     chain5 = editor_operations.create_workflow(user=user, name="chain 5", graph=chain_graph(5))
+    workers40 = editor_operations.create_workflow(
+        user=user, name="worker chain 40", graph=worker_chain_graph(40)
+    )
+    if args.profile:
+        profile(workers40, user, args.profile)
+        return
     slow_start = editor_operations.create_workflow(user=user, name="latency", graph=latency_graph())
     from tests.support.vendor_server import VendorServer
 
@@ -245,6 +339,7 @@ def main() -> None:
         rounds = [throughput(chain5, user, args.runs) for _ in range(args.rounds)]
         if not args.throughput_only:
             overhead = step_overhead(chain40, user, args.chains)
+            worker_overhead = step_overhead(workers40, user, args.chains)
             floor = celery_floor(args.chains)
             latencies = event_latency(daphne, slow_start, user, 5, vendor)
     finally:
@@ -268,8 +363,14 @@ def main() -> None:
         f"per-step overhead, 40-node transform chain : {ours:7.2f} ms/step "
         f"(median of {len(overhead)})"
     )
+    workers = statistics.median(worker_overhead) * 1000
+    print(
+        f"per-step overhead, 40-node worker chain    : {workers:7.2f} ms/step "
+        f"(local/echo; median of {len(worker_overhead)})"
+    )
     print(f"bare Celery chain of 40 no-op tasks        : {bare:7.2f} ms/task (the floor)")
-    print(f"ratio to the floor                         : {ours / bare:7.2f}×   (target ≤ 3×)")
+    print(f"ratio to the floor, transform chain        : {ours / bare:7.2f}×   (target ≤ 3×)")
+    print(f"ratio to the floor, worker chain           : {workers / bare:7.2f}×   (target ≤ 2×)")
     print(
         f"event latency, state change → WebSocket    : p50 {percentile(latencies, 0.5):.1f} ms, "
         f"p99 {percentile(latencies, 0.99):.1f} ms over {len(latencies)} events (target p99 ≤ 50)"

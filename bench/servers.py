@@ -24,6 +24,11 @@ server with Gemma 3 270M on loopback (runtime/providers/local_llm.py; the ``loca
    per mode: runs that succeeded, valid at the first answer, repaired, failed, repair rate
    (repair requests ÷ runs), requests per run and wall time.
 
+3. **Waiting threads** (``--waiting ROUNDS``, only this part): one answer of 48 tokens from a
+   server whose threads spin while they wait for each other (``OMP_WAIT_POLICY=ACTIVE``), wait
+   passively (``PASSIVE``, as LocalLLMServer starts it) and from one thread; tokens a second
+   and the load average, per round.
+
 The model's prose is poor, and its answers are sampled (the nodes' default temperature), so
 counts vary a little between runs; ``--runs`` repeats each example. Wall times depend on what
 else the 2 cores are doing.
@@ -34,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -325,6 +331,34 @@ def print_modes(rows: list[ModeRow], repairs: int) -> None:
             print(f"  {r.mode}: {r.error}")
 
 
+def measure_waiting(rounds: int) -> None:
+    """Part 3 (``--waiting``): how llama.cpp's threads wait for each other, on this machine as
+    loaded as it is now. Each round starts the server with OpenMP spinning (ACTIVE), waiting
+    passively (PASSIVE, what LocalLLMServer sets) and with one thread, and times one answer of
+    48 tokens; printed with the load average at the time."""
+    prompt = [{"role": "user", "content": "Write a long story about tea."}]
+    print("| waiting | threads | tokens | seconds | tokens/s | load |")
+    for _ in range(rounds):
+        for policy, threads in (("ACTIVE", 2), ("PASSIVE", 2), ("PASSIVE", 1)):
+            os.environ["OMP_WAIT_POLICY"] = policy
+            with LocalLLMServer.start(threads=threads, n_ctx=2048) as server:
+                body = {"model": server.model, "messages": prompt, "max_tokens": 48}
+                began = time.perf_counter()
+                answer = httpx.post(
+                    f"{server.base_url}/chat/completions",
+                    json={**body, "temperature": 0},
+                    timeout=900,
+                ).json()
+                seconds = time.perf_counter() - began
+            tokens = answer["usage"]["completion_tokens"]
+            print(
+                f"| {policy:7} | {threads} | {tokens} | {seconds:.1f} | {tokens / seconds:.2f} "
+                f"| {os.getloadavg()[0]:.1f} |",
+                flush=True,
+            )
+    os.environ.pop("OMP_WAIT_POLICY", None)
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each example")
@@ -333,11 +367,17 @@ async def main() -> int:
     parser.add_argument("--only", nargs="*", help="only these examples (default: all)")
     parser.add_argument("--skip-examples", action="store_true")
     parser.add_argument("--skip-modes", action="store_true")
+    parser.add_argument(
+        "--waiting", type=int, metavar="ROUNDS", help="only part 3: spinning or passive threads"
+    )
     args = parser.parse_args()
     absent = missing()
     if absent:
         print(f"not installed: {', '.join(absent)}\ninstall with: {INSTALL}", file=sys.stderr)
         return 2
+    if args.waiting:
+        measure_waiting(args.waiting)
+        return 0
     names = args.only or sorted(path.stem for path in EXAMPLES.glob("*.json"))
     started = time.perf_counter()
     with LocalLLMServer.start() as server:

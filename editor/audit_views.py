@@ -8,7 +8,7 @@ Filters: ``action`` (exact, or a prefix ending in ``.`` such as ``workflow.``), 
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.db.models import QuerySet
@@ -65,18 +65,23 @@ FILTERS = [
 
 
 def _since(raw: str) -> Any:
-    when = parse_datetime(raw)
-    if when is None:
-        day = parse_date(raw)
-        if day is None:
-            raise OperationError(
-                "since must be an ISO 8601 date or date-time",
-                fields={"since": ["e.g. 2026-11-24 or 2026-11-24T09:00:00Z"]},
-            )
-        when = datetime.combine(day, time.min)
-    if timezone.is_naive(when):
-        when = timezone.make_aware(when, timezone.get_current_timezone())
-    return when
+    refused = OperationError(
+        "since must be an ISO 8601 date or date-time",
+        fields={"since": ["e.g. 2026-11-24 or 2026-11-24T09:00:00Z"]},
+    )
+    try:
+        when = parse_datetime(raw)
+        if when is None:
+            day = parse_date(raw)
+            if day is None:
+                raise refused
+            when = datetime.combine(day, time.min)
+        if timezone.is_naive(when):
+            when = timezone.make_aware(when, timezone.get_current_timezone())
+        # In UTC: PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 text may carry.
+        return when.astimezone(UTC)
+    except (ValueError, OverflowError):  # well-formed but no such moment (month 13, year 0)
+        raise refused from None
 
 
 class AuditLogView(generics.ListAPIView[AuditEntry]):

@@ -51,6 +51,33 @@ KEYWORD = "Token"
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
+def authenticate_secret(secret: str) -> tuple[Any, ApiToken]:
+    """The user a token's secret acts as, and the token; AuthenticationFailed for a secret that
+    is unknown, expired, or whose user is inactive. The API and the MCP endpoint
+    (orchestrator.mcp_endpoint, which also takes ``Bearer``) both come through here."""
+    # Looked up by hash: the comparison happens inside the index on a value the caller cannot
+    # steer byte by byte, so timing reveals nothing about stored secrets.
+    token = ApiToken.objects.select_related("user").filter(secret_hash=digest(secret)).first()
+    if token is None or not token.user.is_active:
+        raise exceptions.AuthenticationFailed("Invalid token.")
+    now = timezone.now()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise exceptions.AuthenticationFailed("This token has expired; make a new one.")
+    _touch(token, now)
+    return token.user, token
+
+
+def _touch(token: ApiToken, now: Any) -> None:
+    stale = now - LAST_USED_GRANULARITY
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    # Conditional, so concurrent requests of one script write once between them.
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
+    ).update(last_used_at=now)
+    token.last_used_at = now
+
+
 class ApiTokenAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         parts = get_authorization_header(request).split()
@@ -64,26 +91,7 @@ class ApiTokenAuthentication(BaseAuthentication):
             secret = parts[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token: not ASCII.") from None
-        # Looked up by hash: the comparison happens inside the index on a value the caller cannot
-        # steer byte by byte, so timing reveals nothing about stored secrets.
-        token = ApiToken.objects.select_related("user").filter(secret_hash=digest(secret)).first()
-        if token is None or not token.user.is_active:
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        now = timezone.now()
-        if token.expires_at is not None and token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This token has expired; make a new one.")
-        self._touch(token, now)
-        return token.user, token
-
-    def _touch(self, token: ApiToken, now: Any) -> None:
-        stale = now - LAST_USED_GRANULARITY
-        if token.last_used_at is not None and token.last_used_at > stale:
-            return
-        # Conditional, so concurrent requests of one script write once between them.
-        ApiToken.objects.filter(pk=token.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
-        ).update(last_used_at=now)
-        token.last_used_at = now
+        return authenticate_secret(secret)
 
     def authenticate_header(self, request: Request) -> str:
         return KEYWORD

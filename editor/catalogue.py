@@ -13,6 +13,7 @@ from django.db import transaction
 
 from editor.audit import record
 from editor.errors import NotFound, OperationError
+from editor.model_reach import reach_of
 from editor.models import ModelPrice, Workspace
 from runtime.providers.capabilities import (
     STREAM_USAGE_MODES,
@@ -40,6 +41,13 @@ CAPABILITY_CHOICES: dict[str, tuple[str, ...]] = {
 LOCAL_LLM_NOTE = (
     "Gemma 3 270M on this machine: a tiny model for trying flows, not for real work "
     f"(needs {HARDWARE})"
+)
+
+
+# The offline local/… models answer with a labelled placeholder, so a flow can be tried with no key.
+STAND_IN_NOTE = (
+    "Offline stand-in, not an AI: shows the flow's shape with placeholder answers; pick a real "
+    "model (or add a key under Settings → Credentials) for real answers"
 )
 
 
@@ -86,12 +94,14 @@ def catalogue(workspace: Workspace) -> list[dict[str, Any]]:
     own = {entry.model: entry for entry in ModelPrice.objects.filter(workspace=workspace)}
     builtins = builtin_prices()
     local = os.environ.get("LOCAL_LLM_MODEL")
+    why = reach_of(workspace)
     rows = []
     for model in sorted(set(builtins) | set(own)):
         entry = own.get(model)
         builtin = builtins.get(model)
         price = Price(entry.input_price, entry.output_price, entry.context) if entry else builtin
         assert price is not None
+        settings = _capabilities_of(entry) if entry else _builtin_capabilities(builtin)
         rows.append(
             {
                 "model": model,
@@ -100,15 +110,25 @@ def catalogue(workspace: Workspace) -> list[dict[str, Any]]:
                 "context": price.context,
                 "source": "workspace" if entry else "builtin",
                 "builtin": builtin is not None,
-                # "" : detected from the model's server
-                "structured_output": entry.structured_output if entry else "",
-                "stream_usage": entry.stream_usage if entry else "",
-                "tools": entry.tools if entry else "",
+                **settings,  # "" : detected from the model's server
+                "note": LOCAL_LLM_NOTE
+                if model == local
+                else STAND_IN_NOTE
+                if model.startswith("local/")
+                else "",
+                "unavailable": why(model),
             }
         )
-        if model == local:
-            rows[-1]["note"] = LOCAL_LLM_NOTE
     return rows
+
+
+def _capabilities_of(entry: ModelPrice) -> dict[str, str]:
+    return {name: getattr(entry, name) for name in CAPABILITY_CHOICES}
+
+
+def _builtin_capabilities(builtin: Price | None) -> dict[str, str]:
+    """A built-in entry's capability settings as the API shows them ("" where it sets none)."""
+    return {name: getattr(builtin, name, None) or "" for name in CAPABILITY_CHOICES}
 
 
 @transaction.atomic
@@ -126,13 +146,17 @@ def set_price(
     tools: str | None = None,
 ) -> ModelPrice:
     """Set the entry; ``structured_output``, ``stream_usage`` and ``tools`` (None: leave as they
-    are; "" or "auto": detect) set how the model's server is asked
-    (runtime.providers.capabilities)."""
+    are, which for a built-in model's first entry in the workspace is the built-in setting; ""
+    or "auto": detect) set how the model's server is asked (runtime.providers.capabilities)."""
     defaults: dict[str, Any] = {
         "input_price": input_price,
         "output_price": output_price,
         "context": context,
     }
+    if not ModelPrice.objects.filter(workspace=workspace, model=model).exists():
+        # A price change must not drop what the built-in entry knows of the server (the local
+        # model's prompted tools).
+        defaults.update(_builtin_capabilities(builtin_prices().get(model)))
     capabilities = {
         "structured_output": structured_output,
         "stream_usage": stream_usage,

@@ -1,7 +1,8 @@
 """``/api/workspaces/<id>/credentials/``: the workspace's credentials, write-only values.
 
 Every member may list them (node settings name them); owners and editors create, change and
-delete. Answers carry the name, kind, hint and non-secret config, never the value or ciphertext.
+delete; owners, editors and runners test an LLM credential against a model (``<name>/test/``).
+Answers carry the name, kind, hint and non-secret config, never the value or ciphertext.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from rest_framework.views import APIView
 from editor import credentials
 from editor.access import require, workspaces_of
 from editor.api_schema import errors
+from editor.credential_check import check_credential
 from editor.errors import Conflict, NotFound
 from editor.models import Credential, CredentialKind, Workspace
-from editor.strict_fields import StrictCharField, StrictSlugField
+from editor.strict_fields import StrictCharField, StrictRegexField, StrictSlugField
+from runtime.providers.capabilities import (
+    SOURCES,
+    STREAM_USAGE_MODES,
+    STRUCTURED_OUTPUT_MODES,
+    TOOLS_MODES,
+)
+from runtime.providers.endpoint_check import PROBLEMS
 
 WORKSPACE_ID = OpenApiParameter("workspace_id", int, OpenApiParameter.PATH, description="Workspace")
 NAME = OpenApiParameter("name", str, OpenApiParameter.PATH, description="The credential's name")
@@ -151,6 +160,16 @@ def _via(request: Request) -> str:
     return "session" if request.auth is None else "token"
 
 
+def _named(request: Request, workspace_id: int, name: str) -> Credential:
+    workspace = _workspace(request, workspace_id)
+    found = (
+        workspace.credentials.select_related("created_by", "workspace").filter(name=name).first()
+    )
+    if found is None:
+        raise NotFound(f"this workspace has no credential named {name!r}")
+    return found
+
+
 def _answer(credential: Credential, code: int = status.HTTP_200_OK) -> Response:
     return Response(CredentialSerializer(credential).data, status=code)
 
@@ -196,15 +215,7 @@ class CredentialDetailView(APIView):
     """One credential: look (members), replace or change (owners, editors), delete."""
 
     def _credential(self, request: Request, workspace_id: int, name: str) -> Credential:
-        workspace = _workspace(request, workspace_id)
-        found = (
-            workspace.credentials.select_related("created_by", "workspace")
-            .filter(name=name)
-            .first()
-        )
-        if found is None:
-            raise NotFound(f"this workspace has no credential named {name!r}")
-        return found
+        return _named(request, workspace_id, name)
 
     def _editable(self, request: Request, workspace_id: int, name: str) -> Credential:
         credential = self._credential(request, workspace_id, name)
@@ -263,3 +274,92 @@ class CredentialDetailView(APIView):
         credential = self._editable(request, workspace_id, name)
         credentials.delete_credential(credential, user=request.user, via=_via(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- a credential's Test ---------------------------------------------------------------------------
+
+MODEL_HELP = (
+    "The model: its id in the model catalogue (the credential's kind, a slash, the server's name "
+    "for it: openai/gpt-4o-mini, openai/llama3.1:8b) or the server's name alone (gpt-4o-mini, "
+    "meta-llama/Llama-3.1-8B-Instruct)"
+)
+# A server's model name: letters, digits and . _ : @ + -, in parts joined by single slashes.
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:@+\-]*(?:/[A-Za-z0-9_.:@+\-]+)*$"
+
+
+class CredentialTestSerializer(serializers.Serializer):
+    model = StrictRegexField(
+        MODEL_NAME,
+        max_length=200,
+        help_text=MODEL_HELP,
+        error_messages={
+            "invalid": "use a model id such as openai/gpt-4o-mini, or the server's name for it"
+        },
+    )
+
+
+class CapabilitiesSerializer(serializers.Serializer):
+    """What an OpenAI-compatible server does for the model, and where each answer came from:
+    detected (the server showed it), catalogue (the workspace's setting) or default (a guess)."""
+
+    structured_output = serializers.ChoiceField(choices=list(STRUCTURED_OUTPUT_MODES))
+    structured_output_source = serializers.ChoiceField(choices=list(SOURCES))
+    stream_usage = serializers.ChoiceField(choices=list(STREAM_USAGE_MODES))
+    stream_usage_source = serializers.ChoiceField(choices=list(SOURCES))
+    tools = serializers.ChoiceField(choices=list(TOOLS_MODES))
+    tools_source = serializers.ChoiceField(choices=list(SOURCES))
+
+
+class CredentialTestResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="The server answered the model with this key")
+    provider = serializers.CharField(help_text="The credential's kind")
+    model = serializers.CharField()
+    server = serializers.CharField(help_text="The host asked (never the whole base URL)")
+    message = serializers.CharField(help_text="What happened, and on a problem what to do")
+    problem = serializers.ChoiceField(
+        choices=list(PROBLEMS), allow_null=True, help_text="What went wrong; null when ok"
+    )
+    capability = serializers.CharField(
+        allow_null=True,
+        help_text="capability_refused: which one (structured_output, stream_usage, tools)",
+    )
+    capabilities = CapabilitiesSerializer(
+        allow_null=True, help_text="OpenAI-compatible servers, when ok; null otherwise"
+    )
+    warnings = serializers.ListField(
+        child=serializers.CharField(), help_text="Settings that do not fit what the server does"
+    )
+
+
+class CredentialTestView(APIView):
+    """Ask a model through the credential: does the key reach a server that answers it, and
+    what can that server do (structured output, streamed usage, tools)?"""
+
+    @extend_schema(
+        parameters=[WORKSPACE_ID, NAME],
+        request=CredentialTestSerializer,
+        responses={200: CredentialTestResultSerializer, **errors(409)},
+        description=(
+            "Owners, editors and runners (whose runs use the key). A few tiny calls to the "
+            "credential's server, through the outbound guard, with the workspace catalogue's "
+            "capability settings for the model. The answer is 200 whether or not the server "
+            "worked: `ok`, and on a problem its code and a message saying what to do. Only "
+            "openai and anthropic credentials can be tested (409 for others)."
+        ),
+    )
+    def post(self, request: Request, workspace_id: int, name: str) -> Response:
+        credential = _named(request, workspace_id, name)
+        require(request.user, credential.workspace_id, "run")
+        body = CredentialTestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if credential.kind not in credentials.LLM_KINDS:
+            raise Conflict(
+                f"a {credential.kind} credential is for the http_request node and has no model "
+                "to ask; only openai and anthropic credentials can be tested"
+            )
+        # The catalogue's id for it: "gpt-4o-mini" and "openai/gpt-4o-mini" are one model to an
+        # openai credential; "meta-llama/Llama-3.1-8B" is a name some servers give theirs.
+        name = body.validated_data["model"].removeprefix(f"{credential.kind}/")
+        model = f"{credential.kind}/{name}"
+        result = check_credential(credential, model, user=request.user, via=_via(request))
+        return Response(result.to_dict())

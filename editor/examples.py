@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,7 +104,8 @@ def list_examples() -> list[Example]:
     if not directory.is_dir():
         return []
     found = []
-    for path in sorted(directory.glob("*.json")):
+    # By name, not file name: "research-with-tools.json" sorts before "research.json".
+    for path in sorted(directory.glob("*.json"), key=lambda path: path.stem):
         if not is_example_name(path.stem) or not _inside(directory, path):
             continue
         example = _read(path.stem, path)
@@ -138,8 +140,8 @@ def import_example(
     via: str = "session",
 ) -> Workflow:
     """A new workflow (version 1) holding the example's graph, in ``workspace`` or the user's
-    own. A ``subflow`` node that names another example gets a copy of that example imported
-    beside it, and is pointed at the copy.
+    own. A ``subflow`` node or a ``workflow:<example>`` tool that names another example gets a
+    copy of that example imported beside it, and is pointed at the copy.
 
     Each workflow made is recorded as ``workflow.imported``: the one asked for first, then the
     sub-flow copies, which name it as ``subflow_of`` (they are made before it, so the entries
@@ -200,34 +202,60 @@ def _with_subflows(
     importing: frozenset[str],
     copies_made: list[tuple[str, Workflow]],
 ) -> dict[str, Any]:
-    """The example's graph, its sub-flows that name examples pointed at imported copies.
+    """The example's graph, its references to other examples pointed at imported copies: a
+    sub-flow's ``workflow`` and a tool ``workflow:<example>`` in a node's ``tools``.
 
-    In the files a sub-flow names its example by file name (so ``python -m runtime run`` finds
-    it beside the file); in the app a sub-flow names a workflow id of the same workspace. One
-    copy per example, however many nodes name it; an example that names one being imported
-    (a cycle) is left as it is and fails with a clear error when run.
+    In the files a sub-flow or workflow tool names its example by file name (so ``python -m
+    runtime run`` finds it beside the file); in the app both name a workflow id of the same
+    workspace. One copy per example, however many nodes name it, and whichever way; an example
+    that names one being imported (a cycle) is left as it is and fails with a clear error when
+    run (a tool call answers it as an error result).
     """
     copies: dict[str, str] = {}
+
+    def copied(ref: str) -> str | None:
+        """The id of ``ref``'s imported copy, importing it the first time; None if it is not
+        an example (a workflow id already, or a name nothing answers to)."""
+        if ref in importing or not is_example_name(ref):
+            return None
+        if ref not in copies:
+            try:
+                copy = _import(
+                    user=user,
+                    name=ref,
+                    workspace=workspace,
+                    importing=importing,
+                    copies_made=copies_made,
+                )
+            except NotFound:
+                return None
+            copies[ref] = str(copy.id)
+            copies_made.append((ref, copy))
+        return copies[ref]
+
     nodes = []
     for node in example.graph["nodes"]:
         config = node.get("config") if isinstance(node, dict) else None
-        ref = config.get("workflow") if isinstance(config, dict) else None
-        if node.get("type") == "subflow" and isinstance(ref, str) and ref not in importing:
-            if ref not in copies and is_example_name(ref):
-                try:
-                    copy = _import(
-                        user=user,
-                        name=ref,
-                        workspace=workspace,
-                        importing=importing,
-                        copies_made=copies_made,
-                    )
-                except NotFound:
-                    copy = None
-                if copy is not None:
-                    copies[ref] = str(copy.id)
-                    copies_made.append((ref, copy))
-            if ref in copies:
-                node = {**node, "config": {**config, "workflow": copies[ref]}}
+        if isinstance(config, dict):
+            changed = dict(config)
+            ref = config.get("workflow")
+            if node.get("type") == "subflow" and isinstance(ref, str):
+                changed["workflow"] = copied(ref) or ref
+            if isinstance(config.get("tools"), list):
+                changed["tools"] = [_tool_ref(tool, copied) for tool in config["tools"]]
+            if changed != config:
+                node = {**node, "config": changed}
         nodes.append(node)
     return {**example.graph, "nodes": nodes}
+
+
+WORKFLOW_TOOL = "workflow:"
+
+
+def _tool_ref(tool: Any, copied: Callable[[str], str | None]) -> Any:
+    """A worker's tool reference, ``workflow:<example>`` pointed at the example's copy."""
+    if isinstance(tool, str) and tool.startswith(WORKFLOW_TOOL):
+        found = copied(tool[len(WORKFLOW_TOOL) :])
+        if found is not None:
+            return WORKFLOW_TOOL + found
+    return tool

@@ -22,7 +22,7 @@ from editor.audit import record
 from editor.errors import GraphRefused, NotFound, VersionConflict
 from editor.models import Membership, Role, Workflow, WorkflowVersion, Workspace
 from runtime.graph import MAX_EDGES, MAX_NODES
-from runtime.validation import validate_graph
+from runtime.validation import graph_warnings, validate_graph
 
 EMPTY_GRAPH: dict[str, Any] = {"nodes": [], "edges": []}
 MAX_GRAPH_DEPTH = 32  # far more than any node config needs
@@ -65,6 +65,11 @@ def check_graph_shape(graph: Any) -> None:
             stack.extend((item, depth + 1) for item in value)
         elif isinstance(value, str) and "\x00" in value:
             raise GraphRefused("the graph contains a NUL character")
+
+
+def graph_warnings_of(graph: Any) -> list[dict[str, Any]]:
+    """What would run but is likely not meant, as JSON (never blocks a save or a run)."""
+    return [issue.to_dict() for issue in graph_warnings(graph)]
 
 
 def graph_issues(graph: Any) -> list[dict[str, Any]]:
@@ -319,13 +324,33 @@ def import_workflow(
     workspace: Workspace | None = None,
     via: str = "session",
 ) -> Workflow:
+    target = workspace or default_workspace(user)
     workflow = add_workflow(
         user=user,
-        workspace=workspace,
-        name=name,
+        workspace=target,
+        name=free_name(target, name),
         description=description,
         graph=graph,
         note="Imported",
     )
     _record("workflow.imported", workflow, user, via)
     return workflow
+
+
+def free_name(workspace: Workspace, name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)``… when the workspace already has a workflow of that
+    name: importing the same file twice gave two workflows nobody could tell apart."""
+    taken = set(
+        Workflow.objects.filter(workspace=workspace, name__startswith=name).values_list(
+            "name", flat=True
+        )
+    )
+    if name not in taken:
+        return name
+    number = 2
+    while True:
+        suffix = f" ({number})"
+        candidate = name[: 200 - len(suffix)] + suffix
+        if candidate not in taken:
+            return candidate
+        number += 1

@@ -15,8 +15,9 @@ from rest_framework import serializers
 from editor.access import allowed, role_in
 from editor.api_schema import patch_requires_one_of
 from editor.errors import NotFound
-from editor.models import Workflow, WorkflowVersion, Workspace
-from editor.operations import EXPORT_FORMAT, MAX_GRAPH_DEPTH
+from editor.model_reach import model_issues
+from editor.models import WebhookTrigger, Workflow, WorkflowVersion, Workspace
+from editor.operations import EXPORT_FORMAT, MAX_GRAPH_DEPTH, graph_warnings_of
 from editor.strict_fields import StrictCharField, StrictIntegerField
 from runtime.graph import MAX_EDGES, MAX_NODES
 
@@ -55,17 +56,53 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "slug", "role", "created_at"]
 
 
+VERSION_STATES = {
+    "published": "the version API calls, webhooks and the MCP endpoint run",
+    "draft": "saved and runnable, not published",
+    "invalid": "has problems to fix before it can run or be published",
+    "empty": "nothing on the canvas (a new workflow's first version)",
+}
+
+
 class VersionSummarySerializer(serializers.ModelSerializer):
+    """A version in the history. ``context["published"]``: the workflow's published version
+    number (the views pass it, so the list needs no query per row)."""
+
     created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
     valid = serializers.BooleanField(source="is_valid", read_only=True)
     issue_count = serializers.SerializerMethodField()
+    name = serializers.CharField(
+        source="given_name", read_only=True, help_text="the name given to it, or empty"
+    )
+    state = serializers.SerializerMethodField(
+        help_text="; ".join(f"{state}: {meaning}" for state, meaning in VERSION_STATES.items())
+    )
 
     class Meta:
         model = WorkflowVersion
-        fields = ["number", "note", "created_by", "created_at", "valid", "issue_count"]
+        fields = [
+            "number",
+            "name",
+            "state",
+            "note",
+            "created_by",
+            "created_at",
+            "valid",
+            "issue_count",
+        ]
 
     def get_issue_count(self, version: WorkflowVersion) -> int:
         return len(version.issues)
+
+    @extend_schema_field({"type": "string", "enum": list(VERSION_STATES)})
+    def get_state(self, version: WorkflowVersion) -> str:
+        if version.is_empty:
+            return "empty"
+        if not version.is_valid:
+            return "invalid"
+        if version.number == self.context.get("published"):
+            return "published"
+        return "draft"
 
 
 class VersionSerializer(VersionSummarySerializer):
@@ -74,6 +111,37 @@ class VersionSerializer(VersionSummarySerializer):
 
     class Meta(VersionSummarySerializer.Meta):
         fields = [*VersionSummarySerializer.Meta.fields, "graph", "issues"]
+
+
+class PublishedSerializer(serializers.Serializer):
+    number = serializers.IntegerField(source="published_version.number")
+    name = serializers.CharField(source="published_version.given_name")
+    published_at = serializers.DateTimeField()
+    published_by = serializers.CharField(source="published_by.username", default=None)
+
+    def to_representation(self, workflow: Any) -> Any:
+        if workflow.published_version_id is None:
+            return None
+        return super().to_representation(workflow)
+
+
+class PublishRequestSerializer(serializers.Serializer):
+    name = StrictCharField(
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text='a name for the version, e.g. "v2 – added approval"; blank or left out keeps '
+        "the name it has",
+    )
+
+
+class NameVersionSerializer(serializers.Serializer):
+    name = StrictCharField(
+        required=True, allow_blank=True, max_length=100, help_text="blank takes the name away"
+    )
+
+
+patch_requires_one_of(NameVersionSerializer, "name")
 
 
 class WorkflowSummarySerializer(serializers.ModelSerializer):
@@ -88,6 +156,16 @@ class WorkflowSummarySerializer(serializers.ModelSerializer):
     can = serializers.SerializerMethodField(
         help_text='What you may do with it: {"edit": bool, "run": bool}, from your role'
     )
+    has_webhook = serializers.SerializerMethodField(
+        help_text="whether it has a webhook trigger (its state: GET …/webhook/)"
+    )
+    published = PublishedSerializer(
+        source="*",
+        read_only=True,
+        allow_null=True,
+        help_text="the version API calls, webhooks and the MCP endpoint run; null: none is "
+        "published and they run the latest saved version",
+    )
 
     class Meta:
         model = Workflow
@@ -99,10 +177,18 @@ class WorkflowSummarySerializer(serializers.ModelSerializer):
             "description",
             "version",
             "valid",
+            "has_webhook",
+            "published",
             "created_by",
             "created_at",
             "updated_at",
         ]
+
+    def get_has_webhook(self, workflow: Workflow) -> bool:
+        found = getattr(workflow, "with_webhook", None)  # annotated by the list's query
+        if found is None:
+            found = WebhookTrigger.objects.filter(workflow=workflow).exists()
+        return bool(found)
 
     def get_can(self, workflow: Workflow) -> dict[str, bool]:
         role = getattr(workflow, "role", None)  # annotated by editor.access.workflows_of
@@ -119,9 +205,32 @@ class WorkflowSerializer(WorkflowSummarySerializer):
     issues = IssueSerializer(
         source="current_version.issues", many=True, default=list, read_only=True
     )
+    warnings = serializers.SerializerMethodField(
+        help_text="what would run but is likely not meant; never stops a save or a run"
+    )
+    run_issues = serializers.SerializerMethodField(
+        help_text="what stops a run here as the server and the workspace are set up now (a "
+        "model nothing can call: no provider, no credential); not part of the saved version"
+    )
 
     class Meta(WorkflowSummarySerializer.Meta):
-        fields = [*WorkflowSummarySerializer.Meta.fields, "graph", "issues"]
+        fields = [
+            *WorkflowSummarySerializer.Meta.fields,
+            "graph",
+            "issues",
+            "warnings",
+            "run_issues",
+        ]
+
+    @extend_schema_field(IssueSerializer(many=True))
+    def get_run_issues(self, workflow: Any) -> list[dict[str, Any]]:
+        version = workflow.current_version
+        return model_issues(workflow.workspace, version.graph) if version is not None else []
+
+    @extend_schema_field(IssueSerializer(many=True))
+    def get_warnings(self, workflow: Any) -> list[dict[str, Any]]:
+        version = workflow.current_version
+        return graph_warnings_of(version.graph) if version is not None else []
 
 
 # -- input -----------------------------------------------------------------------------------------
@@ -192,6 +301,16 @@ class ValidateRequestSerializer(serializers.Serializer):
 class ValidateResponseSerializer(serializers.Serializer):
     valid = serializers.BooleanField()
     errors = IssueSerializer(many=True)
+    warnings = IssueSerializer(
+        many=True,
+        help_text="what would run but is likely not meant (runtime.validation.graph_warnings); "
+        "never stops a save or a run",
+    )
+    run_issues = IssueSerializer(
+        many=True,
+        help_text="what stops a run here as the server and the workspace are set up now (a "
+        "model nothing can call); the editor disables Run while there are any",
+    )
 
 
 class DuplicateSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -17,18 +17,21 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from editor import catalogue, examples, operations, version_compare
+from editor import catalogue, examples, operations, publishing, version_compare
 from editor.access import require, workflows_of, workspaces_of
 from editor.api_schema import QUERY_ID_SCHEMA, errors, query_id
 from editor.authentication import via_of
 from editor.errors import NotFound
-from editor.models import Workflow, WorkflowVersion, Workspace
+from editor.model_reach import model_issues
+from editor.models import WebhookTrigger, Workflow, WorkflowVersion, Workspace
 from editor.serializers import (
     DuplicateSerializer,
     ExampleImportSerializer,
     ExampleSerializer,
     ExportSerializer,
     ImportSerializer,
+    NameVersionSerializer,
+    PublishRequestSerializer,
     ValidateRequestSerializer,
     ValidateResponseSerializer,
     VersionSerializer,
@@ -52,11 +55,18 @@ WORKSPACE_FILTER = OpenApiParameter(
     OpenApiParameter.QUERY,
     description="Only this workspace's workflows",
 )
+SEARCH_FILTER = OpenApiParameter(
+    "search",
+    str,
+    OpenApiParameter.QUERY,
+    description="Only workflows whose name or description holds every word (any case)",
+)
 
 
 @extend_schema_view(
     list=extend_schema(
-        parameters=[WORKSPACE_FILTER], responses=WorkflowSummarySerializer(many=True)
+        parameters=[WORKSPACE_FILTER, SEARCH_FILTER],
+        responses=WorkflowSummarySerializer(many=True),
     ),
     retrieve=extend_schema(responses=WorkflowSerializer),
     create=extend_schema(
@@ -84,17 +94,30 @@ class WorkflowViewSet(
 
     def get_queryset(self) -> QuerySet[Workflow]:
         workflows = workflows_of(self.request.user).select_related(
-            "current_version", "created_by", "current_version__created_by"
+            "current_version",
+            "created_by",
+            "current_version__created_by",
+            "published_version__name_record",
+            "published_by",
         )
         if self.action == "list":
             # Graphs can be large; a list shows only names and validity.
-            workflows = workflows.defer("current_version__graph")
+            workflows = workflows.defer(
+                "current_version__graph", "published_version__graph"
+            ).annotate(with_webhook=Exists(WebhookTrigger.objects.filter(workflow=OuterRef("pk"))))
             raw = self.request.query_params.get("workspace")
             if raw is not None:
                 workspace = query_id(raw)
                 if workspace is None:
                     raise serializers.ValidationError({"workspace": ["a workspace id is a number"]})
                 workflows = workflows.filter(workspace_id=workspace)
+            search = self.request.query_params.get("search", "").strip()[:200]
+            if search:
+                # every word, in the name or the description, in any case
+                for word in search.split():
+                    workflows = workflows.filter(
+                        Q(name__icontains=word) | Q(description__icontains=word)
+                    )
         return workflows
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
@@ -156,19 +179,28 @@ class WorkflowViewSet(
 
     # -- versions ----------------------------------------------------------------------------------
 
-    def _version(self, number: str) -> WorkflowVersion:
-        version = self.get_object().versions.select_related("created_by").filter(number=int(number))
-        found = version.first()
+    def _version(self, workflow: Workflow, number: str) -> WorkflowVersion:
+        version = workflow.versions.select_related("created_by", "name_record")
+        found = version.filter(number=int(number)).first()
         if found is None:
             raise NotFound(f"this workflow has no version {number}")
         return found
 
+    @staticmethod
+    def _version_context(workflow: Workflow) -> dict[str, Any]:
+        published = workflow.published_version
+        return {"published": published.number if published is not None else None}
+
     @extend_schema(responses=VersionSummarySerializer(many=True))
     @action(detail=True, methods=["get"])
     def versions(self, request: Request, pk: str | None = None) -> Response:
-        versions = self.get_object().versions.select_related("created_by").defer("graph")
+        workflow = self.get_object()
+        versions = workflow.versions.select_related("created_by", "name_record").defer("graph")
         page = self.paginate_queryset(versions.order_by("-number"))
-        return self.get_paginated_response(VersionSummarySerializer(page, many=True).data)
+        data = VersionSummarySerializer(
+            page, many=True, context=self._version_context(workflow)
+        ).data
+        return self.get_paginated_response(data)
 
     @extend_schema(
         parameters=version_compare.PARAMETERS,
@@ -186,9 +218,68 @@ class WorkflowViewSet(
         return Response(version_compare.compare_versions(workflow, start, end))
 
     @extend_schema(parameters=[NUMBER], responses=VersionSerializer)
-    @action(detail=True, methods=["get"], url_path=r"versions/(?P<number>[0-9]{1,9})")
+    @extend_schema(
+        methods=["PATCH"],
+        parameters=[NUMBER],
+        request=NameVersionSerializer,
+        responses=VersionSerializer,
+        description="Name the version (a blank name takes it away); the graph never changes.",
+    )
+    @action(detail=True, methods=["get", "patch"], url_path=r"versions/(?P<number>[0-9]{1,9})")
     def version(self, request: Request, pk: str | None = None, number: str = "") -> Response:
-        return Response(VersionSerializer(self._version(number)).data)
+        if request.method == "PATCH":
+            workflow = self._editable()
+            data = self._input(NameVersionSerializer)
+            self._version(workflow, number)  # 404 before anything else
+            version = publishing.name_version(
+                workflow,
+                user=request.user,
+                number=int(number),
+                name=data["name"],
+                via=via_of(request),
+            )
+        else:
+            workflow = self.get_object()
+            version = self._version(workflow, number)
+        context = self._version_context(workflow)
+        return Response(VersionSerializer(version, context=context).data)
+
+    @extend_schema(
+        request=PublishRequestSerializer,
+        parameters=[NUMBER],
+        responses={200: WorkflowSerializer, **errors(404)},
+        description=(
+            "Publish this version (optionally naming it): API calls, webhooks and the MCP "
+            "endpoint run it from now on; the editor's Run keeps running the latest version. "
+            "Publishing an older version rolls callers back to it. An empty or invalid version "
+            "is refused (400, not_publishable)."
+        ),
+    )
+    @action(detail=True, methods=["post"], url_path=r"versions/(?P<number>[0-9]{1,9})/publish")
+    def publish(self, request: Request, pk: str | None = None, number: str = "") -> Response:
+        workflow = self._editable()
+        data = self._input(PublishRequestSerializer)
+        publishing.publish_version(
+            workflow,
+            user=request.user,
+            number=int(number),
+            name=data.get("name"),
+            via=via_of(request),
+        )
+        return self._answer(self.get_object())
+
+    @extend_schema(
+        request=None,
+        responses={200: WorkflowSerializer, **errors(409)},
+        description=(
+            "Stop publishing: callers run the latest saved version again. 409 when nothing is "
+            "published."
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def unpublish(self, request: Request, pk: str | None = None) -> Response:
+        publishing.unpublish(self._editable(), user=request.user, via=via_of(request))
+        return self._answer(self.get_object())
 
     @extend_schema(
         request=None,
@@ -225,10 +316,16 @@ class WorkflowViewSet(
         workflow = self.get_object()
         data = self._input(ValidateRequestSerializer)
         if "graph" in data:
-            issues = operations.graph_issues(data["graph"])
+            graph = data["graph"]
+            issues = operations.graph_issues(graph)
         else:
+            graph = workflow.current_version.graph if workflow.current_version else None
             issues = workflow.current_version.issues if workflow.current_version else []
-        return Response({"valid": not issues, "errors": issues})
+        warnings = operations.graph_warnings_of(graph) if graph is not None else []
+        here = model_issues(workflow.workspace, graph) if graph is not None else []
+        return Response(
+            {"valid": not issues, "errors": issues, "warnings": warnings, "run_issues": here}
+        )
 
     @extend_schema(responses=ExportSerializer)
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer])
@@ -328,6 +425,19 @@ class ExampleImportView(APIView):
 MODEL_ID = r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.:\-/]+$"
 
 
+def _capability_field(name: str, help_text: str) -> serializers.ChoiceField:
+    """One of a model's capability settings: its modes, or "" / "auto" to have it detected."""
+    modes = [mode for mode in catalogue.CAPABILITY_CHOICES[name] if mode]
+    message = f"must be one of auto, {', '.join(modes)} (auto, or empty: detected)"
+    return serializers.ChoiceField(
+        choices=["", "auto", *modes],
+        allow_blank=True,
+        required=False,
+        help_text=f"{help_text} Left out: unchanged; auto or empty: detected from the server.",
+        error_messages={"invalid_choice": message},
+    )
+
+
 class ModelPriceSerializer(serializers.Serializer):
     model = StrictRegexField(
         MODEL_ID, max_length=200, help_text="provider/model, e.g. openai/gpt-4o-mini"
@@ -335,8 +445,34 @@ class ModelPriceSerializer(serializers.Serializer):
     input_price = StrictFloatField(min_value=0, help_text="USD per million input tokens")
     output_price = StrictFloatField(min_value=0, help_text="USD per million output tokens")
     context = StrictIntegerField(min_value=1, required=False, allow_null=True)
+    # How the model's server is asked (runtime.providers.capabilities); answers give "" for auto.
+    structured_output = _capability_field(
+        "structured_output",
+        "How a JSON answer is asked for: json_schema (response_format json_schema), "
+        "json_object (json_object with the schema) or instructions (the schema in the prompt).",
+    )
+    stream_usage = _capability_field(
+        "stream_usage",
+        "Whether a stream reports its tokens (reported) or they are counted from the text "
+        "(counted).",
+    )
+    tools = _capability_field(
+        "tools",
+        "Tools as the request's tools (native) or described in the prompt and called by JSON "
+        "(prompted).",
+    )
     source = serializers.CharField(read_only=True)
     builtin = serializers.BooleanField(read_only=True)
+    note = serializers.CharField(
+        read_only=True,
+        help_text="What to know before picking the model (e.g. a tiny local model's hardware); "
+        "empty for most",
+    )
+    unavailable = serializers.CharField(
+        read_only=True,
+        help_text="Why nothing here can call the model now (no provider on the server and no "
+        "credential of its kind in the workspace); empty when something can",
+    )
 
 
 class ModelResetSerializer(serializers.Serializer):
@@ -377,7 +513,8 @@ class ModelCatalogueView(APIView):
         responses={200: ModelPriceSerializer(many=True), **errors(404)},
     )
     def post(self, request: Request) -> Response:
-        """Set a model's price in the workspace (adds the model if the catalogue lacks it)."""
+        """Set a model's price, context and capability settings in the workspace (adds the model
+        if the catalogue lacks it); capability settings left out stay as they are."""
         body = ModelPriceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         workspace = _workspace_of(request)
@@ -391,6 +528,9 @@ class ModelCatalogueView(APIView):
             data.get("context"),
             user=request.user,
             via=via_of(request),
+            structured_output=data.get("structured_output"),
+            stream_usage=data.get("stream_usage"),
+            tools=data.get("tools"),
         )
         return Response(catalogue.catalogue(workspace))
 

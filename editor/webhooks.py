@@ -45,7 +45,10 @@ def enabled_trigger(secret: str) -> WebhookTrigger | None:
     """The enabled trigger a secret opens, or None (unknown, rotated away, or disabled)."""
     return (
         WebhookTrigger.objects.select_related(
-            "workflow__current_version", "workflow__workspace", "created_by"
+            "workflow__current_version",
+            "workflow__published_version",
+            "workflow__workspace",
+            "created_by",
         )
         .filter(secret_hash=digest(secret), enabled=True)
         .first()

@@ -20,9 +20,10 @@ from editor.api_schema import errors
 from editor.authentication import via_of
 from editor.errors import OperationError
 from editor.models import Membership
-from orchestrator import approvals, reruns, runs
+from orchestrator import approvals, reruns, run_list, runs
 from orchestrator.access import approvals_of, runs_of
 from orchestrator.models import APPROVAL_STATUSES, Approval, Run
+from orchestrator.outcomes import with_outcomes
 from orchestrator.run_compare import compare_runs
 from orchestrator.serializers import (
     ApprovalSerializer,
@@ -81,12 +82,13 @@ def started(data: Any, status_code: int, replayed: bool) -> Response:
 
 
 class StartRunView(APIView):
-    """``POST /api/workflows/<id>/runs/``: start a run of the current version."""
+    """``POST /api/workflows/<id>/runs/``: start a run of the published version (when there is
+    one, else the latest), or of the version the body names."""
 
     @extend_schema(
         request=StartRunSerializer,
         parameters=[IDEMPOTENCY_KEY],
-        responses={201: RunSummarySerializer, **errors(409)},
+        responses={201: RunSummarySerializer, **errors(404, 409)},
     )
     def post(self, request: Request, workflow_id: str) -> Response:
         workflow = get_object_or_404(workflows_of(request.user), pk=workflow_id)
@@ -101,32 +103,34 @@ class StartRunView(APIView):
             via=via_of(request),
             budget=body.validated_data.get("budget"),
             use_pins=body.validated_data["use_pins"],
+            version=body.validated_data["version"],
         )
         return started(RunSummarySerializer(run).data, status.HTTP_201_CREATED, replayed)
 
 
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Run]):
-    """Runs of the workflows in my workspaces; ``?workflow=<id>`` narrows the list."""
+    """Runs of the workflows in my workspaces, newest first; the list's filters are in
+    :mod:`orchestrator.run_list` (workflow, outcome, who, when, trigger, search)."""
 
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"  # anything else is simply not found
 
     def get_queryset(self) -> Any:
-        runs = runs_of(self.request.user).select_related("version")
+        runs = with_outcomes(runs_of(self.request.user).select_related("version"))
         workflow = self.request.query_params.get("workflow")
-        if workflow and self.action == "list":
-            runs = runs.filter(workflow_id=workflow)  # list() has checked it is a uuid
+        if self.action == "list":
+            runs = run_list.filtered(
+                runs.select_related("workflow", "created_by"), self.request.query_params
+            )
+            if workflow:
+                runs = runs.filter(workflow_id=workflow)  # list() has checked it is a uuid
         return runs.order_by("-created_at")
 
     def get_serializer_class(self) -> Any:
+        if self.action == "list":
+            return run_list.RunListSerializer
         return RunSerializer if self.action == "retrieve" else RunSummarySerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "workflow", OpenApiTypes.UUID, description="only the runs of this workflow"
-            )
-        ]
-    )
+    @extend_schema(parameters=run_list.PARAMETERS)
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         check_uuid_param(request, "workflow", "workflow must be a workflow id")
         return super().list(request, *args, **kwargs)
@@ -260,7 +264,7 @@ class ApprovalViewSet(
     def get_queryset(self) -> Any:
         found = (
             approvals_of(self.request.user)
-            .select_related("run__workflow", "step")
+            .select_related("run__workflow", "run__version", "step")
             .prefetch_related("decisions__user")
         )
         if self.action == "list":

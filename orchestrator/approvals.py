@@ -107,6 +107,8 @@ def describe(approval: Approval, *, can: bool | None = None) -> dict[str, Any]:
         "workflow": {"id": str(run.workflow_id), "name": run.workflow.name},
         "step": approval.step.key,
         "node": approval.step.node_id,
+        "node_label": _node_label(approval),
+        "flow_label": _flow_label(approval),
         "status": approval.status,
         "prompt": approval.prompt,
         "data": approval.data,
@@ -129,6 +131,48 @@ def describe(approval: Approval, *, can: bool | None = None) -> dict[str, Any]:
         "created_at": _iso(approval.created_at),
         "decided_at": _iso(approval.decided_at) if approval.decided_at else None,
     }
+
+
+def _node_label(approval: Approval) -> str:
+    """The gate's label as its author typed it (the inbox and the toast show it, not an id like
+    approval_1)."""
+    return _label_of(approval.run, approval.step)
+
+
+def _flow_label(approval: Approval) -> str | None:
+    """The label of the sub-flow step the gate ran in ("in sub-flow Check facts", not the key's
+    ``check``); None for a gate of the run's own flow."""
+    step = approval.step
+    if step.in_flow_id is None or step.in_flow is None:
+        return None
+    return _label_of(approval.run, step.in_flow)
+
+
+def _label_of(run: Any, step: Any) -> str:
+    """A step's node label in the graph it ran in: the run's version's, or that of the sub-flow
+    version its subflow step runs; its node id when it has no label."""
+    graph = run.version.graph
+    if step.in_flow_id is not None:
+        flow = step.in_flow.flow if step.in_flow is not None else None
+        graph = _flow_graph(flow) or graph
+    for node in (graph or {}).get("nodes", []):
+        if isinstance(node, dict) and node.get("id") == step.node_id:
+            return str(node.get("label") or step.node_id)
+    return str(step.node_id)
+
+
+def _flow_graph(flow: Any) -> Any:
+    """The graph of the sub-flow version a subflow step runs (its ``flow``: {"workflow",
+    "version": the version's id, "number", …})."""
+    if not isinstance(flow, dict) or flow.get("version") is None:
+        return None
+    from editor.models import WorkflowVersion
+
+    return (
+        WorkflowVersion.objects.filter(pk=flow["version"], workflow_id=flow.get("workflow"))
+        .values_list("graph", flat=True)
+        .first()
+    )
 
 
 def _notify_after_commit(

@@ -19,3 +19,8 @@ class OrchestratorConfig(AppConfig):
 
         # A removed member's open sockets must hear of it (orchestrator.revocation).
         connect_signals()
+
+        # OpenTelemetry traces over OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+        from orchestrator import tracing
+
+        tracing.configure()

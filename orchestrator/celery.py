@@ -25,3 +25,38 @@ def _close_old_connections(**_: object) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def _app_log_format(logger: object, **_: object) -> None:
+    """Celery's handlers (its -l level kept) write the app's format, with ids and no secrets."""
+    import logging
+
+    from orchestrator.logs import adopt
+
+    if isinstance(logger, logging.Logger):
+        adopt(logger)
+
+
+@signals.worker_process_shutdown.connect
+def _forget_live_gauges(pid: int | None = None, **_: object) -> None:
+    """A pool process ended: its live gauges (prometheus multiprocess mode) stop counting."""
+    import os
+
+    from orchestrator import tracing
+    from orchestrator.metrics import mark_process_dead
+
+    mark_process_dead(pid or os.getpid())
+    tracing.flush()  # the spans its batch still holds
+
+
+@signals.worker_init.connect
+def _serve_worker_metrics(**_: object) -> None:
+    """WORKER_METRICS_PORT: this worker's processes' metrics, served by its main process."""
+    from django.conf import settings
+
+    if settings.WORKER_METRICS_PORT:
+        from orchestrator.metrics import serve_worker_metrics
+
+        serve_worker_metrics(settings.WORKER_METRICS_PORT, settings.WORKER_METRICS_ADDRESS)

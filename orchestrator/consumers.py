@@ -1,104 +1,182 @@
 """``/ws/runs/<id>/?after=<seq>``: every event of a run, in order, no gap, no duplicate; and
 ``/ws/notifications/``: what concerns the signed-in person (approvals opened and decided).
 
-On connect the consumer joins the run's group *first*, then sends the stored events after
-``after``; live events that arrive meanwhile wait in the consumer's queue (Channels handles one
-message at a time). From then on it keeps ``last_seq``: an event at or below it is a duplicate
-and dropped; an event that skips ahead means a broadcast was lost or overtaken, so the missing
-ones are read from the database first. Streamed chunks carry no seq and pass straight through,
-except those already in a snapshot this socket was sent.
+Live events come from the process's hub (:mod:`orchestrator.fanout`): one subscription per run
+per Daphne process, each event encoded once and written to every local socket of the run
+(:meth:`RunConsumer.offer`). On connect the socket subscribes *first*, then sends the stored
+events after ``after``; live events offered meanwhile wait in its ``pending`` queue. From then on
+it keeps ``last_seq``: an event at or below it is a duplicate and dropped; an event that skips
+ahead means a broadcast was lost or overtaken, so the missing ones are read from the database
+first, while later live events wait behind them. Streamed chunks carry no seq and pass straight
+through, except those already in a snapshot this socket was sent.
 
 Streamed text is not in the event log, so after the catch-up the socket gets, for each step
 running at connect, one ``step.chunk`` with ``"snapshot": true`` holding the text streamed so far
 (from Redis, :mod:`orchestrator.stream_buffer`); the client replaces that step's text with it.
 
-Membership is checked at connect and again whenever it changes: every socket of a signed-in
-person also joins their access group (:mod:`orchestrator.revocation`), and on ``access.changed`` a
-run socket of a workspace they no longer belong to is closed with 4403. The notification socket
+Membership is checked at connect and again whenever it changes: every run socket of a signed-in
+person also follows their access group (:mod:`orchestrator.revocation`, through the process's hub:
+one membership of the group for all their sockets), and on ``access.changed`` a run socket of a
+workspace they no longer belong to is closed with 4403. The notification socket
 checks each approval message as it is delivered, so an approval opened (or decided) just before
 the person lost their place is not pushed once they have lost it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from orchestrator import stream_buffer
-from orchestrator.access import approvals_of, runs_of
+from orchestrator import fanout, metrics, run_reads, stream_buffer
+from orchestrator.access import approvals_of
 from orchestrator.approvals import eligible, role_in
-from orchestrator.models import Approval, Event, Step
+from orchestrator.models import Approval
 from orchestrator.publisher import run_group, user_group
-from orchestrator.revocation import access_group
 
 log = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
-CATCH_UP_BATCH = 500
 RUN_ENDED = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
 
 
 class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+    # No channel of its own: the process's hub receives the run's events and the person's access
+    # changes for it (orchestrator/fanout.py). A channel would cost each socket a name, a receive
+    # buffer and a task waiting on it for its whole life, for nothing ever sent there. (Channels
+    # makes none when the alias names no configured layer.)
+    channel_layer_alias = None
     run_id: str
     last_seq: int
     # Set once the run's last event (run.succeeded/failed/cancelled) went out: nothing can follow
     # it, so pings need not look in the database any more.
     ended: bool = False
     group: str | None = None
-    access: str | None = None
+    person: object | None = None  # whose access changes this socket follows (their user id)
     workspace_id: int | None = None
     # (step, round, attempt) -> how many chunks of it the snapshot sent held
     snapshot_chunks: dict[tuple[object, object, object], int]
+    # Live events offered while the socket is busy with the database (connecting, a ping's
+    # catch-up, a gap's repair: ``_holds`` > 0), with their JSON, taken in order when it is done.
+    pending: deque[tuple[dict[str, Any], str]]
+    _holds: int = 0
 
     async def connect(self) -> None:
         self.snapshot_chunks = {}
+        self.pending = deque()
+        self._busy = asyncio.Lock()
+        self._repairs: set[asyncio.Task[None]] = set()
+        self._connected = asyncio.Event()
+        try:
+            await self._connect()
+        finally:
+            self._connected.set()
+
+    async def _connect(self) -> None:
         await self.accept()
-        self.run_id = str(self.scope["url_route"]["kwargs"]["run_id"])
+        metrics.WEBSOCKETS_OPEN.labels("run").inc()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         try:
             self.last_seq = max(int(query.get("after", ["0"])[0]), 0)
         except ValueError:
             await self.close(code=CLOSE_BAD_REQUEST)
             return
+        try:
+            # In the form events name their run by (the process's subscriptions are keyed by it).
+            self.run_id = str(uuid.UUID(str(self.scope["url_route"]["kwargs"]["run_id"])))
+        except ValueError:  # a malformed id is simply not a run the user can see
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
         user = self.scope.get("user")
         if user is not None and getattr(user, "is_authenticated", False):
-            # Joined before the check: a removal committed between the check and the join would
+            # Followed before the check: a removal committed between the check and the join would
             # otherwise go unheard and leave this socket open.
-            self.access = access_group(user.pk)
-            await self.channel_layer.group_add(self.access, self.channel_name)
-        self.workspace_id = await self._watched_workspace()
+            self.person = user.pk
+            await fanout.hub().follow_access(self.person, self)
+        self.group = run_group(self.run_id)
+        await self._alone(self._start)
         if self.workspace_id is None:
             await self._leave_groups()
             await self.close(code=CLOSE_FORBIDDEN)
+
+    async def _start(self) -> None:
+        # Subscribed first: live events are offered from the moment the process's subscription
+        # to the run is in place (watch returns), and wait in ``pending`` until the catch-up
+        # below went out. Then one read (shared with the sockets of the run opening at the same
+        # time, orchestrator.run_reads): may the person watch, which steps are running (before
+        # the catch-up, so each one's step.started, committed with its attempt, is in the
+        # catch-up, before its snapshot), and the events after ``after``.
+        await fanout.hub().watch(self.run_id, self)
+        user = self.scope.get("user")
+        opening = await run_reads.reads().opening(self.run_id, user, self.last_seq)
+        if opening.workspace_id is None:
+            # Not one live event for a socket that may not watch: dropped before any goes out.
+            self.group = None
+            self.pending.clear()
+            await fanout.hub().unwatch(self.run_id, self)
             return
-        self.group = run_group(self.run_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        # Which steps run is read after joining the group and before the catch-up, so each one's
-        # step.started (committed with its attempt) is in the catch-up, before its snapshot.
-        running = await self._running_steps()
-        await self._catch_up(until=None)
-        await self._send_snapshots(running)
+        self.workspace_id = opening.workspace_id
+        for event in opening.events:
+            await self._send_event(event)
+        if len(opening.events) == run_reads.BATCH:
+            await self._catch_up(until=None)
+        await self._send_snapshots(opening.running)
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch first hops to the database thread to close stale connections,
+        # before every handler: a thousand sockets opening at once queued two thousand such hops
+        # (connect, first ping) ahead of their reads. Every database read here goes through
+        # database_sync_to_async, which closes stale connections around the read itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
+        metrics.WEBSOCKETS_OPEN.labels("run").dec()
         await self._leave_groups()
 
     async def _leave_groups(self) -> None:
-        for group in (self.group, self.access):
-            if group is not None:
-                await self.channel_layer.group_discard(group, self.channel_name)
-        self.group = self.access = None
+        watching, person = self.group, self.person
+        # Cleared before anything is awaited, so not one more live event goes out.
+        self.group = self.person = None
+        self.pending.clear()
+        if watching is not None:
+            await fanout.hub().unwatch(self.run_id, self)
+        if person is not None:
+            await fanout.hub().unfollow_access(person, self)
+
+    def recheck(self, message: dict[str, Any]) -> None:
+        """From the hub: the person's membership of some workspace changed (see
+        :meth:`access_changed`); checked in a task, the hub goes on with other sockets."""
+        task = asyncio.get_running_loop().create_task(self._recheck(message))
+        self._repairs.add(task)
+        task.add_done_callback(self._repairs.discard)
+
+    async def _recheck(self, message: dict[str, Any]) -> None:
+        try:
+            # After the connect, as Channels would have dispatched the message: a change the
+            # connect's own check did not see must find the workspace the socket watches.
+            await self._connected.wait()
+            await self.access_changed(message)
+        except Exception:
+            log.exception("could not check again who may watch run %s", self.run_id)
 
     async def access_changed(self, message: dict[str, Any]) -> None:
         """The person's membership of some workspace changed: still allowed to watch?"""
         if self.group is None or message.get("workspace") != self.workspace_id:
             return
         if await self._watched_workspace() is None:
-            # Leave the run's group first, so not one more event goes out before the close.
+            # Leave the run first, so not one more event goes out before the close.
             await self._leave_groups()
             await self.close(code=CLOSE_FORBIDDEN)
 
@@ -110,24 +188,68 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # after our last seq first.
         if isinstance(content, dict) and content.get("type") == "ping":
             if self.group is not None and not self.ended:
-                await self._catch_up(until=None)
+                await self._alone(lambda: self._catch_up(until=None))
             await self.send_json({"type": "pong", "last_seq": self.last_seq})
 
-    async def run_events(self, message: dict[str, Any]) -> None:
-        """The events one transaction committed, in seq order."""
-        if self.group is None:
-            return  # closed for lost access; messages already queued are not for us any more
-        for event in message["events"]:
-            await self.run_event({"event": event})
+    # -- live events, from the process's hub (orchestrator.fanout) --------------------------------
 
-    async def run_event(self, message: dict[str, Any]) -> None:
+    def offer(self, event: dict[str, Any], text: str) -> Awaitable[None] | None:
+        """One live event (``text`` is its JSON, encoded once for every socket of the run).
+
+        Called by the hub for each event in order, without Channels' dispatch: an event that
+        follows the last one sent is written at once (the hub awaits the returned write);
+        anything else is queued for :meth:`_take`, which reads the database."""
         if self.group is None:
-            return
-        event = message["event"]
+            return None
+        if self._holds:
+            self.pending.append((event, text))
+            return None
+        seq = event.get("seq")
+        if seq is None:
+            return None if self._in_snapshot(event) else self._write(text)
+        if seq <= self.last_seq:
+            return None
+        if seq > self.last_seq + 1:
+            # A broadcast was lost or overtaken: the missing events come from the database,
+            # and until they went out, later ones wait behind them.
+            self.pending.append((event, text))
+            self._holds += 1
+            task = asyncio.get_running_loop().create_task(self._alone(None, held=True))
+            self._repairs.add(task)
+            task.add_done_callback(self._repairs.discard)
+            return None
+        self._sent(event)
+        return self._write(text)
+
+    async def _alone(self, work: Callable[[], Awaitable[None]] | None, held: bool = False) -> None:
+        """Do ``work`` while live events wait in ``pending``, then take those in order.
+
+        One at a time (a ping's catch-up and a gap's repair must not send the same events
+        twice); ``held`` says the caller already counted this hold (so no event slipped past
+        between its decision and this task's start)."""
+        if not held:
+            self._holds += 1
+        try:
+            async with self._busy:
+                if work is not None:
+                    await work()
+                while self.pending and self.group is not None:
+                    event, text = self.pending.popleft()
+                    await self._take(event, text)
+        except Exception:
+            if work is None:  # a repair task: nobody awaits it, the next ping tries again
+                log.exception("could not repair the event stream of run %s", self.run_id)
+                return
+            raise
+        finally:
+            self._holds -= 1
+
+    async def _take(self, event: dict[str, Any], text: str) -> None:
+        """A queued live event, with the database's help where one is missing before it."""
         seq = event.get("seq")
         if seq is None:
             if not self._in_snapshot(event):
-                await self.send_json(event)
+                await self._write(text)
             return
         if seq <= self.last_seq:
             return
@@ -135,31 +257,40 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._catch_up(until=seq - 1)
             if seq <= self.last_seq:
                 return
-        await self._send_event(event)
+        self._sent(event)
+        await self._write(text)
 
-    async def _send_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event)
+    def _write(self, text: str) -> Awaitable[None]:
+        return self.base_send({"type": "websocket.send", "text": text})  # type: ignore[no-any-return]
+
+    def _sent(self, event: dict[str, Any]) -> None:
         self.last_seq = event["seq"]
         if event.get("type") in RUN_ENDED:
             self.ended = True
 
+    async def _send_event(self, event: dict[str, Any]) -> None:
+        if event["seq"] <= self.last_seq:
+            return
+        self._sent(event)
+        await self.send_json(event)
+
     async def _catch_up(self, until: int | None) -> None:
         while True:
-            batch = await self._events_after(self.last_seq, until)
+            batch = await run_reads.reads().events_after(self.run_id, self.last_seq, until)
             for event in batch:
                 await self._send_event(event)
-            if len(batch) < CATCH_UP_BATCH:
+            if len(batch) < run_reads.BATCH:
                 return
 
     async def _send_snapshots(self, running: list[tuple[str, str, int, int]]) -> None:
         """The text each running step streamed so far, one message per step.
 
         Why nothing is lost or doubled: a worker stores each chunk before broadcasting it
-        (orchestrator.publisher), and this socket joined the group before reading the store.
+        (orchestrator.publisher), and this socket subscribed to the run before reading the store.
         So a chunk not in the snapshot was broadcast after the read, hence after the join, and
         reaches this socket live; a chunk in it may reach the socket live as well (broadcast
-        after the join), and is dropped by its index (``_in_snapshot``). Live chunks wait in the
-        consumer's queue until connect() returns, so they all come after the snapshot.
+        after the join), and is dropped by its index (``_in_snapshot``). Live chunks wait in
+        ``pending`` until the snapshot went out, so they all come after it.
         """
         if not running:
             return
@@ -203,31 +334,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         return held is not None and index < held
 
     @database_sync_to_async
-    def _running_steps(self) -> list[tuple[str, str, int, int]]:
-        return list(
-            Step.objects.filter(run_id=self.run_id, status="running").values_list(
-                "key", "node_id", "round", "attempt"
-            )
-        )
-
-    @database_sync_to_async
     def _watched_workspace(self) -> int | None:
-        """The run's workspace if the user may watch the run (is a member of it), else None."""
-        user = self.scope.get("user")
-        try:
-            found: int | None = (
-                runs_of(user).filter(pk=self.run_id).values_list("workspace_id", flat=True).first()
-            )
-        except Exception:  # a malformed id is simply not a run the user can see
-            return None
-        return found
-
-    @database_sync_to_async
-    def _events_after(self, after: int, until: int | None) -> list[dict[str, Any]]:
-        events = Event.objects.filter(run_id=self.run_id, seq__gt=after)
-        if until is not None:
-            events = events.filter(seq__lte=until)
-        return [event.to_message() for event in events.order_by("seq")[:CATCH_UP_BATCH]]
+        return run_reads.watched_workspace(self.run_id, self.scope.get("user"))
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
@@ -243,6 +351,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def connect(self) -> None:
         await self.accept()
+        metrics.WEBSOCKETS_OPEN.labels("notifications").inc()
         user = self.scope.get("user")
         if user is None or not getattr(user, "is_authenticated", False):
             await self.close(code=CLOSE_FORBIDDEN)
@@ -252,6 +361,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         await self.send_json({"type": "ready"})
 
     async def disconnect(self, code: int) -> None:
+        metrics.WEBSOCKETS_OPEN.labels("notifications").dec()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

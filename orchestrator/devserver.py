@@ -192,7 +192,11 @@ def announce_when_up(port: int, stopping: threading.Event) -> None:
 
 
 def main() -> int:
-    os.chdir(ROOT)
+    from orchestrator.assets import assets_dir
+
+    if (ROOT / "manage.py").is_file():
+        os.chdir(ROOT)  # a checkout; installed (flowbuilder start), the caller's folder stays
+    procfile = assets_dir() / "Procfile"
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     # The Procfile names `daphne` and `celery`: find them beside this Python (the venv's bin/).
     bin_dir = str(Path(sys.executable).parent)
@@ -217,7 +221,7 @@ def main() -> int:
         "honcho",
         "start",
         "-f",
-        str(ROOT / "Procfile"),
+        str(procfile),
         "-p",
         str(port),
     ]

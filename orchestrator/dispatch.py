@@ -7,16 +7,11 @@ how it travels.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-import redis
-from django.conf import settings
-
+from orchestrator.broker_queue import EXECUTE_STEP
 from orchestrator.celery import app
-
-EXECUTE_STEP = "orchestrator.tasks.execute_step"
 
 # Celery's Redis transport serves a lower priority number first. Work already under way goes
 # before new work: a step re-queued from a dead worker or re-sent after a lost message, and the
@@ -74,6 +69,9 @@ def _send(
             priority=priority,
             retry=True,
             retry_policy=RETRY_POLICY,
+            # By name, send_task does not read task_ignore_result: without this every message
+            # subscribed the sender to a result channel that nothing ever publishes to.
+            ignore_result=True,
         )
     except Exception:  # the broker is unreachable (kombu and redis raise several kinds)
         log.warning("could not reach the broker to send step %s", args[0], exc_info=True)
@@ -83,47 +81,3 @@ def _send(
 
 def _unsent(count: int) -> None:
     log.warning("%d step(s) not sent; the sweeper sends them once the broker answers again", count)
-
-
-# Celery's Redis transport keeps a queue's waiting messages in one list per priority step
-# ("celery", "celery\x06\x163", …), each a JSON envelope whose headers name the task and repr its
-# arguments.
-QUEUE = "celery"
-PRIORITY_SEPARATOR = "\x06\x16"
-PRIORITY_STEPS = (0, 3, 6, 9)
-# Past this many waiting messages the queue is not read through (a sweep every few seconds must
-# stay cheap); a lost message then waits until the queue is shorter.
-MAX_READ = 20_000
-
-
-def waiting_steps() -> set[int] | None:
-    """The ids of the steps whose messages wait in the broker's queue; None when it cannot tell
-    (unreachable, or the queue is longer than MAX_READ)."""
-    keys = [QUEUE, *(f"{QUEUE}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS[1:])]
-    try:
-        client = redis.Redis.from_url(
-            settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=5
-        )
-        with client:
-            pipe = client.pipeline(transaction=False)
-            for key in keys:
-                pipe.llen(key)
-            if sum(int(n) for n in pipe.execute()) > MAX_READ:
-                return None
-            for key in keys:
-                pipe.lrange(key, 0, -1)
-            lists = pipe.execute()
-    except redis.RedisError:
-        return None
-    return {step for raw in (raw for items in lists for raw in items) if (step := _step_of(raw))}
-
-
-def _step_of(raw: bytes) -> int | None:
-    """The step id a waiting message carries, if it is a step's message."""
-    try:
-        headers = json.loads(raw)["headers"]
-        if headers["task"] != EXECUTE_STEP:
-            return None
-        return int(str(headers["argsrepr"]).strip("(),[] "))
-    except (ValueError, KeyError, TypeError):
-        return None

@@ -4,11 +4,13 @@ keeping the lease alive, and record the result. Pure steps made ready run inline
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Coroutine
+from concurrent.futures import FIRST_COMPLETED, Future
 from concurrent.futures import CancelledError as FutureCancelled
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import replace
+from concurrent.futures import wait as wait_for_futures
+from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import Any, TypeVar
 
@@ -16,19 +18,20 @@ from django.db import InterfaceError, OperationalError, connection
 from django.db.models import Q
 
 from editor.catalogue import prices_for
-from orchestrator import loop, transitions
+from orchestrator import loop, step_scope, transitions
 from orchestrator.lost_workers import worker_name
 from orchestrator.models import Run, Step
-from orchestrator.publisher import publish, run_group
-from orchestrator.stream_buffer import Appender, stream_key
-from orchestrator.stream_buffer import client as stream_client
+from orchestrator.step_chunks import chunk_emitter
+from orchestrator.tool_calls import FlowCalls, tool_call_recorder
 from orchestrator.transitions import Claimed, lease_seconds
 from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
 from runtime import delegation
 from runtime.budget import Budget
 from runtime.errors import StepError
 from runtime.events import SUCCEEDED_STEP_STATUSES
+from runtime.executor import InProcessExecutor
 from runtime.flows import Lineage
+from runtime.inline_subflows import InlineSubflows
 from runtime.nodes.base import (
     Complete,
     Delegate,
@@ -51,14 +54,21 @@ T = TypeVar("T")
 def services() -> Services:
     """Providers for this worker process (local always; others from the environment); sub-flows
     run as steps of the run (made once: it holds nothing per run)."""
-    return replace(Services.from_env(), subflows=SubflowsAsSteps())
+    return replace(
+        Services.from_env(),
+        subflows=SubflowsAsSteps(),
+        # A workflow called as a tool runs nested in its step (runtime.tools.workflow_tool).
+        inline_flows=InlineSubflows(default_registry, InProcessExecutor),
+    )
 
 
 def _services_for(claimed: Claimed) -> Services:
     """The process's providers with the prices and the credentials of the run's workspace, and
     the workflows a subflow step may run (with the flows running around this step)."""
+    from knowledge.service import WorkspaceKnowledge
     from orchestrator.workspace_flows import workspace_flows
     from orchestrator.workspace_secrets import WorkspaceSecrets
+    from orchestrator.workspace_tools import WorkspaceToolDefinitions
 
     run = claimed.run
     flows = workspace_flows(run)
@@ -69,6 +79,8 @@ def _services_for(claimed: Claimed) -> Services:
         prices=prices_for(run.workspace_id),
         secrets=WorkspaceSecrets(run.workspace_id),
         flows=flows,
+        tool_definitions=WorkspaceToolDefinitions(run.workspace_id),
+        knowledge=WorkspaceKnowledge(run.workspace_id),
     )
 
 
@@ -90,10 +102,7 @@ def execute_step(step_id: int, run_id: Any = None, pure: bool | None = None) -> 
         else:
             first = _execute_one(step_id, run_id)
         # Steps left over by a transaction were inserted when it ended: they have ids now.
-        pending = deque(step.pk for step in first.inline)
-        while pending:
-            batch = reconnecting(partial(_execute_pure, pending.popleft(), run_id))
-            pending.extend(step.pk for step in batch.inline)
+        _run_inline(first, run_id)
     except Run.DoesNotExist:
         return  # deleted with its workflow since the task was sent: nothing to do
 
@@ -155,7 +164,9 @@ def _run_pure_in(txn: RunTransaction, target: int | Step) -> None:
         txn.flush()  # its templates read other steps' outputs from the table: insert them
     ctx = _context(claimed, Usage())
     try:
-        result = run_now(run_attempt(planned, ctx))
+        with step_scope.observed(claimed, ctx) as outcome:
+            result = run_now(run_attempt(planned, ctx))
+            outcome.of(result)
     except StepError as error:
         retry_in = planned.retry.next_delay(step.attempt, error)
         transitions.fail_in(txn, step, error, ctx.usage, retry_in)  # writes the claim fields too
@@ -167,7 +178,7 @@ def _run_pure_in(txn: RunTransaction, target: int | Step) -> None:
     transitions.complete_in(txn, step, result.output, result.branch, ctx.usage)
 
 
-def _context(claimed: Claimed, usage: Usage) -> StepContext:
+def _context(claimed: Claimed, usage: Usage, cache: _ServicesCache | None = None) -> StepContext:
     step = claimed.step
     planned = claimed.version.plan.nodes[step.node_id]
     return StepContext(
@@ -178,9 +189,11 @@ def _context(claimed: Claimed, usage: Usage) -> StepContext:
         input=step.input,
         scope=_scope(claimed),
         # Pure steps call no model: they need no prices (and no query for them).
-        services=services() if planned.type.pure else _services_for(claimed),
+        services=services() if planned.type.pure else (cache or _ServicesCache()).get(claimed),
         usage=usage,
         emit_chunk=_chunk_publisher(claimed),
+        emit_tool_call=tool_call_recorder(claimed.run.pk, step.pk),
+        flow_calls=FlowCalls(claimed.run.pk, step.pk),
         resume=_resume_value(step),
         state=step.state,
         round=step.round,
@@ -201,56 +214,157 @@ def _budget(run: Any) -> Budget | None:
 
 
 def _execute_one(step_id: int, run_id: Any = None) -> Dispatch:
-    claimed = reconnecting(lambda: transitions.claim_step(step_id, worker_name(), run_id))
-    if claimed is None:
+    """Claim a step, with queued tasks of the same delegating step for this process to run
+    beside it, and run them on the process's loop (see :class:`_Lane`)."""
+    worker = worker_name()
+    more = transitions.steps_per_process() - 1
+    claims = reconnecting(lambda: transitions.claim_batch(step_id, worker, run_id, more))
+    if not claims:
         return Dispatch()  # someone else has it, it is finished, or the run is over
-    step = claimed.step
-    planned = claimed.version.plan.nodes[step.node_id]
-    usage = Usage()
-    ctx = _context(claimed, usage)
-    future = loop.submit(run_attempt(planned, ctx))
-    heartbeat = max(lease_seconds() / 3, 0.05)
-    while True:
-        try:
-            result = future.result(timeout=heartbeat)
-            break
-        except FutureTimeout:
-            if not reconnecting(lambda: transitions.renew_lease(step_id, claimed.claim)):
-                # Cancelled, or our lease ran out and another worker has the step: stop here.
+    _Lane(worker, claims[0].run.pk).run(claims)
+    return Dispatch()  # the lane ran what its transactions left inline
+
+
+def _run_inline(dispatch: Dispatch, run_id: Any) -> None:
+    """Run the pure steps a transaction left to its worker, and those they make ready."""
+    pending = deque(step.pk for step in dispatch.inline)
+    while pending:
+        batch = reconnecting(partial(_execute_pure, pending.popleft(), run_id))
+        pending.extend(step.pk for step in batch.inline)
+
+
+class _ServicesCache:
+    """A lane's services, made once per run and flow: the steps of a lane are of one run, and
+    mostly of one flow (a map's items), so the workspace's prices and credentials are read
+    once, not for every item."""
+
+    def __init__(self) -> None:
+        self._made: dict[Any, Services] = {}
+
+    def get(self, claimed: Claimed) -> Services:
+        key = (claimed.run.pk, claimed.flow.pk if claimed.flow is not None else None)
+        found = self._made.get(key)
+        if found is None:
+            found = self._made[key] = _services_for(claimed)
+        return found
+
+
+@dataclass
+class _Attempt:
+    claimed: Claimed
+    ctx: StepContext
+    usage: Usage
+    renewed: float  # when its lease was last renewed (time.monotonic)
+
+
+class _Lane:
+    """The steps one Celery task runs at once on the process's loop, each keeping its lease:
+    the one its message named and the queued tasks of the same delegating step taken with it
+    (a map's items, a manager's tasks: model calls wait on the network, so one process runs
+    several, up to STEP_TASKS_PER_PROCESS). While the lane lasts (STEP_LANE_SECONDS), the step
+    an attempt's end makes runnable is claimed in the transaction that records the end and
+    runs next, with no message between them; other runs' steps wait behind the lane at most
+    that long plus one step."""
+
+    def __init__(self, worker: str, run_id: Any) -> None:
+        self.worker = worker
+        self.run_id = run_id
+        self.until = time.monotonic() + transitions.lane_seconds()
+        self.heartbeat = max(lease_seconds() / 3, 0.05)
+        self.services = _ServicesCache()
+        self.running: dict[Future[Any], _Attempt] = {}
+
+    def run(self, claims: list[Claimed]) -> None:
+        for claimed in claims:
+            self.start(claimed)
+        while self.running:
+            done, _ = wait_for_futures(
+                list(self.running), timeout=self.heartbeat, return_when=FIRST_COMPLETED
+            )
+            self.finish([(future, self.running.pop(future)) for future in done])
+            self.renew()
+
+    def start(self, claimed: Claimed) -> None:
+        usage = Usage()
+        ctx = _context(claimed, usage, self.services)
+        planned = claimed.version.plan.nodes[claimed.step.node_id]
+        future = loop.submit(step_scope.attempt(claimed, ctx, run_attempt(planned, ctx)))
+        self.running[future] = _Attempt(claimed, ctx, usage, time.monotonic())
+
+    def finish(self, finished: list[tuple[Future[Any], _Attempt]]) -> None:
+        """Record the attempts that ended, those with an output or an error in one transaction
+        (steps that ran at once often end together), and start what their ends hand over."""
+        ends: list[transitions.Ended] = []
+        for future, attempt in finished:
+            try:
+                result = future.result()
+            except FutureCancelled:
+                continue  # its lease was lost: someone else has the step, or it was cancelled
+            except StepError as error:
+                result = error
+            end = _ended(attempt, result)
+            if end is not None:
+                ends.append(end)
+            else:
+                _run_inline(reconnecting(partial(_record, attempt, result)), self.run_id)
+        if not ends:
+            return
+        lane = self.worker if time.monotonic() < self.until else None
+        dispatch = reconnecting(partial(transitions.record_ends, self.run_id, ends, lane))
+        _run_inline(dispatch, self.run_id)
+        for claimed in dispatch.claimed:
+            self.start(claimed)
+
+    def renew(self) -> None:
+        """Renew the leases due; an attempt whose step is no longer ours (cancelled, or its
+        lease ran out and another worker has it) is stopped."""
+        now = time.monotonic()
+        for future, attempt in list(self.running.items()):
+            if now - attempt.renewed < self.heartbeat or future.done():
+                continue
+            claimed = attempt.claimed
+            if reconnecting(partial(transitions.renew_lease, claimed.step.pk, claimed.claim)):
+                attempt.renewed = now
+            else:
                 future.cancel()
-                return Dispatch()
-        except FutureCancelled:
-            return Dispatch()
-        except StepError as error:
-            result = error
-            break
-    return reconnecting(lambda: _record(step_id, claimed, ctx, result, usage))
+                del self.running[future]
 
 
-def _record(
-    step_id: int, claimed: Claimed, ctx: StepContext, result: Any, usage: Usage
-) -> Dispatch:
-    """Record how an attempt ended; each transition names the claim, so doing it twice (after a
-    lost connection) changes nothing the second time."""
-    planned = claimed.version.plan.nodes[claimed.step.node_id]
+def _ended(attempt: _Attempt, result: Any) -> transitions.Ended | None:
+    """An attempt that ended with an output or an error, as recorded with others at once; None
+    for the other results (a wait, a delegation, a sub-flow): see :func:`_record`."""
+    claimed = attempt.claimed
+    step = claimed.step
     if isinstance(result, StepError):
-        retry_in = planned.retry.next_delay(claimed.step.attempt, result)
-        return transitions.fail_step(step_id, claimed.claim, result, usage, retry_in)
-    if isinstance(result, Complete):
-        return transitions.complete_step(
-            step_id, claimed.claim, result.output, result.branch, usage
+        retry_in = claimed.version.plan.nodes[step.node_id].retry.next_delay(step.attempt, result)
+        return transitions.Ended(
+            step.pk, claimed.claim, attempt.usage, error=result, retry_in=retry_in
         )
+    if isinstance(result, Complete):
+        return transitions.Ended(
+            step.pk, claimed.claim, attempt.usage, result.output, result.branch, step=step
+        )
+    return None
+
+
+def _record(attempt: _Attempt, result: Any) -> Dispatch:
+    """Record an attempt that ended waiting for a person, delegating tasks or running a
+    sub-flow; each transition names the claim, so doing it twice (after a lost connection)
+    changes nothing the second time."""
+    claimed, usage = attempt.claimed, attempt.usage
+    step_id = claimed.step.pk
     if isinstance(result, Suspend):
         transitions.suspend_step(step_id, claimed.claim, result.request, usage)
         return Dispatch()
     if isinstance(result, Delegate):
-        refused = delegation.refusal(result.tasks, ctx.delegates)
+        refused = delegation.refusal(result.tasks, attempt.ctx.delegates)
         if refused is not None:
             return transitions.fail_step(step_id, claimed.claim, refused, usage, None)
         return transitions.delegate_step(step_id, claimed.claim, result, usage)
     if isinstance(result, RunFlow):
         return transitions.start_flow(step_id, claimed.claim, result, usage)
-    raise TypeError(f"node {planned.node.id!r} returned {type(result).__name__}")
+    node = claimed.version.plan.nodes[claimed.step.node_id].node
+    raise TypeError(f"node {node.id!r} returned {type(result).__name__}")
 
 
 def _scope(claimed: Claimed) -> dict[str, Any]:
@@ -267,8 +381,16 @@ def _scope(claimed: Claimed) -> dict[str, Any]:
             node_id__in=reads,
         ).values_list("node_id", "output", "branch")
         nodes = {node_id: {"output": output, "branch": branch} for node_id, output, branch in rows}
-    flow_input = claimed.run.input if claimed.flow is None else claimed.flow.flow["input"]
+    flow_input = run_input(claimed.run.pk) if claimed.flow is None else claimed.flow.flow["input"]
     return {"input": flow_input, "nodes": nodes, "upstream": step.input}
+
+
+@lru_cache(maxsize=8)
+def run_input(run_id: Any) -> Any:
+    """A run's input, read once per process: it never changes after the start, and the run
+    transactions leave it out (a map's list of items can be megabytes). Templates only read it:
+    nothing changes the object handed out."""
+    return Run.objects.values_list("input", flat=True).get(pk=run_id)
 
 
 def _resume_value(step: Step) -> Any:
@@ -282,45 +404,5 @@ def _resume_value(step: Step) -> Any:
 
 
 def _chunk_publisher(claimed: Claimed) -> Any:
-    """Streamed text goes to live viewers, and into Redis for those who connect mid-step
-    (:mod:`orchestrator.stream_buffer`); the step's final output is what the database stores."""
-    run_id = str(claimed.run.pk)
     step = claimed.step
-    group = run_group(run_id)
-    appender = Appender(stream_key(run_id, step.key, step.round, step.attempt))
-    count = 0
-
-    def emit(text: str) -> None:
-        nonlocal count
-        index = count
-        count += 1
-
-        async def store() -> None:
-            # Awaited by the publisher's drain just before this chunk's broadcast, on the same
-            # loop and in the same queue, so the stored text never lags behind what went out.
-            await appender.append(stream_client(), index, text)
-
-        publish(
-            group,
-            {
-                "type": "run.event",
-                "event": {
-                    "seq": None,
-                    "type": "step.chunk",
-                    "run": run_id,
-                    "step": step.key,
-                    "node": step.node_id,
-                    "status": "running",
-                    "data": {
-                        "text": text,
-                        "attempt": step.attempt,
-                        "round": step.round,
-                        "index": index,
-                    },
-                    "ts": None,
-                },
-            },
-            before=store,
-        )
-
-    return emit
+    return chunk_emitter(str(claimed.run.pk), step.key, step.node_id, step.round, step.attempt)

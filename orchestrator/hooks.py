@@ -1,4 +1,5 @@
-"""``POST /hooks/<secret>/``: a webhook call starts a run of its workflow's current version.
+"""``POST /hooks/<secret>/``: a webhook call starts a run of its workflow's published version
+(the latest saved version while none is published; ``Workflow.trigger_version``).
 
 No session, no CSRF, no token: the secret in the URL is the credential. Unknown, rotated-away and
 disabled secrets get the same 404. The posted JSON object (an empty body means ``{}``)

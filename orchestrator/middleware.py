@@ -13,6 +13,7 @@ request (see there).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,8 +28,16 @@ from editor.errors import error_body
 logger = logging.getLogger(__name__)
 
 
+def _limit_for(path: str) -> int | None:
+    """The body limit of a route: LARGE_BODY_ROUTES' (document uploads), else MAX_REQUEST_BYTES."""
+    for pattern, limit in getattr(settings, "LARGE_BODY_ROUTES", ()):
+        if re.match(pattern, path):
+            return int(limit)
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # type: ignore[no-any-return]
+
+
 def _too_large(request: HttpRequest) -> HttpResponse | None:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = _limit_for(request.path)
     if limit is None:
         return None
     try:

@@ -53,6 +53,12 @@ class Run(models.Model):
     flow_versions = models.JSONField(default=dict, blank=True)
     reused_steps = models.PositiveIntegerField(default=0)
     reused_cost = models.FloatField(default=0.0)  # what the reused steps cost when they ran
+    # The W3C traceparent of the run's span (orchestrator.tracing): its steps' spans, on any
+    # worker, are its children. Empty when tracing was off at the start.
+    trace_parent = models.CharField(max_length=55, blank=True, default="")
+    # The span id of the request that started the run, when it came in a caller's trace: the
+    # parent of the run's span, which is exported when the run ends.
+    trace_caller = models.CharField(max_length=16, blank=True, default="")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )

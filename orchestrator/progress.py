@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from orchestrator import reuse, waits
@@ -78,14 +79,41 @@ def new_step(
     return step
 
 
+# Outcomes this process's transactions left behind, by (run, flow): the run's last event number
+# when the transaction committed, and the outcomes then. Every change of a step's outcome emits
+# an event under the run's lock, so a later transaction that locks the run and finds the same
+# number knows nobody changed it since and goes on from them instead of reading them again: a
+# chain's steps, recorded one transaction each by the lane that runs them, read them once.
+_left: dict[tuple[Any, Any], tuple[int, dict[str, str]]] = {}
+MAX_LEFT = 256
+
+
+def _leave(txn: RunTransaction, flow_id: Any, outcomes: dict[str, str]) -> None:
+    """Keep a flow's outcomes for the run's next transaction here, once this one commits (the
+    number and the copy taken then, with what the rest of the transaction added)."""
+
+    def committed() -> None:
+        if len(_left) >= MAX_LEFT:
+            del _left[next(iter(_left))]  # the oldest
+        _left[(txn.run.pk, flow_id)] = (txn.run.last_seq, dict(outcomes))
+
+    transaction.on_commit(committed)
+
+
 def _outcomes(txn: RunTransaction, flow_id: Any = None) -> dict[str, str]:
     """Outcomes (branch or SKIPPED) of the finished steps of one flow (the run's: ``flow_id``
     None; a sub-flow's: its subflow step's id); outputs stay behind.
 
-    Read once per transaction; :func:`advance_after` keeps the copy current."""
+    Read once per transaction (or taken from the run's last transaction here, see _left);
+    :func:`advance_after` keeps the copy current."""
     known = txn.outcomes.get(flow_id)
     if known is not None:
         return known
+    left = _left.pop((txn.run.pk, flow_id), None)
+    if left is not None and left[0] == txn.locked_seq:
+        txn.outcomes[flow_id] = left[1]
+        _leave(txn, flow_id, left[1])
+        return left[1]
     txn.flush()
     outcomes: dict[str, str] = {}
     rows = Step.objects.filter(
@@ -99,6 +127,7 @@ def _outcomes(txn: RunTransaction, flow_id: Any = None) -> dict[str, str]:
         elif branch:  # a failed step has a branch only when its error edge handles it
             outcomes[node_id] = branch
     txn.outcomes[flow_id] = outcomes
+    _leave(txn, flow_id, outcomes)
     return outcomes
 
 
@@ -178,6 +207,7 @@ def flow_ended(txn: RunTransaction, flow: Step, outcome: dict[str, Any]) -> None
     "succeeded", "output"}`` or ``{"status": "failed", "error"}``). On a failure the flow's
     steps not finished are cancelled first."""
     if outcome["status"] != "succeeded":
+        txn.flush_claimed()  # a step that ended here is not open any more
         open_steps = Step.objects.filter(run=txn.run, in_flow=flow, status__in=OPEN_STEP)
         for step in open_steps.order_by("id"):
             step.status = "cancelled"
@@ -324,15 +354,23 @@ def new_tasks(txn: RunTransaction, parent: Step, tasks: list[DelegateTask]) -> l
 
 def child_finished(txn: RunTransaction, child: Step) -> None:
     """A task is done: start the next one where tasks run a few at a time, and once the last
-    task of the round is done, the delegating step resumes with every result in task order."""
-    txn.flush()
-    # Read on every finished task: not with a map's whole list of items (its input) and the
-    # other large fields it does not need here.
-    parent = (
-        Step.objects.select_for_update()
-        .defer("input", "output", "state", "request", "resume", "error")
-        .get(pk=child.parent_id)
-    )
+    task of the round is done, the delegating step resumes with every result in task order.
+
+    The writes this transaction holds back (the task's own end, the next task's claim) are
+    flushed only before a read of the tasks that must see them: an item that starts the next
+    one by its key reads nothing of the kind, and its writes go in the transaction's one batch
+    at the end."""
+    parent = txn.parents.get(child.parent_id)
+    if parent is None:
+        # Read on every finished task: not with a map's whole list of items (its input) and
+        # the other large fields it does not need here. Once per transaction: tasks that end
+        # together are recorded together.
+        parent = (
+            Step.objects.select_for_update()
+            .defer("input", "output", "state", "request", "resume", "error")
+            .get(pk=child.parent_id)
+        )
+        txn.parents[parent.pk] = parent
     if parent.status != "waiting":
         return
     fan = parent.fan_out
@@ -340,10 +378,12 @@ def child_finished(txn: RunTransaction, child: Step) -> None:
         if not _next_task(txn, parent, fan, child):
             return
     else:
+        txn.flush()
         finished = (*SUCCEEDED_STEP_STATUSES, "failed", "cancelled")
         pending = parent.children.filter(task_round=parent.round).exclude(status__in=finished)
         if pending.exists():
             return
+    txn.flush()
     siblings = parent.children.filter(task_round=parent.round).order_by("id")
     parent.resume = {
         "tasks": [
@@ -385,18 +425,18 @@ def _next_task(txn: RunTransaction, parent: Step, fan: dict[str, Any], child: St
             key = f"{parent.key}.{fan['node']}.{number}"
             waiting = Step.objects.filter(run_id=parent.run_id, key=key, status="pending").first()
         else:
+            txn.flush()  # the tasks made queued here are not pending any more
             waiting = parent.children.filter(status="pending").order_by("id").first()
         if waiting is not None:
-            waiting.status = "queued"
-            waiting.due_at = timezone.now()
-            waiting.save(update_fields=["status", "due_at"])
+            txn.make_queued(waiting)
             txn.emit("step.queued", waiting, {"parent": parent.key})
             txn.queue(waiting)
-    parent.save(update_fields=["fan_out"])
+    txn.write_at_end(parent, "fan_out")
     return bool(fan["done"] >= fan["total"])
 
 
 def _cancel_pending(txn: RunTransaction, parent: Step) -> int:
+    txn.flush()  # the tasks made queued here are not pending any more
     now = timezone.now()
     pending = parent.children.filter(task_round=parent.round, status="pending")
     cancelled = list(pending.order_by("id"))
@@ -435,12 +475,15 @@ def close_run(txn: RunTransaction, status: str) -> None:
     txn.touch("status", "finished_at")
     txn.flush()  # the steps made here are cancelled too
     waits.run_closed(txn)
-    for step in Step.objects.filter(run=run, status__in=OPEN_STEP).order_by("id"):
+    # One statement for them all (a map's thousands of pending items): nothing else changes
+    # this run's steps while its row is locked.
+    still_open = Step.objects.filter(run=run, status__in=OPEN_STEP)
+    cancelled = list(still_open.order_by("id").only("id", "key", "node_id"))
+    still_open.update(
+        status="cancelled", claim=None, lease_expires_at=None, finished_at=run.finished_at
+    )
+    for step in cancelled:
         step.status = "cancelled"
-        step.claim = None
-        step.lease_expires_at = None
-        step.finished_at = run.finished_at
-        step.save(update_fields=["status", "claim", "lease_expires_at", "finished_at"])
         txn.emit("step.cancelled", step, {})
 
 
@@ -449,6 +492,7 @@ def settle_status(txn: RunTransaction) -> None:
     run = txn.run
     if run.status in FINISHED_RUN or (txn.active and run.status == "running"):
         return
+    txn.flush()  # a step that ended here is not running any more, one claimed here is
     active = any(step.status in ACTIVE_STEP for step in txn.unsaved) or (
         Step.objects.filter(run=run, status__in=ACTIVE_STEP).exists()
     )

@@ -18,7 +18,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from orchestrator import loop
+from orchestrator import loop, metrics
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,9 @@ async def _drain(queue: asyncio.Queue[Item]) -> None:
         try:
             if layer is not None:
                 await layer.group_send(group, message)
+                metrics.EVENTS_DELIVERED.inc(len(message.get("events", ())))
         except Exception:  # a lost broadcast is repaired by the consumer's catch-up
+            metrics.BROADCASTS_FAILED.inc()
             log.exception("could not broadcast to %s", group)
 
 
@@ -84,4 +86,5 @@ def publish(group: str, message: dict[str, Any], before: Before | None = None) -
 def publish_events(run_id: object, events: list[dict[str, Any]]) -> None:
     """One channel message per transaction, however many events it made: a batch of pure steps
     would otherwise queue a broadcast per event behind each other and fall behind the run."""
+    metrics.count_run_events(events)  # committed: the runs they start and end are real
     publish(run_group(run_id), {"type": "run.events", "events": events})

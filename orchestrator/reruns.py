@@ -24,11 +24,13 @@ from editor.audit import record
 from editor.catalogue import prices_for
 from editor.errors import Conflict, NotFound, OperationError
 from editor.models import WorkflowVersion
+from orchestrator import tracing
 from orchestrator.models import Run, Step
 from orchestrator.plans import CompiledVersion, compiled
 from orchestrator.progress import start_roots
 from orchestrator.reuse import below, recorded_from
 from orchestrator.subflows import subflow_versions
+from orchestrator.tool_calls import workflow_call_of
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError
 from runtime.events import SUCCEEDED_STEP_STATUSES
@@ -260,6 +262,7 @@ def rerun(source: Run, request: RerunRequest, *, actor: Any, via: str) -> Run:
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         started_at=timezone.now(),
     )
+    run.trace_parent = tracing.run_started(run, source.workflow.name)
     with transaction.atomic(savepoint=False):
         with RunTransaction.starting(run) as txn:
             txn.emit(
@@ -327,6 +330,16 @@ def _checked_step(source: Run, key: str, target: CompiledVersion, number: int) -
     if step is None:
         raise NotFound(
             f"run {source.pk} has no step {key!r}", fields={"step": ["not a step of this run"]}
+        )
+    call = workflow_call_of(step)
+    if call is not None:
+        # It ran nested in its calling step's tool loop, not from the run's queue: there is no
+        # point to pick up from inside it. Its calling step re-runs, calling it again.
+        caller = (call.flow or {}).get("caller", {}).get("key") or key.split("/", 1)[0]
+        raise RerunRefused(
+            f"step {key!r} ran inside the workflow tool call {call.key!r} of step {caller!r}; "
+            f"a tool call cannot be re-run on its own: re-run from {caller!r} instead",
+            fields={"step": ["inside a workflow tool call"]},
         )
     if step.in_flow_id is not None and step.parent_id != step.in_flow_id:
         raise RerunRefused(

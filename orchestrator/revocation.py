@@ -5,7 +5,8 @@ member removed from a workspace would keep receiving its live events on sockets 
 So whenever a :class:`~editor.models.Membership` is saved (a role change) or deleted (removed,
 left, or gone with its user or workspace), the person's sockets are told, once the transaction
 has committed, to check again: every socket of theirs joins :func:`access_group` and gets
-``{"type": "access.changed", "workspace": <id>}`` (see :mod:`orchestrator.consumers`).
+``{"type": "access.changed", "workspace": <id>, "user": <id>}`` (see :mod:`orchestrator.consumers`;
+the run sockets of a process hear it through :mod:`orchestrator.fanout`).
 
 Model signals rather than calls in ``editor.members``: they catch every way a membership ends
 (the API, the admin, a cascade), and the editor may not import the orchestrator (import-linter
@@ -37,7 +38,9 @@ def announce(user_id: int, workspace_id: int) -> None:
     After commit, not now: a socket that re-checked before the commit would still see the old
     membership and stay open. ``publish`` only queues the message, so the request never waits on
     Redis, and a lost message is logged, not raised into a change that already committed."""
-    message = {"type": ACCESS_CHANGED, "workspace": workspace_id}
+    # The person too: a process's run sockets hear it through one membership of the group for all
+    # of them (orchestrator/fanout.py), which has to tell whose sockets it is for.
+    message = {"type": ACCESS_CHANGED, "workspace": workspace_id, "user": user_id}
     transaction.on_commit(lambda: publish(access_group(user_id), message))
 
 

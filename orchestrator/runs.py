@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from editor.audit import record
-from editor.errors import Conflict, OperationError
+from editor.errors import Conflict, NotFound, OperationError
 from editor.pins import pins_for
-from orchestrator import transitions
+from orchestrator import tracing, transitions
 from orchestrator.models import Run, RunStartKey
 from orchestrator.plans import compiled
 from orchestrator.progress import start_roots
@@ -28,7 +28,13 @@ from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError, PermanentError
 from runtime.graph import json_kind
 from runtime.plan import Plan
-from runtime.run_input import prepare_input
+from runtime.run_input import input_problems, prepare_input
+
+# Which version a start runs (``version=``): the published one, the latest saved, or a number.
+# Left out, a start runs the published version when there is one, else the latest
+# (Workflow.trigger_version): webhooks, the MCP endpoint and API calls that name none.
+PUBLISHED = "published"
+LATEST = "latest"
 
 # How long a run start's Idempotency-Key is remembered, and how long a key may be.
 START_KEY_HOURS = 24
@@ -52,10 +58,13 @@ def start_run(
     budget: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
     use_pins: bool = False,
+    version: str | int | None = None,
 ) -> Run:
-    """Start a run of the workflow's current version as ``actor`` (``via`` session, token,
-    webhook or command; ``audit`` adds to the entry's detail). ``use_pins``: pinned nodes give
-    their pinned output instead of executing (editor.pins). Raises RunNotStartable."""
+    """Start a run as ``actor`` (``via`` session, token, webhook or command; ``audit`` adds to
+    the entry's detail). ``version``: PUBLISHED, LATEST, a version number, or None for the
+    published version if any, else the latest (what triggers run; the editor's Run asks for
+    LATEST). ``use_pins``: pinned nodes give their pinned output instead of executing
+    (editor.pins). Raises RunNotStartable."""
     if not isinstance(run_input, dict):
         # Templates read the input's fields (input.topic): a list or a bare value would run
         # with every field empty instead of being refused.
@@ -64,23 +73,33 @@ def start_run(
             fields={"input": ["must be a JSON object"]},
             code="invalid_input",
         )
+    chosen = _chosen(workflow, version)
     try:
-        version, plan = _runnable(workflow)
+        plan = compiled(chosen).plan
     except GraphValidationError as exc:
-        raise _graph_refusal(exc) from None
+        raise _graph_refusal(exc, workflow, chosen) from None
     except PermanentError as exc:
         raise RunNotStartable(str(exc)) from None
+    problems = input_problems(plan, run_input)
+    if problems:
+        # A missing or mistyped field would fail the Input step (or read as empty text): say so
+        # now, by field, and start nothing.
+        raise RunNotStartable(
+            "the run input does not fit the workflow's input fields",
+            fields=problems,
+            code="invalid_input",
+        )
     # Everything that can refuse the start ran above, before any write, so no savepoint is
     # needed (a caller's transaction, the webhook's, simply holds these writes too).
     with transaction.atomic(savepoint=False):
         pinned = pins_for(workflow, plan.nodes) if use_pins else {}
-        run = _insert(workflow, version, plan, run_input, actor, budget, pinned)
+        run = _insert(workflow, chosen, plan, run_input, actor, budget, pinned)
         record(
             "run.started",
             actor=actor,
             workspace=workflow.workspace,
             target=run,
-            target_label=f"{workflow.name} (v{version.number})",
+            target_label=f"{workflow.name} (v{chosen.number})",
             via=via,
             detail={"workflow": str(workflow.pk), **(audit or {})},
         )
@@ -97,6 +116,7 @@ def start_run_once(
     budget: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
     use_pins: bool = False,
+    version: str | int | None = None,
 ) -> tuple[Run, bool]:
     """:func:`start_run` for a request that carries an ``Idempotency-Key``: the first request
     with the key starts the run, a repeat within START_KEY_HOURS gets that run back (True: a
@@ -104,10 +124,17 @@ def start_run_once(
     (another workflow, input or budget) is refused with 409."""
     if key is None:
         return start_run(
-            workflow, run_input, actor=actor, via=via, budget=budget, audit=audit, use_pins=use_pins
+            workflow,
+            run_input,
+            actor=actor,
+            via=via,
+            budget=budget,
+            audit=audit,
+            use_pins=use_pins,
+            version=version,
         ), False
     key = _checked_key(key)
-    fingerprint = _fingerprint(workflow, run_input, budget, use_pins)
+    fingerprint = _fingerprint(workflow, run_input, budget, use_pins, version)
     known = _known_key(workflow.workspace_id, key)
     if known is not None:
         return _replayed(known, fingerprint), True
@@ -126,6 +153,7 @@ def start_run_once(
                 budget=budget,
                 audit=audit,
                 use_pins=use_pins,
+                version=version,
             )
             RunStartKey.objects.create(
                 workspace_id=workflow.workspace_id, key=key, fingerprint=fingerprint, run=run
@@ -156,11 +184,17 @@ def _checked_key(key: str) -> str:
 
 
 def _fingerprint(
-    workflow: Any, run_input: Any, budget: dict[str, Any] | None, use_pins: bool
+    workflow: Any,
+    run_input: Any,
+    budget: dict[str, Any] | None,
+    use_pins: bool,
+    version: str | int | None,
 ) -> str:
     request = {"workflow": str(workflow.pk), "input": run_input, "budget": budget or None}
     if use_pins:
         request["use_pins"] = True
+    if version is not None:
+        request["version"] = version
     text = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -204,12 +238,33 @@ def cancel_run(run: Run, *, actor: Any, via: str) -> None:
         )
 
 
-def _runnable(workflow: Any) -> tuple[Any, Plan]:
-    """The version a run of the workflow would pin and its plan; refuses an invalid graph."""
-    version = workflow.current_version
+def _chosen(workflow: Any, which: str | int | None) -> Any:
+    """The version a run of the workflow would pin (see start_run's ``version``)."""
+    if which is None:
+        version = workflow.trigger_version
+    elif which == LATEST:
+        version = workflow.current_version
+    elif which == PUBLISHED:
+        version = workflow.published_version
+        if version is None:
+            # 409: the request is well formed, the workflow is not in that state
+            raise Conflict(
+                "this workflow has no published version: publish one in Versions, or ask for "
+                'the latest saved version with "version": "latest"',
+                fields={"version": ["nothing is published"]},
+                code="not_published",
+            )
+    else:
+        version = workflow.versions.filter(number=which).first()
+        if version is None:
+            # 404, as the same number in a version's URL answers
+            raise NotFound(
+                f"this workflow has no version {which}",
+                fields={"version": [f"no version {which}"]},
+            )
     if version is None:
-        raise PermanentError("the workflow has no saved version to run")
-    return version, compiled(version).plan
+        raise RunNotStartable("the workflow has no saved version to run")
+    return version
 
 
 def _insert(
@@ -234,6 +289,7 @@ def _insert(
         created_by=user if getattr(user, "is_authenticated", False) else None,
         started_at=timezone.now(),
     )
+    run.trace_parent = tracing.run_started(run, workflow.name)  # the run's trace, for its steps
     # The run, its first steps and events are inserted at the end, one statement each; the
     # object returned is the one written (last_seq included).
     with RunTransaction.starting(run) as txn:
@@ -242,7 +298,7 @@ def _insert(
     return run
 
 
-def _graph_refusal(exc: GraphValidationError) -> GraphNotRunnable:
+def _graph_refusal(exc: GraphValidationError, workflow: Any, version: Any) -> GraphNotRunnable:
     fields: dict[str, list[str]] = {}
     for issue in exc.issues:
         key = (
@@ -254,7 +310,12 @@ def _graph_refusal(exc: GraphValidationError) -> GraphNotRunnable:
         )
         fields.setdefault(key, []).append(issue.message)
     count = len(exc.issues)
+    which = (
+        "the workflow's current version"
+        if version.pk == workflow.current_version_id
+        else f"version {version.number} of the workflow"
+    )
     return GraphNotRunnable(
-        f"the workflow's current version has {count} problem(s); fix them and save before running",
+        f"{which} has {count} problem(s); fix them and save before running",
         fields=fields,
     )

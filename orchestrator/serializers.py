@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,7 +15,9 @@ from editor.strict_fields import (
     StrictIntegerField,
 )
 from orchestrator.models import Event, Run, Step
+from orchestrator.outcomes import OUTCOMES, outcome_of
 from orchestrator.spending import totals
+from orchestrator.tracing import trace_id_of
 
 
 class BudgetSerializer(serializers.Serializer[Any]):
@@ -31,8 +34,45 @@ class RunInputField(serializers.JSONField):
     """The run input: a JSON object of fields (``orchestrator.runs.start_run`` refuses others)."""
 
 
+MAX_VERSION_NUMBER = 999_999_999  # as the versions' URLs take them (nine digits)
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "enum": ["published", "latest"]},
+            {"type": "integer", "minimum": 1, "maximum": MAX_VERSION_NUMBER},
+        ],
+        "description": (
+            '"published": the published version (409 if none is); "latest": the latest saved '
+            "version, as the editor's Run; a number: that version (404 if there is none). "
+            "Left out: the published version when there is one, else the latest"
+        ),
+    }
+)
+class RunVersionField(serializers.Field):
+    """Which version a run start runs (``orchestrator.runs.start_run``'s ``version``)."""
+
+    default_error_messages = {
+        "invalid": 'send "published", "latest" or a version number',
+    }
+
+    def to_internal_value(self, data: Any) -> str | int:
+        if data in ("published", "latest"):
+            return str(data)
+        number = isinstance(data, int) and not isinstance(data, bool)
+        if number and 1 <= data <= MAX_VERSION_NUMBER:
+            return int(data)
+        self.fail("invalid")
+        raise AssertionError  # fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
 class StartRunSerializer(serializers.Serializer[Any]):
     input = RunInputField(required=False, default=dict)
+    version = RunVersionField(required=False, default=None)
     budget = BudgetSerializer(required=False, allow_null=True)
     use_pins = StrictBooleanField(
         required=False,
@@ -51,10 +91,13 @@ class StepSerializer(serializers.ModelSerializer[Step]):
         help_text="tokens and cost of this step and everything it delegated, at any depth"
     )
     flow = serializers.SerializerMethodField(
-        help_text="a subflow step running its flow as steps: {workflow, name, number}"
+        help_text="a subflow step running its flow as steps, or a workflow tool call (type "
+        "workflow_tool, a child of the step that called it): {workflow, name, number}, and "
+        "for a call tool_call, the id of the step's tool call it is"
     )
     in_flow = serializers.SerializerMethodField(
-        help_text="the subflow step whose flow this step belongs to (null: the run's own flow)"
+        help_text="the subflow step or workflow tool call whose flow this step belongs to (a "
+        "workflow tool call's own: the step that called it; null: the run's own flow)"
     )
 
     class Meta:
@@ -90,7 +133,10 @@ class StepSerializer(serializers.ModelSerializer[Step]):
     def get_flow(self, step: Step) -> dict[str, Any] | None:
         if not step.flow:
             return None
-        return {name: step.flow.get(name) for name in ("workflow", "name", "number")}
+        shown = {name: step.flow.get(name) for name in ("workflow", "name", "number")}
+        if "tool_call" in step.flow:  # a workflow tool call: which call of its calling step
+            shown["tool_call"] = step.flow["tool_call"]
+        return shown
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_in_flow(self, step: Step) -> str | None:
@@ -131,6 +177,11 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
     version = serializers.IntegerField(source="version.number")
     totals = serializers.SerializerMethodField()
     source = serializers.SerializerMethodField()
+    outcome = serializers.SerializerMethodField(
+        help_text="how the finished run ended (null until then): succeeded, rejected (an "
+        "approval gate was rejected, by a person or its deadline; its status is succeeded), "
+        "failed or cancelled"
+    )
 
     class Meta:
         model = Run
@@ -139,6 +190,7 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
             "workflow",
             "version",
             "status",
+            "outcome",
             "error",
             "totals",
             "budget",
@@ -151,6 +203,10 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
 
     def get_totals(self, run: Run) -> dict[str, Any]:
         return totals(run)
+
+    @extend_schema_field(serializers.ChoiceField(choices=OUTCOMES, allow_null=True))
+    def get_outcome(self, run: Run) -> str | None:
+        return outcome_of(run)
 
     @extend_schema_field(RunSourceSerializer(allow_null=True))
     def get_source(self, run: Run) -> dict[str, Any] | None:
@@ -167,9 +223,35 @@ class RunSummarySerializer(serializers.ModelSerializer[Run]):
 class RunSerializer(RunSummarySerializer):
     steps = serializers.SerializerMethodField()
     reruns = serializers.SerializerMethodField(help_text="runs made from this one, newest first")
+    trace_id = serializers.SerializerMethodField(
+        help_text="the OpenTelemetry trace id of the run (32 hex digits; null when tracing was "
+        "off at its start): every step's span is in this trace"
+    )
+    trace_url = serializers.SerializerMethodField(
+        help_text="the run's trace in the operator's trace viewer (TRACE_URL_TEMPLATE); null "
+        "when that is not configured or the run has no trace"
+    )
 
     class Meta(RunSummarySerializer.Meta):
-        fields = [*RunSummarySerializer.Meta.fields, "input", "output", "steps", "reruns"]
+        fields = [
+            *RunSummarySerializer.Meta.fields,
+            "input",
+            "output",
+            "steps",
+            "reruns",
+            "trace_id",
+            "trace_url",
+        ]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_trace_id(self, run: Run) -> str | None:
+        return trace_id_of(run.trace_parent)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_trace_url(self, run: Run) -> str | None:
+        trace_id = trace_id_of(run.trace_parent)
+        template = settings.TRACE_URL_TEMPLATE
+        return template.replace("{trace_id}", trace_id) if trace_id and template else None
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_reruns(self, run: Run) -> list[dict[str, Any]]:
@@ -249,6 +331,12 @@ class ApprovalSerializer(serializers.Serializer[Any]):
     workflow = ApprovalWorkflowSerializer()
     step = serializers.CharField(help_text="the step's id in the run")
     node = serializers.CharField()
+    node_label = serializers.CharField(help_text="the gate's label (its node id when it has none)")
+    flow_label = serializers.CharField(
+        allow_null=True,
+        help_text="the label of the sub-flow step the gate ran in; null for a gate of the run's "
+        "own flow",
+    )
     status = serializers.ChoiceField(choices=["pending", "approved", "rejected", "expired"])
     prompt = serializers.CharField()
     data = serializers.JSONField(allow_null=True)

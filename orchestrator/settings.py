@@ -12,8 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from orchestrator.assets import assets_dir
+from orchestrator.logs import config as logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# templates/, static/ (the built canvas), examples/: beside the packages in a checkout, in the
+# package flowbuilder_assets when installed from a wheel (orchestrator/assets.py).
+ASSETS_DIR = assets_dir()
 # Everything the app writes (SQLite file, collected static, first login, beat schedule).
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -64,11 +71,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "editor",
+    "knowledge",
     "orchestrator",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A server span per request, continuing the caller's traceparent (off without OTLP).
+    "orchestrator.tracing.TraceMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the body, so an oversized request gets a 413 in the API's error shape.
     "orchestrator.middleware.RequestBodyLimitMiddleware",
@@ -88,7 +98,7 @@ ASGI_APPLICATION = "orchestrator.asgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        "DIRS": [ASSETS_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -181,7 +191,9 @@ USE_TZ = True
 WHITENOISE_USE_FINDERS = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_DIRS = [ASSETS_DIR / "static"]
+# The example flows /api/examples/ lists (editor.examples).
+EXAMPLES_DIR = ASSETS_DIR / "examples"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Not the manifest variant: Vite already puts content hashes in the bundle names, and a
@@ -196,6 +208,29 @@ STORAGES = {
 # is well under 1 MiB; anything bigger is refused with 413 before it is read or parsed.
 # Override with MAX_REQUEST_BYTES.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MAX_REQUEST_BYTES", 2 * 1024 * 1024))
+
+# -- knowledge bases ------------------------------------------------------------------------------
+
+# Where chunks, their full-text index and their vectors live: sqlite:///<file> (sqlite-vec +
+# FTS5) or postgres://… (pgvector, which the server must have). Unset: the database's own
+# PostgreSQL if it has pgvector, else a file beside the database (knowledge.stores says more).
+KNOWLEDGE_STORE_URL = os.environ.get("KNOWLEDGE_STORE_URL", "").strip()
+KNOWLEDGE_DEFAULT_STORE_URL = (
+    DATABASE_URL
+    if DATABASE_URL.startswith(("postgres://", "postgresql://"))
+    else f"sqlite:///{VAR_DIR / 'knowledge.sqlite3'}"
+)
+# The largest document (20 MiB), files per upload, and upload request (the request body limit
+# of the upload route alone; everywhere else MAX_REQUEST_BYTES holds).
+KNOWLEDGE_MAX_DOCUMENT_BYTES = int(os.environ.get("KNOWLEDGE_MAX_DOCUMENT_BYTES", 20 * 1024**2))
+KNOWLEDGE_MAX_FILES = int(os.environ.get("KNOWLEDGE_MAX_FILES", 20))
+# Tries of a batch of chunks whose embedding fails with a transient error (429, 5xx, timeout,
+# connection), and the wait before the second try (doubling after each), before the document fails.
+KNOWLEDGE_EMBED_ATTEMPTS = int(os.environ.get("KNOWLEDGE_EMBED_ATTEMPTS", 4))
+KNOWLEDGE_EMBED_RETRY_SECONDS = float(os.environ.get("KNOWLEDGE_EMBED_RETRY_SECONDS", 1.0))
+KNOWLEDGE_MAX_UPLOAD_BYTES = int(os.environ.get("KNOWLEDGE_MAX_UPLOAD_BYTES", 100 * 1024**2))
+# Request bodies larger than MAX_REQUEST_BYTES that a route may take: (path pattern, limit).
+LARGE_BODY_ROUTES = [(r"^/api/knowledge/[^/]+/documents/$", KNOWLEDGE_MAX_UPLOAD_BYTES)]
 
 # -- Redis: Celery broker and results, channel layer -----------------------------------------------
 
@@ -227,14 +262,28 @@ CELERY_TASK_IGNORE_RESULT = True
 # step; one that does stops the step at its next renewal.
 STEP_LEASE_SECONDS = float(os.environ.get("STEP_LEASE_SECONDS", 6))
 SWEEP_SECONDS = float(os.environ.get("SWEEP_SECONDS", 2))
+# How long a worker goes on with the steps its own steps make runnable for it (a map's next item,
+# the next step of a chain), claimed in the transaction that ends the step before, before it
+# sends them as messages again. 0: every step travels as a message.
+STEP_LANE_SECONDS = float(os.environ.get("STEP_LANE_SECONDS", 1))
+# How many steps one worker process runs at once on its event loop: a message's step takes queued
+# tasks of the same delegating step (a map's items, a manager's tasks) with it, as model calls
+# mostly wait on the network. 1: one step per process.
+STEP_TASKS_PER_PROCESS = int(os.environ.get("STEP_TASKS_PER_PROCESS", 4))
 # A queued step not taken this long after it was due is sent again when its message is not
 # waiting in the broker's queue (Redis restarted empty, or its worker died before sending it). It
 # is running again within STEP_RESEND_SECONDS + SWEEP_SECONDS (default 7 s); a step merely waiting
 # in a long queue is not sent twice.
 STEP_RESEND_SECONDS = float(os.environ.get("STEP_RESEND_SECONDS", 5))
+# A call to a workflow served over MCP (orchestrator.mcp_endpoint) waits this long for its run to
+# end; past it the call answers that the run goes on, with its URL.
+MCP_CALL_TIMEOUT = float(os.environ.get("MCP_CALL_TIMEOUT", 300))
 CELERY_BEAT_SCHEDULE = {
     "sweep-lost-steps": {"task": "orchestrator.tasks.sweep", "schedule": SWEEP_SECONDS},
 }
+# Celery's persistent scheduler with a heartbeat in Redis (orchestrator/beat.py): beat answers no
+# ping, so its health check and /metrics read that.
+CELERY_BEAT_SCHEDULER = "orchestrator.beat:HeartbeatScheduler"
 
 CHANNEL_LAYERS = {
     "default": {
@@ -252,6 +301,42 @@ CHANNEL_LAYERS = {
         },
     },
 }
+
+# -- logs ------------------------------------------------------------------------------------------
+
+# LOG_FORMAT=json: one JSON object a line; text (the default) for people. Each line carries the
+# run, step, workspace and trace ids it has, and no secret (orchestrator/logs.py).
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+LOGGING = logging_config(LOG_LEVEL)
+
+# -- traces ----------------------------------------------------------------------------------------
+
+# A run's page links its trace in the operator's trace viewer: the viewer's address of one trace,
+# with {trace_id} where the id goes (Jaeger: http://localhost:16686/trace/{trace_id}). Unset, the
+# page shows the trace id alone. Traces themselves are on when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+TRACE_URL_TEMPLATE = os.environ.get("TRACE_URL_TEMPLATE", "").strip()
+if TRACE_URL_TEMPLATE and (
+    "{trace_id}" not in TRACE_URL_TEMPLATE
+    or not TRACE_URL_TEMPLATE.startswith(("http://", "https://"))
+):
+    raise ImproperlyConfigured(
+        "TRACE_URL_TEMPLATE must be an http(s) address with {trace_id} where the trace id goes, "
+        f"e.g. http://localhost:16686/trace/{{trace_id}}; it is {TRACE_URL_TEMPLATE!r}"
+    )
+
+# -- metrics ---------------------------------------------------------------------------------------
+
+# prometheus_client's multiprocess mode (Celery's prefork pool is many processes): every process
+# writes its values here, and /metrics (or a worker's exporter) adds them up. Set before anything
+# imports prometheus_client, which reads it once. The start commands empty it.
+METRICS_DIR = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip() or VAR_DIR / "metrics")
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>`; unset, only loopback.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+# A worker's own exporter (its container's processes): off unless WORKER_METRICS_PORT is set.
+WORKER_METRICS_PORT = int(os.environ.get("WORKER_METRICS_PORT", "0") or 0)
+WORKER_METRICS_ADDRESS = os.environ.get("WORKER_METRICS_ADDRESS", "127.0.0.1").strip()
 
 # -- REST API --------------------------------------------------------------------------------------
 
@@ -300,5 +385,7 @@ SPECTACULAR_SETTINGS = {
         "LlmCredentialKindEnum": "editor.credentials.LLM_KIND_VALUES",
         "BearerCredentialKindEnum": ["http_bearer"],
         "HeaderCredentialKindEnum": ["http_header"],
+        # Where each of a credential Test's capabilities came from (detected, catalogue, ...).
+        "CapabilitySourceEnum": "runtime.providers.capabilities.SOURCES",
     },
 }

@@ -11,20 +11,38 @@ from runtime.usage import Usage
 
 def spend(txn: RunTransaction, step: Step, usage: Usage) -> dict[str, Any]:
     """Add a finished attempt's usage to the step and the run (and return the step's figures)."""
-    if usage.calls == 0 and not usage.tokens_in and not usage.tokens_out:
+    spent = spend_on_step(step, usage)
+    spend_on_run(txn, usage)
+    return spent
+
+
+def _nothing(usage: Usage) -> bool:
+    return usage.calls == 0 and not usage.tokens_in and not usage.tokens_out
+
+
+def spend_on_step(step: Step, usage: Usage) -> dict[str, Any]:
+    """Add a finished attempt's usage to the step alone (and return the step's figures): the
+    run's share follows with :func:`spend_on_run` once the step's write is known to count."""
+    if _nothing(usage):
         return figures(step)
     step.tokens_in += usage.tokens_in
     step.tokens_out += usage.tokens_out
     step.cost = round(step.cost + usage.cost, 10)
     step.model = usage.model or step.model
     step.by_model = merge_by_model(step.by_model, usage.by_model)
+    return figures(step)
+
+
+def spend_on_run(txn: RunTransaction, usage: Usage) -> None:
+    """Add a finished attempt's usage to its run's totals."""
+    if _nothing(usage):
+        return
     run = txn.run
     run.tokens_in += usage.tokens_in
     run.tokens_out += usage.tokens_out
     run.cost = round(run.cost + usage.cost, 10)
     run.by_model = merge_by_model(run.by_model, usage.by_model)
     txn.touch("tokens_in", "tokens_out", "cost", "by_model")
-    return figures(step)
 
 
 def figures(step: Step) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Which version a run's sub-flows run: fixed when the run starts, like the run's own version.
 
 A ``subflow`` step runs its flow as steps of the run (``transitions.start_flow``); the version of
-that workflow is the one that was current when the run started, found by following the run's
+that workflow is the one its callers got when the run started (its published version, else its
+latest saved: ``Workflow.trigger_version``), found by following the run's
 graph and the graphs of the sub-flows it names (as deep as sub-flows may nest). A workflow first
 named deeper than that, or made after the run started, is pinned when a step first runs it.
 """
@@ -12,6 +13,7 @@ import uuid
 from typing import Any
 
 from editor.models import Workflow, WorkflowVersion
+from editor.models.workflows import trigger_version_id
 from orchestrator.plans import compiled
 from orchestrator.unit_of_work import RunTransaction
 from runtime.errors import GraphValidationError
@@ -31,16 +33,20 @@ def named_workflows(plan: Plan) -> set[str]:
 
 
 def subflow_versions(workspace_id: Any, plan: Plan) -> dict[str, int]:
-    """{workflow id: current version id} for every sub-flow the run may reach."""
+    """{workflow id: version id} for every sub-flow the run may reach: the version its callers
+    get (published, else the latest saved)."""
     pins: dict[str, int] = {}
     wanted = named_workflows(plan)
     for _ in range(MAX_DEPTH):
         ids = [ref for ref in wanted - pins.keys() if _is_uuid(ref)]
         if not ids:
             break
-        rows = Workflow.objects.filter(
-            workspace_id=workspace_id, pk__in=ids, current_version__isnull=False
-        ).values_list("pk", "current_version_id")
+        rows = (
+            Workflow.objects.filter(workspace_id=workspace_id, pk__in=ids)
+            .annotate(called_version=trigger_version_id())
+            .filter(called_version__isnull=False)
+            .values_list("pk", "called_version")
+        )
         found = {str(pk): version_id for pk, version_id in rows}
         pins.update(found)
         wanted = set()
@@ -60,7 +66,8 @@ def pinned_version(txn: RunTransaction, ref: str) -> WorkflowVersion:
     if version_id is None:
         version_id = (
             Workflow.objects.filter(pk=ref if _is_uuid(ref) else None, workspace=run.workspace_id)
-            .values_list("current_version_id", flat=True)
+            .annotate(called_version=trigger_version_id())
+            .values_list("called_version", flat=True)
             .first()
         )
         if version_id is None:

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from orchestrator.dispatch import resend, waiting_steps
+from orchestrator import metrics
+from orchestrator.broker_queue import waiting_steps
+from orchestrator.dispatch import resend
 from orchestrator.models import Step
 from orchestrator.unit_of_work import FINISHED_RUN, RunTransaction
 
@@ -44,6 +46,7 @@ def requeue_lost_steps(stale_after: float | None = None) -> list[int]:
         # period, not at every sweep.
         Step.objects.filter(pk__in=to_resend, status="queued").update(due_at=now)
         resend(to_resend)
+    metrics.SWEEPER_REQUEUES.labels("message lost").inc(len(to_resend))
     return dispatched + to_resend
 
 
@@ -74,4 +77,5 @@ def requeue_running(step_id: int, run_id: Any, still_lost: Q, reason: str) -> bo
         txn.emit("step.queued", step, {"reason": reason, "attempt": step.attempt})
         txn.resumed = True
         txn.queue(step)
+        metrics.SWEEPER_REQUEUES.labels(reason).inc()
         return True

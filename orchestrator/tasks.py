@@ -15,7 +15,7 @@ from celery.worker.request import Request
 from django.db import connections
 
 from orchestrator import approvals, execution, lost_workers, runs, sweeper
-from orchestrator.dispatch import EXECUTE_STEP
+from orchestrator.broker_queue import EXECUTE_STEP
 
 log = logging.getLogger(__name__)
 

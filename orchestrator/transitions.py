@@ -12,6 +12,7 @@ transaction that records the decision).
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -35,8 +36,8 @@ from orchestrator.progress import (
     settle_status,
     start_roots,
 )
-from orchestrator.spending import spend
-from orchestrator.unit_of_work import FINISHED_RUN, Dispatch, RunTransaction
+from orchestrator.spending import spend, spend_on_run, spend_on_step
+from orchestrator.unit_of_work import FINISHED_RUN, ClaimLost, Dispatch, RunTransaction
 from runtime.errors import GraphValidationError, StepError
 from runtime.failures import takes_error_edge
 from runtime.nodes.base import Delegate, RunFlow
@@ -48,6 +49,10 @@ CLAIM_FIELDS = ["status", "claim", "worker", "lease_expires_at", "attempt", "sta
 
 def lease_seconds() -> float:
     return float(getattr(settings, "STEP_LEASE_SECONDS", 15))
+
+
+def lane_seconds() -> float:
+    return float(getattr(settings, "STEP_LANE_SECONDS", 1))
 
 
 def run_of(step_id: int) -> Any:
@@ -91,14 +96,51 @@ class Claimed:
 
 def claim_step(step_id: int, worker: str, run_id: Any = None) -> Claimed | None:
     """Take a queued step (or one whose worker's lease ran out). None: someone else has it."""
+    claims = claim_batch(step_id, worker, run_id, 0)
+    return claims[0] if claims else None
+
+
+def steps_per_process() -> int:
+    return max(1, int(getattr(settings, "STEP_TASKS_PER_PROCESS", 4)))
+
+
+def claim_batch(step_id: int, worker: str, run_id: Any, more: int) -> list[Claimed]:
+    """:func:`claim_step`, and up to ``more`` queued tasks of the same delegating step (a map's
+    items, a manager's tasks), due now and not pure, for the worker's process to run beside it:
+    their messages, when they come, find them taken. Empty: someone else has the step."""
     run_id = run_id or run_of(step_id)
     if run_id is None:
-        return None
+        return []
     try:
         with RunTransaction(run_id, inline_pure=True) as txn:
-            return claim_in(txn, step_id, worker)
+            first = claim_in(txn, step_id, worker)
+            if first is None:
+                return []
+            claims = [first]
+            if more > 0 and is_delegated(first.step):
+                for sibling in _queued_siblings(txn, first.step, more):
+                    claimed = claim_in(txn, sibling, worker)
+                    if claimed is not None:
+                        claims.append(claimed)
+            return claims
     except Run.DoesNotExist:  # deleted with its workflow since the task was sent
-        return None
+        return []
+
+
+def _queued_siblings(txn: RunTransaction, step: Step, most: int) -> list[int]:
+    plan = txn.version_for(step.in_flow_id).plan
+    rows = (
+        Step.objects.filter(
+            run_id=txn.run.pk,
+            parent_id=step.parent_id,
+            status="queued",
+            due_at__lte=timezone.now(),
+        )
+        .exclude(pk=step.pk)
+        .order_by("id")
+        .values_list("pk", "node_id")[: most * 2]
+    )
+    return [pk for pk, node_id in rows if not plan.nodes[node_id].type.pure][:most]
 
 
 def claim_in(
@@ -110,8 +152,12 @@ def claim_in(
     if txn.run.status in FINISHED_RUN:
         return None
     now = timezone.now()
+    of_the_table = False
     if isinstance(target, Step):
         step = txn.created.pop(id(target), None)  # made queued here: ours to take
+        # A step of the table made queued here (a map's next item): its claim is written
+        # instead, with the transaction's next writes (nothing reads it before them).
+        of_the_table = txn.unwritten.pop(id(target), None) is not None
     else:
         claimable = Q(status="queued") | Q(status="running", lease_expires_at__lt=now)
         step = (
@@ -125,7 +171,9 @@ def claim_in(
     step.lease_expires_at = now + timedelta(seconds=lease_seconds())
     step.attempt += 1
     step.started_at = step.started_at or now
-    if save:
+    if save and of_the_table:
+        txn.unwritten[id(step)] = (step, CLAIM_FIELDS)
+    elif save:
         txn.save_step(step, CLAIM_FIELDS)
     if txn.run.status != "running":
         txn.run.status = "running"
@@ -136,7 +184,7 @@ def claim_in(
         {
             "attempt": step.attempt,
             "input": step.input,
-            "parent": _parent_key(step),
+            "parent": _parent_key(txn, step),
             "round": step.round,
         },
     )
@@ -145,10 +193,24 @@ def claim_in(
     return Claimed(step=step, claim=step.claim, run=txn.run, version=version, flow=flow)
 
 
-def _parent_key(step: Step) -> str | None:
+def _parent_key(txn: RunTransaction, step: Step) -> str | None:
     if step.parent_id is None:
         return None
+    parent = txn.parents.get(step.parent_id)  # the map step whose item just ended here
+    if parent is not None:
+        return parent.key
     return Step.objects.values_list("key", flat=True).get(pk=step.parent_id)
+
+
+def follow_in(txn: RunTransaction) -> None:
+    """Claim, for the worker ending steps in ``txn``, the steps this transaction made runnable
+    for it to run next (see RunTransaction's ``lane``)."""
+    if txn.lane is None:
+        return
+    for step in txn.dispatch.follow:
+        claimed = claim_in(txn, step, txn.lane)
+        if claimed is not None:
+            txn.dispatch.claimed.append(claimed)
 
 
 def renew_lease(step_id: int, claim: uuid.UUID) -> bool:
@@ -165,41 +227,111 @@ def renew_lease(step_id: int, claim: uuid.UUID) -> bool:
 # Ending an attempt
 
 
-def complete_step(
-    step_id: int, claim: uuid.UUID, output: Any, branch: str, usage: Usage
-) -> Dispatch:
-    with RunTransaction(run_of(step_id), inline_pure=True) as txn:
-        step = _locked_step(step_id, claim)
-        if step is None or txn.run.status in FINISHED_RUN:
-            return Dispatch()
-        complete_in(txn, step, output, branch, usage)
+@dataclass
+class Ended:
+    """How one attempt ended: with an output, or with an error (retried after ``retry_in``
+    seconds, or for good when None)."""
+
+    step_id: int
+    claim: uuid.UUID
+    usage: Usage
+    output: Any = None
+    branch: str = "out"
+    error: StepError | None = None
+    retry_in: float | None = None
+    # The worker's own copy of the step as it claimed it. While the claim holds, nothing but
+    # its lease changes the row (which the end clears), so a success is written from this copy
+    # by an update that names the claim, with the transaction's other writes: no read, and no
+    # lock of the step before it (RunTransaction.save_claimed).
+    step: Step | None = None
+
+
+def record_ends(run_id: Any, ends: list[Ended], lane: str | None = None) -> Dispatch:
+    """Record the ends of attempts a worker ran at once, in one run transaction; each names its
+    claim, so an end recorded twice (after a lost connection) changes nothing the second time.
+    ``lane``: the worker, when it may go on with the steps these ends make runnable (one per
+    end at most), then claimed for it here (``Dispatch.claimed``)."""
+    try:
+        return _record_ends(run_id, ends, lane, from_copies=True)
+    except ClaimLost:
+        # A copy's claim was lost meanwhile and everything was undone: record the ends again
+        # from the rows, each read and checked under its lock.
+        return _record_ends(run_id, ends, lane, from_copies=False)
+
+
+def _record_ends(run_id: Any, ends: list[Ended], lane: str | None, from_copies: bool) -> Dispatch:
+    with RunTransaction(run_id, inline_pure=True, lane=lane, follow=len(ends)) as txn:
+        to_read = [
+            end.step_id
+            for end in ends
+            if not from_copies or end.step is None or end.error is not None
+        ]
+        locked: dict[int, Step] = {}
+        if to_read:
+            running = Step.objects.select_for_update().filter(pk__in=to_read, status="running")
+            locked = {step.pk: step for step in running}
+        for end in ends:
+            if txn.run.status in FINISHED_RUN:
+                break
+            if from_copies and end.step is not None and end.error is None:
+                # A copy: after a lost connection the end is recorded again from the same one.
+                complete_in(txn, copy.copy(end.step), end.output, end.branch, end.usage, end.claim)
+                continue
+            step = locked.get(end.step_id)
+            if step is None or step.claim != end.claim:
+                continue  # no longer ours: cancelled, or re-queued after its lease ran out
+            if end.error is None:
+                complete_in(txn, step, end.output, end.branch, end.usage)
+            else:
+                fail_in(txn, step, end.error, end.usage, end.retry_in)
+        follow_in(txn)
         return txn.dispatch
 
 
-def complete_in(txn: RunTransaction, step: Step, output: Any, branch: str, usage: Usage) -> None:
-    """Record a step's success inside an open run transaction, and advance the run."""
-    figures = spend(txn, step, usage)
+def complete_step(
+    step_id: int, claim: uuid.UUID, output: Any, branch: str, usage: Usage
+) -> Dispatch:
+    """Record a step's success."""
+    return record_ends(run_of(step_id), [Ended(step_id, claim, usage, output, branch)])
+
+
+COMPLETED_FIELDS = [
+    # A pure step claimed with claim_in(save=False) is written only here: without the claim
+    # fields it was stored with attempt 0, no worker and no started_at.
+    *CLAIM_FIELDS,
+    "output",
+    "branch",
+    "finished_at",
+    "model",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "by_model",
+]
+
+
+def complete_in(
+    txn: RunTransaction,
+    step: Step,
+    output: Any,
+    branch: str,
+    usage: Usage,
+    claim: uuid.UUID | None = None,
+) -> None:
+    """Record a step's success inside an open run transaction, and advance the run. With
+    ``claim``, ``step`` is the worker's copy, not read here: written on condition that it still
+    runs under that claim (else the transaction is undone, see RunTransaction.save_claimed)."""
+    figures = spend_on_step(step, usage)
     step.status = "succeeded"
     step.output = output
     step.branch = branch
     step.finished_at = timezone.now()
     step.lease_expires_at = None
-    txn.save_step(
-        step,
-        [
-            # A pure step claimed with claim_in(save=False) is written only here: without the
-            # claim fields it was stored with attempt 0, no worker and no started_at.
-            *CLAIM_FIELDS,
-            "output",
-            "branch",
-            "finished_at",
-            "model",
-            "tokens_in",
-            "tokens_out",
-            "cost",
-            "by_model",
-        ],
-    )
+    if claim is None:
+        txn.save_step(step, COMPLETED_FIELDS)
+    else:
+        txn.save_claimed(step, COMPLETED_FIELDS, claim)
+    spend_on_run(txn, usage)
     txn.emit(
         "step.succeeded",
         step,
@@ -224,12 +356,8 @@ def fail_step(
     step_id: int, claim: uuid.UUID, error: StepError, usage: Usage, retry_in: float | None
 ) -> Dispatch:
     """Record a failed attempt: retry after ``retry_in`` seconds, or fail the step for good."""
-    with RunTransaction(run_of(step_id), inline_pure=True) as txn:
-        step = _locked_step(step_id, claim)
-        if step is None or txn.run.status in FINISHED_RUN:
-            return Dispatch()
-        fail_in(txn, step, error, usage, retry_in)
-        return txn.dispatch
+    ended = Ended(step_id, claim, usage, error=error, retry_in=retry_in)
+    return record_ends(run_of(step_id), [ended])
 
 
 def fail_in(

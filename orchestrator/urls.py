@@ -8,16 +8,21 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from editor.invitations import invitation_page
-from orchestrator import views
+from orchestrator import health, metrics, views
 from orchestrator.hooks import HookView
 
 urlpatterns = [
     path("", views.app, name="home"),
     path("workflows/<path:route>", views.app, name="app"),
     path("approvals", views.app, name="approvals-page"),
+    path("runs", views.app, name="runs-page"),
     path("approvals/<path:route>", views.app),
     path("settings/<path:route>", views.app),
-    path("healthz", views.healthz, name="healthz"),
+    path("knowledge", views.app, name="knowledge-page"),
+    path("knowledge/<path:route>", views.app),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # An invitation link (server-rendered, behind login) and a webhook's secret URL.
     path("invitations/<str:secret>", invitation_page, name="invitation-page"),
     path("hooks/<str:secret>/", HookView.as_view(), name="hook"),
@@ -28,6 +33,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("editor.urls")),
     path("api/", include("orchestrator.api_urls")),
+    path("api/", include("knowledge.urls")),
 ]
 
 # API paths answer these in the API's error shape; pages keep Django's HTML pages.

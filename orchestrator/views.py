@@ -5,20 +5,17 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from editor.errors import error_body
 from orchestrator.middleware import database_unavailable, is_database_unavailable
 
-APP_INDEX = settings.BASE_DIR / "static" / "app" / "index.html"
+APP_INDEX = settings.ASSETS_DIR / "static" / "app" / "index.html"
 
 
 @login_required
@@ -31,33 +28,6 @@ def app(request: HttpRequest, **route: Any) -> HttpResponse:
         # A checkout where the canvas was never built: say how, instead of a blank page.
         return render(request, "home.html", {"canvas_missing": True}, status=503)
     return HttpResponse(page)
-
-
-@never_cache
-def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and Redis answer, 503 (naming what is down) when not."""
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # any failure means "not healthy"; the message says which
-        checks["database"] = f"error: {exc.__class__.__name__}"
-    try:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1
-        )
-        try:
-            client.ping()
-        finally:
-            client.close()
-        checks["redis"] = "ok"
-    except Exception as exc:
-        checks["redis"] = f"error: {exc.__class__.__name__}"
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", **checks}, status=200 if healthy else 503
-    )
 
 
 def _is_api(request: HttpRequest) -> bool:

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -19,7 +20,10 @@ from runtime.flows import DirectoryFlows, within
 from runtime.nodes.registry import default_registry
 from runtime.plan import Plan, template_reads
 from runtime.reuse import NO_EDIT, ResumePoint, ReusePlan, downstream
+from runtime.secrets import StaticSecrets
 from runtime.services import Services
+from runtime.tools.specs import StaticToolDefinitions, stdio_servers_from_env
+from runtime.tools.tool_file import parse_tool_file
 from runtime.validation import compile_graph, validate_graph
 
 
@@ -208,6 +212,16 @@ def _cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     budget = Budget.from_dict(limits) if limits else None
     sink = _JsonLines(out) if args.json else _HumanPrinter(out)
     services = Services.from_env()
+    if args.tools:
+        try:
+            declared = parse_tool_file(_load_json_file(args.tools), os.environ, args.tools)
+        except ValueError as exc:
+            raise _UsageError(str(exc)) from None
+        stdio = stdio_servers_from_env().values()
+        services.tool_definitions = StaticToolDefinitions(
+            [*stdio, *declared.mcp_servers], declared.http_tools
+        )
+        services.secrets = StaticSecrets(declared.secrets)
     if args.flow != "-":
         # Sub-flows name JSON files beside this one; this file is the first link of the chain.
         path = Path(args.flow)
@@ -340,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="JSON",
         help="with --from-step: that step's output, edited (JSON or @file.json); what follows "
         "it executes",
+    )
+    run.add_argument(
+        "--tools",
+        metavar="FILE",
+        help="a JSON file of MCP servers (by URL), HTTP tools and the credentials they name "
+        "(values from environment variables) that the flow's tool references use",
     )
     add_budget_arguments(run)
     run.set_defaults(handler=_cmd_run)

@@ -90,13 +90,18 @@ def recorded_run(events: list[dict[str, Any]]) -> RecordedRun:
             continue
         if not isinstance(step, str):
             continue
-        if "." in step:  # a delegated task ("<parent>.<node>.<n>"): its spend is its parent's
+        if "." in step or "/" in step:
+            # A delegated task ("<parent>.<node>.<n>"), or a step of a sub-flow or of a
+            # workflow tool call ("<step>/…", the server's): its spend is its top-level step's,
+            # as the server counts a step's subtree.
             if kind == "step.succeeded":
-                spent = task_spend.setdefault(step.split(".", 1)[0], [0.0, 0, 0])
+                top = step.split("/", 1)[0].split(".", 1)[0]
+                spent = task_spend.setdefault(top, [0.0, 0, 0])
                 spent[0] += float(data.get("cost") or 0.0)
                 spent[1] += int(data.get("tokens_in") or 0)
                 spent[2] += int(data.get("tokens_out") or 0)
-            _note_task(found, step, kind, data, inputs, rounds)
+            if "/" not in step:
+                _note_task(found, step, kind, data, inputs, rounds)
             continue
         if kind == "step.delegated":
             round_ = int(data.get("round") or 0)

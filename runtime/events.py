@@ -30,6 +30,8 @@ EventType = Literal[
     "step.delegated",
     "step.resumed",
     "step.reused",
+    # A worker's tool call: running, then succeeded or failed (runtime.tools.toolbox).
+    "step.tool_call",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 

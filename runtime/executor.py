@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -31,6 +31,7 @@ from runtime.reuse import ResumePoint, Reused, ReusePlan, decide, reused_event
 from runtime.run_input import prepare_input
 from runtime.scheduling import (
     SKIPPED,
+    JoinCounts,
     advance,
     initial_ready,
     live_sources,
@@ -128,14 +129,19 @@ class _Run:
         self.run_input = run_input
         self.result = RunResult(run_id=run_id, status="running")
         self.outcomes: dict[str, str] = {}
+        self.joins = JoinCounts(plan)  # every outcome of this run goes through advance
         self.outputs: dict[str, Any] = {}
         self.nodes_scope: dict[str, dict[str, Any]] = {}  # what templates read as nodes.<id>
         self.ready: deque[str] = deque()
-        self.tasks: set[asyncio.Task[None]] = set()
+        self.tasks: set[asyncio.Task[None]] = set()  # running: each removes itself as it ends
+        self.loop: asyncio.AbstractEventLoop
+        self.settled: asyncio.Future[None]  # resolved when no task is left
+        self.crash: Exception | None = None  # the first exception a task raised
         self.failure: StepRecord | None = None
         self.waiting: list[StepRecord] = []
         self.child_counts: dict[str, int] = {}
         self.delegate_info: dict[str, tuple[dict[str, Any], ...]] = {}
+        self.sink_emit = executor.sink.emit
         self.runner = StepRunner(
             services=executor.services,
             emit=self.emit,
@@ -148,63 +154,74 @@ class _Run:
     def emit(
         self, type_: EventType, step: StepRecord | None = None, data: dict[str, Any] | None = None
     ) -> None:
-        self.executor.sink.emit(
-            Event(
-                type=type_,
-                run=self.result.run_id,
-                step=step.id if step else None,
-                node=step.node if step else None,
-                status=step.status if step else self.result.status,
-                data=data if data is not None else {},
-            )
-        )
+        if data is None:
+            data = {}
+        if step is None:
+            event = Event(type_, self.result.run_id, None, None, self.result.status, data)
+        else:  # twice per step: positional, one test
+            event = Event(type_, self.result.run_id, step.id, step.node, step.status, data)
+        self.sink_emit(event)
 
     async def execute(self) -> RunResult:
         self.result.started_at = time.time()
         self.emit("run.started", data={"input": self.run_input})
         self.ready.extend(initial_ready(self.plan))
+        self.loop = asyncio.get_running_loop()
+        self.settled = self.loop.create_future()
         try:
             # The first drive gets a task of its own too: a failure elsewhere must be able to
             # cancel the step it runs inline, and a branch cancelled that way must not surface
-            # here as the whole run being cancelled (hence return_exceptions).
-            self.spawn(self.drive())
-            while self.tasks:
-                for outcome in await asyncio.gather(*list(self.tasks), return_exceptions=True):
-                    if isinstance(outcome, Exception):
-                        raise outcome
+            # here as the whole run being cancelled.
+            self.spawn(None)
+            await self.settled
         except asyncio.CancelledError:
             await self.cancel_running()
             self.result.status = "cancelled"
             self.finish_run("run.cancelled", {})
             raise
+        if self.crash is not None:
+            raise self.crash
         return self.conclude()
 
-    async def drive(self) -> None:
-        """Run ready steps until none is left for this task.
+    def spawn(self, step: StepRecord | None) -> None:
+        # Named after its first step: a task left unnamed formats "Task-<n>" for itself.
+        name = self.result.run_id if step is None else step.id
+        self.tasks.add(self.loop.create_task(self.branch(step), name=name))
+
+    async def branch(self, step: StepRecord | None) -> None:
+        """Run ``step`` (None: none), then ready steps until none is left for this task.
 
         The last ready I/O step continues in the current task and the others get tasks of their
         own: a chain never pays for a task switch, a fan-out still runs its branches at once.
+        Each task takes itself off ``tasks`` as it ends and the last one settles the run: a
+        done callback and a gather over the tasks cost two more callbacks of the event loop per
+        branch.
         """
-        while self.ready and self.failure is None:
-            node_id = self.ready.popleft()
-            step = self.new_step(node_id)
-            if self.reuse is not None and self.reused(step):
-                self.finish_step(step)
-                continue
-            self.executed.add(node_id)
-            if self.plan.nodes[node_id].type.pure or not self.ready:
+        try:
+            if step is not None:
                 self.finish_step(await self.run_step(step))
-            else:
-                self.spawn(self.branch(step))
+            while self.ready and self.failure is None:
+                node_id = self.ready.popleft()
+                step = self.new_step(node_id)
+                if self.reuse is not None and self.reused(step):
+                    self.finish_step(step)
+                    continue
+                self.executed.add(node_id)
+                if self.plan.nodes[node_id].type.pure or not self.ready:
+                    self.finish_step(await self.run_step(step))
+                else:
+                    self.spawn(step)
+        except Exception as exc:  # a bug, not a step's failure: the run raises it once all end
+            if self.crash is None:
+                self.crash = exc
+        finally:
+            # Cancelled (a step failed elsewhere) or not, this task is done with the run.
+            self.task_ended(asyncio.current_task(self.loop))  # type: ignore[arg-type]
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def branch(self, step: StepRecord) -> None:
-        self.finish_step(await self.run_step(step))
-        await self.drive()
+    def task_ended(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not self.tasks and not self.settled.done():
+            self.settled.set_result(None)
 
     def new_step(
         self, node_id: str, parent: str | None = None, task_input: Any = None
@@ -217,9 +234,8 @@ class _Run:
             count = self.child_counts[parent] = self.child_counts.get(parent, 0) + 1
             step_id = f"{parent}.{node_id}.{count}"
             value = task_input
-        step = StepRecord(
-            id=step_id, node=node_id, type=planned.node.type, parent=parent, input=value
-        )
+        # Positional: a class called with keywords builds a dict of them first (once per step).
+        step = StepRecord(step_id, node_id, planned.node.type, "pending", parent, value)
         self.result.steps[step_id] = step
         return step
 
@@ -361,16 +377,18 @@ class _Run:
                 if self.failure is None:
                     self.failure = step
                     current = asyncio.current_task()
-                    for task in self.tasks:
+                    for task in list(self.tasks):
                         if task is not current:
                             task.cancel()
+                            # A task cancelled before it began never runs its finally.
+                            task.add_done_callback(self.task_ended)
                 return
         elif step.status == "waiting":
             self.waiting.append(step)
             return
         else:
             return
-        progress = advance(self.plan, self.outcomes, node_id)
+        progress = advance(self.plan, self.outcomes, node_id, self.joins)
         for skipped in progress.skipped:
             self.outcomes[skipped] = SKIPPED
             record = self.new_step(skipped)

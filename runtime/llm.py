@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from runtime import telemetry
 from runtime.budget import Budget
 from runtime.errors import (
     NodeConfigError,
@@ -100,17 +101,30 @@ async def chat(
         stream_usage=getattr(price, "stream_usage", None),
         tools_mode=getattr(price, "tools", None),
     )
-    try:
-        response = await provider.complete(request, ctx.emit_chunk if stream else None)
-    except StepError as exc:
-        if target.secret is not None:
-            # Providers already keep their key out of messages; this also covers a vendor (or a
-            # proxy) that echoes it in some other wrapping. The message becomes the step's error.
-            exc.args = tuple(
-                redact(arg, [target.secret]) if isinstance(arg, str) else arg for arg in exc.args
-            )
-        raise
-    cost = cost_of(price, response.tokens_in, response.tokens_out)
+    with telemetry.model_call(
+        full_model, target.vendor_model, temperature=temperature, max_tokens=max_tokens
+    ) as span:
+        try:
+            response = await provider.complete(request, ctx.emit_chunk if stream else None)
+        except StepError as exc:
+            if target.secret is not None:
+                # Providers already keep their key out of messages; this also covers a vendor
+                # (or a proxy) that echoes it in some other wrapping. The message becomes the
+                # step's error.
+                exc.args = tuple(
+                    redact(arg, [target.secret]) if isinstance(arg, str) else arg
+                    for arg in exc.args
+                )
+            raise
+        cost = cost_of(price, response.tokens_in, response.tokens_out)
+        telemetry.model_answered(
+            span,
+            response.model,
+            response.tokens_in,
+            response.tokens_out,
+            cost,
+            response.finish_reason,
+        )
     ctx.usage.add(full_model, response.tokens_in, response.tokens_out, cost)
     if ctx.budget is not None:
         ctx.budget.charge(response.tokens_in + response.tokens_out, cost)

@@ -31,13 +31,14 @@ import ipaddress
 import os
 import socket
 import typing
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
 import httpcore
 import httpx
+from opentelemetry import propagate
 
 from runtime.errors import PermanentError
 
@@ -63,6 +64,11 @@ class OutboundRefused(PermanentError):
     """A request to an address the policy does not admit; retrying cannot change the answer."""
 
     code = "outbound_refused"
+
+
+# Called with the refusal's message whenever the guard refuses a request (the app counts them
+# in its metrics); the engine itself keeps no count.
+refusal_listeners: list[Callable[[str], None]] = []
 
 
 class ResponseTooLarge(PermanentError):
@@ -306,6 +312,17 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # The current span's context (a model or tool call's, on a worker) travels with the
+        # request as W3C traceparent, so the server's spans join the run's trace.
+        propagate.inject(request.headers)
+        try:
+            return await self._guarded(request)
+        except OutboundRefused as refused:
+            for listener in refusal_listeners:
+                listener(str(refused))
+            raise
+
+    async def _guarded(self, request: httpx.Request) -> httpx.Response:
         scheme = request.url.scheme
         if scheme not in ALLOWED_SCHEMES:
             # httpx turns "file:///x" into a relative URL with no scheme at all; name that too.

@@ -69,6 +69,8 @@ class Totals:
     reused_cost: float = 0.0
 
     def add(self, step: StepRecord, by_model: dict[str, dict[str, float]] | None = None) -> None:
+        if not (step.tokens_in or step.tokens_out or step.cost or by_model):
+            return  # nothing spent (most steps: no model call): nothing to add or round
         self.tokens_in += step.tokens_in
         self.tokens_out += step.tokens_out
         self.cost = round(self.cost + step.cost, 10)

@@ -493,6 +493,15 @@ def referenced_nodes(source: str, *, expression: bool = False) -> set[str]:
 
     Raises TemplateError/ExpressionError when the text does not parse.
     """
+    return referenced_keys(source, "nodes", expression=expression)
+
+
+def referenced_keys(source: str, name: str, *, expression: bool = False) -> set[str]:
+    """Keys a template or expression reads from the top-level ``name`` through ``name.<key>`` or
+    ``name["<key>"]`` (the run input's fields for ``input``, node ids for ``nodes``).
+
+    Raises TemplateError/ExpressionError when the text does not parse.
+    """
     error = ExpressionError if expression else TemplateError
     try:
         tree = _parse(source, expression=expression)
@@ -504,12 +513,12 @@ def referenced_nodes(source: str, *, expression: bool = False) -> set[str]:
         raise error("syntax error: nested too deeply") from None
     found: set[str] = set()
     for getattr_node in getattrs:
-        if isinstance(getattr_node.node, jnodes.Name) and getattr_node.node.name == "nodes":
+        if isinstance(getattr_node.node, jnodes.Name) and getattr_node.node.name == name:
             found.add(getattr_node.attr)
     for getitem in getitems:
         if (
             isinstance(getitem.node, jnodes.Name)
-            and getitem.node.name == "nodes"
+            and getitem.node.name == name
             and isinstance(getitem.arg, jnodes.Const)
             and isinstance(getitem.arg.value, str)
         ):

@@ -50,28 +50,71 @@ def readiness(plan: Plan, node_id: str, outcomes: Mapping[str, str]) -> Readines
     return "ready" if any_live else "skip"
 
 
+class JoinCounts:
+    """Per node, how many of its incoming edges are still undecided and how many are live, for
+    a driver that sees every outcome from the start (the in-process executor): a node is judged
+    once, when its last edge is decided, instead of re-reading all its incoming edges each time
+    one of them is decided (a join of width n would cost n² edge reads)."""
+
+    __slots__ = ("_live", "_plan", "_undecided")
+
+    def __init__(self, plan: Plan) -> None:
+        self._plan = plan
+        self._undecided: dict[str, int] = {}
+        self._live: dict[str, int] = {}
+
+    def decide(self, edge: Edge, outcome: str) -> Readiness:
+        """``edge``'s source has its outcome: what that makes of its target."""
+        target = edge.target
+        left = self._undecided.get(target)
+        if left is None:
+            left = len(self._plan.incoming[target])
+        self._undecided[target] = left = left - 1
+        if outcome == edge.branch:
+            self._live[target] = self._live.get(target, 0) + 1
+        if left > 0:
+            return "wait"
+        return "ready" if self._live.get(target) else "skip"
+
+
 def initial_ready(plan: Plan) -> list[str]:
     return list(plan.roots)
 
 
-def advance(plan: Plan, outcomes: Mapping[str, str], finished: str) -> Advance:
+def advance(
+    plan: Plan, outcomes: Mapping[str, str], finished: str, counts: JoinCounts | None = None
+) -> Advance:
     """Nodes made ready, and nodes skipped, by ``finished`` having its outcome in ``outcomes``.
 
     Skips cascade: a skipped node's successors are examined in turn. ``outcomes`` is not
-    changed; the caller records the skipped nodes' outcomes as :data:`SKIPPED`.
+    changed; the caller records the skipped nodes' outcomes as :data:`SKIPPED`. ``counts``: kept
+    by a caller that calls this once for every node that gets an outcome, from the run's start.
     """
+    # Nodes skipped by this cascade: their outcome (SKIPPED) is looked up here before
+    # ``outcomes``, which is not changed.
     skips: dict[str, str] = {}
-    known: Mapping[str, str] = ChainMap(skips, outcomes)  # type: ignore[arg-type]
     ready: set[str] = set()
     skipped: list[str] = []
     frontier = [finished]
+    outgoing = plan.outgoing
     while frontier:
         source = frontier.pop()
-        for edge in plan.outgoing[source]:
+        outcome = skips.get(source) or outcomes[source]
+        for edge in outgoing[source]:
             target = edge.target
-            if target in known or target in ready:
+            if counts is not None:
+                state = counts.decide(edge, outcome)  # every edge is counted once
+                if target in outcomes or target in skips or target in ready:
+                    continue
+            elif target in outcomes or target in skips or target in ready:
                 continue
-            state = readiness(plan, target, known)
+            else:
+                known: Mapping[str, str] = (
+                    ChainMap(skips, outcomes)  # type: ignore[arg-type]
+                    if skips
+                    else outcomes
+                )
+                state = readiness(plan, target, known)
             if state == "ready":
                 ready.add(target)
             elif state == "skip":
@@ -79,8 +122,8 @@ def advance(plan: Plan, outcomes: Mapping[str, str], finished: str) -> Advance:
                 skipped.append(target)
                 frontier.append(target)
     if len(ready) < 2 and len(skipped) < 2:
-        return Advance(ready=list(ready), skipped=skipped)
-    return Advance(ready=plan.by_order(ready), skipped=plan.by_order(skipped))
+        return Advance(list(ready), skipped)  # positional: no dict of keywords per call
+    return Advance(plan.by_order(ready), plan.by_order(skipped))
 
 
 def is_complete(plan: Plan, outcomes: Mapping[str, str]) -> bool:
@@ -109,6 +152,10 @@ def step_input(
     plan: Plan, node_id: str, outputs: Mapping[str, Any], outcomes: Mapping[str, str]
 ) -> Any:
     """What a node receives: its one live upstream's output, or a dict of them keyed by node id."""
+    incoming = plan.incoming[node_id]
+    if len(incoming) == 1:  # most nodes: no list of sources to build per step
+        edge = incoming[0]
+        return outputs.get(edge.source) if outcomes.get(edge.source) == edge.branch else None
     return input_from(live_sources(plan, node_id, outcomes), outputs)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from runtime.errors import NodeConfigError
+from runtime.log_context import remember_secret
 
 REDACTED = "[redacted]"
 
@@ -23,6 +24,9 @@ class Secret:
     value: str = field(repr=False)
     # What is not secret: e.g. {"base_url": …} for a provider key, {"header": …} for a header.
     config: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        remember_secret(self.value)  # this process's log lines and spans never show it
 
 
 class SecretNotFound(NodeConfigError):

@@ -15,12 +15,14 @@ from runtime.budget import Budget
 from runtime.errors import NodeConfigError
 from runtime.events import EventSink
 from runtime.flows import FlowLoader, NoFlows
+from runtime.knowledge.service import KnowledgeService
 from runtime.model_tiers import DEFAULT_POLICY, RoutingPolicy
 from runtime.providers.base import Provider
 from runtime.providers.from_credential import LLM_KINDS, CredentialProviders
 from runtime.providers.local import LocalProvider
 from runtime.records import RunResult
 from runtime.secrets import Secret, SecretNotFound, SecretStore, StaticSecrets
+from runtime.tools.specs import StaticToolDefinitions, ToolDefinitions, stdio_servers_from_env
 from runtime.usage import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_MODEL = "local/echo"
@@ -92,6 +94,15 @@ class Services:
     flows: FlowLoader = field(default_factory=NoFlows)
     # What runs those workflows; set by the executor that runs the step (None: none can run).
     subflows: SubflowRunner | None = None
+    # Knowledge bases a retrieve node or the knowledge_search tool may search (the app: the
+    # run's workspace's; None: none).
+    knowledge: KnowledgeService | None = None
+    # What runs a workflow nested inside a step (a workflow called as a tool) where sub-flows
+    # otherwise run as steps of the run (the server); None: ``subflows``, when it can.
+    inline_flows: SubflowRunner | None = None
+    # The MCP servers and HTTP tools a worker's tool references name (the app: the workspace's,
+    # with the operator's stdio servers; the command line: the operator's).
+    tool_definitions: ToolDefinitions = field(default_factory=StaticToolDefinitions)
 
     def resolve(self, model: str | None) -> tuple[Provider, str, str]:
         """(provider, vendor model name, full model id) for a model id."""
@@ -159,6 +170,8 @@ class Services:
         import os
 
         services = cls()
+        # The operator's stdio MCP servers (MCP_STDIO_SERVERS): a bad value stops the start-up.
+        services.tool_definitions = StaticToolDefinitions(stdio_servers_from_env().values())
         if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
             from runtime.providers.openai_compat import OpenAICompatibleProvider
 

@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 from runtime import delegation
@@ -23,7 +24,6 @@ from runtime.nodes.base import (
 )
 from runtime.plan import PlannedNode
 from runtime.records import StepRecord
-from runtime.retry import RetryPolicy
 from runtime.services import Services
 from runtime.usage import Usage
 
@@ -101,7 +101,11 @@ class StepRunner:
         delegate_info: tuple[dict[str, Any], ...] = (),
         start: ResumeAt | None = None,
     ) -> Usage:
-        """Drive ``step`` to succeeded, failed or waiting; returns what it spent."""
+        """Drive ``step`` to succeeded, failed or waiting; returns what it spent.
+
+        Rounds (a person's answer, a delegation's results) around attempts (retries), in one
+        coroutine: every frame between the executor and the node is paid once per step.
+        """
         usage = Usage()
         policy = planned.retry
         step.status = "running"
@@ -114,19 +118,57 @@ class StepRunner:
             self.emit("step.resumed", step, {"round": round_})
         try:
             while True:
-                result = await self._attempts(
-                    run_id,
-                    planned,
-                    step,
-                    scope,
-                    delegates,
-                    delegate_info,
-                    usage,
-                    policy,
-                    resume,
-                    state,
-                    round_,
-                )
+                result: NodeResult | None = None
+                attempt = 0
+                while True:
+                    attempt += 1
+                    step.attempt = attempt
+                    self.emit(
+                        "step.started",
+                        step,
+                        {
+                            "attempt": attempt,
+                            "input": step.input,
+                            "parent": step.parent,
+                            "round": round_,
+                        },
+                    )
+                    # Positional, in StepContext's field order (run_id, step_id, node, attempt,
+                    # input, scope, services, usage, emit_chunk, emit_tool_call, resume, state,
+                    # round, delegates, delegate_info, budget): a class called with keywords
+                    # builds a dict of them first, on every step.
+                    ctx = StepContext(
+                        run_id,
+                        step.id,
+                        planned.node,
+                        attempt,
+                        step.input,
+                        scope,
+                        self.services,
+                        usage,
+                        lambda text: self.emit("step.chunk", step, {"text": text}),
+                        partial(self._tool_call, step),
+                        resume,
+                        state,
+                        round_,
+                        delegates,
+                        delegate_info,
+                        self.budget,
+                    )
+                    try:
+                        result = await run_attempt(planned, ctx)
+                        break
+                    except StepError as exc:
+                        delay = policy.next_delay(attempt, exc)
+                        if delay is None:
+                            self._fail(step, exc)
+                            break
+                        self.emit(
+                            "step.retrying",
+                            step,
+                            {"attempt": attempt, "error": exc.to_dict(), "delay": delay},
+                        )
+                        await self.sleep(delay)
                 if result is None:  # failed for good
                     break
                 if isinstance(result, Complete):
@@ -170,59 +212,8 @@ class StepRunner:
             )
         return usage
 
-    async def _attempts(
-        self,
-        run_id: str,
-        planned: PlannedNode,
-        step: StepRecord,
-        scope: Mapping[str, Any],
-        delegates: tuple[str, ...],
-        delegate_info: tuple[dict[str, Any], ...],
-        usage: Usage,
-        policy: RetryPolicy,
-        resume: Any,
-        state: Any,
-        round_: int,
-    ) -> NodeResult | None:
-        attempt = 0
-        while True:
-            attempt += 1
-            step.attempt = attempt
-            self.emit(
-                "step.started",
-                step,
-                {"attempt": attempt, "input": step.input, "parent": step.parent, "round": round_},
-            )
-            ctx = StepContext(
-                run_id=run_id,
-                step_id=step.id,
-                node=planned.node,
-                attempt=attempt,
-                input=step.input,
-                scope=scope,
-                services=self.services,
-                usage=usage,
-                emit_chunk=lambda text: self.emit("step.chunk", step, {"text": text}),
-                resume=resume,
-                state=state,
-                round=round_,
-                delegates=delegates,
-                delegate_info=delegate_info,
-                budget=self.budget,
-            )
-            try:
-                return await run_attempt(planned, ctx)
-            except StepError as exc:
-                delay = policy.next_delay(attempt, exc)
-                if delay is None:
-                    self._fail(step, exc)
-                    return None
-                self.emit(
-                    "step.retrying",
-                    step,
-                    {"attempt": attempt, "error": exc.to_dict(), "delay": delay},
-                )
-                await self.sleep(delay)
+    async def _tool_call(self, step: StepRecord, data: dict[str, Any]) -> None:
+        self.emit("step.tool_call", step, data)
 
     def _fail(self, step: StepRecord, exc: StepError) -> None:
         step.status = "failed"

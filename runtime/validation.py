@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from runtime.errors import ExpressionError, GraphValidationError, TemplateError
 from runtime.graph import (
@@ -24,7 +24,7 @@ from runtime.graph import (
 from runtime.nodes.base import NodeConfig
 from runtime.nodes.registry import NodeRegistry, default_registry
 from runtime.plan import Plan, PlannedNode, build_plan
-from runtime.sandbox import referenced_nodes, undeclared_names
+from runtime.sandbox import referenced_keys, referenced_nodes, undeclared_names
 
 TEMPLATE_NAMES = frozenset({"input", "nodes", "upstream"})
 
@@ -43,16 +43,69 @@ def _pydantic_issues(
     node_id: str | None = None,
     edge_id: str | None = None,
     prefix: str = "",
+    model: type[BaseModel] | None = None,
 ) -> list[Issue]:
     issues = []
     for error in exc.errors(include_url=False):
         field = _loc(error["loc"])
         if prefix:
             field = f"{prefix}.{field}" if field else prefix
-        issues.append(
-            Issue(code, error["msg"], node_id=node_id, edge_id=edge_id, field=field or None)
-        )
+        message = plain_message(error, model) if model is not None else error["msg"]
+        issues.append(Issue(code, message, node_id=node_id, edge_id=edge_id, field=field or None))
     return issues
+
+
+def _field_name(loc: tuple[Any, ...], model: type[BaseModel]) -> str:
+    """The setting's name as the settings panel shows it ("Routes", "Route 1 › when")."""
+    if not loc:
+        return "This setting"
+    top = str(loc[0])
+    info = model.model_fields.get(top)
+    name = (info.title if info is not None and info.title else top.replace("_", " ")).strip()
+    name = name[:1].upper() + name[1:]
+    rest = [f"{part + 1}" if isinstance(part, int) else str(part) for part in loc[1:]]
+    return " › ".join([name, *rest]) if rest else name
+
+
+def plain_message(error: Any, model: type[BaseModel]) -> str:
+    """A settings error in plain words, naming the setting: "Routes needs at least 1 item"
+    rather than pydantic's "List should have at least 1 item after validation, not 0"."""
+    name = _field_name(tuple(error["loc"]), model)
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if error.get("input") == "" and kind in ("value_error", "string_pattern_mismatch"):
+        return f"{name} cannot be empty"
+    if kind == "string_pattern_mismatch":
+        return f"{name} does not have the expected form (pattern {ctx.get('pattern')})"
+    if kind == "missing":
+        return f"{name} is required"
+    if kind == "too_short":
+        least = ctx.get("min_length", 1)
+        return f"{name} needs at least {least} item{'' if least == 1 else 's'}"
+    if kind == "too_long":
+        most = ctx.get("max_length")
+        return f"{name} may have at most {most} item{'' if most == 1 else 's'}"
+    if kind == "string_too_short":
+        least = ctx.get("min_length", 1)
+        return f"{name} cannot be empty" if least == 1 else f"{name} needs {least}+ characters"
+    if kind == "string_too_long":
+        return f"{name} may be at most {ctx.get('max_length')} characters long"
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"{name} must be {words} {ctx.get(key)}"
+    if kind == "literal_error":
+        return f"{name} must be one of {ctx.get('expected')}"
+    if kind == "extra_forbidden":
+        return f"{name} is not a setting of this node"
+    message = str(error["msg"])
+    for noise in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(noise)
+    return f"{name}: {message[:1].lower() + message[1:]}"
 
 
 class _Validator:
@@ -139,7 +192,13 @@ class _Validator:
                 self.configs[node.id] = node_type.config_model.model_validate(node.config)
             except ValidationError as exc:
                 self.issues.extend(
-                    _pydantic_issues(exc, "invalid_config", node_id=node.id, prefix="config")
+                    _pydantic_issues(
+                        exc,
+                        "invalid_config",
+                        node_id=node.id,
+                        prefix="config",
+                        model=node_type.config_model,
+                    )
                 )
                 continue
             # Settings that are valid values but cannot run (a sub-flow naming no workflow).
@@ -445,6 +504,112 @@ def _components(node_ids: list[str], edges: list[Edge]) -> dict[str, str]:
     return component
 
 
+class _Warnings:
+    """What runs but is most likely not meant, found on what the validator could read of a graph
+    (so a draft with errors gets its warnings too). A warning never stops a save or a run."""
+
+    def __init__(self, validator: _Validator) -> None:
+        self.v = validator
+        self.found: list[Issue] = []
+
+    def run(self) -> list[Issue]:
+        inputs = [n for n in self.v.nodes.values() if n.type == "input"]
+        if inputs:
+            self._unreachable(inputs)
+            self._input_fields(inputs)
+        return self.found
+
+    def _unreachable(self, inputs: list[Node]) -> None:
+        """A node no path leads to from the Input node still runs when the run starts (every node
+        without incoming connections is a starting point): an unconnected worker spends tokens
+        on an empty task. Delegate edges count: a manager's workers are reached through it."""
+        successors: dict[str, list[str]] = {}
+        for edge in self.v.edges:
+            successors.setdefault(edge.source, []).append(edge.target)
+        reached = {n.id for n in inputs}
+        todo = list(reached)
+        while todo:
+            for following in successors.get(todo.pop(), ()):
+                if following not in reached:
+                    reached.add(following)
+                    todo.append(following)
+        fed = {edge.target for edge in self.v.edges}
+        for node in self.v.nodes.values():
+            if node.id in reached:
+                continue
+            why = (
+                "it has no incoming connection, so it runs on its own, with no input, as soon as "
+                "the run starts"
+                if node.id not in fed
+                else "it runs after nodes that are not connected to the Input node"
+            )
+            self.found.append(
+                Issue(
+                    "unreachable",
+                    f"{node.title} is not connected to {_input_name(inputs)}: {why}. "
+                    "Connect it, or delete it",
+                    node_id=node.id,
+                )
+            )
+
+    def _input_fields(self, inputs: list[Node]) -> None:
+        """Templates that read ``input.<field>`` the Input node does not declare: the run form
+        does not ask for it, and the template reads nothing."""
+        declared: set[str] = set()
+        open_ended = False
+        for node in inputs:
+            config = self.v.configs.get(node.id)
+            fields = getattr(config, "fields", None)
+            properties = fields.get("properties") if isinstance(fields, dict) else None
+            if isinstance(properties, dict):
+                declared |= set(properties)
+                # {"additionalProperties": {...}} (or a schema without properties) takes any field
+                if fields.get("additionalProperties") not in (None, False):  # type: ignore[union-attr]
+                    open_ended = True
+            elif fields:
+                open_ended = True  # a schema we cannot list the fields of: say nothing
+        if open_ended:
+            return
+        where = _input_name(inputs)
+        for node_id, config in self.v.configs.items():
+            node_type = self.v.registry.get(self.v.nodes[node_id].type)
+            if node_type is None:
+                continue
+            texts = [(f, s, False) for f, s in node_type.templates(config).items()] + [
+                (f, s, True) for f, s in node_type.expressions(config).items()
+            ]
+            for field, source, is_expression in texts:
+                try:
+                    read = referenced_keys(source, "input", expression=is_expression)
+                except (TemplateError, ExpressionError):
+                    continue  # an error already says so
+                for name in sorted(read - declared):
+                    have = ", ".join(sorted(declared))
+                    self.found.append(
+                        Issue(
+                            "undeclared_input",
+                            f"reads input.{name}, but {where} does not declare a field "
+                            f"{name!r} "
+                            + (f"(it declares: {have})" if have else "(it declares no fields)")
+                            + f": add it to {where}'s input fields so the run form asks for it",
+                            node_id=node_id,
+                            field=f"config.{field}",
+                        )
+                    )
+
+
+def _input_name(inputs: list[Node]) -> str:
+    return inputs[0].label or "the Input node"
+
+
+def graph_warnings(raw: Any, registry: NodeRegistry = default_registry) -> list[Issue]:
+    """What would run but is most likely not meant (a node cut off from the Input node, a
+    template reading an input field nobody declared). Never raises, never blocks a run."""
+    validator = _Validator(registry)
+    validator.run(raw)
+    return _Warnings(validator).run()
+
+
 def validate_graph(raw: Any, registry: NodeRegistry = default_registry) -> list[Issue]:
     validator = _Validator(registry)
     validator.run(raw)
@@ -459,4 +624,4 @@ def compile_graph(raw: Any, registry: NodeRegistry = default_registry) -> Plan:
     return plan
 
 
-__all__ = ["compile_graph", "validate_graph"]
+__all__ = ["compile_graph", "graph_warnings", "validate_graph"]

@@ -22,3 +22,10 @@ def vendor_server() -> Iterator[VendorServer]:
     """A fresh scripted vendor per test; queue answers with ``vendor_server.push(...)``."""
     with VendorServer() as server:
         yield server
+
+
+@pytest.fixture
+def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's outbound allowlist admits loopback, where the tests' servers listen (as
+    an operator admits a local Ollama or MCP server)."""
+    monkeypatch.setenv("OUTBOUND_ALLOWLIST", "127.0.0.1")

@@ -50,9 +50,9 @@ def test_it_runs_web_workers_beat_redis_and_postgres(tmp_path: Path) -> None:
         assert env["DATABASE_URL"].startswith("postgres://")
         assert env["REDIS_URL"].startswith("redis://")
         assert env["SECRET_KEY"] == "a-test-key"
-    assert services["web"]["command"][0] == "daphne"
-    assert services["worker"]["command"][:4] == ["celery", "-A", "orchestrator", "worker"]
-    assert services["beat"]["command"][:4] == ["celery", "-A", "orchestrator", "beat"]
+    assert services["web"]["command"][:2] == ["flowbuilder", "web"]
+    assert services["worker"]["command"][:2] == ["flowbuilder", "worker"]
+    assert services["beat"]["command"][:2] == ["flowbuilder", "beat"]
     # Workers scale with --scale worker=N only if nothing pins them to one container.
     assert "container_name" not in services["worker"]
     assert "ports" not in services["worker"]

@@ -4,8 +4,10 @@ from editor.models.access_tokens import ApiToken, Invitation, WebhookTrigger
 from editor.models.audit import AuditEntry
 from editor.models.catalogue import ModelPrice
 from editor.models.credentials import Credential, CredentialKind
+from editor.models.tools import HttpTool, McpServer
 from editor.models.workflows import (
     ImmutableVersion,
+    VersionName,
     Workflow,
     WorkflowVersion,
     WorkflowVersionQuerySet,
@@ -17,11 +19,14 @@ __all__ = [
     "AuditEntry",
     "Credential",
     "CredentialKind",
+    "HttpTool",
     "ImmutableVersion",
     "Invitation",
+    "McpServer",
     "Membership",
     "ModelPrice",
     "Role",
+    "VersionName",
     "WebhookTrigger",
     "Workflow",
     "WorkflowVersion",

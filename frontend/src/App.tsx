@@ -13,6 +13,9 @@ import { SettingsPage } from './settings/SettingsPage';
 const EditorPage = lazy(() => import('./pages/EditorPage').then((m) => ({ default: m.EditorPage })));
 // two runs side by side, with the line-diff library: loaded when opened
 const RunComparePage = lazy(() => import('./run/RunComparePage').then((m) => ({ default: m.RunComparePage })));
+// knowledge bases: loaded when opened
+const RunsPage = lazy(() => import('./run/RunsPage').then((m) => ({ default: m.RunsPage })));
+const KnowledgePage = lazy(() => import('./knowledge/KnowledgePage').then((m) => ({ default: m.KnowledgePage })));
 
 export function App() {
   const route = useRoute();
@@ -22,7 +25,17 @@ export function App() {
       <ApprovalsProvider>
         {route.name === 'list' && <WorkflowListPage />}
         {route.name === 'approvals' && <ApprovalsPage approvalId={route.approvalId} />}
+        {route.name === 'runs' && (
+          <Suspense fallback={null}>
+            <RunsPage />
+          </Suspense>
+        )}
         {route.name === 'settings' && <SettingsPage section={route.section} />}
+        {route.name === 'knowledge' && (
+          <Suspense fallback={<LoadingState label="Opening knowledge bases…" />}>
+            <KnowledgePage baseId={route.baseId} />
+          </Suspense>
+        )}
         {(route.name === 'editor' || route.name === 'run') && (
           // one editor per workflow: switching to its run view keeps unsaved edits and history
           <Suspense fallback={<LoadingState label="Opening the editor…" />}>

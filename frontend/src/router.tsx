@@ -11,6 +11,9 @@ export type Route =
   | { name: 'run-compare'; workflow: string }
   | { name: 'approvals'; approvalId: string | null }
   | { name: 'settings'; section: string }
+  | { name: 'knowledge'; baseId: string | null }
+  // every run of every workflow of my workspaces, with filters
+  | { name: 'runs' }
   | { name: 'not-found'; path: string };
 
 /** Where Django mounts the app ('' for the site root); set with <meta name="app-base" content="/app">. */
@@ -25,7 +28,11 @@ export function matchRoute(pathname: string, base = appBase()): Route {
   path = path.replace(/\/+$/, '') || '/';
   if (path === '/' || path === '/workflows') return { name: 'list' };
   if (path === '/approvals') return { name: 'approvals', approvalId: null };
+  if (path === '/runs') return { name: 'runs' };
   if (path === '/settings') return { name: 'settings', section: 'models' };
+  if (path === '/knowledge') return { name: 'knowledge', baseId: null };
+  const k = /^\/knowledge\/([^/]+)$/.exec(path);
+  if (k) return { name: 'knowledge', baseId: decodeURIComponent(k[1]) };
   const s = /^\/settings\/([a-z-]+)$/.exec(path);
   if (s) return { name: 'settings', section: s[1] };
   const a = /^\/approvals\/([^/]+)$/.exec(path);
@@ -52,9 +59,11 @@ export const paths = {
   compareRuns: (id: string, a: string, b: string) =>
     `${appBase()}/workflows/${encodeURIComponent(id)}/compare?a=${encodeURIComponent(a)}&b=${encodeURIComponent(b)}`,
   approvals: () => `${appBase()}/approvals`,
+  runs: (query?: string) => `${appBase()}/runs${query ? `?${query}` : ''}`,
   approval: (id: string) => `${appBase()}/approvals/${encodeURIComponent(id)}`,
   models: () => `${appBase()}/settings/models`,
   settings: (section: string) => `${appBase()}/settings/${section}`,
+  knowledge: (baseId?: string) => `${appBase()}/knowledge${baseId ? `/${encodeURIComponent(baseId)}` : ''}`,
 };
 
 const CHANGE = 'app:navigate';

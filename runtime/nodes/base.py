@@ -16,7 +16,7 @@ Suspending and delegating are control flow, not errors: failures raise :mod:`run
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -28,6 +28,7 @@ from runtime.usage import Usage
 if TYPE_CHECKING:
     from runtime.budget import Budget
     from runtime.services import Services
+    from runtime.tools.context import FlowCallRecorder
 
 
 class NodeConfig(BaseModel):
@@ -92,6 +93,10 @@ class RunFlow:
 NodeResult = Complete | Suspend | Delegate | RunFlow
 
 
+async def _no_tool_call_record() -> None:
+    return None
+
+
 @dataclass(slots=True)
 class StepContext:
     """Everything a node sees while it runs one step."""
@@ -105,6 +110,11 @@ class StepContext:
     services: Services
     usage: Usage = field(default_factory=Usage)
     emit_chunk: Callable[[str], None] = lambda _text: None
+    # A tool call's events (``step.tool_call``: running, then succeeded or failed); awaited, so
+    # the executor may record them before the step goes on.
+    emit_tool_call: Callable[[dict[str, Any]], Awaitable[None]] = field(
+        default=lambda _call: _no_tool_call_record()
+    )
     resume: Any = None  # a person's answer after Suspend, or list[TaskResult] after Delegate
     state: Any = None  # Delegate.state from the previous round
     round: int = 0  # how many times this step has resumed
@@ -116,6 +126,9 @@ class StepContext:
     # The run's budget, shared by every model call of the run (None: no limit). See
     # :mod:`runtime.budget`.
     budget: Budget | None = None
+    # Where a workflow called as a tool records its steps, as child steps of this one (None:
+    # they run unrecorded and their spend is this step's). See runtime.tools.workflow_tool.
+    flow_calls: FlowCallRecorder | None = None
 
     @property
     def idempotency_key(self) -> str:

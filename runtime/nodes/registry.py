@@ -50,6 +50,7 @@ def build_default_registry() -> NodeRegistry:
     from runtime.nodes.io import InputNode, OutputNode
     from runtime.nodes.iteration import LoopNode, MapNode
     from runtime.nodes.manager import ManagerNode
+    from runtime.nodes.retrieve import RetrieveNode
     from runtime.nodes.router import RouterNode
     from runtime.nodes.subflow import SubflowNode
     from runtime.nodes.transform import TransformNode
@@ -70,6 +71,7 @@ def build_default_registry() -> NodeRegistry:
             SubflowNode(),
             MapNode(),
             LoopNode(),
+            RetrieveNode(),
         ]
     )
 

@@ -35,6 +35,8 @@ from runtime.retry import RetryPolicy
 from runtime.sandbox import compile_template, undeclared_names
 from runtime.services import DEFAULT_MODEL, routing_policy
 from runtime.tools import default_tools, tool_registry
+from runtime.tools.refs import REF_PATTERN, parse_ref
+from runtime.tools.toolbox import Toolbox, ToolLimits
 
 T = TypeVar("T")
 
@@ -123,17 +125,35 @@ class WorkerConfig(NodeConfig):
     )
     tools: list[str] = Field(
         default_factory=list,
-        max_length=20,
+        max_length=50,
         title="Tools",
-        description="Tools the agent may call",
+        description="Tools the agent may call: built-ins by name, mcp:<server>/<tool> "
+        "(mcp:<server>/* for all of a server's), http:<name> and workflow:<id>",
         json_schema_extra={
             "widget": "tools",
-            "items": {"type": "string", "enum": cast(Any, default_tools.names())},
+            "items": {"type": "string", "pattern": REF_PATTERN},
             "uniqueItems": True,
+            # The picker lists these beside the workspace's servers, HTTP tools and workflows.
+            "builtin_tools": cast(Any, default_tools.catalogue()),
         },
     )
     max_tool_calls: int = Field(
         default=5, ge=1, le=50, title="Max tool calls", description="Tool calls in one step"
+    )
+    tool_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        title="Tool time limit (s)",
+        description="How long one tool call may take; past it the model gets an error result",
+    )
+    max_tool_result_chars: int = Field(
+        default=20_000,
+        ge=100,
+        le=200_000,
+        title="Tool result limit (characters)",
+        description="A longer result is not handed over: the model gets an error result asking "
+        "for less",
     )
     output_format: Literal["text", "json"] = Field(
         default="text", title="Output format", description="json: the answer must be JSON"
@@ -171,10 +191,14 @@ class WorkerConfig(NodeConfig):
     @field_validator("tools")
     @classmethod
     def _known_tools(cls, value: list[str]) -> list[str]:
-        unknown = [name for name in value if name not in default_tools]
+        unknown = []
+        for text in value:
+            ref = parse_ref(text)  # ToolRefError (a ValueError) says how to write one
+            if ref.kind == "builtin" and ref.name not in default_tools:
+                unknown.append(ref.name)
         if unknown:
             have = ", ".join(default_tools.names())
-            raise ValueError(f"unknown tool(s) {', '.join(unknown)} (available: {have})")
+            raise ValueError(f"unknown tool(s) {', '.join(unknown)} (built-in tools: {have})")
         if len(set(value)) != len(value):
             raise ValueError("a tool is listed twice")
         return value
@@ -258,13 +282,22 @@ class WorkerNode(NodeType[WorkerConfig]):
         return messages
 
     async def run(self, ctx: StepContext, config: WorkerConfig) -> NodeResult:
-        async def attempt(model: str) -> Any:
-            return await self.solve(ctx, config, [model, *config.fallback_models])
+        limits = ToolLimits(
+            config.max_tool_calls, config.tool_timeout, config.max_tool_result_chars
+        )
+        # One toolbox for the step: its MCP sessions serve every attempt and tier, and close
+        # with the step however it ends.
+        async with Toolbox(ctx, config.tools, limits, tool_registry(ctx.services)) as toolbox:
 
-        output, _ = await escalating(ctx, config.model, config.escalate, attempt)
+            async def attempt(model: str) -> Any:
+                return await self.solve(ctx, config, [model, *config.fallback_models], toolbox)
+
+            output, _ = await escalating(ctx, config.model, config.escalate, attempt)
         return Complete(output)
 
-    async def solve(self, ctx: StepContext, config: WorkerConfig, models: list[str]) -> Any:
+    async def solve(
+        self, ctx: StepContext, config: WorkerConfig, models: list[str], toolbox: Toolbox
+    ) -> Any:
         """One go at the task on a chain of models: tool calls, then the output checks."""
         schema = config.output_schema
         options: dict[str, Any] = {
@@ -273,13 +306,13 @@ class WorkerNode(NodeType[WorkerConfig]):
             "timeout": config.timeout,
             # JSON is checked before it counts; streaming it would show drafts that may be wrong.
             "stream": config.stream and config.output_format == "text",
-            "tools": tool_registry(ctx.services).specs(config.tools),
+            "tools": toolbox.specs,
             "credential": config.credential or None,
         }
         if config.output_format == "json":
             options["response_schema"] = schema
         messages = self.messages(ctx, config)
-        tools = _ToolLoop(ctx, config, models, messages, options)
+        tools = _ToolLoop(ctx, config, models, messages, options, toolbox)
         answer = await tools.finish(await chat_with_fallback(ctx, models, messages, **options))
         if config.output_format == "text":
             return answer.text
@@ -310,13 +343,14 @@ class _ToolLoop:
         models: list[str],
         messages: list[ChatMessage],
         options: dict[str, Any],
+        toolbox: Toolbox,
     ) -> None:
         self.ctx = ctx
         self.config = config
         self.models = models
         self.messages = messages
         self.options = options
-        self.registry = tool_registry(ctx.services)
+        self.toolbox = toolbox
         self.made = 0
 
     async def finish(self, answer: Answer) -> Answer:
@@ -331,10 +365,7 @@ class _ToolLoop:
             self.messages.append({"role": "assistant", "content": answer.text, "tool_calls": calls})
             for call in calls:
                 if self.made < limit:
-                    outcome = await self.registry.run(
-                        call["name"], call["arguments"], self.config.tools
-                    )
-                    content = outcome.content
+                    content = await self.toolbox.call(call["id"], call["name"], call["arguments"])
                 else:
                     content = f"Error: not run: the limit of {limit} tool calls is reached"
                 self.made += 1

@@ -32,8 +32,8 @@ Where a value comes from, first match wins:
    endpoint is remembered, so the refusal costs one round trip per process, not one per call;
 4. the best guess: ``json_schema`` and ``reported``.
 
-A setting from 1 or 2 is not second-guessed: when the server refuses it, the call fails with an
-error that names the capability and the fix (:func:`refusal_message`).
+A setting from 1 or 2 is not second-guessed: when the server refuses it, the call fails with a
+:class:`CapabilityRefused` that names the capability and the fix (:func:`refusal_message`).
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
+from runtime.errors import ProviderBadRequestError
 from runtime.providers.base import ChatMessage, ToolCall, ToolSpec
 from runtime.usage import ModelPrice
 
@@ -51,6 +52,7 @@ StructuredOutput = Literal["json_schema", "json_object", "instructions"]
 StreamUsage = Literal["reported", "counted"]
 Tools = Literal["native", "prompted"]
 Source = Literal["default", "detected", "catalogue", "provider"]
+SOURCES: tuple[Source, ...] = get_args(Source)
 
 # Strongest first: a refused mode steps down to the next one.
 STRUCTURED_OUTPUT_MODES: tuple[StructuredOutput, ...] = (
@@ -180,17 +182,70 @@ def refused_features(status: int, message: str | None, *, sent: set[str]) -> set
     return found
 
 
+class CapabilityRefused(ProviderBadRequestError):
+    """The server refused a capability that a setting pinned; the message names the capability
+    (``structured_output``, ``stream_usage`` or ``tools``) and the setting to change. Its code
+    stays ``provider_bad_request``: retrying sends the same request."""
+
+    def __init__(self, message: str, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability
+
+
+def _where(source: Source) -> str:
+    return "in the model catalogue" if source == "catalogue" else "in OPENAI_STRUCTURED_OUTPUT"
+
+
 def refusal_message(
     who: str, host: str, model: str, mode: StructuredOutput, source: Source, detail: str
 ) -> str:
     """The error for a server that refused the structured-output mode a setting asked for."""
     weaker = STRUCTURED_OUTPUT_MODES[STRUCTURED_OUTPUT_MODES.index(mode) + 1 :]
     fix = " or ".join(weaker) or "auto"
-    where = "in the model catalogue" if source == "catalogue" else "in OPENAI_STRUCTURED_OUTPUT"
     return (
         f"{who}: the server at {host} cannot do {STRUCTURED_OUTPUT_LABELS[mode]} for model "
-        f"{model!r} ({detail}); switch the model's structured-output mode {where} to {fix}, "
-        "or to auto to have it detected"
+        f"{model!r} ({detail}); switch the model's structured-output mode {_where(source)} to "
+        f"{fix}, or to auto to have it detected"
+    )
+
+
+def tools_refusal_message(who: str, host: str, model: str, detail: str) -> str:
+    """The error for a server that refused native tools the catalogue asked for."""
+    return (
+        f"{who}: the server at {host} cannot do native tool calls for model {model!r} "
+        f"({detail}); set the model's tools in the model catalogue to prompted, or to auto to "
+        "have it detected"
+    )
+
+
+def stream_usage_refusal_message(who: str, host: str, model: str, detail: str) -> str:
+    """The error for a server that refused the streamed usage the catalogue asked for."""
+    return (
+        f"{who}: the server at {host} refuses stream_options, so it cannot report the tokens of "
+        f"a streamed answer for model {model!r} ({detail}); set the model's streamed usage in "
+        "the model catalogue to counted, or to auto to have it detected"
+    )
+
+
+def ignored_tools_warning(host: str, model: str, source: Source) -> str:
+    """What a test of an endpoint says when the server takes native tools but the model calls
+    none when asked to: its chat template drops them, so a run's tools would never be called."""
+    where = "as the model catalogue sets" if source == "catalogue" else "as runs send them"
+    return (
+        f"the server at {host} took native tools for model {model!r} ({where}) but no tool "
+        "call came back when one was asked for: its chat template may drop tools (llama.cpp "
+        "without --jinja, llama-cpp-python's plain chat formats, vLLM without "
+        "--enable-auto-tool-choice); set the model's tools in the model catalogue to prompted"
+    )
+
+
+def missing_usage_warning(host: str, model: str) -> str:
+    """What a test of an endpoint says when the catalogue expects streamed usage and the
+    server sends none (not an error in a run: the streamed pieces are counted instead)."""
+    return (
+        f"the model catalogue sets streamed usage to reported, but the server at {host} sent no "
+        f"token counts in a stream for model {model!r}: its tokens are counted from the text; "
+        "set the model's streamed usage to counted, or to auto to have it detected"
     )
 
 

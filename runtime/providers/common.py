@@ -111,29 +111,10 @@ class HTTPProvider:
                 return await self._complete_plain(request, timeout)
         except StepError:
             raise
-        # "from None" below: httpx exceptions carry the request, credential headers included,
-        # and error reporters that walk __cause__ would capture it.
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise ProviderTimeoutError(
-                f"{self.name}: no complete answer within {timeout:g}s ({type(exc).__name__})"
-            ) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            # A base URL like "localhost:11434/v1" (no scheme) fails the same way every time.
-            raise ProviderBadRequestError(
-                self._redact(f"{self.name}: invalid base URL {self.base_url!r}: {exc}")
-            ) from None
-        except httpx.DecodingError as exc:
-            raise ProviderResponseError(
-                self._redact(f"{self.name}: could not decode the response body: {exc}")
-            ) from None
-        except httpx.RequestError as exc:
-            # Connection refused, reset, DNS failure, server hung up mid-stream: all transient
-            # from our side, so let the retry policy try again.
-            raise ProviderUnavailableError(
-                self._redact(
-                    f"{self.name}: connection to {self._host()} failed: {type(exc).__name__}: {exc}"
-                )
-            ) from None
+        except (TimeoutError, httpx.RequestError) as exc:
+            # "from None": httpx exceptions carry the request, credential headers included, and
+            # error reporters that walk __cause__ would capture it.
+            raise self._transport_error(exc, timeout) from None
 
     async def _complete_plain(self, request: ChatRequest, timeout: float) -> ChatResponse:
         raise NotImplementedError
@@ -160,6 +141,11 @@ class HTTPProvider:
             self._client_loop = loop
         return self._client
 
+    @property
+    def host(self) -> str:
+        """The server's host, as messages name it (never the whole base URL)."""
+        return self._host()
+
     def _host(self) -> str:
         # Only the host in messages: a base URL may carry credentials in its userinfo.
         try:
@@ -167,8 +153,41 @@ class HTTPProvider:
         except httpx.InvalidURL:
             return "the configured base URL"
 
+    def _transport_error(
+        self, exc: TimeoutError | httpx.RequestError, timeout: float, who: str | None = None
+    ) -> StepError:
+        """The provider error for a call that got no (whole) answer; ``who`` names the call in
+        the message (the provider's name unless told). The one mapping of httpx's failures for
+        every vendor call over HTTP: chat completions and embeddings alike."""
+        who = who or self.name
+        if isinstance(exc, TimeoutError | httpx.TimeoutException):
+            return ProviderTimeoutError(
+                f"{who}: no complete answer within {timeout:g}s ({type(exc).__name__})"
+            )
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+            # A base URL like "localhost:11434/v1" (no scheme) fails the same way every time.
+            return ProviderBadRequestError(
+                self._redact(f"{who}: invalid base URL {self.base_url!r}: {exc}")
+            )
+        if isinstance(exc, httpx.DecodingError):
+            return ProviderResponseError(
+                self._redact(f"{who}: could not decode the response body: {exc}")
+            )
+        # Connection refused, reset, DNS failure, server hung up mid-stream: all transient from
+        # our side, so let the retry policy try again.
+        return ProviderUnavailableError(
+            self._redact(f"{who}: connection to {self._host()} failed: {type(exc).__name__}: {exc}")
+        )
+
     def _status_error(self, status: int, headers: Mapping[str, str], body: bytes) -> StepError:
         """The provider error for an HTTP error status, with the vendor's message if it sent one."""
+        error = self._status_error_of(status, headers, body)
+        # Kept on the error for whoever explains it to a person (a credential's Test tells a
+        # wrong base URL from an unknown model by it): see http_status().
+        error.http_status = status  # type: ignore[attr-defined]
+        return error
+
+    def _status_error_of(self, status: int, headers: Mapping[str, str], body: bytes) -> StepError:
         message = self._redact(f"{self.name}: HTTP {status}{vendor_suffix(vendor_message(body))}")
         if status == 429:
             # OpenAI also answers 429 for "insufficient_quota", which no wait will fix; the vendor
@@ -195,6 +214,13 @@ class HTTPProvider:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def http_status(error: BaseException) -> int | None:
+    """The HTTP status a provider error was made from; None when no answer came (a refused
+    connection, a timeout) or the answer was not an error status."""
+    status = getattr(error, "http_status", None)
+    return status if isinstance(status, int) else None
 
 
 async def sse_events(lines: AsyncIterator[str]) -> AsyncIterator[tuple[str | None, str]]:
@@ -300,18 +326,29 @@ def vendor_message(body: bytes) -> str | None:
     try:
         data = json.loads(body)
     except ValueError:
-        return clip(body.decode("utf-8", "replace")) or None
+        return clip(_untraced(body.decode("utf-8", "replace"))) or None
     if isinstance(data, dict):
         error = data.get("error")
         if isinstance(error, dict) and isinstance(error.get("message"), str):
             # OpenAI, vLLM, OpenRouter, LM Studio, and Anthropic ({"type": "error", "error": ...})
-            return clip(error["message"])
+            return clip(_untraced(error["message"]))
         if isinstance(error, str):
-            return clip(error)  # Ollama: {"error": "model 'x' not found"}
+            return clip(_untraced(error))  # Ollama: {"error": "model 'x' not found"}
         for key in ("message", "detail"):  # FastAPI-based servers
             if isinstance(data.get(key), str):
-                return clip(data[key])
+                return clip(_untraced(data[key]))
     return clip(json.dumps(data))
+
+
+# Where a server's own traceback starts inside its error message (llama-cpp-python appends
+# '  File "llama_cpp/server/app.py", line 376, ...' to a validation error).
+_TRACEBACK_STARTS = ("Traceback (most recent call last)", '\n  File "', '\nFile "')
+
+
+def _untraced(message: str) -> str:
+    """The message without the server's traceback: people read these in run logs and tests."""
+    cut = min((at for at in map(message.find, _TRACEBACK_STARTS) if at >= 0), default=-1)
+    return message[:cut].strip() if cut > 0 else message
 
 
 def vendor_suffix(message: str | None) -> str:

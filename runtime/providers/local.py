@@ -54,8 +54,16 @@ What it answers, in this order:
      :data:`FINAL_PREFIX` followed by every such message's content (stripped), in order, joined
      by a blank line.
 
-3. **Anything else**: ``"<LABEL> <role> (#<digest>) answering: <task>"``, where role is the first
-   line of the system prompt and task the last user message with its whitespace collapsed.
+3. **Anything else**: a short placeholder that says what a real model would be asked::
+
+       <LABEL> Placeholder answer (#<digest>).
+       As: <role>
+       Asked: <task>
+       A real model answers here: pick one in the node's Model setting.
+
+   where role is the first line of the system prompt (at most 80 characters) and task the last
+   user message with its whitespace collapsed, cut at :data:`TASK_CHARS`. Never an echo of a
+   whole prompt: a manager's final answer lists each worker's placeholder by its first line.
 
 Tokens are estimated at about four characters a token.
 """
@@ -75,7 +83,12 @@ from runtime.schema_instance import InstanceGenerator, instance_for
 LABEL = "[local model: offline stand-in, not an AI]"
 # A user message starting with this carries the results of a manager's earlier round.
 RESULTS_MARKER = "Results of round"
-FINAL_PREFIX = f"{LABEL} Final answer, combining the workers' results:\n\n"
+FINAL_PREFIX = f"{LABEL} Final answer (placeholder): a real model would combine these results:\n"
+# How much of the task a placeholder repeats: enough to recognise it, never the whole prompt.
+TASK_CHARS = 160
+REAL_MODEL_HINT = "A real model answers here: pick one in the node's Model setting."
+# One result in a manager's results message (runtime.nodes.manager.results_message).
+_RESULT_HEAD = re.compile(r"^## (?P<worker>\S+)(?P<failed> \[FAILED\])? \(task: ", re.MULTILINE)
 
 
 def estimate_tokens(text: str) -> int:
@@ -132,10 +145,58 @@ class LocalProvider:
         user = _last_user(request.messages)
         digest = hashlib.sha256((system + "\n" + user).encode()).hexdigest()[:8]
         role = system.splitlines()[0][:80] if system else "assistant"
-        task = " ".join(user.split())
-        if len(task) > 400:
-            task = task[:400] + "…"
-        return f"{LABEL} {role} (#{digest}) answering: {task}"
+        return (
+            f"{LABEL} Placeholder answer (#{digest}).\nAs: {role}\nAsked: {_short(user)}\n"
+            + REAL_MODEL_HINT
+        )
+
+
+def _short(text: str, limit: int = TASK_CHARS) -> str:
+    """``text`` on one line, cut at ``limit`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _summary(text: str) -> str:
+    """One line for a worker's answer: its first line, or what a JSON answer holds."""
+    if not text:
+        return "(no answer)"
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return _short(text.splitlines()[0], 120)
+    if isinstance(value, dict):
+        return _short("answered JSON with " + ", ".join(map(str, list(value)[:6])), 120)
+    if isinstance(value, list):
+        return f"answered a JSON list of {len(value)}"
+    return _short(json.dumps(value), 120)
+
+
+def final_answer(results: list[str]) -> str:
+    """A manager's placeholder final answer: one line per worker result of every round (its
+    first line after the label), not the results messages over again."""
+    lines = []
+    for message in results:
+        heads = list(_RESULT_HEAD.finditer(message))
+        if not heads:  # a results message in another shape: what follows its first line, cut
+            lines.append(f"- {_short(message.partition(':')[2] or message, 200)}")
+        for index, head in enumerate(heads):
+            end = heads[index + 1].start() if index + 1 < len(heads) else len(message)
+            # the result: after its header line, up to the next result's header
+            body = message[head.end() : end].split("\n", 1)
+            text = (body[1] if len(body) > 1 else "").strip().removeprefix(LABEL).strip()
+            asked = next((ln for ln in text.splitlines() if ln.startswith("Asked: ")), None)
+            mark = " (failed)" if head.group("failed") else ""
+            if asked is not None:  # another placeholder: what its worker was asked
+                said = f"was asked: {_short(asked.removeprefix('Asked: '), 120)}"
+            else:
+                said = _summary(text)
+            lines.append(
+                f"- {head.group('worker')}{mark} {said}"
+                if asked
+                else f"- {head.group('worker')}{mark}: {said}"
+            )
+    return FINAL_PREFIX + "\n".join(lines)
 
 
 # -- tool calling ----------------------------------------------------------------------------------
@@ -333,7 +394,7 @@ def _plan_answer(schema: dict[str, Any], messages: list[ChatMessage]) -> dict[st
     finals: list[str | None]
     if results:
         plan["subtasks"] = []
-        done, finals = True, [FINAL_PREFIX + "\n\n".join(results)]
+        done, finals = True, [final_answer(results)]
     else:
         plan["subtasks"] = [
             {**_as_dict(instance_for(items, task, root=schema)), "worker": worker, "task": task}

@@ -29,6 +29,7 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,7 +82,12 @@ def install() -> None:
     WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
     version = LLAMA_CPP.split("==")[1]
     if not any(WHEEL_CACHE.glob(f"llama_cpp_python-{version}-*.whl")):
-        print(f"building {LLAMA_CPP} into {WHEEL_CACHE} (about 7 minutes on 2 cores)", flush=True)
+        _check_build_tools()
+        print(
+            f"building {LLAMA_CPP} into {WHEEL_CACHE}: about 7 minutes on 2 idle cores, half an "
+            "hour on a busy machine",
+            flush=True,
+        )
         subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(WHEEL_CACHE), LLAMA_CPP],
             env={**os.environ, "CMAKE_ARGS": BUILD_FLAGS},
@@ -104,6 +110,18 @@ def install() -> None:
     model_path()  # write the GGUF now rather than on the first start
 
 
+def _check_build_tools() -> None:
+    """Fail before a download and a long build that could not finish: llama.cpp is compiled
+    here, which needs a C and a C++ compiler (pip brings CMake and Ninja itself)."""
+    absent = [tool for tool in ("cc", "c++") if shutil.which(tool) is None]
+    if absent:
+        raise SystemExit(
+            f"building {LLAMA_CPP} needs a C and a C++ compiler ({' and '.join(absent)} not "
+            "found): install them (Debian, Ubuntu: apt-get install build-essential; Fedora: "
+            "dnf install gcc gcc-c++; macOS: xcode-select --install), then run this again"
+        )
+
+
 def model_path() -> Path:
     """The GGUF file, written by the model package's assemble() the first time."""
     package = importlib.import_module(_MODEL_PACKAGE)
@@ -117,6 +135,21 @@ def model_path() -> Path:
 
 def _assembled_marker(path: Path) -> Path:
     return path.with_suffix(path.suffix + ".verified")
+
+
+def _server_env() -> dict[str, str]:
+    """This process's environment for the server, less what would move it: llama-cpp-python's
+    server binds to $HOST and $PORT over its own --host and --port, and ./dev start exports PORT
+    for Daphne (a server on Daphne's port fails to bind, or takes it first).
+
+    llama.cpp's CPU threads wait for each other through OpenMP, which spins by default: on cores
+    shared with the web process, the worker and anything else, the spinning threads lose their
+    slices to each other. Measured here at load 12-15 on 2 cores, 48 tokens took 60 s spinning
+    (0.8 tokens/s), 2.7-4.8 s passive (10-18 tokens/s), so the server waits passively unless
+    OMP_WAIT_POLICY says otherwise."""
+    env = {name: value for name, value in os.environ.items() if name not in ("HOST", "PORT")}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    return env
 
 
 def _die_with_parent() -> None:
@@ -189,6 +222,7 @@ class LocalLLMServer:
         ]
         process = subprocess.Popen(
             command,
+            env=_server_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -262,12 +296,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ready: {model_path()} (needs {HARDWARE})")
         return 0
     # Started in the background by ./dev, this process has SIGINT ignored; stop on any of these,
-    # and when the process that started it is gone (./dev start was stopped).
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, lambda *_: stop.set())
+    # and when the process that started it is gone (./dev start was stopped), also while the
+    # model loads: until it answers, a signal ends this process and so the server (its child
+    # dies with it), rather than leaving a server to bind its port after ./dev start is gone.
+    _die_with_parent()
     parent = os.getppid()
     with LocalLLMServer.start(args.port, log_path=None) as server:
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, lambda *_: stop.set())
         print(f"serving {server.model} at {server.base_url} (log: {server.log_path})", flush=True)
         while not stop.is_set() and server.process.poll() is None and os.getppid() == parent:
             stop.wait(1.0)

@@ -24,7 +24,6 @@ from typing import Any, Self
 import httpx
 
 from runtime.errors import (
-    ProviderBadRequestError,
     ProviderResponseError,
     ProviderUnavailableError,
     StepError,
@@ -41,8 +40,11 @@ from runtime.providers.capabilities import (
     KNOWN,
     Capabilities,
     CapabilityMemory,
+    CapabilityRefused,
+    StreamUsage,
     StructuredOutput,
     grammar_schema,
+    ignored_tools_warning,
     parse_prompted_tool_calls,
     prompted_tool_messages,
     refusal_message,
@@ -50,9 +52,11 @@ from runtime.providers.capabilities import (
     resolve,
     step_down,
     stream_usage_mode,
+    stream_usage_refusal_message,
     structured_output_mode,
     tool_calls_schema,
     tools_mode,
+    tools_refusal_message,
     with_schema_instruction,
 )
 from runtime.providers.common import (
@@ -82,8 +86,13 @@ PROBE_SCHEMA: dict[str, Any] = {
     "required": ["ok"],
 }
 
-# Each refusal drops one feature, so a call is sent at most this many times.
-_MAX_SENDS = 4
+# A tool probe()'s third call offers: no arguments, so an answer cut off at max_tokens cannot
+# leave a half-written call.
+PROBE_TOOL = ToolSpec("ok", "Say that the answer is ok.", {"type": "object", "properties": {}})
+
+# Each refusal drops one feature (structured output steps down twice, then tools and streamed
+# usage), so a call is sent at most this many times: one more than the refusals there can be.
+_MAX_SENDS = 5
 
 
 class _Refused(Exception):
@@ -145,35 +154,63 @@ class OpenAICompatibleProvider(HTTPProvider):
             catalogue_tools=tools_mode(request.tools_mode if request else None),
         )
 
-    async def probe(self, model: str, request: ChatRequest | None = None) -> Capabilities:
-        """Find out what the server can do for ``model`` with two tiny calls (a structured answer
-        and a stream), for a person testing an endpoint: what it refuses is learned as in any
-        call; a server that fails otherwise raises the call's error. ``request`` may carry the
-        catalogue's settings for the model."""
-        output = request.structured_output if request else None
-        usage = request.stream_usage if request else None
-        ask: ChatMessage = {"role": "user", "content": 'Answer {"ok": true}.'}
-        await self.complete(
-            ChatRequest(
-                model=model,
-                messages=[ask],
-                max_tokens=16,
-                temperature=0.0,
-                response_schema=PROBE_SCHEMA,
-                structured_output=output,
-                stream_usage=usage,
+    async def probe(
+        self,
+        model: str,
+        request: ChatRequest | None = None,
+        *,
+        timeout: float | None = None,
+        warnings: list[str] | None = None,
+    ) -> Capabilities:
+        """Find out what the server can do for ``model`` with three tiny calls (a structured
+        answer, a stream, a tool offered and asked for), for a person testing an endpoint. What it
+        refuses is learned as in any call, and what it accepts is learned too, unless a setting
+        pins it (a pinned mode that the server refuses raises :class:`CapabilityRefused`); a
+        server that fails otherwise raises the call's error. ``request`` may carry the
+        catalogue's settings for the model; ``timeout`` bounds each call; what a person should
+        know beyond the capabilities (tools taken but never called) is added to ``warnings``."""
+        settings: dict[str, Any] = {
+            "structured_output": request.structured_output if request else None,
+            "stream_usage": request.stream_usage if request else None,
+            "tools_mode": request.tools_mode if request else None,
+        }
+
+        def call(content: str, **options: Any) -> ChatRequest:
+            ask: ChatMessage = {"role": "user", "content": content}
+            return ChatRequest(
+                model=model, messages=[ask], temperature=0.0, timeout=timeout, **settings, **options
             )
+
+        before = self.capabilities(model, request)
+        answer = await self.complete(
+            call('Answer {"ok": true}.', max_tokens=16, response_schema=PROBE_SCHEMA)
         )
-        await self.complete(
-            ChatRequest(
-                model=model,
-                messages=[ask],
-                max_tokens=4,
-                stream=True,
-                structured_output=output,
-                stream_usage=usage,
+        if before.structured_output_source in ("default", "detected"):
+            self.memory.learn(
+                self.base_url,
+                model,
+                structured_output=structured_output_mode(answer.structured_output),
             )
+        streamed = await self.complete(call('Answer {"ok": true}.', max_tokens=4, stream=True))
+        if before.stream_usage_source != "catalogue":
+            usage: StreamUsage = "counted" if streamed.tokens_estimated else "reported"
+            self.memory.learn(self.base_url, model, stream_usage=usage)
+        offered = await self.complete(
+            call(f"Call the tool {PROBE_TOOL.name} now.", max_tokens=32, tools=[PROBE_TOOL])
         )
+        caps = self.capabilities(model, request)
+        if caps.tools == "native" and not offered.tool_calls:
+            # The server took the tools but no call came back, though one was asked for: its
+            # chat template drops them (llama-cpp-python's plain chat formats, llama.cpp without
+            # --jinja, vLLM without auto tool choice), and no run could ever call a tool there.
+            # Nothing in a run can tell that from a model that chose not to call, so a run
+            # learns it from no refusal: the catalogue must say prompted.
+            if warnings is not None:
+                warnings.append(ignored_tools_warning(self._host(), model, caps.tools_source))
+            if caps.tools_source == "default":
+                self.memory.learn(self.base_url, model, tools="prompted")
+        elif caps.tools_source == "default":
+            self.memory.learn(self.base_url, model, tools="native")
         return self.capabilities(model, request)
 
     async def complete(
@@ -205,7 +242,12 @@ class OpenAICompatibleProvider(HTTPProvider):
                 elif request.stream and on_chunk is not None and response.text:
                     on_chunk(response.text)
             return response
-        raise ProviderResponseError(f"{self.name}: the server refused every way of asking")
+        raise ProviderResponseError(
+            self._redact(
+                f"{self.name}: the server at {self._host()} refused every way of asking model "
+                f"{request.model!r} (it refused {_MAX_SENDS} requests, each naming a feature)"
+            )
+        )
 
     def _after_refusal(
         self, request: ChatRequest, caps: Capabilities, refused: _Refused
@@ -215,7 +257,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         detail = f"HTTP {refused.status}{vendor_suffix(vendor_message(refused.body))}"
         if "structured_output" in refused.features:
             if caps.structured_output_source in ("catalogue", "provider"):
-                raise ProviderBadRequestError(
+                raise CapabilityRefused(
                     self._redact(
                         refusal_message(
                             self.name,
@@ -225,7 +267,8 @@ class OpenAICompatibleProvider(HTTPProvider):
                             caps.structured_output_source,
                             detail,
                         )
-                    )
+                    ),
+                    "structured_output",
                 )
             weaker = step_down(caps.structured_output)
             if weaker is None:  # pragma: no cover - instructions send no response_format
@@ -239,24 +282,21 @@ class OpenAICompatibleProvider(HTTPProvider):
             )
         if "tools" in refused.features:
             if caps.tools_source == "catalogue":
-                raise ProviderBadRequestError(
+                raise CapabilityRefused(
                     self._redact(
-                        f"{self.name}: the server at {self._host()} cannot do native tool calls "
-                        f"for model {request.model!r} ({detail}); set the model's tools in the "
-                        "model catalogue to prompted, or to auto to have it detected"
-                    )
+                        tools_refusal_message(self.name, self._host(), request.model, detail)
+                    ),
+                    "tools",
                 )
             self.memory.learn(self.base_url, request.model, tools="prompted")
             caps = replace(caps, tools="prompted", tools_source="detected")
         if "stream_usage" in refused.features:
             if caps.stream_usage_source == "catalogue":
-                raise ProviderBadRequestError(
+                raise CapabilityRefused(
                     self._redact(
-                        f"{self.name}: the server at {self._host()} refuses stream_options, so it "
-                        f"cannot report the tokens of a streamed answer for model "
-                        f"{request.model!r} ({detail}); set the model's streamed usage in the "
-                        "model catalogue to counted, or to auto to have it detected"
-                    )
+                        stream_usage_refusal_message(self.name, self._host(), request.model, detail)
+                    ),
+                    "stream_usage",
                 )
             self.memory.learn(self.base_url, request.model, stream_usage="counted")
             caps = replace(caps, stream_usage="counted", stream_usage_source="detected")

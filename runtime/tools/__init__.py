@@ -13,9 +13,13 @@ from runtime.tools.builtin import BUILTIN_TOOLS, build_default_tools, default_to
 
 
 def tool_registry(services: Any) -> ToolRegistry:
-    """The deployment's tools (``Services.tools``) or the built-in ones."""
+    """The deployment's tools (``Services.tools``) or the built-in ones, with
+    ``knowledge_search`` bound to the step's knowledge bases (``Services.knowledge``)."""
+    from runtime.tools.knowledge import with_knowledge
+
     registry = getattr(services, "tools", None)
-    return registry if isinstance(registry, ToolRegistry) else default_tools
+    chosen = registry if isinstance(registry, ToolRegistry) else default_tools
+    return with_knowledge(chosen, getattr(services, "knowledge", None))
 
 
 __all__ = [

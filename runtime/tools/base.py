@@ -66,6 +66,15 @@ class ToolRegistry:
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
+    def replacing(self, tool: Tool) -> ToolRegistry:
+        """A copy with ``tool`` in place of the one of its name (a step's own binding of a
+        built-in, such as ``knowledge_search`` to the run's knowledge bases)."""
+        if tool.name not in self._tools:
+            raise ValueError(f"there is no tool {tool.name!r} to replace")
+        copy = ToolRegistry()
+        copy._tools = {**self._tools, tool.name: tool}
+        return copy
+
     def __contains__(self, name: object) -> bool:
         return name in self._tools
 

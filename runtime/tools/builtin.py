@@ -303,7 +303,9 @@ BUILTIN_TOOLS = (
 
 
 def build_default_tools() -> ToolRegistry:
-    return ToolRegistry(BUILTIN_TOOLS)
+    from runtime.tools.knowledge import STAND_IN as KNOWLEDGE_SEARCH
+
+    return ToolRegistry((*BUILTIN_TOOLS, KNOWLEDGE_SEARCH))
 
 
 default_tools = build_default_tools()

@@ -84,8 +84,10 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="package")
 def workers(stack: Stack) -> Iterator[CeleryWorker]:
-    """One Celery worker with two prefork processes for the browser tests."""
-    with stack.worker(concurrency=2) as worker:
+    """One Celery worker with two prefork processes for the browser tests. Its outbound guard
+    admits loopback, where the tests' MCP servers listen, as an operator would allow servers on
+    the same machine."""
+    with stack.worker(concurrency=2, env={"OUTBOUND_ALLOWLIST": "127.0.0.1"}) as worker:
         yield worker
 
 

@@ -38,6 +38,17 @@ def log_in(page: Page, username: str = USERNAME, password: str = PASSWORD) -> No
     expect(page.get_by_test_id("new-workflow")).to_be_visible()
 
 
+def node(node_id: str, type_: str, x: int, label: str, **config: Any) -> dict[str, Any]:
+    """A graph node with its label, placed at ``x`` on the canvas's first row."""
+    return {
+        "id": node_id,
+        "type": type_,
+        "label": label,
+        "position": {"x": x, "y": 0},
+        "config": config,
+    }
+
+
 def make_workflow(user: User, name: str, graph: dict[str, Any]) -> Workflow:
     """A saved workflow in the user's workspace (committed: Daphne and the worker see it)."""
     return operations.create_workflow(user=user, name=name, graph=graph)

@@ -75,11 +75,13 @@ def test_it_saves_and_runs_from_the_keyboard(app: Page, alice: User) -> None:
     assert "save" in path and "run" in path, path
     assert path.index("save") < path.index("run") < path.index("palette-item-worker")
 
-    # Enter on a palette item adds that node, in view and selected: an unsaved change
+    # Enter on a palette item adds that node, in view and selected: an unsaved change (its
+    # settings open when it is clicked, not on every add)
     page.keyboard.press("Enter")
     expect(page.locator(".react-flow__node")).to_have_count(4)
     expect(page.get_by_test_id("node-worker_1")).to_be_visible()
-    expect(page.get_by_test_id("settings-panel")).to_contain_text("worker_1")
+    expect(page.get_by_test_id("node-worker_1")).to_have_class(re.compile(r"\bselected\b"))
+    expect(page.get_by_test_id("settings-panel")).to_have_count(0)
     expect(page.get_by_test_id("unsaved")).to_be_visible()
 
     # back to Save (Shift+Tab), whose focus can be seen, and Enter saves

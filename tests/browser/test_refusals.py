@@ -27,7 +27,8 @@ def node(node_id: str, type_: str, x: int, y: int, **config: Any) -> dict[str, A
 #                             └short→ fallback
 GRAPH: dict[str, Any] = {
     "nodes": [
-        node("brief", "input", 0, 0),
+        # its fields declared: a template reading an undeclared input field would be a warning
+        node("brief", "input", 0, 0, fields={"type": "object", "properties": {"topic": {}}}),
         node("plan", "transform", 260, 0, template="Plan for {{ input.topic }}"),
         node("write", "transform", 520, 0, template="Draft: {{ nodes.plan.output }}"),
         node("size", "router", 260, 200, routes=[{"name": "long", "when": ROUTE}], default="short"),

@@ -147,7 +147,7 @@ def test_a_sub_flows_steps_show_nested_live_and_its_gate_is_decided_in_the_run_v
     row = inbox.get_by_test_id("approval-list").locator(".approval-row")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Article")
-    expect(row).to_contain_text("in sub-flow check")
+    expect(row).to_contain_text("in sub-flow Check facts")
     inbox.close()
 
     # -- the sub-flow's steps, listed under its step; each opens like any step
@@ -179,7 +179,7 @@ def test_a_sub_flows_steps_show_nested_live_and_its_gate_is_decided_in_the_run_v
     page.get_by_test_id("step-decide").click()
     decision = page.get_by_test_id("decision-dialog")
     # the approval names its node by id (the API sends no label) and where it came from
-    expect(decision.locator("h2")).to_have_text("Article — gate (in sub-flow check)")
+    expect(decision.locator("h2")).to_have_text("Article — Sign off (in sub-flow Check facts)")
     expect(decision).to_contain_text(f"Publish the verdict: {VERDICT}?")
     decision.get_by_test_id("approve").click()
     expect(decision).to_be_hidden()

@@ -348,7 +348,7 @@ def test_a_full_database_server_gets_503_with_retry_after_and_loses_no_run(
                     assert response.json()["error"]["code"] == "database_unavailable"
                 slowest = max(seconds for _, seconds in refused)
                 print(f"{len(refused)} requests refused with 503, the slowest in {slowest:.2f} s")
-                health = client.get("/healthz")
+                health = client.get("/readyz")
                 assert health.status_code == 503
                 # Nothing of the refused starts was stored.
                 with cluster.connect(database=APP_ROLE) as admin:

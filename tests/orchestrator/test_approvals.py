@@ -27,6 +27,8 @@ APPROVAL_FIELDS = {
     "workflow",
     "step",
     "node",
+    "node_label",
+    "flow_label",
     "status",
     "prompt",
     "data",

@@ -17,15 +17,10 @@ from runtime.secrets import SecretNotFound
 from tests.orchestrator.conftest import chain, drive, make_workflow, node
 from tests.support.vendor_server import VendorServer
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The credential's base URL is the loopback vendor; an operator would admit it the same way.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("loopback_allowed")]
 
 KEY = "sk-store-0123456789abcdef-k3y1"
-
-
-@pytest.fixture(autouse=True)
-def loopback_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The credential's base URL is the loopback vendor; an operator would admit it the same way.
-    monkeypatch.setenv("OUTBOUND_ALLOWLIST", "127.0.0.1")
 
 
 def add(workspace: Workspace, name: str, value: str, kind: str = "openai", **config: Any) -> None:

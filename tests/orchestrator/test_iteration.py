@@ -220,8 +220,9 @@ def test_an_approval_gate_as_a_maps_body_asks_once_per_item(
 
 
 def test_cancelling_in_the_middle_of_a_map_cancels_what_has_not_finished(
-    alice: User, alice_client: APIClient, alice_workspace: Workspace
+    alice: User, alice_client: APIClient, alice_workspace: Workspace, settings: Any
 ) -> None:
+    settings.STEP_LANE_SECONDS = 0  # one item per message: the test stops between two items
     echo = {"type": "worker", "config": {"model": "local/echo", "role": "Echo"}}
     flow = make_workflow(alice, alice_workspace, map_graph(echo, concurrency=2), name="Map")
     response = alice_client.post(

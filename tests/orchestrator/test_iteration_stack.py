@@ -89,7 +89,7 @@ def test_two_hundred_items_run_eight_at_a_time_across_both_pool_processes(
     assert [s.input for s in items] == leads
     assert all(s.attempt == 1 for s in items)  # each item ran exactly once
     assert len(vendor.requests) == ITEMS
-    # Never more than the limit at once; here the two pool processes are the tighter limit.
+    # Never more than the limit at once (each pool process runs several items on its loop).
     assert 2 <= most_at_once(items) <= CONCURRENCY
     # Both pool processes took items, and items on different processes overlapped in time.
     by_process: dict[str, list[Step]] = {}

@@ -127,11 +127,11 @@ def test_a_manager_delegates_to_two_workers_that_run_at_once_and_counts_their_sp
     by_api = {s["id"]: s for s in api.get(f"/api/runs/{run_id}/").json()["steps"]}
     assert by_api["lead.alpha.1"]["parent"] == by_api["lead.beta.2"]["parent"] == "lead"
 
-    # They ran at the same time: each started before the other finished (recorded times), in
-    # different pool processes of the worker.
+    # They ran at the same time: each started before the other finished (recorded times), on
+    # the worker's pool processes (one process runs several tasks of a step at once on its loop:
+    # STEP_TASKS_PER_PROCESS).
     assert alpha.started_at < beta.finished_at
     assert beta.started_at < alpha.finished_at
-    assert alpha.worker != beta.worker
     pool = {f"{pid}" for pid in stack_worker.pool_pids()}
     assert {alpha.worker.rsplit(":", 1)[1], beta.worker.rsplit(":", 1)[1]} <= pool
     # ...and inside the manager's own span, which covers both rounds.

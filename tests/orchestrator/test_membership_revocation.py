@@ -2,8 +2,9 @@
 
 Daphne serves the API and the WebSockets, a Celery worker runs the steps, Redis carries the
 channel layer between the request that removes a member and the sockets of that member. Bob, a
-member of Alice's workspace, watches one of her runs; Alice removes him through the API; his run
-socket is closed with 4403, while a socket of his on a run in his own workspace stays open (only
+member of Alice's workspace, watches one of her runs (on two sockets: a Daphne process follows
+his access group once for all his sockets); Alice removes him through the API; both run sockets
+are closed with 4403, while a socket of his on a run in his own workspace stays open (only
 the workspace he lost is taken away), and so does Alice's own.
 
 The notification socket: Dave, an approver, hears an approval open; Alice removes him. The
@@ -91,11 +92,13 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
 
     with (
         RunSocket(stack_daphne, alice_run, after=0, session=session_of(bob)) as watching,
+        RunSocket(stack_daphne, alice_run, after=0, session=session_of(bob)) as watching_too,
         RunSocket(stack_daphne, bob_run, after=0, session=session_of(bob)) as own,
         RunSocket(stack_daphne, alice_run, after=0, session=session_of(alice)) as owner,
     ):
-        # All three are really open and receiving: each gets its run's events.
+        # All four are really open and receiving: each gets its run's events.
         watching.read_until_type("run.succeeded", timeout=30)
+        watching_too.read_until_type("run.succeeded", timeout=30)
         own.read_until_type("run.succeeded", timeout=30)
         owner.read_until_type("run.succeeded", timeout=30)
 
@@ -107,6 +110,7 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
         )
         assert demoted.status_code == 200, demoted.text
         assert still_open(watching)
+        assert still_open(watching_too)
 
         removed = alice_api.delete(f"/api/workspaces/{alice_workspace.pk}/members/{bob.pk}/")
         assert removed.status_code == 204, removed.text
@@ -114,6 +118,7 @@ def test_a_removed_member_s_run_socket_is_closed_with_4403(
 
         # Generous: the close is "within a few seconds", and this only asserts that it comes.
         assert watching.close_code(timeout=20) == 4403
+        assert watching_too.close_code(timeout=20) == 4403
 
         # His socket on his own workspace's run, and Alice's on hers, are untouched.
         assert still_open(own)

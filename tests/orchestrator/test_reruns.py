@@ -508,7 +508,9 @@ def test_editing_a_turn_continues_the_conversation_from_the_edited_text(
     # Turn 3 heard the edited turn 2.
     assert steps["talk.writer.3"].status == "succeeded"
     assert "Cut it to one line." in str(steps["talk.writer.3"].input)
-    assert "Cut it to one line." in str(new.output)
+    # …and the conversation went on from there (the local model's placeholder answers no longer
+    # echo whole prompts, so the edit shows in what followed, not verbatim in the end)
+    assert new.output != source.output
 
 
 def test_a_task_recorded_without_its_steps_state_is_refused_clearly(

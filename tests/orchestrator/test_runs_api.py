@@ -438,13 +438,14 @@ def test_a_failing_node_fails_the_run_with_an_error_naming_the_node(
     assert log[-2]["data"]["handled"] is False
 
 
-def test_input_that_does_not_match_the_input_fields_fails_the_run_at_the_input_node(
+def test_input_that_does_not_match_the_input_fields_is_refused_before_the_run_starts(
     alice_client: APIClient, research_workflow: Workflow
 ) -> None:
-    run = drive(started_run(alice_client, research_workflow, {"subject": "owls"}))
-    assert run.status == "failed"
-    assert run.error["node"] == "brief"
-    assert "topic" in run.error["message"]
+    # it used to start and fail at the input node; a missing field is now named up front
+    error = error_of(start(alice_client, research_workflow, {"subject": "owls"}), 400)
+    assert error["code"] == "invalid_input"
+    assert error["fields"] == {"input.topic": ["required: the run needs this field"]}
+    assert not Run.objects.exists()
 
 
 def test_the_error_handle_routes_a_failure(

@@ -13,6 +13,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from editor import operations as editor_operations
+from editor import publishing
 from editor.models import Workflow, Workspace
 from orchestrator import approvals
 from orchestrator.models import Approval, Run, Step
@@ -37,7 +38,9 @@ def inner_graph(template: str = "checked: {{ input.text }}", gate: bool = False)
     ]
     edges = [{"id": "i1", "source": "start", "target": "check"}]
     if gate:
-        nodes.insert(2, {"id": "gate", "type": "approval", "config": {"prompt": "OK?"}})
+        nodes.insert(
+            2, {"id": "gate", "type": "approval", "label": "Sign off", "config": {"prompt": "OK?"}}
+        )
         edges += [
             {"id": "i2", "source": "check", "target": "gate"},
             {"id": "i3", "source": "gate", "target": "out", "source_handle": "approved"},
@@ -134,6 +137,20 @@ def test_the_sub_flow_runs_the_version_current_when_the_run_started(
     assert drive(start(alice_client, main)).output == "NEW owls"  # a new run takes version 2
 
 
+def test_the_sub_flow_runs_the_callees_published_version_not_its_latest_draft(
+    alice: User, alice_client: APIClient, flows: Any
+) -> None:
+    sub, main = flows(inner_graph())
+    editor_operations.save_workflow(sub, user=alice, graph=inner_graph("v2 {{ input.text }}"))
+    publishing.publish_version(sub, user=alice, number=2)
+    editor_operations.save_workflow(sub, user=alice, graph=inner_graph("DRAFT {{ input.text }}"))
+    run = drive(start(alice_client, main))
+    assert run.output == "v2 owls"  # what callers get, as an API call of the sub-flow would
+    assert steps_of(run)["sub"].flow["number"] == 2
+    publishing.unpublish(sub, user=alice)
+    assert drive(start(alice_client, main)).output == "DRAFT owls"  # nothing published: latest
+
+
 def test_a_failure_inside_fails_the_subflow_step_naming_where(
     alice_client: APIClient, flows: Any
 ) -> None:
@@ -168,7 +185,9 @@ def test_the_subflow_steps_error_edge_handles_a_failure_inside(
 def test_an_approval_gate_inside_a_sub_flow_waits_holding_no_worker(
     alice: User, alice_client: APIClient, flows: Any
 ) -> None:
-    _, main = flows(inner_graph(gate=True))
+    sub, main = flows(inner_graph(gate=True))
+    # A second save: the version the run pins has an id other than its number.
+    editor_operations.save_workflow(sub, user=alice, graph=inner_graph(gate=True))
     run = drive(start(alice_client, main))
     assert run.status == "waiting"
     steps = steps_of(run)
@@ -178,6 +197,9 @@ def test_an_approval_gate_inside_a_sub_flow_waits_holding_no_worker(
     assert approval.step.key == "sub/gate" and approval.status == "pending"
     listed = alice_client.get("/api/approvals/?status=pending").json()
     assert [item["step"] for item in listed["results"]] == ["sub/gate"]
+    # The gate's label from the sub-flow version's graph; the subflow node has none: its id.
+    (item,) = listed["results"]
+    assert (item["node_label"], item["flow_label"]) == ("Sign off", "sub")
     approvals.decide_approval(approval.pk, alice, "approve")
     run = drive(run)
     assert run.status == "succeeded", run.error

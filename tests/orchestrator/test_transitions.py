@@ -22,10 +22,11 @@ import pytest
 import redis
 from django.contrib.auth.models import User
 from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from editor.models import Workflow, Workspace
-from orchestrator import lost_workers, runs, sweeper, transitions
+from orchestrator import celery_app, lost_workers, metrics, runs, sweeper, transitions
 from orchestrator.execution import execute_step
 from orchestrator.models import Approval, Event, Run, Step
 from runtime.errors import PermanentError, RateLimitError
@@ -69,6 +70,18 @@ def claimed(step: Step, worker: str = "host:1") -> transitions.Claimed:
     return found
 
 
+def requeues(reason: str) -> float:
+    """flowbuilder_sweeper_requeues_total{reason} as /metrics would show it now."""
+    text = metrics.exposition(with_database=False).decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "flowbuilder_sweeper_requeues_total" and sample.labels == {
+                "reason": reason
+            }:
+                return float(sample.value)
+    return 0.0
+
+
 # -- claim and lease -------------------------------------------------------------------------------
 
 
@@ -97,8 +110,10 @@ def test_a_worker_whose_lease_was_taken_over_cannot_record_anything(
     assert transitions.claim_step(writer.pk, "host:2") is None
     # The first worker goes silent; its lease runs out and the sweeper re-queues the step.
     Step.objects.filter(pk=writer.pk).update(lease_expires_at=timezone.now())
+    counted = requeues("worker lost")
     assert sweeper.requeue_lost_steps() == [writer.pk]
     assert sweeper.requeue_lost_steps() == []  # once only
+    assert requeues("worker lost") == counted + 1  # flowbuilder_sweeper_requeues_total
     second = transitions.claim_step(writer.pk, "host:2")
     assert second is not None and second.step.attempt == 2
     assert second.claim != first.claim
@@ -107,16 +122,33 @@ def test_a_worker_whose_lease_was_taken_over_cannot_record_anything(
     # The first worker wakes up: renewing, completing, failing all change nothing.
     assert transitions.renew_lease(writer.pk, first.claim) is False
     transitions.complete_step(writer.pk, first.claim, "stale", "out", Usage())
+    # Nor does its end recorded from its own copy of the step, as a lane records it (written by
+    # an update that names the claim, the step not read first); what it spent is not counted.
+    spent = Usage()
+    spent.add("local/echo", 5, 7, 0.25)
+    stale = transitions.Ended(writer.pk, first.claim, spent, "stale", step=first.step)
+    assert transitions.record_ends(run.pk, [stale], lane="host:1").claimed == []
     assert Event.objects.filter(run=run).count() == before
+    run.refresh_from_db()
+    assert (run.tokens_in, run.tokens_out, run.cost) == (0, 0, 0)
     writer.refresh_from_db()
     assert (writer.status, writer.claim, writer.worker) == ("running", second.claim, "host:2")
     assert transitions.renew_lease(writer.pk, second.claim) is True
     assert transitions.renew_lease(writer.pk, uuid.uuid4()) is False
 
-    transitions.complete_step(writer.pk, second.claim, "fresh", "out", Usage())
+    fresh = transitions.Ended(writer.pk, second.claim, spent, "fresh", step=second.step)
+    transitions.record_ends(run.pk, [fresh])
     drive(run)
     run.refresh_from_db()
     assert run.status == "succeeded" and run.output == "fresh"
+    assert (run.tokens_in, run.tokens_out, run.cost) == (5, 7, 0.25)
+    writer.refresh_from_db()
+    assert (writer.status, writer.output, writer.tokens_in, writer.attempt) == (
+        "succeeded",
+        "fresh",
+        5,
+        2,
+    )
     log = event_log(run)
     assert [e["seq"] for e in log] == list(range(1, len(log) + 1))
     lost = [e for e in log if e["type"] == "step.queued" and e["data"].get("reason")]
@@ -390,6 +422,31 @@ def empty_broker(settings: Any) -> Iterator[redis.Redis]:
     client.close()
 
 
+def test_metrics_show_the_brokers_queue_beside_the_steps_due(
+    alice: User, alice_workspace: Workspace, empty_broker: redis.Redis
+) -> None:
+    def gauges() -> dict[str, float]:
+        text = metrics.exposition(with_database=True).decode()
+        return {
+            sample.name: sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name in ("flowbuilder_broker_queue_messages", "flowbuilder_steps_queued")
+        }
+
+    assert gauges()["flowbuilder_broker_queue_messages"] == 0
+    url = empty_broker.connection_pool.connection_kwargs
+    broker = f"redis://{url['host']}:{url['port']}/{url['db']}"
+    with celery_app.connection_for_write(broker) as connection:
+        for _ in range(3):  # messages no worker takes: the sweeper's, as beat sends them
+            celery_app.send_task("orchestrator.tasks.sweep", connection=connection)
+    found = gauges()
+    assert found["flowbuilder_broker_queue_messages"] == 3
+    assert found["flowbuilder_steps_queued"] == 0  # no step is due: the broker's queue is not
+    empty_broker.flushdb()
+    assert gauges()["flowbuilder_broker_queue_messages"] == 0
+
+
 def test_a_queued_step_whose_message_was_lost_is_sent_again_once_per_period(
     alice: User, alice_workspace: Workspace, settings: Any, empty_broker: redis.Redis
 ) -> None:
@@ -401,10 +458,12 @@ def test_a_queued_step_whose_message_was_lost_is_sent_again_once_per_period(
     assert sweeper.requeue_lost_steps() == []  # due just now: its message may still come
     Step.objects.filter(pk=brief.pk).update(due_at=timezone.now() - timedelta(seconds=6))
     before = timezone.now()
+    counted = requeues("message lost")
     assert sweeper.requeue_lost_steps() == [brief.pk]
     brief.refresh_from_db()
     assert brief.status == "queued" and brief.due_at >= before  # due again from now
     assert sweeper.requeue_lost_steps() == []  # not again at the next sweep
+    assert requeues("message lost") == counted + 1
     execute_step(brief.pk)  # the re-sent message arrives: the step runs once
     assert run.steps.get(key="brief").attempt == 1
 

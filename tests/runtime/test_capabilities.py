@@ -21,6 +21,7 @@ from runtime.providers.base import ChatMessage, ChatRequest, ToolSpec
 from runtime.providers.capabilities import (
     Capabilities,
     CapabilityMemory,
+    CapabilityRefused,
     CatalogueEntry,
     grammar_schema,
     refused_features,
@@ -34,14 +35,18 @@ from tests.support.server_refusals import (
     LLAMA_CPP_PYTHON_SCHEMA_REFUSAL,
     LM_STUDIO_OBJECT_REFUSAL,
     NO_RESPONSE_FORMAT,
+    OLLAMA_TOOLS_REFUSAL,
     STREAM_OPTIONS_REFUSAL,
+    VLLM_TOOLS_REFUSAL,
     refusing,
+    refusing_each,
 )
 from tests.support.vendor_server import (
     Completion,
     HTTPError,
     JSONAnswer,
     Stream,
+    ToolCalls,
     VendorServer,
 )
 
@@ -468,17 +473,105 @@ async def test_a_probe_finds_out_what_the_endpoint_can_do(
     )
     vendor_server.push(LLAMA_CPP_PYTHON_SCHEMA_REFUSAL, JSONAnswer({"ok": True}))
     vendor_server.push(STREAM_OPTIONS_REFUSAL, Stream(["ok"]))
+    vendor_server.push(ToolCalls([{"name": "ok", "arguments": {}}]))
+    warnings: list[str] = []
 
-    found = await provider.probe("small")
+    found = await provider.probe("small", warnings=warnings)
 
     assert found.to_dict() == {
         "structured_output": "json_object",
         "structured_output_source": "detected",
         "stream_usage": "counted",
         "stream_usage_source": "detected",
+        # the third call offered a tool, asked for a call of it, and got one
         "tools": "native",
-        "tools_source": "default",
+        "tools_source": "detected",
     }
+    assert [r.body.get("tools") is not None for r in vendor_server.requests] == [
+        False,
+        False,
+        False,
+        False,
+        True,
+    ]
+    assert warnings == []
+
+
+@pytest.mark.parametrize("pinned", [None, "native"])
+async def test_a_probe_tells_of_a_server_that_takes_tools_but_drops_them(
+    vendor_server: VendorServer,
+    provider: OpenAICompatibleProvider,
+    memory: CapabilityMemory,
+    pinned: str | None,
+) -> None:
+    # llama-cpp-python with a plain chat format, llama.cpp without --jinja: the tools are
+    # accepted, never reach the model, and the answer is text (here the server's echo).
+    settings = ChatRequest(model="small", messages=[], tools_mode=pinned)  # type: ignore[arg-type]
+    warnings: list[str] = []
+
+    found = await provider.probe("small", settings, warnings=warnings)
+
+    assert "tools" in vendor_server.last_request.body
+    [warning] = warnings
+    assert "no tool call came back" in warning
+    assert "set the model's tools in the model catalogue to prompted" in warning
+    if pinned is None:
+        assert (found.tools, found.tools_source) == ("prompted", "detected")
+        learned = memory.get(vendor_server.url, "small")
+        assert learned is not None and learned.tools == "prompted"
+    else:  # a setting is not second-guessed, only warned of
+        assert (found.tools, found.tools_source) == ("native", "catalogue")
+        assert "as the model catalogue sets" in warning
+
+
+async def test_a_probe_confirms_what_a_server_does_and_learns_a_tools_refusal(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.respond_with(refusing_each({"tools": OLLAMA_TOOLS_REFUSAL}))
+
+    found = await provider.probe("small")
+
+    assert found.to_dict() == {
+        "structured_output": "json_schema",
+        "structured_output_source": "detected",
+        "stream_usage": "reported",
+        "stream_usage_source": "detected",
+        "tools": "prompted",
+        "tools_source": "detected",
+    }
+    assert memory.get(vendor_server.url, "small") == found
+    # Taken by the prompted protocol at once: the tools went into the system message.
+    last = vendor_server.last_request.body
+    assert "tools" not in last and "- ok: " in last["messages"][0]["content"]
+
+
+async def test_a_probe_keeps_what_the_catalogue_pins(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    settings = ChatRequest(
+        model="small",
+        messages=[],
+        structured_output="instructions",
+        stream_usage="counted",
+        tools_mode="prompted",
+    )
+
+    found = await provider.probe("small", settings)
+
+    assert (found.structured_output, found.stream_usage, found.tools) == (
+        "instructions",
+        "counted",
+        "prompted",
+    )
+    assert {
+        found.structured_output_source,
+        found.stream_usage_source,
+        found.tools_source,
+    } == {"catalogue"}
+    assert formats(vendor_server) == [None, None, None]
+    assert all("tools" not in r.body for r in vendor_server.requests)
+    # Nothing the settings decided was learned as if the server had shown it.
+    assert memory.get(vendor_server.url, "small") is None
 
 
 # -- tools: native or by the prompted protocol -------------------------------------------------
@@ -600,3 +693,105 @@ async def test_a_worker_runs_its_tool_loop_by_the_prompted_protocol(
     last = vendor_server.last_request.body["messages"][-1]
     assert last["role"] == "user" and "Result of tool calculator:" in last["content"]
     assert "42" in last["content"]
+
+
+# -- every path: a server that cannot do what a setting pins names the capability and the fix ----
+
+
+PINNED_REFUSALS = [
+    (
+        {"structured_output": "json_schema"},
+        LLAMA_CPP_PYTHON_SCHEMA_REFUSAL,
+        "structured_output",
+        "cannot do JSON-schema output",
+        "structured-output mode in the model catalogue to json_object or instructions",
+    ),
+    (
+        {"structured_output": "json_object"},
+        LM_STUDIO_OBJECT_REFUSAL,
+        "structured_output",
+        "cannot do JSON-object output",
+        "structured-output mode in the model catalogue to instructions",
+    ),
+    (
+        {"tools_mode": "native"},
+        VLLM_TOOLS_REFUSAL,
+        "tools",
+        "cannot do native tool calls",
+        "tools in the model catalogue to prompted",
+    ),
+]
+STREAM_USAGE_REFUSAL = (
+    {"stream_usage": "reported"},
+    STREAM_OPTIONS_REFUSAL,
+    "stream_usage",
+    "cannot report the tokens of a streamed answer",
+    "streamed usage in the model catalogue to counted",
+)
+
+
+@pytest.mark.parametrize(
+    ("stream", "settings", "refusal", "capability", "cannot", "fix"),
+    [
+        *[(False, *case) for case in PINNED_REFUSALS],
+        *[(True, *case) for case in [*PINNED_REFUSALS, STREAM_USAGE_REFUSAL]],
+    ],
+)
+async def test_a_refused_pinned_capability_names_itself_and_the_fix_on_every_path(
+    vendor_server: VendorServer,
+    provider: OpenAICompatibleProvider,
+    memory: CapabilityMemory,
+    stream: bool,
+    settings: dict[str, str],
+    refusal: HTTPError,
+    capability: str,
+    cannot: str,
+    fix: str,
+) -> None:
+    vendor_server.respond_with(lambda _request: refusal)
+    request = structured(stream, **settings)
+    request.tools = [SEARCH]
+
+    with pytest.raises(CapabilityRefused) as caught:
+        await provider.complete(request)
+
+    message = str(caught.value)
+    assert caught.value.capability == capability
+    assert caught.value.code == "provider_bad_request" and not caught.value.retryable
+    assert "the server at 127.0.0.1" in message and cannot in message
+    assert "'small'" in message and fix in message and "or to auto" in message
+    assert 'File "' not in message  # the server's own traceback is left out (llama-cpp-python)
+    assert len(vendor_server.requests) == 1  # a setting is not second-guessed
+    assert memory.get(vendor_server.url, "small") is None
+
+
+async def test_a_server_refusing_every_feature_in_turn_is_still_answered(
+    vendor_server: VendorServer, provider: OpenAICompatibleProvider, memory: CapabilityMemory
+) -> None:
+    vendor_server.respond_with(
+        refusing_each(
+            {
+                "json_schema": LLAMA_CPP_PYTHON_SCHEMA_REFUSAL,
+                "json_object": NO_RESPONSE_FORMAT,
+                "tools": OLLAMA_TOOLS_REFUSAL,
+                "stream_options": STREAM_OPTIONS_REFUSAL,
+            },
+            then=Completion('{"city": "Paris"}'),
+        )
+    )
+    request = structured(stream=True)
+    request.tools = [SEARCH]
+
+    response = await provider.complete(request)
+
+    assert json.loads(response.text) == {"city": "Paris"}
+    # Four refusals, each dropping one feature, then the answer (by the prompted protocol, which
+    # asks without streaming).
+    assert len(vendor_server.requests) == 5
+    learned = memory.get(vendor_server.url, "small")
+    assert learned is not None
+    assert (learned.structured_output, learned.tools, learned.stream_usage) == (
+        "instructions",
+        "prompted",
+        "counted",
+    )

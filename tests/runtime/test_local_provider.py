@@ -12,11 +12,14 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel
 
+from runtime.nodes.manager import results_message
 from runtime.providers.base import ChatMessage, ChatRequest, ChatResponse, ToolSpec
 from runtime.providers.local import (
     FINAL_PREFIX,
     LABEL,
+    REAL_MODEL_HINT,
     RESULTS_MARKER,
+    TASK_CHARS,
     LocalProvider,
 )
 
@@ -54,11 +57,22 @@ async def test_a_plain_answer_is_labelled_and_streams_the_same_text() -> None:
     plain, _ = await ask(messages)
     streamed, seen = await ask(messages, stream=True)
 
-    assert plain.text.startswith(f"{LABEL} You are the researcher. (#")
-    assert plain.text.endswith(f"answering: {TASK}")
+    # a deliberate placeholder: short, structured, saying what a real model would be asked
+    assert plain.text.startswith(f"{LABEL} Placeholder answer (#")
+    assert f"\nAs: You are the researcher.\nAsked: {TASK}\n" in plain.text
+    assert plain.text.endswith(REAL_MODEL_HINT)
+
     assert streamed.text == plain.text == "".join(seen)
     assert (plain.finish_reason, plain.tool_calls, plain.model) == ("stop", [], "local/echo")
     assert plain.tokens_in > 0 and plain.tokens_out > 0
+
+
+async def test_a_long_prompt_is_not_echoed_back() -> None:
+    prompt = "Summarise the attached brief. " * 200
+    plain, _ = await ask([{"role": "user", "content": prompt}])
+    asked = next(line for line in plain.text.splitlines() if line.startswith("Asked: "))
+    assert len(asked) <= len("Asked: ") + TASK_CHARS and asked.endswith("…")
+    assert len(plain.text) < 400
 
 
 # -- structured output -----------------------------------------------------------------------------
@@ -168,8 +182,23 @@ async def test_the_manager_first_round_gives_every_worker_the_task() -> None:
 
 async def test_the_manager_finishes_with_the_results_of_earlier_rounds() -> None:
     first_round, _ = await ask([{"role": "user", "content": TASK}], schema=PLAN_SCHEMA)
-    results_1 = f"{RESULTS_MARKER} 1:\n- researcher: tea facts\n- writer: a draft"
-    results_2 = f"{RESULTS_MARKER} 2:\n- critic: looks fine"
+    worker_answer, _ = await ask([{"role": "user", "content": "Find tea facts"}])
+    results_1 = results_message(
+        1,
+        [{"task": "Find tea facts"}, {"task": "Draft it"}],
+        [
+            {"worker": "researcher", "status": "succeeded", "text": worker_answer.text},
+            {"worker": "writer", "status": "failed", "text": "timed out\ntraceback…"},
+        ],
+    )
+    results_2 = results_message(
+        2,
+        [{"task": "Check it"}, {"task": "Score it"}],
+        [
+            {"worker": "critic", "status": "succeeded", "text": "fine"},
+            {"worker": "judge", "status": "succeeded", "text": '{"score": 3, "issues": []}'},
+        ],
+    )
     messages: list[ChatMessage] = [
         {"role": "system", "content": "You are the manager."},
         {"role": "user", "content": TASK},
@@ -185,7 +214,11 @@ async def test_the_manager_finishes_with_the_results_of_earlier_rounds() -> None
     assert_valid(PLAN_SCHEMA, plan)
     assert plan["subtasks"] == []
     assert plan["done"] is True
-    assert plan["final_answer"] == FINAL_PREFIX + results_1 + "\n\n" + results_2
+    # one line a result, not the results messages (and the prompts in them) over again
+    assert plan["final_answer"] == FINAL_PREFIX + (
+        "- researcher was asked: Find tea facts\n- writer (failed): timed out\n- critic: fine\n"
+        "- judge: answered JSON with score, issues"
+    )
     assert plan["final_answer"].startswith(LABEL)
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import httpx
 import jsonschema
@@ -28,7 +30,13 @@ from runtime.model_tiers import RoutingPolicy
 from runtime.nodes.manager import plan_schema
 from runtime.providers.base import ChatRequest
 from runtime.providers.capabilities import KNOWN, CapabilityMemory, CatalogueEntry
-from runtime.providers.local_llm import INSTALL, MODEL_ALIAS, LocalLLMServer, missing
+from runtime.providers.local_llm import (
+    INSTALL,
+    MODEL_ALIAS,
+    LocalLLMServer,
+    free_port,
+    missing,
+)
 from runtime.providers.openai_compat import OpenAICompatibleProvider
 from runtime.services import Services
 from tests.runtime.graphs import EXAMPLES, edge, graph, input_node, load_example, node, output_node
@@ -66,7 +74,10 @@ PLAN_TOKENS = 512
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalLLMServer]:
-    with LocalLLMServer.start() as running:
+    # Started as ./dev start starts it: with Daphne's PORT (and a HOST) in the environment, which
+    # llama-cpp-python's server would bind over its --port and --host if it saw them.
+    daphne = {"PORT": str(free_port()), "HOST": "127.0.0.2"}
+    with mock.patch.dict(os.environ, daphne), LocalLLMServer.start() as running:
         yield running
     KNOWN.forget(running.base_url)
 
@@ -145,9 +156,15 @@ async def test_a_probe_of_the_server_tells_what_it_can_do(
     provider = OpenAICompatibleProvider(
         base_url=server.base_url, client=client, memory=CapabilityMemory()
     )
-    found = await provider.probe(LOCAL_LLM_MODEL)
+    warnings: list[str] = []
+    found = await provider.probe(LOCAL_LLM_MODEL, warnings=warnings)
     assert (found.structured_output, found.stream_usage) == ("json_object", "counted")
     assert found.structured_output_source == found.stream_usage_source == "detected"
+    # Its gemma chat format takes native tools and drops them: no call comes back when one is
+    # asked for, so the test says prompted, and how to make runs use it.
+    assert (found.tools, found.tools_source) == ("prompted", "detected")
+    [warning] = warnings
+    assert "set the model's tools in the model catalogue to prompted" in warning
 
 
 async def test_the_instructions_mode_is_validated_even_when_the_model_ignores_it(
@@ -198,6 +215,40 @@ async def test_a_json_output_worker_answers_schema_valid_json(
     jsonschema.validate(result.output, CITY)
     step = result.steps["where"]
     assert step.model == MODEL and step.tokens_in > 0 and step.tokens_out > 0
+
+
+async def test_a_mode_the_server_cannot_do_fails_the_step_naming_the_capability_and_the_fix(
+    server: LocalLLMServer, client: httpx.AsyncClient
+) -> None:
+    flow = graph(
+        [
+            input_node("in"),
+            node(
+                "where",
+                "worker",
+                model="fast",
+                instructions="Where is the Louvre?",
+                output_format="json",
+                output_schema=CITY,
+                max_tokens=MAX_TOKENS,
+            ),
+            output_node("out"),
+        ],
+        [edge("e1", "in", "where"), edge("e2", "where", "out")],
+    )
+    services = services_on(server, client)
+    services.prices = {**services.prices, MODEL: CatalogueEntry(structured_output="json_schema")}
+    result = await InProcessExecutor(services=services, sink=ListSink()).run(flow, {})
+
+    assert result.status == "failed"
+    error = result.steps["where"].error or {}
+    message = str(error.get("message"))
+    assert "cannot do JSON-schema output" in message
+    assert "switch the model's structured-output mode in the model catalogue to json_object or" in (
+        message
+    )
+    assert "Input should be 'text' or 'json_object'" in message  # what the server said
+    assert "Traceback" not in message and 'File "' not in message
 
 
 async def test_a_worker_with_tools_runs_by_the_prompted_protocol(

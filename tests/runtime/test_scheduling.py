@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runtime.scheduling import (
     SKIPPED,
+    JoinCounts,
     advance,
     initial_ready,
     is_complete,
@@ -239,3 +240,52 @@ def test_it_plays_the_research_example_to_completion_deterministically() -> None
     expected = [["brief"], ["plan"], ["research", "critic"], ["merge"], ["size"], ["publish"]]
     assert play() == expected
     assert play() == expected
+
+
+def _walk(plan, branches: dict[str, str], counts: JoinCounts | None) -> list[tuple]:
+    """Run a plan to its end, each node leaving by ``branches`` (default ``out``), and note what
+    every advance made ready and skipped."""
+    outcomes: dict[str, str] = {}
+    ready = list(initial_ready(plan))
+    seen = []
+    while ready:
+        node = ready.pop(0)
+        outcomes[node] = branches.get(node, "out")
+        step = advance(plan, outcomes, node, counts)
+        outcomes.update(dict.fromkeys(step.skipped, SKIPPED))
+        seen.append((node, step.ready, step.skipped))
+        ready.extend(step.ready)
+    assert is_complete(plan, outcomes)
+    return seen
+
+
+def wide_join(width: int):
+    """a → b0…b(width-1) → j → o, with every other branch behind a router that dies."""
+    nodes = [input_node("a"), transform("j", "j"), output_node("o")]
+    links = [("j", "o")]
+    for i in range(width):
+        nodes.append(transform(f"b{i}", str(i)))
+        links.append((f"b{i}", "j"))
+        if i % 2:
+            nodes.append(router(f"r{i}", [("go", "false")], default=None))
+            links += [("a", f"r{i}"), (f"r{i}", f"b{i}", "go")]
+        else:
+            links.append(("a", f"b{i}"))
+    return compiled(graph(nodes, wire(*links)))
+
+
+def test_counting_a_joins_edges_decides_as_reading_them_all_does() -> None:
+    cases = [
+        (diamond(), {}),
+        (branching(), {"r": "yes"}),
+        (branching(), {"r": "no"}),
+        (branching(), {"r": "maybe"}),  # every branch dies: the rest is skipped
+        (wide_join(9), {}),
+    ]
+    for plan, branches in cases:
+        counted = _walk(plan, branches, JoinCounts(plan))
+        assert counted == _walk(plan, branches, None)
+    walked = _walk(wide_join(9), {}, JoinCounts(wide_join(9)))
+    made_ready = [node for _, ready, _ in walked for node in ready]
+    assert made_ready.count("j") == 1  # the join runs once, after its last branch
+    assert made_ready.index("j") > max(made_ready.index(f"b{i}") for i in range(0, 9, 2))

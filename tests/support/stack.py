@@ -292,20 +292,14 @@ class Beat(ManagedProcess):
 
 
 class Daphne(ManagedProcess):
-    """``daphne orchestrator.asgi:application`` on a free loopback port; ready when /healthz is 200
+    """Daphne (``orchestrator.web_server``) on a free loopback port; ready when /healthz is 200
     (so the database and Redis answer it too)."""
 
     ready_timeout = 20.0
 
     def __init__(self, stack: Stack, name: str, port: int, env: dict[str, str]) -> None:
-        argv = [
-            _executable("daphne"),
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "orchestrator.asgi:application",
-        ]
+        # As the Procfile and `flowbuilder web` start it (the listen backlog included).
+        argv = [sys.executable, "-m", "orchestrator.web_server", "--port", str(port)]
         super().__init__(name, argv, env, stack.workdir / f"{name}.log")
         self.port = port
 
@@ -363,6 +357,14 @@ class Stack:
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
             "VAR_DIR": str(self.workdir / "var"),
+            # The stack's own metrics files: the test process's settings put its checkout's
+            # var/metrics in the environment, which every test session of that checkout shares,
+            # and a metrics test then counted another session's worker steps as its own.
+            "PROMETHEUS_MULTIPROC_DIR": str(self.workdir / "var" / "metrics"),
+            # One knowledge store for every process of the stack, named rather than left to the
+            # default (which depends on whether the test database has pgvector): a document one
+            # worker ingests is searched by every Daphne, whichever worker took the task.
+            "KNOWLEDGE_STORE_URL": f"sqlite:///{self.workdir / 'var' / 'knowledge.sqlite3'}",
             **(env or {}),
         }
         self.processes: list[ManagedProcess] = []
@@ -420,6 +422,7 @@ class Stack:
         beat: bool = False,
         env: dict[str, str] | None = None,
         wait: bool = True,
+        log_level: str = "warning",
     ) -> CeleryWorker:
         """Start ``celery worker --pool prefork --concurrency N`` (with ``-B``: beat inside it);
         with ``wait``, return once it answers a ping."""
@@ -434,7 +437,7 @@ class Stack:
             "--concurrency",
             str(concurrency),
             "-l",
-            "warning",
+            log_level,
             "-n",
             f"{name}@%h",
             "-O",

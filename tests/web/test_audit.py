@@ -387,8 +387,18 @@ def test_it_filters(
     assert [e["action"] for e in response.json()["results"]] == expected
 
 
-def test_a_bad_since_is_a_400(alice_client: APIClient, alice_workspace: Workspace) -> None:
-    response = alice_client.get(audit_url(alice_workspace, since="yesterday"))
+@pytest.mark.parametrize(
+    "since",
+    [
+        "yesterday",
+        "2026-13-01",  # well-formed, no such month
+        "0001-01-01T00:00:00+15:00",  # before the first moment a date-time can hold, in UTC
+    ],
+)
+def test_a_bad_since_is_a_400(
+    alice_client: APIClient, alice_workspace: Workspace, since: str
+) -> None:
+    response = alice_client.get(audit_url(alice_workspace, since=since))
     assert response.status_code == 400
     assert "since" in response.json()["error"]["fields"]
 
@@ -430,3 +440,12 @@ def test_another_workspaces_entries_are_not_listed(
     bobs = bob_client.get(audit_url(bob_own)).json()["results"]
     assert [e["action"] for e in bobs] == ["workflow.created"]
     assert Run.objects.count() == 1
+
+
+def test_a_since_with_an_offset_postgresql_cannot_store_is_read_in_utc(
+    alice_client: APIClient, alice_workspace: Workspace, some_history: None
+) -> None:
+    # -19:38 is valid ISO 8601 text; PostgreSQL takes offsets up to ±15:59 only (it was a 500).
+    response = alice_client.get(audit_url(alice_workspace, since="1542-11-23T07:04:57.46-19:38"))
+    assert response.status_code == 200, response.content
+    assert response.json()["count"] == len(response.json()["results"]) > 0

@@ -105,11 +105,16 @@ def test_importing_an_example_creates_a_valid_workflow_in_my_workspace(
     assert body["description"] == raw["meta"]["description"]
     assert body["version"] == 1
     assert body["valid"] is True and body["issues"] == []
-    # The graph is the example's, without its meta (sub-flows naming other examples point at
-    # the copies imported with it: tests/web/test_example_subflows.py).
+    # The graph is the example's, without its meta (sub-flows and workflow tools naming other
+    # examples point at the copies imported with it: tests/tools/test_example_tool_refs.py).
     subflows = {n["id"] for n in raw["nodes"] if n["type"] == "subflow"}
-    same = [n for n in body["graph"]["nodes"] if n["id"] not in subflows]
-    assert same == [n for n in raw["nodes"] if n["id"] not in subflows]
+    referring = subflows | {
+        n["id"]
+        for n in raw["nodes"]
+        if any(str(t).startswith("workflow:") for t in n.get("config", {}).get("tools") or [])
+    }
+    same = [n for n in body["graph"]["nodes"] if n["id"] not in referring]
+    assert same == [n for n in raw["nodes"] if n["id"] not in referring]
     assert body["graph"]["edges"] == raw["edges"]
     workflow = Workflow.objects.get(pk=body["id"])
     assert workflow.created_by == alice
@@ -121,7 +126,7 @@ def test_importing_an_example_creates_a_valid_workflow_in_my_workspace(
     assert alice_client.get(f"/api/workflows/{body['id']}/").status_code == 200
     listed = [w["id"] for w in alice_client.get("/api/workflows/").json()["results"]]
     assert listed[0] == body["id"]
-    assert len(listed) == 1 + len(subflows)
+    assert len(listed) == 1 + len(referring)
 
 
 def test_importing_twice_makes_two_independent_workflows(alice_client: APIClient) -> None:

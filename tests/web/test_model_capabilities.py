@@ -64,7 +64,10 @@ def test_an_unknown_mode_is_refused_by_name(alice: User, alice_workspace: Worksp
 def test_the_local_model_is_offered_with_its_note_when_this_installation_serves_it(
     alice_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert not [r for r in catalogue(alice_workspace) if "note" in r]
+    # without it, only the offline stand-in (local/…) carries a note: what it is
+    noted = [r for r in catalogue(alice_workspace) if r["note"]]
+    assert [r["model"] for r in noted] == ["local/echo"]
+    assert noted[0]["note"].startswith("Offline stand-in, not an AI")
     monkeypatch.setenv("LOCAL_LLM_MODEL", "openai/gemma-3-270m")
 
     shown = row(alice_workspace, "openai/gemma-3-270m")

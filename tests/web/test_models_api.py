@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from rest_framework.test import APIClient
 
 from editor.catalogue import prices_for
@@ -90,3 +93,104 @@ def test_it_keeps_workspaces_apart(
 
 def test_it_needs_a_login(anon_client: APIClient) -> None:
     assert anon_client.get("/api/models/").status_code == 401
+
+
+# -- capability settings ---------------------------------------------------------------------------
+
+
+def test_it_sets_keeps_and_clears_a_models_capabilities(
+    alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    price = {"model": "openai/llama3.1:8b", "input_price": 0, "output_price": 0}
+    set_ = alice_client.post(
+        "/api/models/",
+        {
+            **price,
+            "structured_output": "json_object",
+            "stream_usage": "counted",
+            "tools": "prompted",
+        },
+        format="json",
+    )
+    assert set_.status_code == 200, set_.content
+    row = by_model(set_.json())["openai/llama3.1:8b"]
+    assert (row["structured_output"], row["stream_usage"], row["tools"]) == (
+        "json_object",
+        "counted",
+        "prompted",
+    )
+    entry = prices_for(alice_workspace.pk)["openai/llama3.1:8b"]
+    assert (entry.structured_output, entry.stream_usage, entry.tools) == (  # type: ignore[attr-defined]
+        "json_object",
+        "counted",
+        "prompted",
+    )
+
+    # A price change that leaves them out keeps them; auto and "" clear one each.
+    kept = alice_client.post("/api/models/", {**price, "input_price": 1}, format="json")
+    assert by_model(kept.json())["openai/llama3.1:8b"]["tools"] == "prompted"
+    cleared = alice_client.post(
+        "/api/models/", {**price, "tools": "auto", "stream_usage": ""}, format="json"
+    )
+    row = by_model(cleared.json())["openai/llama3.1:8b"]
+    assert (row["structured_output"], row["stream_usage"], row["tools"]) == ("json_object", "", "")
+
+
+def test_it_refuses_an_unknown_capability_mode_naming_the_choices(
+    alice_client: APIClient, alice_workspace: Workspace
+) -> None:
+    price = {"model": "openai/x", "input_price": 0, "output_price": 0}
+    for field, value, choices in [
+        ("structured_output", "xml", "auto, json_schema, json_object, instructions"),
+        ("stream_usage", "sometimes", "auto, reported, counted"),
+        ("tools", 1, "auto, native, prompted"),
+        ("tools", None, "null"),
+    ]:
+        response = alice_client.post("/api/models/", {**price, field: value}, format="json")
+        assert response.status_code == 400, (field, value)
+        messages = " ".join(response.json()["error"]["fields"][field])
+        assert choices in messages or (value is None and "null" in messages), messages
+    assert "openai/x" not in by_model(alice_client.get("/api/models/").json())
+
+
+def test_the_local_model_shows_its_note_and_built_in_capabilities_and_a_price_keeps_them(
+    alice_client: APIClient, alice_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOCAL_LLM_MODEL", "openai/gemma-3-270m")
+    row = by_model(alice_client.get("/api/models/").json())["openai/gemma-3-270m"]
+    assert "tiny model for trying flows" in row["note"]
+    assert (row["structured_output"], row["stream_usage"], row["tools"], row["source"]) == (
+        "json_object",
+        "counted",
+        "prompted",
+        "builtin",
+    )
+
+    priced = alice_client.post(
+        "/api/models/",
+        {"model": "openai/gemma-3-270m", "input_price": 0, "output_price": 0, "context": 4096},
+        format="json",
+    )
+
+    row = by_model(priced.json())["openai/gemma-3-270m"]
+    assert (row["source"], row["context"]) == ("workspace", 4096)
+    assert (row["structured_output"], row["stream_usage"], row["tools"]) == (
+        "json_object",
+        "counted",
+        "prompted",
+    )
+    assert prices_for(alice_workspace.pk)["openai/gemma-3-270m"].tools == "prompted"  # type: ignore[attr-defined]
+
+
+def test_the_schema_documents_the_capability_settings(alice_client: APIClient) -> None:
+    schema = alice_client.get("/api/schema/", {"format": "json"}).json()["components"]["schemas"]
+
+    def choices(field: dict[str, Any]) -> list[str]:
+        refs = [option["$ref"].rsplit("/", 1)[1] for option in field["oneOf"]]
+        return [value for ref in refs for value in schema[ref]["enum"]]
+
+    request = schema["ModelPriceRequest"]["properties"]
+    assert sorted(choices(request["tools"])) == ["", "auto", "native", "prompted"]
+    assert "json_object" in choices(request["structured_output"])
+    assert "counted" in choices(request["stream_usage"])
+    assert "note" in schema["ModelPrice"]["properties"]

@@ -56,3 +56,23 @@ def test_daphne_comes_first_and_the_asgi_app_loads() -> None:
     from orchestrator.asgi import application
 
     assert set(application.application_mapping) == {"http", "websocket"}
+
+
+def test_a_trace_url_template_without_the_trace_id_stops_the_process_saying_so(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "VAR_DIR": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "orchestrator.settings",
+        "TRACE_URL_TEMPLATE": "http://jaeger:16686/trace/",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "TRACE_URL_TEMPLATE must be an http(s) address with {trace_id}" in result.stderr

@@ -36,6 +36,8 @@ export interface Approval {
   decided_at: string | null;
   /** the node's label, if the backend sends it */
   node_label?: string | null;
+  /** the label of the sub-flow step the gate ran in (null in the run's own flow) */
+  flow_label?: string | null;
 }
 
 export interface DecideBody {

@@ -62,3 +62,47 @@ export function updateCredential(workspaceId: number, name: string, change: Cred
 export function deleteCredential(workspaceId: number, name: string): Promise<void> {
   return request<void>(one(workspaceId, name), { method: 'DELETE' });
 }
+
+// ---- a credential's Test: ask a model through it, and learn what its server can do ----
+
+export type TestProblem =
+  | 'unreachable'
+  | 'outbound_refused'
+  | 'invalid_base_url'
+  | 'auth'
+  | 'model_unknown'
+  | 'not_found'
+  | 'capability_refused'
+  | 'rate_limited'
+  | 'timeout'
+  | 'server_error'
+  | 'bad_request'
+  | 'bad_answer';
+
+export type CapabilitySource = 'default' | 'detected' | 'catalogue' | 'provider';
+
+export interface ServerCapabilities {
+  structured_output: 'json_schema' | 'json_object' | 'instructions';
+  structured_output_source: CapabilitySource;
+  stream_usage: 'reported' | 'counted';
+  stream_usage_source: CapabilitySource;
+  tools: 'native' | 'prompted';
+  tools_source: CapabilitySource;
+}
+
+export interface CredentialTestResult {
+  ok: boolean;
+  provider: string;
+  model: string; // the catalogue id asked for, e.g. openai/gpt-4o-mini
+  server: string; // the host
+  message: string; // what happened; on a problem, what to do
+  problem: TestProblem | null;
+  capability: string | null; // capability_refused: which one
+  capabilities: ServerCapabilities | null; // OpenAI-compatible servers, when ok
+  warnings: string[];
+}
+
+/** POST …/test/: a few tiny calls through the credential; a server's failure is an answer (ok: false). */
+export function testCredential(workspaceId: number, name: string, model: string): Promise<CredentialTestResult> {
+  return request<CredentialTestResult>(`${one(workspaceId, name)}test/`, { method: 'POST', body: { model } });
+}

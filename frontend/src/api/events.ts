@@ -65,6 +65,8 @@ export interface FlowRef {
   workflow: string;
   name: string;
   number: number;
+  /** a workflow tool call: the id of the calling step's tool call it is */
+  tool_call?: string;
 }
 
 /** A piece of a step's streamed answer (not stored: step.chunk events carry no seq).
@@ -137,6 +139,28 @@ export interface EventDataByType {
     flow?: FlowRef;
   };
   'step.resumed': { round: number };
+  /** a worker's tool call: `running`, then `succeeded` or `failed` (same `id`) */
+  'step.tool_call': ToolCallData;
+}
+
+/** One tool call of a worker step (runtime/tools/toolbox.py). */
+export interface ToolCallData {
+  id: string;
+  /** the name the model called it by */
+  tool: string;
+  /** how the worker's settings name it: calculator, mcp:server/tool, http:name, workflow:id */
+  ref: string | null;
+  kind: 'builtin' | 'mcp' | 'http' | 'workflow' | null;
+  status: 'running' | 'succeeded' | 'failed';
+  arguments: unknown;
+  result?: string;
+  error?: string;
+  duration_ms?: number;
+  index?: number;
+  attempt?: number;
+  round?: number;
+  /** a server whose tools could not be listed when the step began */
+  phase?: 'listing';
 }
 
 export type EventType = keyof EventDataByType;
@@ -159,6 +183,7 @@ export const EVENT_TYPES: readonly EventType[] = [
   'step.delegated',
   'step.resumed',
   'step.reused',
+  'step.tool_call',
 ];
 
 /** One event as the WebSocket and the event log send it. */

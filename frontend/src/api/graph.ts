@@ -39,6 +39,19 @@ export interface Issue {
   edge_id?: string | null;
   /** e.g. "config.routes[0].when", "source_handle" */
   field?: string | null;
+  /** set on warnings (runtime.validation.graph_warnings): it runs, but is likely not meant; a
+   * warning never stops a save or a run. Errors leave it out. */
+  severity?: 'warning';
+}
+
+/** The server's errors and warnings as one list, the warnings marked as such. */
+export function withWarnings(errors: Issue[] | undefined, warnings: Issue[] | undefined): Issue[] {
+  return [...(errors ?? []), ...(warnings ?? []).map((w) => ({ ...w, severity: 'warning' as const }))];
+}
+
+/** The issues that stop a run (everything but warnings). */
+export function blockingIssues(issues: Issue[]): Issue[] {
+  return issues.filter((issue) => issue.severity !== 'warning');
 }
 
 export type Category = 'io' | 'ai' | 'logic' | 'human' | 'integrations';

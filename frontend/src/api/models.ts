@@ -3,16 +3,32 @@
 
 import { request } from './client';
 
-export interface ModelEntry {
+// How the model's server is asked for what a node needs (runtime/providers/capabilities.py);
+// '' is auto: detected from the server's refusals.
+export type StructuredOutputMode = '' | 'json_schema' | 'json_object' | 'instructions';
+export type StreamUsageMode = '' | 'reported' | 'counted';
+export type ToolsMode = '' | 'native' | 'prompted';
+
+export interface ModelCapabilities {
+  structured_output: StructuredOutputMode;
+  stream_usage: StreamUsageMode;
+  tools: ToolsMode;
+}
+
+export interface ModelEntry extends Partial<ModelCapabilities> {
   model: string;
   input_price: number;
   output_price: number;
   context: number | null;
   source: 'builtin' | 'workspace';
   builtin: boolean;
+  /** what to know before picking it (the local tiny model: what it is for, the hardware it needs) */
+  note?: string;
+  /** why nothing here can call it now (no provider, no credential of its vendor); '' when ready */
+  unavailable?: string;
 }
 
-export interface ModelInput {
+export interface ModelInput extends Partial<ModelCapabilities> {
   model: string;
   input_price: number;
   output_price: number;

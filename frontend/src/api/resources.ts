@@ -17,7 +17,25 @@ export interface VersionSummary {
   created_at?: string;
   created_by?: string | null;
   valid?: boolean;
+  /** the save's message ("Created", "Imported", "Restored version 2", or what the author typed) */
   note?: string;
+  /** how many problems the version has (0: it can run) */
+  issue_count?: number;
+  /** the name given to it ("v2 – added approval"), or empty */
+  name?: string;
+  /** published: what API calls, webhooks and the MCP endpoint run; draft: saved, runnable, not
+   * published; invalid: has problems; empty: nothing on the canvas */
+  state?: VersionState;
+}
+
+export type VersionState = 'published' | 'draft' | 'invalid' | 'empty';
+
+/** The version callers (API, webhooks, MCP) run; absent or null: none, they run the latest. */
+export interface PublishedVersion {
+  number: number;
+  name: string;
+  published_at: string;
+  published_by: string | null;
 }
 
 export interface WorkflowSummary {
@@ -34,6 +52,9 @@ export interface WorkflowSummary {
   current_version?: VersionSummary | null;
   /** what the signed-in user's role lets them do with it (absent: assume everything) */
   can?: { edit: boolean; run: boolean };
+  /** whether it has a webhook trigger (absent: unknown, ask) */
+  has_webhook?: boolean;
+  published?: PublishedVersion | null;
 }
 
 export function versionOf(workflow: Pick<WorkflowSummary, 'version' | 'current_version'> | null | undefined): number | null {
@@ -43,6 +64,10 @@ export function versionOf(workflow: Pick<WorkflowSummary, 'version' | 'current_v
 export interface WorkflowDetail extends WorkflowSummary {
   graph: Graph | null;
   issues?: Issue[];
+  /** what runs but is likely not meant (never stops a save or a run) */
+  warnings?: Issue[];
+  /** what stops a run here as things are set up now (a model nothing can call) */
+  run_issues?: Issue[];
 }
 
 export interface SaveResult extends WorkflowDetail {
@@ -56,6 +81,8 @@ export interface VersionDetail extends VersionSummary {
 export interface ValidateResult {
   valid: boolean;
   errors: Issue[];
+  warnings?: Issue[];
+  run_issues?: Issue[];
 }
 
 export interface StepRecord {
@@ -91,6 +118,9 @@ export interface StepRecord {
 export interface RunSummary {
   id: string;
   status: RunStatus;
+  /** how a finished run ended: succeeded, rejected (an approval gate was rejected), failed or
+   * cancelled; null until it finishes */
+  outcome?: 'succeeded' | 'rejected' | 'failed' | 'cancelled' | null;
   workflow?: string;
   version?: number | null;
   created_at?: string;
@@ -100,6 +130,24 @@ export interface RunSummary {
   error?: StepError | null;
   /** a run made from an earlier one (time travel): which, from which step, how; else null */
   source?: { run: string | null; step: string | null; mode: 'from' | 'edit' | 'retry' | 'pinned' } | null;
+}
+
+/** A row of the runs list (GET /api/runs/): the summary and what the runs page shows of it. */
+export interface RunRow extends RunSummary {
+  workflow_name: string;
+  started_by: string | null;
+  input_preview: string;
+}
+
+/** The runs list's filters (orchestrator.run_list); empty ones are left out. */
+export interface RunFilters {
+  workflow?: string;
+  outcome?: string;
+  started_by?: string;
+  trigger?: string;
+  since?: string;
+  until?: string;
+  search?: string;
 }
 
 export interface RunDetail extends RunSummary {
@@ -113,6 +161,10 @@ export interface RunDetail extends RunSummary {
   graph?: Graph;
   /** runs made from this one, newest first */
   reruns?: { id: string; status: RunStatus; step: string | null; mode: 'from' | 'edit' | 'retry' | 'pinned' }[];
+  /** the run's OpenTelemetry trace id; null when tracing was off at its start */
+  trace_id?: string | null;
+  /** the trace in the operator's trace viewer (TRACE_URL_TEMPLATE), or null */
+  trace_url?: string | null;
 }
 
 /** An example flow that ships with the app (GET /api/examples/). */
@@ -140,13 +192,17 @@ export function samePath(url: string): string {
 export const api = {
   nodeTypes: () => request<NodeTypeSpec[]>('/api/node-types/'),
 
-  listWorkflows: async (pageUrl?: string) =>
-    pageOf(await request<Page<WorkflowSummary> | WorkflowSummary[]>(pageUrl ? samePath(pageUrl) : '/api/workflows/')),
+  listWorkflows: async (pageUrl?: string, search?: string) =>
+    pageOf(
+      await request<Page<WorkflowSummary> | WorkflowSummary[]>(pageUrl ? samePath(pageUrl) : '/api/workflows/', {
+        query: !pageUrl && search ? { search } : undefined,
+      }),
+    ),
   createWorkflow: (body: { name: string; description?: string; graph?: Graph }) =>
     request<WorkflowDetail>('/api/workflows/', { method: 'POST', body }),
   getWorkflow: (id: string) => request<WorkflowDetail>(`/api/workflows/${id}/`),
   /** `base_version`: the version the edit started from; a newer one on the server answers 409. */
-  saveWorkflow: (id: string, body: { name?: string; graph: Graph; base_version?: number }) =>
+  saveWorkflow: (id: string, body: { name?: string; graph: Graph; base_version?: number; note?: string }) =>
     request<SaveResult>(`/api/workflows/${id}/`, { method: 'PUT', body }),
   renameWorkflow: (id: string, name: string) =>
     request<WorkflowDetail>(`/api/workflows/${id}/`, { method: 'PATCH', body: { name } }),
@@ -154,7 +210,7 @@ export const api = {
   duplicateWorkflow: (id: string) =>
     request<WorkflowDetail>(`/api/workflows/${id}/duplicate/`, { method: 'POST', body: {} }),
   exportWorkflow: (id: string) => request<unknown>(`/api/workflows/${id}/export/`),
-  importWorkflow: (body: { name?: string; graph: Graph }) =>
+  importWorkflow: (body: { name?: string; description?: string; graph: Graph }) =>
     request<WorkflowDetail>('/api/workflows/import/', { method: 'POST', body }),
   listExamples: () => request<ExampleSummary[]>('/api/examples/'),
   /** A new workflow in the user's own workspace, named after the example's title. */
@@ -169,15 +225,29 @@ export const api = {
     request<VersionDetail>(`/api/workflows/${id}/versions/${number}/`),
   restoreVersion: (id: string, number: number) =>
     request<WorkflowDetail>(`/api/workflows/${id}/versions/${number}/restore/`, { method: 'POST', body: {} }),
+  /** makes the version the one API calls, webhooks and the MCP endpoint run; a blank name keeps its name */
+  publishVersion: (id: string, number: number, name: string) =>
+    request<WorkflowDetail>(`/api/workflows/${id}/versions/${number}/publish/`, { method: 'POST', body: name.trim() ? { name: name.trim() } : {} }),
+  unpublish: (id: string) => request<WorkflowDetail>(`/api/workflows/${id}/unpublish/`, { method: 'POST', body: {} }),
 
   /** `usePins`: pinned nodes give their pinned output instead of executing (a test run). */
-  startRun: (workflowId: string, input: unknown, usePins = false) =>
+  /** `version`: left out, the published version if there is one, else the latest (what callers
+   * get); the editor's Run asks for 'latest' */
+  startRun: (workflowId: string, input: unknown, usePins = false, version?: 'latest' | 'published' | number) =>
     request<{ id: string; status: RunStatus }>(`/api/workflows/${workflowId}/runs/`, {
       method: 'POST',
-      body: usePins ? { input, use_pins: true } : { input },
+      body: { input, ...(usePins ? { use_pins: true } : {}), ...(version !== undefined ? { version } : {}) },
     }),
   listRuns: async (workflowId: string) =>
     pageOf(await request<Page<RunSummary> | RunSummary[]>('/api/runs/', { query: { workflow: workflowId } })),
+  /** every run of my workspaces' workflows, newest first, narrowed by the runs page's filters */
+  searchRuns: async (filters: RunFilters, pageUrl?: string, signal?: AbortSignal) =>
+    pageOf(
+      await request<Page<RunRow> | RunRow[]>(pageUrl ? samePath(pageUrl) : '/api/runs/', {
+        query: pageUrl ? undefined : { ...filters },
+        signal,
+      }),
+    ),
   getRun: (runId: string, signal?: AbortSignal) => request<RunDetail>(`/api/runs/${runId}/`, { signal }),
   cancelRun: (runId: string) => request<unknown>(`/api/runs/${runId}/cancel/`, { method: 'POST', body: {} }),
 };

@@ -76,7 +76,7 @@ export function ApprovalsPage({ approvalId }: { approvalId: string | null }) {
 
 function ApprovalRow({ approval, onOpen }: { approval: Approval; onOpen: () => void }) {
   const overdue = approval.deadline ? Date.parse(approval.deadline) < Date.now() : false;
-  const origin = gateOrigin(approval.step);
+  const origin = gateOrigin(approval.step, approval.flow_label);
   return (
     <li>
       <button type="button" className="approval-row" onClick={onOpen} data-testid={`approval-${approval.id}`}>

@@ -34,6 +34,11 @@ const ApprovalsContext = createContext<ApprovalsApi>({
   subscribe: () => noop,
 });
 
+/** The key of an approval's "Approval needed" toast; `approval:<run>:` covers a run's. */
+export function approvalToastKey(approval: Pick<Approval, 'id' | 'run'>): string {
+  return `approval:${approval.run}:${approval.id}`;
+}
+
 export function useApprovals(): ApprovalsApi {
   return useContext(ApprovalsContext);
 }
@@ -117,14 +122,17 @@ export function ApprovalsProvider({ children, live = true }: { children: ReactNo
       onMessage: (message) => {
         const approval = message.approval;
         if (message.type === 'approval.opened' && shouldNotify(inboxRef.current, approval)) {
-          const origin = gateOrigin(approval.step);
+          const origin = gateOrigin(approval.step, approval.flow_label);
           const node = `${approval.node_label || approval.node}${origin ? ` (${origin})` : ''}`;
           toast.show(`Approval needed: ${approval.workflow?.name ?? 'a workflow'} — ${node}`, 'info', {
             testId: 'toast-approval',
             duration: 12_000,
+            key: approvalToastKey(approval),
             action: { label: 'Open', testId: 'toast-approval-open', onClick: () => open(approval) },
           });
         }
+        // decided, expired (its run was cancelled) or anything else that closes it: its toast goes
+        if (message.type !== 'approval.opened' || approval.status !== 'pending') toast.dismiss(approvalToastKey(approval));
         dispatch({ type: message.type === 'approval.opened' ? 'opened' : 'decided', approval });
         // the dialog showing this approval follows along
         setDialog((d) => (d.approval && String(d.approval.id) === String(approval.id) ? { ...d, approval } : d));
@@ -149,6 +157,7 @@ export function ApprovalsProvider({ children, live = true }: { children: ReactNo
     (approval: Approval) => {
       dispatch({ type: 'decided', approval });
       emit({ type: 'approval.decided', approval });
+      toast.dismiss(approvalToastKey(approval));
       setDialog(CLOSED);
       const text =
         approval.status === 'approved'

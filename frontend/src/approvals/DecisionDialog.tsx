@@ -5,6 +5,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { approvalsApi, type Approval, type DecisionKind } from '../api/approvals';
 import { Modal } from '../components/Modal';
+import { paths } from '../router';
 import { LoadingState } from '../components/ui';
 import {
   dataText,
@@ -78,7 +79,7 @@ export function DecisionDialog({ open, approval, loading, loadError, onClose, on
     }
   };
 
-  const origin = gateOrigin(approval?.step);
+  const origin = gateOrigin(approval?.step, approval?.flow_label);
   const title = approval
     ? `${approval.workflow?.name ?? 'Approval'} — ${approval.node_label || approval.node}${origin ? ` (${origin})` : ''}`
     : 'Approval';
@@ -144,6 +145,17 @@ export function DecisionDialog({ open, approval, loading, loadError, onClose, on
             {approval.prompt || 'Approve?'}
           </p>
           <dl className="facts decision-facts">
+            {approval.workflow?.id && approval.run && (
+              <>
+                <dt>Run</dt>
+                <dd>
+                  {/* what led here: the run, its earlier steps and the data the gate holds */}
+                  <a href={paths.run(String(approval.workflow.id), String(approval.run))} data-testid="decision-run-link">
+                    Open the run of {approval.workflow.name}
+                  </a>
+                </dd>
+              </>
+            )}
             <dt>Approvals</dt>
             <dd data-testid="decision-quorum">{quorumText(approval)}</dd>
             {approval.deadline && (

@@ -99,14 +99,15 @@ export function statusLabel(status: Approval['status']): string {
 
 /**
  * Where in its run a gate asked, from its step's key: inside a sub-flow (`check/gate`: "in
- * sub-flow check"), as an item of a map or loop or a manager's task (`each.ask.2`: "#2 of each"),
- * or both (`each.sub.2/check/gate`). Null for a gate of the run's own flow.
+ * sub-flow Check facts", by the sub-flow step's label when the approval carries it, else its key),
+ * as an item of a map or loop or a manager's task (`each.ask.2`: "#2 of each"), or both
+ * (`each.sub.2/check/gate`). Null for a gate of the run's own flow.
  */
-export function gateOrigin(step: string | null | undefined): string | null {
+export function gateOrigin(step: string | null | undefined, flowLabel?: string | null): string | null {
   if (!step) return null;
   const parts: string[] = [];
   const at = step.lastIndexOf('/');
-  if (at > 0) parts.push(`in sub-flow ${step.slice(0, at)}`);
+  if (at > 0) parts.push(`in sub-flow ${flowLabel || step.slice(0, at)}`);
   const item = /^(.+)\.[^./]+\.(\d+)$/.exec(step.slice(at + 1));
   if (item) parts.push(`#${item[2]} of ${item[1]}`);
   return parts.length ? parts.join(' · ') : null;

@@ -22,6 +22,12 @@ export function Modal({ title, open, onClose, children, footer, wide, testId, cl
     if (open && !dialog.open) {
       if (typeof dialog.showModal === 'function') dialog.showModal();
       else dialog.setAttribute('open', '');
+      // showModal() focuses the first focusable element: the header's ×, so the first key
+      // typed went nowhere and a space closed the dialog. The first field is what people want.
+      const field = dialog.querySelector<HTMLElement>(
+        '.modal-body [autofocus], .modal-body [data-autofocus], .modal-body input:not([type=hidden]):not([disabled]):not([type=checkbox]):not([type=radio]), .modal-body textarea:not([disabled]), .modal-body select:not([disabled])',
+      );
+      field?.focus();
     } else if (!open && dialog.open) {
       if (typeof dialog.close === 'function') dialog.close();
       else dialog.removeAttribute('open');

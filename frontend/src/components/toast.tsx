@@ -10,6 +10,9 @@ export interface ToastOptions {
   testId?: string;
   /** milliseconds before it goes away */
   duration?: number;
+  /** what the toast is about ("approval:<run>:<id>"): a new toast with the same key replaces it,
+   * and `dismiss(key)` takes it away once it is no longer true (the approval was decided) */
+  key?: string;
 }
 
 interface Toast extends ToastOptions {
@@ -20,9 +23,11 @@ interface Toast extends ToastOptions {
 
 interface ToastApi {
   show: (text: string, kind?: ToastKind, options?: ToastOptions) => void;
+  /** takes away the toasts whose key is `key`, or starts with it when it ends with ':' */
+  dismiss: (key: string) => void;
 }
 
-const ToastContext = createContext<ToastApi>({ show: () => undefined });
+const ToastContext = createContext<ToastApi>({ show: () => undefined, dismiss: () => undefined });
 
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
@@ -31,12 +36,18 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   const show = useCallback(
     (text: string, kind: ToastKind = 'info', options: ToastOptions = {}) => {
       const id = ++counter.current;
-      setToasts((list) => [...list.slice(-3), { ...options, id, kind, text }]);
+      const others = (list: Toast[]) => (options.key ? list.filter((t) => t.key !== options.key) : list);
+      setToasts((list) => [...others(list).slice(-3), { ...options, id, kind, text }]);
       setTimeout(() => dismiss(id), options.duration ?? (kind === 'error' ? 8000 : 3500));
     },
     [dismiss],
   );
-  const api = useMemo(() => ({ show }), [show]);
+  const dismissKey = useCallback(
+    (key: string) =>
+      setToasts((list) => list.filter((t) => !t.key || (key.endsWith(':') ? !t.key.startsWith(key) : t.key !== key))),
+    [],
+  );
+  const api = useMemo(() => ({ show, dismiss: dismissKey }), [show, dismissKey]);
   return (
     <ToastContext.Provider value={api}>
       {children}

@@ -17,6 +17,7 @@ const STATUS_TEXT: Record<string, string> = {
   skipped: 'Skipped',
   cancelled: 'Cancelled',
   reused: 'Reused',
+  rejected: 'Rejected',
 };
 
 export function statusText(status: string): string {

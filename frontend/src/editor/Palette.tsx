@@ -15,6 +15,8 @@ export interface PaletteProps {
   error: string | null;
   onRetry: () => void;
   onAdd: (type: string) => void;
+  /** a drag from the palette began (the editor clears the canvas for the drop) */
+  onDragBegin?: () => void;
 }
 
 export function groupSpecs(specs: NodeTypeSpec[], query: string): [string, NodeTypeSpec[]][] {
@@ -29,13 +31,14 @@ export function groupSpecs(specs: NodeTypeSpec[], query: string): [string, NodeT
   return order.filter((c) => groups.has(c)).map((c) => [c, groups.get(c)!]);
 }
 
-export const Palette = memo(function Palette({ specs, status, error, onRetry, onAdd }: PaletteProps) {
+export const Palette = memo(function Palette({ specs, status, error, onRetry, onAdd, onDragBegin }: PaletteProps) {
   const [query, setQuery] = useState('');
   const groups = useMemo(() => groupSpecs(specs, query), [specs, query]);
   const onDragStart = (event: DragEvent<HTMLButtonElement>, type: string) => {
     event.dataTransfer.setData(DRAG_TYPE, type);
     event.dataTransfer.setData('text/plain', type);
     event.dataTransfer.effectAllowed = 'move';
+    onDragBegin?.();
   };
   return (
     <aside className="palette" aria-label="Node palette">

@@ -5,6 +5,8 @@ import { memo, useEffect, useMemo, useSyncExternalStore, type ReactNode } from '
 import { cachedModels, loadModelsOnce, subscribeModels } from '../api/models';
 import type { Issue, NodeTypeSpec } from '../api/graph';
 import type { LinkEdge, StepNode } from '../graph/convert';
+import { paths } from '../router';
+import { usePanelWidth } from '../components/usePanelWidth';
 import { categoryClass } from './look';
 import { NodeIcon } from './NodeIcon';
 import { SchemaForm, type UpstreamRef } from './schema/SchemaForm';
@@ -47,14 +49,19 @@ export const SettingsPanel = memo(function SettingsPanel({
   pinSection,
 }: SettingsPanelProps) {
   const config = node.data.config;
-  const errors = useMemo(() => formErrors(spec, config, issues), [spec, config, issues]);
+  // warnings (it runs, but likely not as meant) are listed, never marked as a field's error
+  const blocking = useMemo(() => issues.filter((i) => i.severity !== 'warning'), [issues]);
+  const warnings = useMemo(() => issues.filter((i) => i.severity === 'warning'), [issues]);
+  const errors = useMemo(() => formErrors(spec, config, blocking), [spec, config, blocking]);
   // the model pickers offer the catalogue with prices (loaded once, shared with the models page)
   const models = useSyncExternalStore(subscribeModels, cachedModels, () => null);
   useEffect(loadModelsOnce, []);
-  const general = issues.filter((issue) => configPath(issue.field) === null || configPath(issue.field) === '');
+  const general = blocking.filter((issue) => configPath(issue.field) === null || configPath(issue.field) === '');
   const errorCount = Object.keys(errors).length;
+  const size = usePanelWidth('settings', 360);
   return (
-    <aside className="side-panel settings-panel" aria-label="Node settings" data-testid="settings-panel">
+    <aside className="side-panel settings-panel" aria-label="Node settings" data-testid="settings-panel" style={size.style}>
+      {size.grip}
       <header className={`panel-head ${categoryClass(spec?.category)}`}>
         <span className="panel-glyph" aria-hidden="true">
           <NodeIcon type={node.data.type} category={spec?.category} size={20} />
@@ -79,6 +86,22 @@ export const SettingsPanel = memo(function SettingsPanel({
         {general.length > 0 && (
           <ul className="issue-list" data-testid="node-issues">
             {general.map((issue, i) => (
+              <li key={i}>{issue.message}</li>
+            ))}
+          </ul>
+        )}
+        {issues.some((i) => i.code === 'model_unavailable') && (
+          <p className="banner banner-error small" data-testid="model-unavailable">
+            Nothing here can call this node&apos;s model yet.{' '}
+            <a href={paths.settings('credentials')} data-testid="add-credential-link">
+              Add a key under Settings → Credentials
+            </a>{' '}
+            (its Test makes one real call), or pick a model the list marks as ready.
+          </p>
+        )}
+        {warnings.length > 0 && (
+          <ul className="issue-list issue-list-warning" data-testid="node-warnings">
+            {warnings.map((issue, i) => (
               <li key={i}>{issue.message}</li>
             ))}
           </ul>
@@ -113,7 +136,11 @@ export const SettingsPanel = memo(function SettingsPanel({
       </div>
       <footer className="panel-foot">
         <span className={errorCount ? 'text-error small' : 'muted small'} data-testid="settings-status">
-          {errorCount ? `${errorCount} problem${errorCount === 1 ? '' : 's'}` : 'Settings look fine'}
+          {errorCount
+            ? `${errorCount} problem${errorCount === 1 ? '' : 's'}`
+            : warnings.length
+              ? `${warnings.length} warning${warnings.length === 1 ? '' : 's'}`
+              : 'Settings look fine'}
         </span>
         <span className="spacer" />
         {!readOnly && (

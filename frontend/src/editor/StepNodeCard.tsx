@@ -6,19 +6,21 @@ import {
   Position,
   useConnection,
   useNodeConnections,
+  useReactFlow,
   useStore,
   useUpdateNodeInternals,
   type ConnectionState,
   type NodeProps,
 } from '@xyflow/react';
-import { memo, useEffect, useRef, useState, type CSSProperties } from 'react';
+import { memo, useEffect, useMemo, useRef, useState, type CSSProperties } from 'react';
 import { ERROR_HANDLE, type Issue, type NodeTypeSpec } from '../api/graph';
 import { DELEGATE_HANDLE, TASK_HANDLE, canBeBody, delegatesToAny, sourceHandles } from '../graph/handles';
 import type { StepData, StepNode } from '../graph/convert';
 import { formatCost, formatDuration, formatTokens } from '../run/format';
 import { loopText, progressText, type Progress } from '../run/iteration';
 import { useNodeRun } from '../run/liveStore';
-import type { ChildBadge, FlowView } from '../run/reducer';
+import type { ChildBadge, FlowView, StepView } from '../run/reducer';
+import { toolCallSummary } from '../run/ToolCalls';
 import { flowProgressText, flowTitle } from '../run/subflows';
 import { canEditOutput, canRerunFrom, reusedLabel, shortId } from '../run/rerun';
 import { Link } from '../router';
@@ -93,6 +95,7 @@ function useNow(active: boolean): number {
 export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: NodeProps<StepNode>) {
   const info = useCanvasInfo();
   const low = useStore(lowDetailSelector);
+  const { getNode } = useReactFlow();
   // this node's own entry of the run: other nodes' events do not re-render this card
   const run = useNodeRun(info.run, id);
   const spec = info.catalogue.get(data.type);
@@ -117,9 +120,14 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     updateInternals(id);
   }, [handleKey, id, updateInternals]);
 
-  const issues = info.nodeIssues.get(id) ?? NO_ISSUES;
+  const allIssues = info.nodeIssues.get(id) ?? NO_ISSUES;
+  // errors stop a run and mark the card invalid; warnings (it runs, but likely not as meant) only say so
+  const issues = useMemo(() => (allIssues === NO_ISSUES ? NO_ISSUES : allIssues.filter((i) => i.severity !== 'warning')), [allIssues]);
+  const warnings = useMemo(() => (allIssues === NO_ISSUES ? NO_ISSUES : allIssues.filter((i) => i.severity === 'warning')), [allIssues]);
   const status = run ? run.status : 'idle';
   const view = run?.view;
+  // what the card shows: a rejected gate's step succeeded, but the card says ✗ Rejected
+  const shown = view?.rejected && status === 'succeeded' ? 'rejected' : status;
   const running = status === 'running';
   const now = useNow(running && !low);
   const duration =
@@ -134,8 +142,10 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
     'node-card',
     categoryClass(spec?.category),
     run ? `status-${status}` : '',
+    shown === 'rejected' ? 'outcome-rejected' : '',
     selected ? 'selected' : '',
     !run && issues.length ? 'invalid' : '',
+    !run && !issues.length && warnings.length ? 'has-warning' : '',
     !spec ? 'unknown-type' : '',
     human ? 'node-human' : '',
     waitingStep ? 'awaiting-approval' : '',
@@ -156,6 +166,8 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
   const figures = view ? (view.flow ? view.subtree : view.own) : null;
   const flowGraph = view?.flow ? info.flowGraph?.(view.flow.ref) : undefined;
   const flowLabel = (nodeId: string) => flowGraph?.nodes.find((n) => n.id === nodeId)?.label || nodeId;
+  // a delegated task's badge names its worker as its author labelled it, not by its id (worker_1)
+  const canvasLabel = (nodeId: string) => (getNode(nodeId)?.data as StepData | undefined)?.label || nodeId;
 
   // Handles stay at every zoom (edges end at them; React Flow measures them), their labels not.
   const handles = (
@@ -226,9 +238,9 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
         <div className="node-main">
           <span className="node-label">{label}</span>
         </div>
-        {run && (
-          <span className={`node-status node-status-${status}`} data-testid={`node-status-${id}`} title={statusText(status)}>
-            <StatusGlyph status={status} />
+        {run && !NOT_REACHED.has(shown) && (
+          <span className={`node-status node-status-${shown}`} data-testid={`node-status-${id}`} data-shown={shown} title={statusText(shown)}>
+            <StatusGlyph status={shown} />
           </span>
         )}
         {handles}
@@ -258,9 +270,11 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
             <span className="node-label">{label}</span>
             <span className="node-type">{spec ? spec.label : `unknown type “${data.type}”`}</span>
           </span>
-          {run && (
-            <span className={`node-status node-status-${status}`} data-testid={`node-status-${id}`} title={statusText(status)}>
-              {running ? <Spinner small label="Running" /> : <StatusGlyph status={status} />}
+          {/* a node the run has not reached carries no badge: a grey "·" in its corner read as a
+              stray dot on the canvas; the card is dimmed instead (status-idle, status-pending) */}
+          {run && !NOT_REACHED.has(shown) && (
+            <span className={`node-status node-status-${shown}`} data-testid={`node-status-${id}`} data-shown={shown} title={statusText(shown)}>
+              {running ? <Spinner small label="Running" /> : <StatusGlyph status={shown} />}
             </span>
           )}
           {pinned && (
@@ -289,6 +303,7 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
               </span>
             )}
             {view.attempt > 1 && <span className="badge-warn">attempt {view.attempt}</span>}
+            <ToolBadge calls={view.toolCalls} id={id} />
           </div>
         )}
         {reusedFrom && (
@@ -376,7 +391,7 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
               <ChildBadges
                 children={view.children}
                 numbered={iterating}
-                labelOf={view.flow ? flowLabel : undefined}
+                labelOf={view.flow ? flowLabel : canvasLabel}
                 onSelect={(step) => info.onSelectStep?.(step)}
                 onMore={view.step && info.onSelectStep ? () => info.onSelectStep?.(view.step!) : undefined}
               />
@@ -392,6 +407,12 @@ export const StepNodeCard = memo(function StepNodeCard({ id, data, selected }: N
           <div className="node-error" data-testid={`node-error-${id}`} role={run ? undefined : 'note'}>
             {errorText}
             {!run && issues.length > 1 && <span className="muted"> (+{issues.length - 1} more)</span>}
+          </div>
+        )}
+        {!run && !errorText && warnings.length > 0 && (
+          <div className="node-warning" data-testid={`node-warning-${id}`} role="note">
+            {warnings[0].message}
+            {warnings.length > 1 && <span className="muted"> (+{warnings.length - 1} more)</span>}
           </div>
         )}
       </div>
@@ -487,6 +508,19 @@ function FlowProgressLine({ id, flow, size, onOpen }: { id: string; flow: FlowVi
   );
 }
 
+/** A worker's tool calls so far: how many, how many failed, whether one is running. */
+function ToolBadge({ calls, id }: { calls: StepView['toolCalls'] | undefined; id: string }) {
+  const { total, failed, running } = toolCallSummary(calls);
+  if (!total) return null;
+  const title = `${total} tool call${total === 1 ? '' : 's'}${failed ? `, ${failed} failed` : ''}${running ? ', one running' : ''}`;
+  return (
+    <span className={`tool-badge${failed ? ' tool-badge-failed' : ''}${running ? ' tool-badge-running' : ''}`} title={title} data-testid={`node-tools-${id}`}>
+      ⚒ {total}
+      {failed > 0 && <span className="tool-badge-failed-count"> · {failed} failed</span>}
+    </span>
+  );
+}
+
 /** The tasks a node delegated, as badges: at most MAX_BADGES, then "+N more" (the step's list). */
 function ChildBadges({
   children,
@@ -540,6 +574,9 @@ function ChildBadges({
   );
 }
 
+/** Statuses of a node the run has not reached (no step yet, or one waiting for its inputs). */
+const NOT_REACHED: ReadonlySet<string> = new Set(['idle', 'pending']);
+
 function StatusGlyph({ status }: { status: string }) {
   const glyph: Record<string, string> = {
     succeeded: '✓',
@@ -547,6 +584,7 @@ function StatusGlyph({ status }: { status: string }) {
     skipped: '⤼',
     cancelled: '⊘',
     reused: '↺',
+    rejected: '✗',
     waiting: '‖', // ⏸ is missing from common fonts
     queued: '…',
     pending: '·',

@@ -1,11 +1,49 @@
 // Version history: every save is a version; preview one on the canvas, compare one with the
-// current version (or any two picked with their boxes), or restore it (which saves it again as
-// the newest version).
+// current version (or any two picked with their boxes), restore it (which saves it again as
+// the newest version), or publish it (what API calls, webhooks and MCP run; an older one: a
+// rollback). Each says what it is: published, draft, invalid (with its problems) or empty.
 
 import { useState } from 'react';
 import { EmptyState, ErrorState, LoadingState } from '../components/ui';
 import { formatDate } from '../run/format';
+import type { VersionSummary } from '../api/resources';
 import { useVersionHistory } from './useVersions';
+
+/** The chip that says what a version is; "draft" only for one that could be published. */
+function StateChip({ version }: { version: VersionSummary }) {
+  const state = version.state ?? (version.valid === false ? 'invalid' : 'draft');
+  const testId = `version-state-${version.number}`;
+  if (state === 'published')
+    return (
+      <span className="chip static chip-ok" title="API calls, webhooks and MCP run this version" data-testid={testId}>
+        published
+      </span>
+    );
+  if (state === 'empty')
+    return (
+      <span className="chip static" title="Nothing on the canvas in this version" data-testid={testId}>
+        empty
+      </span>
+    );
+  if (state === 'invalid')
+    return (
+      // "draft" said nothing: say what is wrong with it
+      <span className="chip static chip-warn" title="This version has problems to fix before it can run or be published" data-testid={testId}>
+        invalid
+        {version.issue_count ? (
+          <>
+            {' · '}
+            <span data-testid={`version-problems-${version.number}`}>{`${version.issue_count} problem${version.issue_count === 1 ? '' : 's'}`}</span>
+          </>
+        ) : null}
+      </span>
+    );
+  return (
+    <span className="chip static" title="Saved and runnable, not published" data-testid={testId}>
+      draft
+    </span>
+  );
+}
 
 export interface VersionsPanelProps {
   workflowId: string;
@@ -14,13 +52,17 @@ export interface VersionsPanelProps {
   /** the two versions on the canvas now, if comparing */
   comparing?: { from: number; to: number } | null;
   refreshKey: unknown;
+  /** whether the user may publish (owners and editors) */
+  canEdit?: boolean;
+  onPublish?: (number: number) => void;
+  onUnpublish?: () => void;
   onPreview: (number: number) => void;
   onRestore: (number: number) => void;
   onCompare?: (a: number, b: number) => void;
   onClose: () => void;
 }
 
-export function VersionsPanel({ workflowId, current, previewing, comparing = null, refreshKey, onPreview, onRestore, onCompare, onClose }: VersionsPanelProps) {
+export function VersionsPanel({ workflowId, current, previewing, comparing = null, refreshKey, canEdit = false, onPublish, onUnpublish, onPreview, onRestore, onCompare, onClose }: VersionsPanelProps) {
   const { versions, error, reload } = useVersionHistory(workflowId, refreshKey);
   // the versions ticked for "Compare picked", in the order they were ticked (two at most)
   const [picked, setPicked] = useState<number[]>([]);
@@ -46,7 +88,7 @@ export function VersionsPanel({ workflowId, current, previewing, comparing = nul
             {versions.map((version) => (
               <li
                 key={version.number}
-                className={`list-row static${previewing === version.number || compared(version.number) ? ' selected' : ''}`}
+                className={`list-row static version-row${previewing === version.number || compared(version.number) ? ' selected' : ''}`}
                 data-testid={`version-${version.number}`}
               >
                 {onCompare && versions.length > 1 && (
@@ -62,8 +104,18 @@ export function VersionsPanel({ workflowId, current, previewing, comparing = nul
                   <span>
                     Version {version.number}
                     {version.number === current && <span className="chip static">current</span>}
-                    {version.valid === false && <span className="chip static chip-warn">draft</span>}
+                    <StateChip version={version} />
                   </span>
+                  {version.name && (
+                    <strong className="version-name" data-testid={`version-name-${version.number}`}>
+                      {version.name}
+                    </strong>
+                  )}
+                  {version.note && (
+                    <span className="version-note" data-testid={`version-note-${version.number}`}>
+                      {version.note}
+                    </span>
+                  )}
                   <span className="muted small">
                     {formatDate(version.created_at ?? null)}
                     {version.created_by ? ` · ${version.created_by}` : ''}
@@ -83,6 +135,30 @@ export function VersionsPanel({ workflowId, current, previewing, comparing = nul
                       data-testid={`compare-${version.number}`}
                     >
                       Compare
+                    </button>
+                  )}
+                  {canEdit && onPublish && version.state === 'draft' && (
+                    <button
+                      type="button"
+                      className="btn btn-secondary btn-small"
+                      onClick={() => onPublish(version.number)}
+                      aria-label={`Publish version ${version.number}`}
+                      title="API calls, webhooks and MCP run the published version"
+                      data-testid={`publish-${version.number}`}
+                    >
+                      Publish
+                    </button>
+                  )}
+                  {canEdit && onUnpublish && version.state === 'published' && (
+                    <button
+                      type="button"
+                      className="btn btn-secondary btn-small"
+                      onClick={onUnpublish}
+                      aria-label={`Unpublish version ${version.number}`}
+                      title="API calls, webhooks and MCP run the latest saved version again"
+                      data-testid={`unpublish-${version.number}`}
+                    >
+                      Unpublish
                     </button>
                   )}
                   {version.number !== current && (

@@ -2,7 +2,8 @@
 
 import type { Category } from '../api/graph';
 
-export const CATEGORY_ORDER: Category[] = ['io', 'ai', 'logic', 'integrations', 'human'];
+// the building blocks of a first flow first: an approval gate is one, not an afterthought below the fold
+export const CATEGORY_ORDER: Category[] = ['io', 'ai', 'human', 'logic', 'integrations'];
 
 export const CATEGORY_LABEL: Record<string, string> = {
   io: 'Input & output',

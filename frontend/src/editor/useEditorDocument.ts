@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, errorMessage } from '../api/client';
-import type { Graph, Issue } from '../api/graph';
+import { blockingIssues, withWarnings, type Graph, type Issue } from '../api/graph';
 import { api, versionOf, type WorkflowDetail } from '../api/resources';
 import { useToast } from '../components/toast';
 import { normaliseGraph, structureKey } from '../graph/convert';
@@ -36,8 +36,9 @@ export interface EditorDocument {
   canEdit: boolean;
   canRun: boolean;
   saving: boolean;
-  /** saves the editor's graph as a new version; false when it was not saved (and a toast says why) */
-  save: () => Promise<boolean>;
+  /** saves the editor's graph as a new version, with an optional message; false when it was not
+   * saved (and a toast says why) */
+  save: (note?: string) => Promise<boolean>;
   /** the name as typed in the title field; `rename` sends it, an empty or unchanged one is put back */
   name: string;
   setName: (name: string) => void;
@@ -70,7 +71,7 @@ export function useEditorDocument(workflowId: string, editor: GraphEditor): Edit
         setName(detail.name);
         setSavedGraph(graph);
         editor.reset(graph);
-        setIssues(detail.issues ?? []);
+        setIssues(withWarnings([...(detail.issues ?? []), ...(detail.run_issues ?? [])], detail.warnings));
         checked.current = structureKey(graph);
       },
       (error) => {
@@ -97,7 +98,7 @@ export function useEditorDocument(workflowId: string, editor: GraphEditor): Edit
   const canEdit = workflow?.can?.edit ?? true;
   const canRun = workflow?.can?.run ?? true;
 
-  const save = useCallback(async (): Promise<boolean> => {
+  const save = useCallback(async (note?: string): Promise<boolean> => {
     if (!workflow || saving) return false;
     if (!canEdit) {
       toast.show('Your role in this workspace cannot save changes; that takes owner or editor.', 'info');
@@ -109,7 +110,8 @@ export function useEditorDocument(workflowId: string, editor: GraphEditor): Edit
     try {
       let result;
       try {
-        result = await api.saveWorkflow(workflowId, base ? { graph, base_version: base } : { graph });
+        const message = note?.trim() ? { note: note.trim().slice(0, 200) } : {};
+        result = await api.saveWorkflow(workflowId, base ? { graph, base_version: base, ...message } : { graph, ...message });
       } catch (error) {
         // someone saved a newer version since this one was opened: overwrite only if asked to
         if (!(error instanceof ApiError && error.status === 409)) throw error;
@@ -117,14 +119,14 @@ export function useEditorDocument(workflowId: string, editor: GraphEditor): Edit
           toast.show('Not saved: a newer version exists. Open Versions to compare.', 'info');
           return false;
         }
-        result = await api.saveWorkflow(workflowId, { graph });
+        result = await api.saveWorkflow(workflowId, note?.trim() ? { graph, note: note.trim().slice(0, 200) } : { graph });
       }
       const saved = normaliseGraph(result.graph ?? graph);
       editor.markSaved(graph);
       setSavedGraph(saved);
       setWorkflow((w) => ({ ...(w ?? result), ...result, graph: saved }));
-      const found = result.issues ?? [];
-      setIssues(found);
+      setIssues(withWarnings([...(result.issues ?? []), ...(result.run_issues ?? [])], result.warnings));
+      const found = blockingIssues(result.issues ?? []);
       checked.current = structureKey(graph);
       setSavedCount((n) => n + 1);
       const number = versionOf(result);
@@ -173,7 +175,7 @@ export function useEditorDocument(workflowId: string, editor: GraphEditor): Edit
       markSaved(graph);
       setSavedGraph(graph);
       setWorkflow((w) => (w ? { ...w, ...result, graph } : w));
-      setIssues(result.issues ?? []);
+      setIssues(withWarnings([...(result.issues ?? []), ...(result.run_issues ?? [])], result.warnings));
       setSavedCount((n) => n + 1);
     },
     [replace, markSaved],

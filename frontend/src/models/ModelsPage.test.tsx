@@ -27,6 +27,10 @@ const fetchMock = vi.fn(async (input: string | URL | Request, init?: RequestInit
     if (body.input_price > 1000) {
       return json({ error: { code: 'invalid', message: 'Invalid model.', fields: { input_price: ['Too expensive.'] } } }, 400);
     }
+    if (body.tools === 'native' && body.model === 'acme/big') {
+      const message = 'must be one of auto, native, prompted (auto, or empty: detected)';
+      return json({ error: { code: 'invalid', message: 'Invalid model.', fields: { tools: [`${message} (scripted refusal)`] } } }, 400);
+    }
     const builtin = models.find((m) => m.model === body.model)?.builtin ?? false;
     models = [...models.filter((m) => m.model !== body.model), { ...body, context: body.context ?? null, source: 'workspace', builtin }];
     return json(models);
@@ -87,8 +91,33 @@ describe('ModelsPage', () => {
     expect(within(row).queryByTestId('field-error-input_price')).toBeNull();
     fireEvent.click(screen.getByTestId('model-save-openai/gpt-4o-mini'));
     await waitFor(() => expect(screen.getByTestId('model-source-openai/gpt-4o-mini').textContent).toBe('overridden'));
-    expect(posts.at(-1)).toEqual({ url: '/api/models/', body: { model: 'openai/gpt-4o-mini', input_price: 0.2, output_price: 0.6, context: 128000 } });
+    expect(posts.at(-1)).toEqual({
+      url: '/api/models/',
+      body: { model: 'openai/gpt-4o-mini', input_price: 0.2, output_price: 0.6, context: 128000, structured_output: '', stream_usage: '', tools: '' },
+    });
     expect((screen.getByTestId('model-save-openai/gpt-4o-mini') as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("sets a model's server capabilities per row, shows a refused setting under its select, and shows a note", async () => {
+    models = [...models, { model: 'openai/gemma-3-270m', input_price: 0, output_price: 0, context: 8192, source: 'builtin', builtin: true, structured_output: 'json_object', stream_usage: 'counted', tools: 'prompted', note: 'a tiny model for trying flows (needs 2 GB)' }];
+    renderPage();
+    await screen.findByTestId('model-row-openai/gemma-3-270m');
+    expect(screen.getByTestId('model-note-openai/gemma-3-270m').textContent).toContain('tiny model for trying flows');
+    expect((screen.getByTestId('model-tools-openai/gemma-3-270m') as HTMLSelectElement).value).toBe('prompted');
+    expect((screen.getByTestId('model-structured_output-openai/gpt-4o-mini') as HTMLSelectElement).value).toBe(''); // auto
+
+    const save = screen.getByTestId('model-save-acme/big') as HTMLButtonElement;
+    fireEvent.change(screen.getByLabelText('Structured output for acme/big'), { target: { value: 'instructions' } });
+    expect(save.disabled).toBe(false);
+    fireEvent.click(save);
+    await waitFor(() => expect((screen.getByTestId('model-structured_output-acme/big') as HTMLSelectElement).value).toBe('instructions'));
+    expect(posts.at(-1)?.body).toMatchObject({ model: 'acme/big', structured_output: 'instructions', stream_usage: '', tools: '' });
+    await waitFor(() => expect((screen.getByTestId('model-save-acme/big') as HTMLButtonElement).disabled).toBe(true));
+
+    fireEvent.change(screen.getByTestId('model-tools-acme/big'), { target: { value: 'native' } });
+    fireEvent.click(screen.getByTestId('model-save-acme/big'));
+    const row = screen.getByTestId('model-row-acme/big');
+    await waitFor(() => expect(within(row).getByTestId('field-error-tools').textContent).toContain('must be one of auto, native, prompted'));
   });
 
   it('resets an overridden row', async () => {

@@ -1,6 +1,7 @@
-// /settings/models: the workspace's model catalogue. Prices and context edit inline with a Save
-// per row; the workspace's own entries ("custom", or "overridden" built-ins) can be reset; a form
-// adds a model. The server's field errors show under the fields.
+// /settings/models: the workspace's model catalogue. Prices, context and how the model's server is
+// asked (structured output, streamed usage, tools: auto detects them) edit inline with a Save per
+// row; the workspace's own entries ("custom", or "overridden" built-ins) can be reset; a form adds
+// a model. The server's field errors show under the fields.
 
 import { useCallback, useEffect, useReducer, useState, type FormEvent } from 'react';
 import { errorMessage } from '../api/client';
@@ -11,6 +12,7 @@ import { EmptyState, FieldError as SharedFieldError, Spinner } from '../componen
 import { useLoad } from '../components/useLoad';
 import {
   apiFieldErrors,
+  CAPABILITIES,
   canReset,
   EMPTY_DRAFT,
   formatContext,
@@ -51,7 +53,10 @@ export function ModelsPage() {
       <header className="page-head">
         <div>
           <h1>Models</h1>
-          <p className="muted">Prices in USD per million tokens. Custom entries and overrides apply to this workspace.</p>
+          <p className="muted">
+            Prices in USD per million tokens. Custom entries and overrides apply to this workspace. <em>Server</em> says how the model's server is asked for JSON answers,
+            streamed token counts and tools; <em>auto</em> finds out from the server (a credential's <em>Test</em> shows what it found).
+          </p>
         </div>
         <div className="page-actions">
           <button type="button" className="btn btn-primary" onClick={() => setAdding((open) => !open)} aria-expanded={adding} data-testid="model-add">
@@ -85,6 +90,7 @@ export function ModelsPage() {
               <th>Input $/M</th>
               <th>Output $/M</th>
               <th>Context</th>
+              <th>Server</th>
               <th>Source</th>
               <th aria-label="Actions" />
             </tr>
@@ -92,7 +98,11 @@ export function ModelsPage() {
           <tbody>
             {load.data.map((entry) => (
               // a new entry object (after a save or reset) starts the row afresh
-              <ModelRow key={`${entry.model}|${entry.source}|${entry.input_price}|${entry.output_price}|${entry.context}`} entry={entry} onChanged={replace} />
+              <ModelRow
+                key={`${entry.model}|${entry.source}|${entry.input_price}|${entry.output_price}|${entry.context}|${entry.structured_output}|${entry.stream_usage}|${entry.tools}`}
+                entry={entry}
+                onChanged={replace}
+              />
             ))}
           </tbody>
         </table>
@@ -167,6 +177,11 @@ function ModelRow({ entry, onChanged }: { entry: ModelEntry; onChanged: (models:
     <tr data-testid={`model-row-${entry.model}`} data-source={badge} data-dirty={dirty || undefined}>
       <td>
         <code>{entry.model}</code>
+        {entry.note && (
+          <div className="field-help muted" data-testid={`model-note-${entry.model}`}>
+            {entry.note}
+          </div>
+        )}
         <FieldError name="model" message={state.errors.model} />
         {state.error && (
           <div className="field-error" role="alert" data-testid={`model-error-${entry.model}`}>
@@ -177,6 +192,29 @@ function ModelRow({ entry, onChanged }: { entry: ModelEntry; onChanged: (models:
       {input('input_price', 'Input price')}
       {input('output_price', 'Output price')}
       {input('context', 'Context')}
+      <td className="model-capabilities">
+        {CAPABILITIES.map(({ name, label, choices }) => (
+          <label key={name} className="model-capability">
+            <span className="muted">{label}</span>
+            <select
+              className="input input-small"
+              aria-label={`${label} for ${entry.model}`}
+              aria-invalid={state.errors[name] ? true : undefined}
+              value={state.draft[name]}
+              disabled={state.saving}
+              data-testid={`model-${name}-${entry.model}`}
+              onChange={(e) => dispatch({ type: 'edit', field: name, value: e.target.value })}
+            >
+              {choices.map((choice) => (
+                <option key={choice.value} value={choice.value}>
+                  {choice.label}
+                </option>
+              ))}
+            </select>
+            <FieldError name={name} message={state.errors[name]} />
+          </label>
+        ))}
+      </td>
       <td>
         <span className={`model-badge model-badge-${badge}`} data-testid={`model-source-${entry.model}`}>
           {badge}
@@ -264,6 +302,28 @@ function AddModelForm({ onAdded, onCancel }: { onAdded: (models: ModelEntry[]) =
         {field('input_price', 'Input $/M', '0.15')}
         {field('output_price', 'Output $/M', '0.60')}
         {field('context', 'Context (tokens)', 'optional')}
+        {CAPABILITIES.map(({ name, label, choices }) => (
+          <div className="field" key={name}>
+            <label htmlFor={`add-${name}`}>{label}</label>
+            <select
+              id={`add-${name}`}
+              className="input"
+              value={draft[name]}
+              data-testid={`model-add-${name}`}
+              onChange={(e) => {
+                const value = e.target.value;
+                setDraft((d) => ({ ...d, [name]: value }));
+              }}
+            >
+              {choices.map((choice) => (
+                <option key={choice.value} value={choice.value}>
+                  {choice.label}
+                </option>
+              ))}
+            </select>
+            <FieldError name={name} message={errors[name]} />
+          </div>
+        ))}
       </div>
       {formError && (
         <div className="field-error" role="alert" data-testid="model-add-error">

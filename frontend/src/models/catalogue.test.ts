@@ -9,6 +9,7 @@ import {
   formatContext,
   initialRow,
   isDirty,
+  modelNote,
   modelOptions,
   parseDraft,
   rowReducer,
@@ -49,17 +50,21 @@ describe('formatting', () => {
 
 describe('parseDraft', () => {
   it('parses a valid draft; an empty context is null', () => {
-    expect(parseDraft({ model: ' acme/big ', input_price: '1', output_price: '2.5', context: '' })).toEqual({
-      input: { model: 'acme/big', input_price: 1, output_price: 2.5, context: null },
+    expect(parseDraft({ ...EMPTY_DRAFT, model: ' acme/big ', input_price: '1', output_price: '2.5', context: '' })).toEqual({
+      input: { model: 'acme/big', input_price: 1, output_price: 2.5, context: null, structured_output: '', stream_usage: '', tools: '' },
       errors: null,
     });
-    expect(parseDraft({ model: 'ollama/llama3.1:8b', input_price: '0', output_price: '0', context: '8192' }).input?.context).toBe(8192);
-    expect(parseDraft({ model: 'acme/a b', input_price: '0', output_price: '0', context: '' }).errors?.model).toBeTruthy();
+    expect(parseDraft({ ...EMPTY_DRAFT, model: 'ollama/llama3.1:8b', input_price: '0', output_price: '0', context: '8192' }).input?.context).toBe(8192);
+    expect(parseDraft({ ...EMPTY_DRAFT, model: 'acme/a b', input_price: '0', output_price: '0', context: '' }).errors?.model).toBeTruthy();
+  });
+  it('sends the capability settings as chosen ("" is auto)', () => {
+    const draft = { ...EMPTY_DRAFT, model: 'openai/llama3', input_price: '0', output_price: '0', structured_output: 'json_object', tools: 'prompted' };
+    expect(parseDraft(draft).input).toMatchObject({ structured_output: 'json_object', stream_usage: '', tools: 'prompted' });
   });
   it('reports every bad field', () => {
     const { errors } = parseDraft(EMPTY_DRAFT);
     expect(Object.keys(errors ?? {}).sort()).toEqual(['input_price', 'model', 'output_price']);
-    const bad = parseDraft({ model: 'gpt-4o', input_price: '-1', output_price: 'x', context: '1.5' }).errors;
+    const bad = parseDraft({ ...EMPTY_DRAFT, model: 'gpt-4o', input_price: '-1', output_price: 'x', context: '1.5' }).errors;
     expect(bad?.model).toMatch(/provider\/name/);
     expect(bad?.input_price).toBeTruthy();
     expect(bad?.output_price).toBeTruthy();
@@ -92,6 +97,14 @@ describe('row state', () => {
     expect(isDirty({ ...draftOf(none), context: '4096' }, none)).toBe(true);
   });
 
+  it('is dirty when a capability setting differs; an entry without one is auto', () => {
+    const e = entry({ structured_output: 'json_object' });
+    expect(draftOf(e)).toMatchObject({ structured_output: 'json_object', stream_usage: '', tools: '' });
+    expect(isDirty(draftOf(e), e)).toBe(false);
+    expect(isDirty({ ...draftOf(e), structured_output: '' }, e)).toBe(true);
+    expect(isDirty({ ...draftOf(e), tools: 'prompted' }, e)).toBe(true);
+  });
+
   it('goes edit → saving → failed → edit clears that field → saved resets', () => {
     const e = entry();
     let state = rowReducer(initialRow(e), { type: 'edit', field: 'input_price', value: '0.2' });
@@ -116,6 +129,14 @@ describe('modelOptions', () => {
     expect(options.map((o) => o.value)).toEqual(['fast', 'strong', 'local/echo', 'openai/gpt-4o-mini', 'acme/big', 'openai/gpt-4o']);
     expect(options.find((o) => o.value === 'acme/big')?.label).toBe('$1.00 in / $2.00 out per M tokens');
     expect(options.find((o) => o.value === 'openai/gpt-4o-mini')?.label).toBe('$0.15 in / $0.60 out per M tokens');
+  });
+  it("adds a model's note to its label, and finds the note of a picked model", () => {
+    const local = entry({ model: 'openai/gemma-3-270m', input_price: 0, output_price: 0, note: 'a tiny model for trying flows (needs 2 GB)' });
+    const options = modelOptions([entry(), local]);
+    expect(options.find((o) => o.value === 'openai/gemma-3-270m')?.label).toBe('$0.00 in / $0.00 out per M tokens · a tiny model for trying flows (needs 2 GB)');
+    expect(modelNote([entry(), local], ' openai/gemma-3-270m ')).toBe('a tiny model for trying flows (needs 2 GB)');
+    expect(modelNote([entry(), local], 'openai/gpt-4o-mini')).toBeNull();
+    expect(modelNote(null, 'openai/gemma-3-270m')).toBeNull();
   });
   it('falls back to the fixed list without a catalogue', () => {
     expect(modelOptions(null, [], ['local/echo']).map((o) => o.value)).toEqual(['fast', 'strong', 'local/echo']);

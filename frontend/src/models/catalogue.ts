@@ -2,7 +2,7 @@
 // state (dirty / saving / error), parsing the edited numbers, and the suggestions with prices.
 
 import { ApiError } from '../api/client';
-import type { ModelEntry, ModelInput } from '../api/models';
+import type { ModelCapabilities, ModelEntry, ModelInput } from '../api/models';
 
 export type Badge = 'built-in' | 'custom' | 'overridden';
 
@@ -35,7 +35,44 @@ export interface Draft {
   input_price: string;
   output_price: string;
   context: string;
+  structured_output: string;
+  stream_usage: string;
+  tools: string;
 }
+
+export type CapabilityName = keyof ModelCapabilities;
+
+/** The capability settings a model takes, as the settings page offers them ('' is auto). */
+export const CAPABILITIES: { name: CapabilityName; label: string; choices: { value: string; label: string }[] }[] = [
+  {
+    name: 'structured_output',
+    label: 'Structured output',
+    choices: [
+      { value: '', label: 'auto (detect)' },
+      { value: 'json_schema', label: 'json_schema' },
+      { value: 'json_object', label: 'json_object + schema' },
+      { value: 'instructions', label: 'instructions' },
+    ],
+  },
+  {
+    name: 'stream_usage',
+    label: 'Streamed usage',
+    choices: [
+      { value: '', label: 'auto (detect)' },
+      { value: 'reported', label: 'reported' },
+      { value: 'counted', label: 'counted' },
+    ],
+  },
+  {
+    name: 'tools',
+    label: 'Tools',
+    choices: [
+      { value: '', label: 'auto (detect)' },
+      { value: 'native', label: 'native' },
+      { value: 'prompted', label: 'prompted' },
+    ],
+  },
+];
 
 export type FieldErrors = Partial<Record<keyof Draft, string>>;
 
@@ -45,10 +82,13 @@ export function draftOf(entry: ModelEntry): Draft {
     input_price: String(entry.input_price),
     output_price: String(entry.output_price),
     context: entry.context === null || entry.context === undefined ? '' : String(entry.context),
+    structured_output: entry.structured_output ?? '',
+    stream_usage: entry.stream_usage ?? '',
+    tools: entry.tools ?? '',
   };
 }
 
-export const EMPTY_DRAFT: Draft = { model: '', input_price: '', output_price: '', context: '' };
+export const EMPTY_DRAFT: Draft = { model: '', input_price: '', output_price: '', context: '', structured_output: '', stream_usage: '', tools: '' };
 
 // as the server's ModelPriceSerializer (editor/views.py MODEL_ID)
 const MODEL_ID = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.:/-]+$/;
@@ -76,14 +116,19 @@ export function parseDraft(draft: Draft): { input: ModelInput; errors: null } | 
     else context = value;
   }
   if (Object.keys(errors).length) return { input: null, errors };
-  return { input: { model, input_price, output_price, context }, errors: null };
+  const capabilities = {
+    structured_output: draft.structured_output,
+    stream_usage: draft.stream_usage,
+    tools: draft.tools,
+  } as ModelCapabilities;
+  return { input: { model, input_price, output_price, context, ...capabilities }, errors: null };
 }
 
 /** The server's field messages, by draft field; anything else goes to `form`. */
 export function apiFieldErrors(error: unknown): { fields: FieldErrors; form: string | null } {
   if (!(error instanceof ApiError)) return { fields: {}, form: error instanceof Error ? error.message : String(error) };
   const fields: FieldErrors = {};
-  for (const name of ['model', 'input_price', 'output_price', 'context'] as const) {
+  for (const name of ['model', 'input_price', 'output_price', 'context', 'structured_output', 'stream_usage', 'tools'] as const) {
     const message = error.fieldMessage(name);
     if (message) fields[name] = message;
   }
@@ -133,7 +178,8 @@ export function isDirty(draft: Draft, entry: ModelEntry): boolean {
     if (value === null || value === undefined) return t === '';
     return t !== '' && Number(t) === value;
   };
-  return !same(draft.input_price, entry.input_price) || !same(draft.output_price, entry.output_price) || !same(draft.context, entry.context);
+  const capabilityChanged = CAPABILITIES.some(({ name }) => draft[name] !== (entry[name] ?? ''));
+  return !same(draft.input_price, entry.input_price) || !same(draft.output_price, entry.output_price) || !same(draft.context, entry.context) || capabilityChanged;
 }
 
 // ---- the model pickers ----
@@ -159,8 +205,21 @@ export function modelOptions(catalogue: ModelEntry[] | null, examples: string[] 
   };
   for (const tier of TIERS) add(tier, 'tier');
   for (const example of examples) add(example, TIERS.includes(example) ? 'tier' : undefined);
-  for (const entry of catalogue ?? []) add(entry.model, priceLabel(entry));
+  // what can be called now first; the rest say why not (no key for its vendor yet)
+  const ready = (catalogue ?? []).filter((e) => !e.unavailable);
+  const later = (catalogue ?? []).filter((e) => e.unavailable);
+  for (const entry of ready) add(entry.model, entry.note ? `${priceLabel(entry)} · ${entry.note}` : `${entry.unavailable === '' ? 'ready · ' : ''}${priceLabel(entry)}`);
+  for (const entry of later) add(entry.model, `not set up: ${entry.unavailable}`);
   // the fixed list last: it keeps the picker useful before (or without) the catalogue
   for (const model of fallback) add(model);
   return [...seen.values()];
+}
+
+/** The catalogue's note on a model (what it is for, what it needs), if it has one. */
+export function modelNote(catalogue: ModelEntry[] | null | undefined, model: string): string | null {
+  const value = model.trim();
+  if (!value) return null;
+  const entry = catalogue?.find((e) => e.model === value);
+  if (entry?.unavailable) return `Not set up here: ${entry.unavailable}.`;
+  return entry?.note || null;
 }

@@ -9,7 +9,7 @@ import { useCallback, useMemo, useState } from 'react';
 import { useCatalogue } from '../api/catalogue';
 import { ApprovalsLink } from '../approvals/ApprovalsLink';
 import { FINISHED_RUN_STATUSES } from '../api/events';
-import type { Issue } from '../api/graph';
+import { blockingIssues, type Issue } from '../api/graph';
 import { ErrorState, LoadingState } from '../components/ui';
 import { useToast } from '../components/toast';
 import { usePersistentFlag } from '../components/usePersistentFlag';
@@ -30,6 +30,9 @@ import { useGraphEditor } from '../editor/useGraphEditor';
 import { useLiveValidation } from '../editor/useLiveValidation';
 import { useShortcuts } from '../editor/useShortcuts';
 import { useVersions } from '../editor/useVersions';
+import { useDraftRecovery } from '../editor/useDraftRecovery';
+import { usePublishing } from '../editor/usePublishing';
+import { Modal } from '../components/Modal';
 import { VersionsPanel } from '../editor/VersionsPanel';
 import { VersionComparePanel } from '../editor/VersionComparePanel';
 import { comparisonFlow } from '../editor/versionCompare';
@@ -37,11 +40,12 @@ import { RunDialog } from '../run/RunDialog';
 import { RunHistory } from '../run/RunHistory';
 import { RunPanel } from '../run/RunPanel';
 import { useRunStore } from '../run/liveStore';
-import { isFinished, rerunDepthOf } from '../run/reducer';
+import { isFinished, rerunDepthOf, runOutcome } from '../run/reducer';
 import { stepNames, useFlowGraphs } from '../run/subflows';
 import { useRunControls } from '../run/useRunControls';
 import { useRunView } from '../run/useRunView';
 import { RunLineage, StepTimeTravel } from '../run/RunLineage';
+import { RunTrace } from '../run/RunTrace';
 import { useTimeTravel } from '../run/useTimeTravel';
 import { PinGlyph } from '../editor/PinGlyph';
 import { PinSection } from '../editor/PinSection';
@@ -72,7 +76,15 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const comparison = versions.comparison;
   const [compareFocus, setCompareFocus] = useState<string | null>(null);
   const mode: EditorMode = runId ? 'run' : preview || comparison ? 'preview' : 'edit';
-  useLiveValidation(workflowId, editor.graph, doc, mode === 'edit');
+  const { settle: settleValidation } = useLiveValidation(workflowId, editor.graph, doc, mode === 'edit');
+  // unsaved work kept across a reload or a closed tab
+  const recovery = useDraftRecovery(workflowId, editor, { ready: !!workflow, version: doc.version, savedGraph: doc.savedGraph }, mode === 'edit' && canEdit);
+  // what API calls, webhooks and MCP run (the editor's Run runs the latest saved version)
+  const publishing = usePublishing({ workflowId, workflow, latest: doc.version, dirty: editor.dirty, save });
+  const published = publishing.published;
+  // "Save with a message": the message is the version's note in Versions
+  const [noteOpen, setNoteOpen] = useState(false);
+  const [note, setNote] = useState('');
 
   const [drawer, setDrawer] = useState<Drawer>('none');
   const [help, setHelp] = useState(false);
@@ -140,6 +152,11 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   );
 
   const grouped = useMemo(() => groupIssues(issues), [issues]);
+  // a graph with errors cannot run: Run says why instead of starting a run the server refuses
+  const blocking = useMemo(() => (mode === 'edit' ? blockingIssues(issues) : []), [mode, issues]);
+  const runBlockedReason = blocking.length
+    ? `Fix ${blocking.length === 1 ? 'the problem' : `the ${blocking.length} problems`} first (see “${blocking.length} problem${blocking.length === 1 ? '' : 's'}”): ${blocking[0].node_id ? `${editor.graph.nodes.find((n) => n.id === blocking[0].node_id)?.label || blocking[0].node_id}: ` : ''}${blocking[0].message}`
+    : null;
   // The run's state per node and edge, for the canvas: each card and edge subscribes to its own
   // entry, so an event re-renders what it changed, not the whole canvas.
   const runStore = useRunStore(runId, live.view, runGraph, mode === 'run');
@@ -177,6 +194,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   const selectedNodes = editor.nodes.filter((n) => n.selected);
   const selectedEdges = editor.edges.filter((e) => e.selected);
   const selectedNode = mode === 'edit' && selectedNodes.length === 1 ? selectedNodes[0] : null;
+  // the node whose settings are open (a node just added stays closed until it is clicked)
   const selectedEdge = mode === 'edit' && !selectedNodes.length && selectedEdges.length === 1 ? selectedEdges[0] : null;
 
   const upstream = useMemo(
@@ -187,6 +205,24 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
     [editor.graph, selectedNode],
   );
 
+  // A node just added (dropped or pressed in the palette) is selected, but its settings stay
+  // closed until it is clicked: a panel opening on every drop covered a quarter of the canvas.
+  // A drag from the palette closes an open panel too, so the whole canvas takes the drop.
+  const [quietNode, setQuietNode] = useState<string | null>(null);
+  const canvasEditing = useMemo(
+    () => ({
+      ...editor,
+      addNode: (type: string, position: { x: number; y: number }) => {
+        const id = editor.addNode(type, position);
+        setQuietNode(id);
+        return id;
+      },
+    }),
+    [editor],
+  );
+  const hidePanelForDrag = useCallback(() => setQuietNode(selectedNodes.length === 1 ? selectedNodes[0].id : null), [selectedNodes]);
+  const openSettings = useCallback((_event: unknown, node: { id: string }) => setQuietNode((q) => (q === node.id ? null : q)), []);
+
   const addAtCentre = useCallback(
     (type: string) => {
       const bounds = document.querySelector('[data-testid="canvas"]')?.getBoundingClientRect();
@@ -195,7 +231,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
         : { x: 0, y: 0 };
       const wanted = { x: Math.round((centre.x - 108) / GRID) * GRID, y: Math.round((centre.y - 44) / GRID) * GRID };
       const spot = freeSpot(editor.graph, wanted); // never on top of another card
-      editor.addNode(type, spot);
+      setQuietNode(editor.addNode(type, spot));
       if (spot.x !== wanted.x || spot.y !== wanted.y) {
         flow.setCenter(spot.x + 108, spot.y + 44, { zoom: flow.getZoom(), duration: 250 }); // bring it into view
       }
@@ -209,16 +245,43 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   }, [editor]);
 
   const fit = useFit();
-  const autoLayout = useCallback(() => {
+  const autoLayout = useCallback(async () => {
+    // Problems still to be checked would grow their cards after the layout measured them, and
+    // the grown cards would overlap their neighbours: the check comes first.
+    await settleValidation();
+    // ...and the cards it changed are drawn and measured a frame or more later (later still on a
+    // busy machine): lay out with sizes that held still for two frames in a row.
+    const measured = () =>
+      JSON.stringify(flow.getNodes().map((n) => [n.id, n.measured?.width ?? null, n.measured?.height ?? null]));
+    let before = measured();
+    for (let frame = 0; frame < 30; frame += 1) {
+      await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+      const now = measured();
+      if (now === before) break;
+      before = now;
+    }
     const sizes = Object.fromEntries(
       flow.getNodes().map((n) => [n.id, n.measured?.width && n.measured?.height ? { width: n.measured.width, height: n.measured.height } : undefined]),
     );
-    void editor.layout(sizes).then(() => requestAnimationFrame(() => fit({ duration: 300 })));
-  }, [editor, flow, fit]);
+    const placed = () => JSON.stringify(flow.getNodes().map((n) => [n.id, n.position.x, n.position.y]));
+    const laidOutFrom = placed();
+    await editor.layout(sizes);
+    // Fit once the canvas has the new positions: they reach React Flow a frame or more after
+    // they were set (more on a busy machine), and a fit before that frames the old places.
+    let last = laidOutFrom;
+    for (let frame = 0; frame < 30; frame += 1) {
+      await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+      const now = placed();
+      if (now === last && (now !== laidOutFrom || frame >= 4)) break;
+      last = now;
+    }
+    fit({ duration: 300 });
+  }, [editor, flow, fit, settleValidation]);
 
   const focusIssue = useCallback(
     (issue: Issue) => {
       if (issue.node_id) {
+        setQuietNode(null);
         editor.selectOnly([issue.node_id]);
         flow.fitView({ nodes: [{ id: issue.node_id }], duration: 300, maxZoom: 1.2, padding: 0.6 });
       } else if (issue.edge_id) {
@@ -233,7 +296,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
   useShortcuts(mode, {
     save: () => void save(),
     run: () => {
-      if (canRun) run.openDialog();
+      if (canRun && !runBlockedReason) run.openDialog();
     },
     undo: editor.undo,
     redo: editor.redo,
@@ -308,14 +371,14 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             {mode === 'edit' &&
               (editor.dirty ? (
                 <span className="unsaved" data-testid="unsaved" title="Changes not saved yet">
-                  ● Unsaved changes
+                  ● Unsaved
                 </span>
               ) : (
                 <span className="saved muted small" data-testid="saved-state">
                   {version ? `Saved · v${version}` : 'Not saved yet'}
                 </span>
               ))}
-            {mode === 'edit' && issues.length > 0 && <IssuesButton issues={issues} onPick={focusIssue} />}
+            {mode === 'edit' && issues.length > 0 && <IssuesButton issues={issues} onPick={focusIssue} labelOf={labelOf} />}
           </div>
           <div className="toolbar-group">
             {mode === 'edit' && (
@@ -337,13 +400,14 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                   onClick={() => setSnap(!snap)}
                   data-testid="snap"
                   title="Snap to grid"
+                  aria-label="Snap to grid"
                 >
-                  ⊞ Snap
+                  ⊞
                 </button>
               </>
             )}
-            <button type="button" className="btn btn-ghost" onClick={() => fit({ duration: 300 })} data-testid="fit" title="Fit view (Shift F)">
-              ⤢ Fit
+            <button type="button" className="btn btn-ghost" onClick={() => fit({ duration: 300 })} data-testid="fit" title="Fit view (Shift F)" aria-label="Fit view">
+              ⤢
             </button>
             <span className="toolbar-sep" />
             <button
@@ -397,6 +461,51 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               </>
             )}
             {mode === 'edit' && (
+              <span
+                className={`chip static publish-state${published ? ' chip-ok' : ''}`}
+                data-testid="publish-state"
+                title={
+                  published
+                    ? `Published: version ${published.number}${published.name ? ` “${published.name}”` : ''}. API calls, webhooks and MCP run it; Run here runs the latest saved version${version !== null ? ` (${version})` : ''}.`
+                    : 'Nothing published: API calls, webhooks and MCP run the latest saved version'
+                }
+              >
+                {/* short: the toolbar is full at 1280 px; the name is in the title and in Versions */}
+                {published ? `v${published.number} published` : 'Not published'}
+              </span>
+            )}
+            {mode === 'edit' && canEdit && (
+              <button
+                type="button"
+                className="btn btn-secondary"
+                onClick={() => publishing.ask('latest')}
+                disabled={doc.saving || blocking.length > 0 || (!editor.dirty && (version === null || published?.number === version))}
+                data-testid="publish"
+                title={
+                  blocking.length > 0
+                    ? 'Fix the problems before publishing'
+                    : !editor.dirty && published?.number === version
+                      ? `Version ${version} is published`
+                      : 'Publish: API calls, webhooks and MCP run this version'
+                }
+              >
+                Publish
+              </button>
+            )}
+            {mode === 'edit' && canEdit && (
+              <button
+                type="button"
+                className="btn btn-ghost"
+                onClick={() => setNoteOpen(true)}
+                disabled={doc.saving}
+                aria-label="Save with a message"
+                title="Save with a message (shown in Versions)"
+                data-testid="save-with-message"
+              >
+                ✎
+              </button>
+            )}
+            {mode === 'edit' && (
               <button
                 type="button"
                 className="btn btn-secondary"
@@ -413,14 +522,19 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 <PinGlyph /> {pinCount} node{pinCount === 1 ? '' : 's'} pinned
               </span>
             )}
+            {mode === 'edit' && runBlockedReason && (
+              <span className="run-blocked" data-testid="run-blocked" role="status">
+                Fix {blocking.length === 1 ? 'the problem' : `${blocking.length} problems`} to run
+              </span>
+            )}
             {mode !== 'preview' && (
               <button
                 type="button"
                 className="btn btn-primary"
                 onClick={run.openDialog}
-                disabled={!canRun}
+                disabled={!canRun || !!runBlockedReason}
                 data-testid="run"
-                title={canRun ? 'Run (Ctrl/⌘ Enter)' : 'Running takes the owner, editor or runner role'}
+                title={!canRun ? 'Running takes the owner, editor or runner role' : runBlockedReason ?? 'Run (Ctrl/⌘ Enter)'}
               >
                 ▷ {mode === 'run' ? 'Run again' : 'Run'}
               </button>
@@ -447,14 +561,35 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             </button>
           </div>
         )}
+        {mode === 'edit' && recovery.state && (
+          <div className="banner banner-info" role="status" data-testid="recovered-banner">
+            {recovery.state.applied
+              ? `Your unsaved changes from ${new Date(recovery.state.at).toLocaleString()} are back on the canvas; they are not saved yet.`
+              : `You have unsaved changes from ${new Date(recovery.state.at).toLocaleString()}, made on version ${recovery.state.base ?? '?'}; version ${version ?? '?'} was saved since.`}
+            {!recovery.state.applied && (
+              <button type="button" className="btn btn-primary btn-small" onClick={recovery.restore} data-testid="recovered-restore">
+                Put them back
+              </button>
+            )}
+            <button type="button" className="btn btn-secondary btn-small" onClick={recovery.discard} data-testid="recovered-discard">
+              Discard them
+            </button>
+            {recovery.state.applied && (
+              <button type="button" className="btn btn-ghost btn-small" onClick={recovery.dismiss} data-testid="recovered-ok">
+                OK
+              </button>
+            )}
+          </div>
+        )}
         {mode === 'edit' && !canEdit && (
           <div className="banner banner-info" role="status" data-testid="read-only-banner">
             Read-only: your role lets you look{canRun ? ' and run' : ''}; changing this workflow takes the owner or editor role.
           </div>
         )}
-        {mode === 'edit' && grouped.graph.length > 0 && (
+        {mode === 'edit' && grouped.graph.some((i) => i.code !== 'empty_graph') && (
+          // an empty canvas says so itself (and the banner, late by a moment, outlived the first drop)
           <div className="banner banner-error graph-issues" role="status" data-testid="graph-issues">
-            {grouped.graph.map((issue, i) => (
+            {grouped.graph.filter((i) => i.code !== 'empty_graph').map((issue, i) => (
               <span key={i}>{issue.message}</span>
             ))}
           </div>
@@ -467,7 +602,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
 
         <div className="workspace">
           {mode === 'edit' && (
-            <Palette specs={catalogue.specs} status={catalogue.status} error={catalogue.error} onRetry={catalogue.retry} onAdd={addAtCentre} />
+            <Palette specs={catalogue.specs} status={catalogue.status} error={catalogue.error} onRetry={catalogue.retry} onAdd={addAtCentre} onDragBegin={hidePanelForDrag} />
           )}
           <main className="canvas-area" aria-label="Canvas">
             {mode === 'run' && live.error ? (
@@ -487,9 +622,9 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 }
                 nodes={display ? display.nodes : editor.nodes}
                 edges={display ? display.edges : editor.edges}
-                editing={mode === 'edit' ? editor : undefined}
+                editing={mode === 'edit' ? canvasEditing : undefined}
                 snap={snap}
-                onNodeClick={mode === 'run' ? run.onNodeClick : undefined}
+                onNodeClick={mode === 'run' ? run.onNodeClick : mode === 'edit' ? openSettings : undefined}
                 onRefused={onRefused}
               />
             )}
@@ -499,7 +634,10 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
                 current={version}
                 previewing={preview?.number ?? null}
                 comparing={comparison}
-                refreshKey={doc.savedCount}
+                refreshKey={`${doc.savedCount}:${publishing.changes}`}
+                canEdit={canEdit}
+                onPublish={publishing.ask}
+                onUnpublish={publishing.unpublish}
                 onPreview={versions.previewVersion}
                 onRestore={versions.restoreVersion}
                 onCompare={compare}
@@ -508,7 +646,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
             )}
             {drawer === 'runs' && <RunHistory workflowId={workflowId} activeRun={runId} refreshKey={runId} onClose={() => setDrawer('none')} />}
           </main>
-          {mode === 'edit' && selectedNode && (
+          {mode === 'edit' && selectedNode && selectedNode.id !== quietNode && (
             <SettingsPanel
               key={selectedNode.id}
               node={selectedNode}
@@ -560,15 +698,18 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
               approvals={run.approvalsByStep}
               onDecide={(stepId) => run.decide('', stepId)}
               lineage={
-                <RunLineage
-                  workflowId={workflowId}
-                  view={live.view}
-                  detail={live.detail}
-                  runPath={travel.runPath}
-                  labelOf={labelOf}
-                  stepLabel={stepLabel}
-                  onRetry={travel.retry}
-                />
+                <>
+                  <RunLineage
+                    workflowId={workflowId}
+                    view={live.view}
+                    detail={live.detail}
+                    runPath={travel.runPath}
+                    labelOf={labelOf}
+                    stepLabel={stepLabel}
+                    onRetry={travel.retry}
+                  />
+                  <RunTrace detail={live.detail} />
+                </>
               }
               nodeOf={nodeOf}
               flowGraph={flowGraph}
@@ -580,7 +721,7 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
         </div>
         {mode === 'run' && live.view.status !== 'idle' && (
           <span className="sr-only" aria-live="polite">
-            Run {live.view.status}
+            Run {runOutcome(live.view) ?? live.view.status}
           </span>
         )}
         <RunDialog
@@ -591,14 +732,74 @@ function Editor({ workflowId, runId }: { workflowId: string; runId: string | nul
           storageKey={`flow.lastInput.${workflowId}`}
           onSubmit={run.startRun}
           note={
-            pinCount > 0 ? (
-              <p className="banner banner-info" data-testid="run-pins-note">
-                <PinGlyph /> {pinCount} node{pinCount === 1 ? '' : 's'} pinned: {pinCount === 1 ? 'it gives its' : 'they give their'} pinned output instead of running.
-              </p>
-            ) : undefined
+            <>
+              {pinCount > 0 && (
+                <p className="banner banner-info" data-testid="run-pins-note">
+                  <PinGlyph /> {pinCount} node{pinCount === 1 ? '' : 's'} pinned: {pinCount === 1 ? 'it gives its' : 'they give their'} pinned output instead of running.
+                </p>
+              )}
+              {published && (
+                // the editor runs what it shows; callers keep getting the published version
+                <p className="muted small" data-testid="run-version-note">
+                  Runs the latest saved version{editor.dirty ? ' (your changes are saved first)' : version !== null ? ` (v${version})` : ''}. API calls, webhooks and MCP run the published
+                  v{published.number}.
+                </p>
+              )}
+            </>
           }
         />
         {travel.dialog}
+        {publishing.dialog}
+        <Modal
+          title="Save with a message"
+          open={noteOpen}
+          onClose={() => setNoteOpen(false)}
+          testId="save-note-dialog"
+          footer={
+            <>
+              <span className="spacer" />
+              <button type="button" className="btn btn-secondary" onClick={() => setNoteOpen(false)}>
+                Cancel
+              </button>
+              <button
+                type="button"
+                className="btn btn-primary"
+                data-testid="save-note-submit"
+                onClick={async () => {
+                  if (await save(note)) {
+                    setNoteOpen(false);
+                    setNote('');
+                  }
+                }}
+              >
+                Save
+              </button>
+            </>
+          }
+        >
+          <form
+            onSubmit={async (e) => {
+              e.preventDefault();
+              if (await save(note)) {
+                setNoteOpen(false);
+                setNote('');
+              }
+            }}
+          >
+            <label className="field-label" htmlFor="save-note-input">
+              What changed? (optional)
+            </label>
+            <input
+              id="save-note-input"
+              className="input"
+              maxLength={200}
+              value={note}
+              placeholder="e.g. Sharper instructions for the writer"
+              data-testid="save-note-input"
+              onChange={(e) => setNote(e.target.value)}
+            />
+          </form>
+        </Modal>
       </div>
     </CanvasContext.Provider>
   );

@@ -24,20 +24,22 @@ type Dialog =
   | null;
 
 /** Accept what our export writes ({name, graph, …}), a bare graph, or {graph}. */
-export function parseImport(text: string, fileName: string): { name: string; graph: Graph } {
+export function parseImport(text: string, fileName: string): { name: string; description: string; graph: Graph } {
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
     throw new Error(`The file is not valid JSON (${(error as Error).message}).`);
   }
-  const record = (data ?? {}) as { name?: unknown; graph?: unknown; nodes?: unknown; edges?: unknown };
+  const record = (data ?? {}) as { name?: unknown; description?: unknown; graph?: unknown; nodes?: unknown; edges?: unknown };
   const graph = (record.graph ?? (Array.isArray(record.nodes) ? { nodes: record.nodes, edges: record.edges ?? [] } : null)) as Graph | null;
   if (!graph || !Array.isArray(graph.nodes)) {
     throw new Error('The file holds no flow: expected {"nodes": [...], "edges": [...]} or an exported workflow.');
   }
   const name = typeof record.name === 'string' && record.name.trim() ? record.name.trim() : fileName.replace(/\.json$/i, '') || 'Imported flow';
-  return { name, graph: { nodes: graph.nodes, edges: Array.isArray(graph.edges) ? graph.edges : [] } };
+  // an exported workflow's description comes back with it (it was dropped)
+  const description = typeof record.description === 'string' ? record.description : '';
+  return { name, description, graph: { nodes: graph.nodes, edges: Array.isArray(graph.edges) ? graph.edges : [] } };
 }
 
 function download(name: string, data: unknown) {
@@ -62,9 +64,16 @@ export function WorkflowListPage() {
   const [busy, setBusy] = useState<string | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
+  // the search box: the server filters (the list is paged), a moment after typing stops
+  const [query, setQuery] = useState('');
+  const [search, setSearch] = useState('');
+  useEffect(() => {
+    const timer = setTimeout(() => setSearch(query.trim()), 250);
+    return () => clearTimeout(timer);
+  }, [query]);
   const load = useCallback(() => {
     setError(null);
-    api.listWorkflows().then(
+    api.listWorkflows(undefined, search).then(
       (page) => {
         setItems(page.results);
         setNext(page.next);
@@ -72,7 +81,7 @@ export function WorkflowListPage() {
       },
       (cause) => setError(cause),
     );
-  }, []);
+  }, [search]);
   useEffect(() => {
     document.title = 'Workflows — Flows';
     load();
@@ -119,8 +128,8 @@ export function WorkflowListPage() {
     event.target.value = ''; // choosing the same file again must fire again
     if (!file) return;
     try {
-      const { name, graph } = parseImport(await file.text(), file.name);
-      const created = await api.importWorkflow({ name, graph });
+      const { name, description, graph } = parseImport(await file.text(), file.name);
+      const created = await api.importWorkflow({ name, description, graph });
       toast.show(`Imported “${created.name}”.`, 'success');
       navigate(paths.editor(created.id));
     } catch (cause) {
@@ -135,10 +144,16 @@ export function WorkflowListPage() {
       <header className="page-head">
         <div>
           <h1>Workflows</h1>
-          <p className="muted">{items ? `${count} workflow${count === 1 ? '' : 's'}` : '\u00a0'}</p>
+          <p className="muted">{items ? `${count} workflow${count === 1 ? '' : 's'}${search ? ` matching “${search}”` : ''}` : '\u00a0'}</p>
         </div>
         <div className="page-actions">
           <ApprovalsLink className="btn btn-secondary" />
+          <Link to={paths.runs()} className="btn btn-secondary" data-testid="all-runs-link">
+            Runs
+          </Link>
+          <Link to={paths.knowledge()} className="btn btn-secondary" data-testid="knowledge-link">
+            Knowledge
+          </Link>
           <Link to={paths.models()} className="btn btn-secondary" data-testid="models-link">
             Settings
           </Link>
@@ -155,9 +170,27 @@ export function WorkflowListPage() {
         </div>
       </header>
 
+      {(search || count > 0) && (
+        <div className="list-search">
+          <input
+            type="search"
+            className="input"
+            placeholder="Search workflows by name or description…"
+            aria-label="Search workflows"
+            value={query}
+            data-testid="workflow-search"
+            onChange={(e) => setQuery(e.target.value)}
+          />
+        </div>
+      )}
       {error && <ErrorState message={errorMessage(error)} onRetry={load} />}
       {!error && items === null && <LoadingState label="Loading workflows…" />}
-      {items && items.length === 0 && (
+      {items && items.length === 0 && search && (
+        <p className="muted" data-testid="workflow-search-empty">
+          No workflow matches “{search}”.
+        </p>
+      )}
+      {items && items.length === 0 && !search && (
         <EmptyState
           title="No workflows yet"
           icon="✦"
@@ -201,7 +234,16 @@ export function WorkflowListPage() {
                 </td>
                 <td>
                   {versionOf(workflow) ? `v${versionOf(workflow)}` : <span className="muted">—</span>}
-                  {workflow.valid === false && <span className="chip static chip-warn" title="The current version has problems to fix before it can run">draft</span>}
+                  {workflow.valid === false && <span className="chip static chip-warn" title="The current version has problems to fix before it can run">has problems</span>}
+                  {workflow.published && (
+                    <span
+                      className="chip static chip-ok"
+                      data-testid={`workflow-published-${workflow.id}`}
+                      title={`API calls, webhooks and MCP run version ${workflow.published.number}${workflow.published.name ? ` “${workflow.published.name}”` : ''}`}
+                    >
+                      v{workflow.published.number} published
+                    </span>
+                  )}
                 </td>
                 <td title={workflow.updated_at}>{formatDate(workflow.updated_at)}</td>
                 <td className="row-actions">
@@ -271,7 +313,16 @@ export function WorkflowListPage() {
           }}
         />
       )}
-      {dialog?.kind === 'webhook' && <WebhookDialog workflow={dialog.workflow} onClose={() => setDialog(null)} />}
+      {dialog?.kind === 'webhook' && (
+        <WebhookDialog
+          workflow={dialog.workflow}
+          onClose={() => setDialog(null)}
+          onChange={(exists) => {
+            const id = dialog.workflow.id;
+            setItems((list) => (list ?? []).map((w) => (w.id === id ? { ...w, has_webhook: exists } : w)));
+          }}
+        />
+      )}
       {dialog?.kind === 'delete' && (
         <Modal
           title="Delete workflow?"

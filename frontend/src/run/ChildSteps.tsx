@@ -65,7 +65,9 @@ export const ChildSteps = memo(function ChildSteps({ steps, parent, type, config
   const chosen = filter === 'all' ? ordered : ordered.filter((id) => filterOf(steps[id]?.status ?? 'pending') === filter);
   const shown = chosen.slice(0, limit);
   const flow = type === 'subflow';
-  const mixed = !flow && new Set(ordered.slice(0, 200).map((id) => steps[id]?.node)).size > 1;
+  // rows named by their node: a sub-flow's steps, a worker's workflow tool calls (by tool name)
+  const named = flow || type === 'worker';
+  const mixed = !named && new Set(ordered.slice(0, 200).map((id) => steps[id]?.node)).size > 1;
   const iterating = type === 'map' || type === 'loop';
   const summary = given ?? (type === 'loop' ? loopText(progress, config?.max_iterations) : progressText(progress));
 
@@ -106,7 +108,7 @@ export const ChildSteps = memo(function ChildSteps({ steps, parent, type, config
                 step={steps[id]}
                 id={id}
                 label={mixed ? labelOf(steps[id]?.node ?? id) : null}
-                name={flow ? labelOf(steps[id]?.node ?? id) : null}
+                name={named ? labelOf(steps[id]?.node ?? id) : null}
                 selected={selected === id}
                 onSelect={onSelect}
               />

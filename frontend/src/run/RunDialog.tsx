@@ -106,6 +106,11 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit, 
         setJsonError(`Not valid JSON: ${(error as Error).message}`);
         return;
       }
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+        // templates read the input's fields (input.topic): a list or a bare value has none
+        setJsonError(`The input must be a JSON object of fields, like {"topic": "…"}, not ${Array.isArray(input) ? 'a list' : input === null ? 'null' : `a ${typeof input}`}.`);
+        return;
+      }
       if (hasForm) {
         const problems = validate({ type: 'object', ...schema }, withDefaults(schema, input));
         const first = Object.entries(problems)[0];
@@ -205,7 +210,7 @@ export function RunDialog({ open, onClose, schema, dirty, storageKey, onSubmit, 
               }}
             />
             {jsonError && (
-              <p className="field-error" role="alert">
+              <p className="field-error" role="alert" data-testid="run-input-json-error">
                 {jsonError}
               </p>
             )}

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { errorMessage } from '../api/client';
 import { api, type RunSummary } from '../api/resources';
 import { EmptyState, ErrorState, LoadingState, StatusPill } from '../components/ui';
+import { usePanelWidth } from '../components/usePanelWidth';
 import { Link, navigate, paths } from '../router';
 import { formatCost, formatDate, formatDuration } from './format';
 import { toSeconds } from './reducer';
@@ -13,6 +14,7 @@ import './timeTravel.css';
 
 export function RunHistory({ workflowId, activeRun, onClose, refreshKey }: { workflowId: string; activeRun: string | null; onClose: () => void; refreshKey?: unknown }) {
   const [runs, setRuns] = useState<RunSummary[] | null>(null);
+  const size = usePanelWidth('runs', 320);
   const [error, setError] = useState<string | null>(null);
   const [picked, setPicked] = useState<string[]>([]);
   const pick = (id: string, on: boolean) =>
@@ -26,11 +28,15 @@ export function RunHistory({ workflowId, activeRun, onClose, refreshKey }: { wor
   }, [workflowId]);
   useEffect(load, [load, refreshKey]);
   return (
-    <aside className="drawer" aria-label="Run history" data-testid="run-history">
+    <aside className="drawer" aria-label="Run history" data-testid="run-history" style={size.style}>
+      {size.grip}
       <header className="panel-head">
         <div className="panel-title">
           <h2>Runs</h2>
         </div>
+        <Link to={paths.runs(`workflow=${encodeURIComponent(workflowId)}`)} className="btn btn-link btn-small" data-testid="run-history-all">
+          All runs, with filters →
+        </Link>
         <button type="button" className="icon-btn" aria-label="Refresh runs" onClick={load}>
           ↻
         </button>
@@ -88,7 +94,7 @@ export function RunHistory({ workflowId, activeRun, onClose, refreshKey }: { wor
                     data-testid={`run-item-${run.id}`}
                     aria-current={activeRun === run.id ? 'page' : undefined}
                   >
-                    <StatusPill status={run.status} />
+                    <StatusPill status={run.outcome === 'rejected' ? 'rejected' : run.status} testId={`run-item-status-${run.id}`} />
                     <span className="list-row-main">
                       <span>{formatDate(run.started_at ?? run.created_at ?? null) || run.id.slice(0, 8)}</span>
                       <span className="muted small">

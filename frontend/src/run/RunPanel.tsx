@@ -1,16 +1,21 @@
 // The run view's side panel: the streamed output, the timeline of steps, and one step's detail
 // (input, output, error, attempts).
 
+import { ToolCalls } from './ToolCalls';
 import { memo, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { approvalRequestOf, type Approval } from '../api/approvals';
 import { decisionVerb, quorumText } from '../approvals/decision';
 import { StatusPill } from '../components/ui';
+import { usePanelWidth } from '../components/usePanelWidth';
+import { usePersistentFlag } from '../components/usePersistentFlag';
 import { ChildSteps } from './ChildSteps';
+import { CitedText } from './CitedText';
+import { numberedSourcesFor, searchedSources, type ChunkSource } from './citations';
 import { formatCost, formatDuration, formatTime, formatTokens, formatValue } from './format';
 import { childrenTitle, itemNumber, progressOf, progressText } from './iteration';
-import { depthOf, flowProgressOf, isFinished, subtreeFigures, type RunView, type StepView } from './reducer';
+import { depthOf, flowProgressOf, isFinished, isRejectedGate, runOutcome, subtreeFigures, type RunView, type StepView } from './reducer';
 import { reusedLabel } from './rerun';
-import { flowProgressText, flowTitle, stepNames, type FlowGraphOf, type StepNames } from './subflows';
+import { flowProgressText, flowTitle, stepNames, toolCallerOf, type FlowGraphOf, type StepNames } from './subflows';
 import { Link, paths } from '../router';
 import type { Connection } from './useRunView';
 
@@ -62,6 +67,18 @@ function runDuration(view: RunView, finished: boolean): string {
   return finished ? '—' : '…';
 }
 
+/** A run error as people read it: "Writer failed: …" rather than "step 'worker_1' failed: …"
+ * (the server names steps by key; the id stays one click away, in the step's detail). */
+export function readableError(message: string, view: RunView, names: StepNames): string {
+  return message.replace(/\bstep '([^']+)'/g, (whole, key: string) => {
+    const step = view.steps[key];
+    if (step) return names.label(step);
+    const node = key.split('.')[0];
+    const label = names.labelIn(null)(node);
+    return label && label !== node ? label : whole;
+  });
+}
+
 export function connectionText(connection: Connection, finished: boolean): string {
   if (finished) return 'Finished';
   switch (connection.state) {
@@ -98,16 +115,30 @@ export const RunPanel = memo(function RunPanel({
   const finished = isFinished(view);
   // a step's label and type in the flow it ran in: a sub-flow's steps by the sub-flow's graph
   const names = useMemo(() => stepNames(view, labelOf, nodeOf, flowGraph), [view, labelOf, nodeOf, flowGraph]);
+  const size = usePanelWidth('run', 400);
+  const [folded, setFolded] = usePersistentFlag('flow.runPanelFolded', false);
   const tabs: [RunTab, string][] = [
     ['output', 'Output'],
     ['timeline', `Timeline (${view.order.length})`],
     ['step', 'Step'],
   ];
   return (
-    <aside className="side-panel run-panel" aria-label="Run" data-testid="run-panel">
+    <aside className={`side-panel run-panel${folded ? ' folded' : ''}`} aria-label="Run" data-testid="run-panel" style={folded ? undefined : size.style}>
+      {!folded && size.grip}
+      <button
+        type="button"
+        className="btn btn-ghost btn-small run-panel-fold"
+        aria-expanded={!folded}
+        aria-label={folded ? 'Show the run panel' : 'Fold the run panel away'}
+        title={folded ? 'Show the run panel' : 'Fold the run panel away (more room for the canvas)'}
+        data-testid="run-panel-fold"
+        onClick={() => setFolded(!folded)}
+      >
+        {folded ? '‹' : '›'}
+      </button>
       <header className="run-summary">
         <div className="run-summary-row">
-          <StatusPill status={view.status} testId="run-status" />
+          <StatusPill status={runOutcome(view) === 'rejected' ? 'rejected' : view.status} testId="run-status" />
           <span className={`conn conn-${finished ? 'done' : connection.state}`} data-testid="run-connection" aria-live="polite">
             {connectionText(connection, finished)}
           </span>
@@ -187,6 +218,8 @@ function OutputTab({
     return step?.status === 'waiting' && !step.flow && !(step.children.length > 0 && step.request == null);
   });
   const streaming = view.streaming ? view.steps[view.streaming] : undefined;
+  // a run that went through a rejected gate: say so instead of showing a null output as a success
+  const rejectedGate = runOutcome(view) === 'rejected' ? view.order.map((id) => view.steps[id]).find((s) => s && s.parent === null && s.inFlow === null && isRejectedGate(s)) : undefined;
   const box = useRef<HTMLPreElement>(null);
   const text = streaming?.text ?? '';
   useEffect(() => {
@@ -197,7 +230,7 @@ function OutputTab({
     <div className="output-tab">
       {view.status === 'failed' && view.error && (
         <div className="banner banner-error" data-testid="run-error">
-          <strong>The run failed.</strong> {view.error.message}
+          <strong>The run failed.</strong> {readableError(view.error.message, view, names)}
           {view.error.step && (
             <button type="button" className="btn btn-link btn-small" onClick={() => onSelectStep(view.error!.step!)}>
               Show step
@@ -218,6 +251,15 @@ function OutputTab({
             ))}
         </div>
       )}
+      {rejectedGate && (
+        <div className="banner banner-error" data-testid="run-rejected">
+          <strong>The run ended at a rejection.</strong> {names.label(rejectedGate)} was rejected; the steps after its “approved”
+          branch did not run.
+          <button type="button" className="btn btn-link btn-small" onClick={() => onSelectStep(rejectedGate.id)}>
+            Show step
+          </button>
+        </div>
+      )}
       <section data-testid="run-output" aria-live="polite" className="run-output">
         {streaming && (
           <>
@@ -225,16 +267,23 @@ function OutputTab({
               {names.label(streaming)} <span className="muted small">{streaming.status === 'running' ? 'streaming…' : ''}</span>
             </h3>
             <pre ref={box} className="stream" data-testid="run-stream">
-              {text || (streaming.status === 'running' ? 'Waiting for output…' : formatValue(streaming.output))}
+              {text ||
+                (streaming.status === 'running'
+                  ? 'Waiting for output…'
+                  : streaming.status === 'waiting'
+                    ? 'Waiting for a person to decide…'
+                    : streaming.output == null
+                      ? 'No output.'
+                      : formatValue(streaming.output))}
               {streaming.status === 'running' && <span className="caret" aria-hidden="true" />}
             </pre>
           </>
         )}
-        {view.status === 'succeeded' && (
+        {view.status === 'succeeded' && !(rejectedGate && view.output == null) && (
           <>
             <h3 className="section-title">Run output</h3>
             <pre className="stream final" data-testid="run-final-output">
-              {formatValue(view.output)}
+              <CitedText text={formatValue(view.output)} numbered={numberedSourcesFor(view, null)} searched={searchedSources(view)} />
             </pre>
           </>
         )}
@@ -295,7 +344,13 @@ function Timeline({
                 <span className="timeline-name">
                   {depth > 0 && <span className="muted">↳ </span>}
                   {names.label(step)}
-                  {step.flow && <span className="muted small"> · {flowTitle(step.flow)}</span>}
+                  {step.flow && (
+                    <span className="muted small">
+                      {' '}
+                      · {toolCallerOf(view, step) ? 'workflow tool: ' : ''}
+                      {flowTitle(step.flow)}
+                    </span>
+                  )}
                   {step.attempt > 1 && <span className="badge-warn">×{step.attempt}</span>}
                   {step.status === 'reused' && <span className={`reused-chip reused-${step.reusedFrom?.kind ?? 'recorded'}`}>{reusedLabel(step.reusedFrom)}</span>}
                 </span>
@@ -335,12 +390,29 @@ function Timeline({
 }
 
 // memo: a map's input may be a list of 10,000 items, not to be formatted again on every event
-const Block = memo(function Block({ title, value, testId }: { title: string; value: unknown; testId?: string }) {
+const Block = memo(function Block({
+  title,
+  value,
+  testId,
+  cited,
+}: {
+  title: string;
+  value: unknown;
+  testId?: string;
+  /** the sources its citation markers link to (a step's output) */
+  cited?: { numbered: ChunkSource[]; searched: Map<number, ChunkSource> };
+}) {
   return (
     <section className="detail-block">
       <h4>{title}</h4>
       <pre className="code-block" data-testid={testId}>
-        {value === null || value === undefined || value === '' ? <span className="muted">—</span> : formatValue(value)}
+        {value === null || value === undefined || value === '' ? (
+          <span className="muted">—</span>
+        ) : cited ? (
+          <CitedText text={formatValue(value)} numbered={cited.numbered} searched={cited.searched} />
+        ) : (
+          formatValue(value)
+        )}
       </pre>
     </section>
   );
@@ -402,6 +474,7 @@ function StepDetail({
   const ran = names.node(step);
   const number = itemNumber(step.id);
   const flowGraph = step.flow ? names.flowOf(step.id)?.graph : undefined;
+  const caller = toolCallerOf(view, step);
   return (
     <div className="step-detail" data-testid="step-detail">
       <div className="step-detail-head">
@@ -413,7 +486,18 @@ function StepDetail({
         <dd>
           <code>{step.id}</code>
         </dd>
-        {step.inFlow !== null && (
+        {caller && (
+          <>
+            <dt>Tool call of</dt>
+            <dd data-testid="step-tool-caller">
+              <button type="button" className="btn btn-link btn-small" data-testid="step-flow-parent" onClick={() => onSelectStep(caller.id)}>
+                {names.label(caller)}
+              </button>
+              <span className="muted"> · it ran this workflow as a tool, inside its step</span>
+            </dd>
+          </>
+        )}
+        {step.inFlow !== null && !caller && (
           <>
             <dt>Flow</dt>
             <dd data-testid="step-in-flow">
@@ -540,8 +624,14 @@ function StepDetail({
       )}
       {step.request !== null && step.request !== undefined && <Block title="Waiting for" value={step.request} />}
       <Block title="Input" value={step.input} testId="step-input" />
+      <ToolCalls
+        calls={step.toolCalls ?? []}
+        // the latest call with that id: a retried step's model may reuse its call ids
+        stepOf={(callId) => [...step.children].reverse().find((id) => view.steps[id]?.flow?.tool_call === callId) ?? null}
+        onSelectStep={onSelectStep}
+      />
       {step.text && <Block title="Streamed" value={step.text} />}
-      <Block title="Output" value={step.output} testId="step-output" />
+      <Block title="Output" value={step.output} testId="step-output" cited={{ numbered: numberedSourcesFor(view, step), searched: searchedSources(view) }} />
     </div>
   );
 }

@@ -2,7 +2,7 @@
 
 import { SUCCEEDED_STEP_STATUSES } from '../api/events';
 import { DEFAULT_SOURCE_HANDLE, ERROR_HANDLE, type Graph } from '../api/graph';
-import { isActive, type RunView } from './reducer';
+import { asksApproval, isActive, type RunView } from './reducer';
 
 export type EdgeRunState = 'idle' | 'active' | 'done' | 'not-taken';
 
@@ -33,11 +33,18 @@ export function edgeRunStates(graph: Graph, view: RunView): Record<string, EdgeR
     }
     if ((edge.source_handle || DEFAULT_SOURCE_HANDLE) !== taken) {
       result[edge.id] = 'not-taken';
-    } else if (target && isActive(target.status)) {
+    } else if (target && isActive(target.status) && !waitsForAPerson(view, target.step)) {
       result[edge.id] = 'active';
     } else {
       result[edge.id] = target?.status === 'skipped' ? 'not-taken' : 'done';
     }
   }
   return result;
+}
+
+/** A gate waiting for a decision has its input: a dot pulsing into it for as long as nobody
+ * decides (hours, perhaps) read as something still arriving, a stray dot on the canvas. */
+function waitsForAPerson(view: RunView, stepId: string | null | undefined): boolean {
+  const step = stepId ? view.steps[stepId] : undefined;
+  return !!step && asksApproval(step);
 }

@@ -100,6 +100,8 @@ export function childrenTitle(type: string | null | undefined): string {
   if (type === 'map') return 'Items';
   if (type === 'loop') return 'Iterations';
   if (type === 'subflow') return 'Steps of the sub-flow';
+  // a worker's children are the workflows it called as tools (each runs its steps under it)
+  if (type === 'worker') return 'Workflows called as tools';
   return 'Delegated tasks';
 }
 

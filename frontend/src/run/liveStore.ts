@@ -79,6 +79,12 @@ function sameFlow(a: FlowView | null, b: FlowView | null): boolean {
   );
 }
 
+function sameToolCalls(a: NodeView['toolCalls'] | undefined, b: NodeView['toolCalls'] | undefined): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  return x.length === y.length && x.every((call, i) => call.status === y[i].status && call.id === y[i].id);
+}
+
 /** Equal in everything a card draws (deriveNodes makes new objects for every node on each event). */
 function sameNodeView(a: NodeView | undefined, b: NodeView | undefined): boolean {
   if (a === b) return true;
@@ -97,7 +103,9 @@ function sameNodeView(a: NodeView | undefined, b: NodeView | undefined): boolean
     sameProgress(a.progress, b.progress) &&
     (a.error?.message ?? null) === (b.error?.message ?? null) &&
     a.topLevel === b.topLevel &&
+    a.rejected === b.rejected &&
     sameFlow(a.flow, b.flow) &&
+    sameToolCalls(a.toolCalls, b.toolCalls) &&
     (a.reusedFrom?.kind ?? null) === (b.reusedFrom?.kind ?? null) &&
     (a.reusedFrom?.run ?? null) === (b.reusedFrom?.run ?? null) &&
     (a.reusedFrom?.step ?? null) === (b.reusedFrom?.step ?? null)

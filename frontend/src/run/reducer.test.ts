@@ -249,6 +249,13 @@ describe('run reducer: snapshot, then events after its seq', () => {
     expect(resumed.order).toEqual(full.order);
   });
 
+  it('shows the waiting gate as the live step when the page opens after the gate stopped', () => {
+    const snapshot = snapshotAfter(events.length);
+    expect(snapshot.status).toBe('waiting');
+    expect(fromSnapshot(snapshot).streaming).toBe('gate');
+    expect(full.streaming).toBe('gate');
+  });
+
   it('ignores events at or below the seq it already has, so nothing counts twice', () => {
     const once = applyEvents(initialRunView('run-1'), events);
     const twice = applyEvents(once, events);

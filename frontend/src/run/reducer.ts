@@ -26,6 +26,7 @@ import {
   type RunStatus,
   type StepError,
   type StepStatus,
+  type ToolCallData,
   type Totals,
 } from '../api/events';
 import type { RunDetail, StepRecord } from '../api/resources';
@@ -93,6 +94,8 @@ export interface StepView {
   inFlow: string | null;
   /** a subflow step running its flow as steps of the run: which workflow and version */
   flow: FlowRef | null;
+  /** a worker's tool calls, in the order they started (each as last heard: running or done) */
+  toolCalls: ToolCallData[];
 }
 
 export interface Figures {
@@ -144,12 +147,16 @@ export interface NodeView {
   /** how far the tasks of its step are (a map's items, a loop's iterations); null: it handed none out */
   progress: Progress | null;
   error: StepError | null;
+  /** an approval gate that was rejected: its card shows ✗, though its step succeeded */
+  rejected: boolean;
   /** whether `step` is a step the flow started (not a delegated task): a run can restart there */
   topLevel: boolean;
   /** `step` reused an output instead of executing: where it came from */
   reusedFrom: ReusedLink | null;
   /** a subflow node whose step runs its flow as steps: which flow, and how far it is */
   flow: FlowView | null;
+  /** a worker's tool calls (of its main step) */
+  toolCalls: ToolCallData[];
 }
 
 /** Where a run made by time travel came from (GET /api/runs/<id>/ `source`, run.started data). */
@@ -240,7 +247,16 @@ function newStep(id: string, node: string, parent: string | null = null): StepVi
     reusedFrom: null,
     inFlow: flowOfKey(id),
     flow: null,
+    toolCalls: [],
   };
+}
+
+/** The step with a tool call added, or replacing the one with the same id (its end). */
+export function withToolCall(step: StepView, call: ToolCallData): StepView {
+  const calls = step.toolCalls ?? [];
+  const at = calls.findIndex((c) => c.id === call.id && c.phase === call.phase);
+  const next = at < 0 ? [...calls, call] : calls.map((c, i) => (i === at ? call : c));
+  return { ...step, toolCalls: next };
 }
 
 /** Seconds since the epoch from an ISO string or a number (the API may send either). */
@@ -361,12 +377,29 @@ export function deriveNodes(view: Pick<RunView, 'steps' | 'order' | 'status'>): 
       children,
       progress: !main.flow && (main.children.length || main.expected) ? progressOf(view.steps, main) : null,
       error: main.error,
+      rejected: topLevel.length > 0 && isRejectedGate(main),
       topLevel: topLevel.length > 0,
       reusedFrom: main.reusedFrom,
       flow: main.flow ? { ref: main.flow, progress: flowProgressOf(view.steps, main) } : null,
+      toolCalls: main.toolCalls ?? [],
     };
   }
   return nodes;
+}
+
+/** An approval gate's step that ended by its "rejected" branch (a person, or its deadline). */
+export function isRejectedGate(step: Pick<StepView, 'type' | 'branch' | 'status'>): boolean {
+  return step.type === 'approval' && step.branch === 'rejected' && (step.status === 'succeeded' || step.status === 'reused');
+}
+
+/** How a finished run ended, as the server's `outcome` says it: a run that went through a
+ * rejected gate succeeded as a run, but its outcome is "rejected". Null while it is not over. */
+export function runOutcome(view: Pick<RunView, 'status' | 'steps'>): 'succeeded' | 'rejected' | 'failed' | 'cancelled' | null {
+  // a gate of the flow itself: a map item's or a sub-flow's rejection is that item's or flow's data
+  const ended = (s: StepView) => s.parent === null && s.inFlow === null && isRejectedGate(s);
+  if (view.status === 'succeeded') return Object.values(view.steps).some(ended) ? 'rejected' : 'succeeded';
+  if (view.status === 'failed' || view.status === 'cancelled') return view.status;
+  return null;
 }
 
 /** The status a node shows on the canvas, including nodes no step has reached yet. */
@@ -578,6 +611,16 @@ class Batch {
     const view = this.view;
     const id = event.step!;
     const known = view.steps[id];
+    if (event.type === 'step.tool_call') {
+      const base = known ?? newStep(id, event.node ?? id);
+      const next = withToolCall(base, (event as EventOf<'step.tool_call'>).data);
+      if (known) view.steps[id] = next;
+      else this.add(next);
+      this.setSeq(event);
+      this.changed = true;
+      this.derive = true; // the card's badge counts them
+      return;
+    }
     if (event.type === 'step.chunk') {
       const base = known ?? newStep(id, event.node ?? id);
       const next = withChunk(base, (event as EventOf<'step.chunk'>).data);
@@ -680,6 +723,9 @@ class Batch {
       case 'step.waiting':
         step.status = stepStatusOf(event, 'waiting');
         step.request = (event as EventOf<'step.waiting'>).data.request ?? null;
+        // only an approval gate asks for an approval: its type is known from here on, so a
+        // rejection (its "rejected" branch) can be told apart once the request is cleared
+        if (step.type === null && approvalRequestOf(step.request)) step.type = 'approval';
         break;
       case 'step.resumed':
         step.status = stepStatusOf(event, 'running');
@@ -821,8 +867,10 @@ export function fromSnapshot(detail: RunDetail): RunView {
     finishedAt: toSeconds(detail.finished_at ?? null),
     source: detail.source ?? null,
   };
-  const running = indexed.map(({ record }) => record).filter((r) => r.status === 'running');
-  view.streaming = running.length ? running[running.length - 1].id : null;
+  // the step the live stream would show: the last one started and not yet done. A gate that
+  // already waits counts too, or a page opened after it stopped shows no "waiting for a person".
+  const open = indexed.map(({ record }) => record).filter((r) => r.status === 'running' || r.status === 'waiting');
+  view.streaming = open.length ? open[open.length - 1].id : null;
   view.nodes = deriveNodes(view);
   return view;
 }
@@ -849,7 +897,9 @@ export function rerunDepthOf(view: RunView, id: string): number {
   const step = view.steps[id];
   if (!step?.inFlow) return depthOf(view, id);
   const flowStep = view.steps[step.inFlow];
-  const topLevelFlow = !!flowStep && flowStep.parent === null && flowStep.inFlow === null;
+  // a workflow tool call (its "flow step" is the worker that called it, which runs no flow) runs
+  // inside its caller's step: a re-run starts from the caller, not from the call
+  const topLevelFlow = !!flowStep?.flow && flowStep.parent === null && flowStep.inFlow === null;
   return topLevelFlow && (step.parent === step.inFlow || step.parent === null) ? 0 : Number.POSITIVE_INFINITY;
 }
 

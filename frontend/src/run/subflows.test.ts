@@ -232,6 +232,7 @@ describe('a sub-flow as a map’s body, with a sub-flow nested in it', () => {
     expect(item.flow).toEqual(FACT_CHECK);
     expect(gateOrigin('each.sub.2/inner/gate')).toBe('in sub-flow each.sub.2/inner');
     expect(gateOrigin('check/gate')).toBe('in sub-flow check');
+    expect(gateOrigin('check/gate', 'Check facts')).toBe('in sub-flow Check facts');
     expect(gateOrigin('each.ask.2')).toBe('#2 of each');
     expect(gateOrigin('gate')).toBeNull();
   });

@@ -87,6 +87,17 @@ export function stepNames(
   };
 }
 
+/**
+ * The step that called `step` as a workflow tool, or null. A workflow called as a tool runs
+ * inside its calling step; the call is a child of that step keyed `<caller>/<tool>.<n>` and runs
+ * its workflow's steps as its own children, like a subflow step — but its caller runs no flow.
+ */
+export function toolCallerOf(view: Pick<RunView, 'steps'>, step: StepView): StepView | null {
+  if (!step.flow || step.inFlow === null) return null;
+  const caller = view.steps[step.inFlow];
+  return caller && !caller.flow ? caller : null;
+}
+
 /** The flows a run's subflow steps run (each workflow and version once), in the order first met. */
 export function flowRefsOf(steps: Readonly<Record<string, StepView>>): FlowRef[] {
   const found = new Map<string, FlowRef>();

@@ -34,7 +34,7 @@ describe('the run controls', () => {
     act(() => result.current.openDialog());
     await act(() => result.current.startRun({ topic: 'owls' }));
     expect(input.save).toHaveBeenCalledTimes(1);
-    expect(calls).toEqual([{ method: 'POST', url: '/api/workflows/wf/runs/', body: { input: { topic: 'owls' } } }]);
+    expect(calls).toEqual([{ method: 'POST', url: '/api/workflows/wf/runs/', body: { input: { topic: 'owls' }, version: 'latest' } }]);
     expect(result.current.dialogOpen).toBe(false);
     expect(window.location.pathname).toBe('/workflows/wf/runs/run-7');
   });

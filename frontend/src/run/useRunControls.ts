@@ -2,10 +2,11 @@
 // one, which step the run panel shows, and the approvals of a run's gate steps.
 
 import type { NodeMouseHandler } from '@xyflow/react';
-import { useCallback, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Approval } from '../api/approvals';
 import { errorMessage } from '../api/client';
 import type { Graph, JsonSchema, NodeTypeSpec } from '../api/graph';
+import { FINISHED_RUN_STATUSES } from '../api/events';
 import { api } from '../api/resources';
 import { useApprovals } from '../approvals/ApprovalsProvider';
 import { useRunApprovals } from '../approvals/useRunApprovals';
@@ -55,6 +56,8 @@ export function useRunControls({ workflowId, runId, live, runGraph, catalogue, g
   const [dialogOpen, setDialogOpen] = useState(false);
   const [tab, setTab] = useState<RunTab>('output');
   const [selectedStep, setSelectedStep] = useState<string | null>(null);
+  // a cancel asked from this page: its "Cancelling…" toast becomes "Run cancelled." when it is
+  const cancelling = useRef(false);
 
   const inputSchema = useMemo<JsonSchema | null>(() => {
     const input = graph.nodes.find((n) => n.type === 'input');
@@ -65,7 +68,8 @@ export function useRunControls({ workflowId, runId, live, runGraph, catalogue, g
   const startRun = useCallback(
     async (input: unknown) => {
       if (dirty && !(await save())) throw new Error('Save failed; the run was not started.');
-      const run = await api.startRun(workflowId, input, usePins);
+      // the editor runs what it shows, the latest saved version, even when another is published
+      const run = await api.startRun(workflowId, input, usePins, 'latest');
       setDialogOpen(false);
       setSelectedStep(null);
       setTab('output');
@@ -78,7 +82,8 @@ export function useRunControls({ workflowId, runId, live, runGraph, catalogue, g
     if (!runId) return;
     try {
       await api.cancelRun(runId);
-      toast.show('Cancelling the run…');
+      cancelling.current = true;
+      toast.show('Cancelling the run…', 'info', { key: `run:${runId}:cancel`, duration: 30_000 });
     } catch (error) {
       toast.show(`Could not cancel: ${errorMessage(error)}`, 'error');
     }
@@ -124,6 +129,22 @@ export function useRunControls({ workflowId, runId, live, runGraph, catalogue, g
     },
     [openApproval, findApproval, toast],
   );
+
+  // Once the run is over, what its toasts said is no longer true: "Cancelling the run…" turns
+  // into "Run cancelled." and its "Approval needed" toasts go (its approvals expired with it).
+  const status = live.view.status;
+  const { dismiss, show } = toast;
+  useEffect(() => {
+    if (!runId || !FINISHED_RUN_STATUSES.has(status)) return;
+    dismiss(`approval:${runId}:`);
+    dismiss(`run:${runId}:cancel`);
+  }, [runId, status, dismiss]);
+  useEffect(() => {
+    if (status === 'cancelled' && cancelling.current) {
+      cancelling.current = false;
+      show('Run cancelled.', 'success', { key: `run:${runId}:cancelled` });
+    }
+  }, [status, runId, show]);
 
   const openDialog = useCallback(() => setDialogOpen(true), []);
   const closeDialog = useCallback(() => setDialogOpen(false), []);

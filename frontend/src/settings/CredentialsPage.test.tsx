@@ -21,7 +21,44 @@ const credential = (name: string, extra: Partial<Credential> = {}): Credential =
   ...extra,
 });
 
+const MODELS = [
+  { model: 'anthropic/claude-3-5-haiku-latest', input_price: 0.8, output_price: 4, context: 200000, source: 'builtin', builtin: true, note: '' },
+  { model: 'openai/gpt-4o-mini', input_price: 0.15, output_price: 0.6, context: 128000, source: 'builtin', builtin: true, note: '' },
+  { model: 'openai/gemma-3-270m', input_price: 0, output_price: 0, context: 8192, source: 'builtin', builtin: true, note: 'Gemma 3 270M on this machine: a tiny model for trying flows' },
+];
+
+const TESTED = {
+  ok: true,
+  provider: 'openai',
+  model: 'openai/gemma-3-270m',
+  server: '127.0.0.1',
+  message: 'The key works: 127.0.0.1 answered with openai/gemma-3-270m.',
+  problem: null,
+  capability: null,
+  capabilities: {
+    structured_output: 'json_object',
+    structured_output_source: 'detected',
+    stream_usage: 'counted',
+    stream_usage_source: 'detected',
+    tools: 'native',
+    tools_source: 'detected',
+  },
+  warnings: [],
+};
+
 const calls = fakeServer(({ method, url, body }) => {
+  if (url === '/api/models/?workspace=7' && method === 'GET') return json(MODELS);
+  if (url === `${LIST}openai-prod/test/` && method === 'POST') {
+    if (body.model === 'openai/gemma-3-270m') return json(TESTED);
+    return json({
+      ...TESTED,
+      ok: false,
+      model: body.model,
+      problem: 'model_unknown',
+      capabilities: null,
+      message: "127.0.0.1 does not serve the model 'nope': check the name after the provider in the model id (openai: HTTP 404: model not found)",
+    });
+  }
   if (url === LIST && method === 'GET') {
     if (failList) return json({ error: { code: 'server_error', message: 'The database is down.' } }, 500);
     return json(credentials);
@@ -140,6 +177,52 @@ describe('CredentialsPage', () => {
     fireEvent.click(screen.getByTestId('credential-delete-search'));
     await waitFor(() => expect(screen.queryByTestId('credential-search')).toBeNull());
     expect(calls[1]).toEqual({ method: 'DELETE', url: `${LIST}search/`, body: undefined });
+  });
+
+  it("tests an LLM key: the catalogue's local model first, then what the server can do or what went wrong", async () => {
+    renderPage();
+    await screen.findByTestId('credential-openai-prod');
+    expect(screen.queryByTestId('credential-test-button-search')).toBeNull(); // an HTTP token has no model
+    fireEvent.click(screen.getByTestId('credential-test-button-openai-prod'));
+    const form = screen.getByTestId('credential-test-form-openai-prod');
+    const model = within(form).getByTestId('credential-test-model') as HTMLInputElement;
+    await waitFor(() => expect(model.value).toBe('openai/gemma-3-270m'));
+    // only the credential's provider is suggested
+    const suggested = Array.from(form.querySelectorAll('datalist option')).map((o) => (o as HTMLOptionElement).value);
+    expect(suggested).toEqual(['openai/gemma-3-270m', 'openai/gpt-4o-mini']);
+
+    fireEvent.click(within(form).getByTestId('credential-test-run'));
+    const result = await within(form).findByTestId('credential-test-result');
+    expect(result.dataset.ok).toBe('true');
+    expect(result.textContent).toContain('The key works');
+    expect(within(result).getByTestId('credential-test-structured_output').dataset.value).toBe('json_object');
+    expect(within(result).getByTestId('credential-test-structured_output').textContent).toContain('found out now');
+    expect(within(result).getByTestId('credential-test-stream_usage').textContent).toContain('counted from the text');
+    expect(calls).toEqual([{ method: 'POST', url: `${LIST}openai-prod/test/`, body: { model: 'openai/gemma-3-270m' } }]);
+
+    fireEvent.change(model, { target: { value: 'openai/nope' } });
+    fireEvent.click(within(form).getByTestId('credential-test-run'));
+    await waitFor(() => expect(within(form).getByTestId('credential-test-result').dataset.ok).toBe('false'));
+    const failed = within(form).getByTestId('credential-test-result');
+    expect(failed.dataset.problem).toBe('model_unknown');
+    expect(failed.textContent).toContain('Model unknown');
+    expect(failed.textContent).toContain("does not serve the model 'nope'");
+
+    fireEvent.change(model, { target: { value: ' ' } });
+    fireEvent.click(within(form).getByTestId('credential-test-run'));
+    expect(within(form).getByTestId('credential-test-error').textContent).toContain('Name a model');
+    expect(calls.length).toBe(2);
+  });
+
+  it('lets runners test but not change; viewers neither', async () => {
+    const { unmount } = renderPage('runner');
+    await screen.findByTestId('credential-openai-prod');
+    expect(screen.getByTestId('credential-test-button-openai-prod')).toBeTruthy();
+    expect(screen.queryByTestId('credential-replace-openai-prod')).toBeNull();
+    unmount();
+    renderPage('viewer');
+    await screen.findByTestId('credential-openai-prod');
+    expect(screen.queryByTestId('credential-test-button-openai-prod')).toBeNull();
   });
 
   it('is read-only for members who may not edit', async () => {

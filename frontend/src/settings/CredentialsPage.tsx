@@ -1,7 +1,8 @@
 // /settings/credentials: the workspace's secrets (LLM keys, HTTP tool tokens), named so node
 // settings can refer to them. Values are write-only: typed into a password field, sent once, and
 // never shown again; the list shows a hint (the last characters) so two keys can be told apart.
-// Owners and editors add, replace and delete; everyone else sees the list read-only.
+// Owners and editors add, replace and delete; everyone else sees the list read-only. An LLM key's
+// Test (owners, editors, runners) asks a model through it and shows what the server can do.
 
 import { useEffect, useState, type FormEvent } from 'react';
 import { errorMessage } from '../api/client';
@@ -9,6 +10,7 @@ import {
   createCredential,
   deleteCredential,
   KIND_LABELS,
+  LLM_KINDS,
   listCredentials,
   updateCredential,
   type Credential,
@@ -22,8 +24,11 @@ import { EmptyState, Field, FieldError } from '../components/ui';
 import { useFormSubmit, type FormErrors } from '../components/useFormSubmit';
 import { useLoad } from '../components/useLoad';
 import { formatDate } from '../run/format';
+import { CredentialTest } from './CredentialTest';
 
 const EDIT_ROLES = new Set(['owner', 'editor']);
+// who may test a key: whoever's runs may use it
+const RUN_ROLES = new Set(['owner', 'editor', 'runner']);
 const KINDS = Object.keys(KIND_LABELS) as CredentialKind[];
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -45,7 +50,9 @@ function describeConfig(credential: Credential): string {
 export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) {
   const toast = useToast();
   const canEdit = EDIT_ROLES.has(workspace.role);
+  const canTest = RUN_ROLES.has(workspace.role);
   const [replacing, setReplacing] = useState<string | null>(null);
+  const [testing, setTesting] = useState<string | null>(null);
   const { load, reload, update } = useLoad((signal) => listCredentials(workspace.id, { signal }), [workspace.id]);
 
   useEffect(() => {
@@ -105,7 +112,7 @@ export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) 
               <th scope="col">Value</th>
               <th scope="col">Where</th>
               <th scope="col">Updated</th>
-              {canEdit && (
+              {(canEdit || canTest) && (
                 <th scope="col">
                   <span className="sr-only">Actions</span>
                 </th>
@@ -118,8 +125,12 @@ export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) 
                 key={credential.name}
                 credential={credential}
                 canEdit={canEdit}
+                canTest={canTest}
                 replacing={replacing === credential.name}
+                testing={testing === credential.name}
                 onReplace={() => setReplacing(credential.name)}
+                onTest={() => setTesting((current) => (current === credential.name ? null : credential.name))}
+                onCloseTest={() => setTesting(null)}
                 onCancel={() => setReplacing(null)}
                 onReplaced={(changed) => {
                   put(changed, credential.name);
@@ -140,15 +151,20 @@ export function CredentialsPage({ workspace }: { workspace: WorkspaceSummary }) 
 function CredentialRow(props: {
   credential: Credential;
   canEdit: boolean;
+  canTest: boolean;
   replacing: boolean;
+  testing: boolean;
   workspaceId: number;
   onReplace: () => void;
+  onTest: () => void;
+  onCloseTest: () => void;
   onCancel: () => void;
   onReplaced: (credential: Credential) => void;
   onDelete: () => void;
 }) {
-  const { credential, canEdit } = props;
-  const columns = canEdit ? 6 : 5;
+  const { credential, canEdit, canTest } = props;
+  const columns = canEdit || canTest ? 6 : 5;
+  const testable = canTest && LLM_KINDS.includes(credential.kind);
   return (
     <>
       <tr data-testid={`credential-${credential.name}`}>
@@ -162,17 +178,40 @@ function CredentialRow(props: {
           {formatDate(credential.updated_at)}
           {credential.created_by && <span className="muted"> · added by {credential.created_by}</span>}
         </td>
-        {canEdit && (
+        {(canEdit || canTest) && (
           <td className="row-actions">
-            <button type="button" className="btn btn-ghost btn-small" onClick={props.onReplace} aria-label={`Replace the value of ${credential.name}`} data-testid={`credential-replace-${credential.name}`}>
-              Replace value
-            </button>
-            <button type="button" className="btn btn-ghost btn-small danger" onClick={props.onDelete} aria-label={`Delete ${credential.name}`} data-testid={`credential-delete-${credential.name}`}>
-              Delete
-            </button>
+            {testable && (
+              <button
+                type="button"
+                className="btn btn-ghost btn-small"
+                onClick={props.onTest}
+                aria-expanded={props.testing}
+                aria-label={`Test ${credential.name}`}
+                data-testid={`credential-test-button-${credential.name}`}
+              >
+                Test
+              </button>
+            )}
+            {canEdit && (
+              <>
+                <button type="button" className="btn btn-ghost btn-small" onClick={props.onReplace} aria-label={`Replace the value of ${credential.name}`} data-testid={`credential-replace-${credential.name}`}>
+                  Replace value
+                </button>
+                <button type="button" className="btn btn-ghost btn-small danger" onClick={props.onDelete} aria-label={`Delete ${credential.name}`} data-testid={`credential-delete-${credential.name}`}>
+                  Delete
+                </button>
+              </>
+            )}
           </td>
         )}
       </tr>
+      {props.testing && (
+        <tr>
+          <td colSpan={columns}>
+            <CredentialTest workspaceId={props.workspaceId} credential={credential} onClose={props.onCloseTest} />
+          </td>
+        </tr>
+      )}
       {props.replacing && (
         <tr>
           <td colSpan={columns}>

@@ -8,6 +8,7 @@ import { AuditPage } from './AuditPage';
 import { CredentialsPage } from './CredentialsPage';
 import { MembersPage } from './MembersPage';
 import { TokensPage } from './TokensPage';
+import { ToolsPage } from './ToolsPage';
 
 export interface SettingsSection {
   id: string;
@@ -20,6 +21,7 @@ export const SETTINGS_SECTIONS: SettingsSection[] = [
   { id: 'members', label: 'Members', render: ({ workspace }) => <MembersPage key={workspace.id} workspace={workspace} /> },
   { id: 'tokens', label: 'API tokens', render: () => <TokensPage /> },
   { id: 'credentials', label: 'Credentials', render: ({ workspace }) => <CredentialsPage key={workspace.id} workspace={workspace} /> },
+  { id: 'tools', label: 'Tools', render: ({ workspace }) => <ToolsPage key={workspace.id} workspace={workspace} /> },
   { id: 'audit', label: 'Audit log', render: ({ workspace }) => <AuditPage key={workspace.id} workspace={workspace} /> },
 ];
 

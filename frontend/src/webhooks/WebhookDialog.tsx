@@ -13,7 +13,16 @@ import { formatMoment } from './when';
 
 type Load = { status: 'loading' } | { status: 'error'; error: unknown } | { status: 'ready'; webhook: Webhook | null };
 
-export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary; onClose: () => void }) {
+export function WebhookDialog({
+  workflow,
+  onClose,
+  onChange,
+}: {
+  workflow: WorkflowSummary;
+  onClose: () => void;
+  /** the workflow has (true) or no longer has (false) a webhook: the list keeps it for next time */
+  onChange?: (exists: boolean) => void;
+}) {
   const [load, setLoad] = useState<Load>({ status: 'loading' });
   const [made, setMade] = useState<NewWebhook | null>(null);
   const [busy, setBusy] = useState(false);
@@ -24,6 +33,12 @@ export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary
 
   useEffect(() => {
     const controller = new AbortController();
+    if (workflow.has_webhook === false && attempt === 0) {
+      // the list knows there is none: no request that can only answer 404 (a console error)
+      setLoad({ status: 'ready', webhook: null });
+      setLimit('60');
+      return () => controller.abort();
+    }
     setLoad({ status: 'loading' });
     getWebhook(workflow.id, { signal: controller.signal })
       .then((webhook) => {
@@ -44,6 +59,7 @@ export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary
     try {
       const webhook = await work();
       setLoad({ status: 'ready', webhook });
+      onChange?.(webhook !== null);
       if (webhook) setLimit(String(webhook.rate_limit_per_minute));
     } catch (error) {
       const field = error instanceof ApiError ? error.fieldMessage('rate_limit_per_minute') : undefined;
@@ -105,7 +121,7 @@ export function WebhookDialog({ workflow, onClose }: { workflow: WorkflowSummary
       )}
       {load.status === 'ready' && !webhook && (
         <div data-testid="webhook-none">
-          <p>This workflow has no webhook. A webhook is a secret URL: a POST with a JSON body starts a run of the current version with that JSON as its input.</p>
+          <p>This workflow has no webhook. A webhook is a secret URL: a POST with a JSON body starts a run of the published version (the latest saved one while none is published) with that JSON as its input.</p>
           <LimitField value={limit} error={limitError} disabled={busy} onChange={setLimit} />
           <button type="button" className="btn btn-primary" disabled={busy} onClick={make} data-testid="webhook-create">
             {busy ? 'Creating…' : 'Create webhook'}

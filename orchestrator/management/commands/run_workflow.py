@@ -23,6 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("workflow", help="the workflow's id")
         parser.add_argument("--input", default="{}", help="the run input as JSON")
+        parser.add_argument(
+            # not --version: Django's commands use that for their own version
+            "--workflow-version",
+            dest="run_version",
+            help='"published", "latest" or a version number (default: the published version '
+            "if there is one, else the latest)",
+        )
         parser.add_argument("--user", help="run as this username (default: the first superuser)")
         parser.add_argument("--json", action="store_true", help="print events as JSON lines")
         parser.add_argument("--timeout", type=float, default=3600, help="stop following after N s")
@@ -35,7 +42,7 @@ class Command(BaseCommand):
         except json.JSONDecodeError as exc:
             raise CommandError(f"--input is not JSON: {exc.msg} (column {exc.colno})") from None
         try:
-            workflow = Workflow.objects.select_related("current_version").get(
+            workflow = Workflow.objects.select_related("current_version", "published_version").get(
                 pk=options["workflow"]
             )
         except (Workflow.DoesNotExist, ValueError, Exception) as exc:
@@ -50,6 +57,7 @@ class Command(BaseCommand):
                 actor=user,
                 via="command",
                 budget=budget_from_arguments(options),
+                version=_version_choice(options.get("run_version")),
             )
         except OperationError as exc:
             problems = [
@@ -113,3 +121,13 @@ def _describe(message: dict[str, Any]) -> str:
     if step:
         return f"· {step} {kind.removeprefix('step.')}"
     return f"■ run {kind.removeprefix('run.')}"
+
+
+def _version_choice(raw: str | None) -> str | int | None:
+    if raw is None or raw in (runs.PUBLISHED, runs.LATEST):
+        return raw
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    raise CommandError(
+        f'--workflow-version is "published", "latest" or a version number, not {raw!r}'
+    )

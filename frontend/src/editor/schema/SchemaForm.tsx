@@ -6,7 +6,7 @@ import { memo, useId, useRef } from 'react';
 import type { JsonSchema } from '../../api/graph';
 import type { ModelEntry } from '../../api/models';
 import type { Credential } from '../../api/credentials';
-import { modelOptions } from '../../models/catalogue';
+import { modelNote, modelOptions } from '../../models/catalogue';
 import type { WorkflowSummary } from '../../api/resources';
 import { pathText, type FieldPath, type FormContext, type UpstreamRef } from './formContext';
 import { deref, resolveField, type ResolvedField } from './resolve';
@@ -56,6 +56,7 @@ export const SchemaForm = memo(function SchemaForm(props: SchemaFormProps) {
     credentials: props.credentials,
     workflows: props.workflows,
     modelOptions: (examples) => modelOptions(props.models ?? null, examples, props.modelSuggestions ?? MODEL_SUGGESTIONS),
+    modelNote: (model) => modelNote(props.models, model),
     idBase,
     change: (path, value) => {
       const next = setIn(valueRef.current, path, value) as Record<string, unknown>;

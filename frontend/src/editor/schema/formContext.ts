@@ -24,6 +24,8 @@ export interface FormContext {
   modelListId: string;
   /** suggestions for a model field, given the type's own examples */
   modelOptions: (examples: string[]) => ModelOption[];
+  /** the catalogue's note on a model (a tiny local model: what it is for, what it needs) */
+  modelNote: (model: string) => string | null;
   idBase: string;
   change: (path: FieldPath, value: unknown) => void;
   credentials?: Credential[];

@@ -12,6 +12,7 @@ export type FieldKind =
   | 'model'
   | 'credential'
   | 'workflow'
+  | 'knowledge-base'
   | 'number'
   | 'integer'
   | 'boolean'
@@ -20,6 +21,7 @@ export type FieldKind =
   | 'array-objects'
   | 'array-strings'
   | 'array-enum'
+  | 'tools'
   | 'json'
   | 'json-schema';
 
@@ -94,6 +96,8 @@ export function resolveField(name: string, raw: JsonSchema, root: JsonSchema): R
       if (schema.format === 'credential') return { ...base, kind: 'credential' };
       // the id of another workflow of the workspace (a sub-flow): a picker of their names
       if (schema.format === 'workflow') return { ...base, kind: 'workflow' };
+      // a knowledge base of the workspace (the retrieve node): a picker of their names
+      if (schema.format === 'knowledge_base') return { ...base, kind: 'knowledge-base' };
       if ((schema.maxLength ?? 0) > 500 || (schema.maxLength === undefined && /prompt|instruction|description/i.test(name))) {
         return { ...base, kind: 'textarea' };
       }
@@ -105,6 +109,7 @@ export function resolveField(name: string, raw: JsonSchema, root: JsonSchema): R
     case 'boolean':
       return { ...base, kind: 'boolean' };
     case 'array': {
+      if (schema.widget === 'tools') return { ...base, kind: 'tools' };
       const items = schema.items ? deref(schema.items, root) : undefined;
       if (items?.type === 'object' && items.properties) return { ...base, kind: 'array-objects' };
       if (items?.enum?.length) return { ...base, kind: 'array-enum' };

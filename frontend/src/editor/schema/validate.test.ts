@@ -93,9 +93,10 @@ describe('form helpers', () => {
     const approval = spec('approval').config_schema;
     expect(resolveField('on_deadline', approval.properties!.on_deadline, approval).kind).toBe('enum');
     expect(resolveField('approvers', approval.properties!.approvers, approval).kind).toBe('array-strings');
-    expect(kind('tools')).toBe('array-enum');
+    expect(kind('tools')).toBe('tools');
     expect(validate(worker, { tools: ['calculator', 'calculator'] })).toEqual({ tools: 'Each item may appear only once' });
-    expect(validate(worker, { tools: ['shell'] })).toEqual({ 'tools[0]': 'Must be one of: calculator, current_time, json_path, text_search, word_count' });
+    expect(validate(worker, { tools: ['calculator', 'mcp:time/get_current_time', 'http:weather', 'workflow:abc'] })).toEqual({});
+    expect(Object.keys(validate(worker, { tools: ['rm -rf /'] }))).toEqual(['tools[0]']);
   });
 
   it('starts a new route with a name and an empty condition', () => {

@@ -1,5 +1,5 @@
 // Text: one line, or a text area for long text and templates (with buttons that insert the
-// values a template may read); a model name with the catalogue's suggestions.
+// values a template may read); a model name with the catalogue's suggestions, and its note.
 
 import { useRef } from 'react';
 import { FieldRow } from '../FieldRow';
@@ -79,6 +79,11 @@ export function TextField({ ctx, field, required, value, fieldPath, onSet, empty
           )
         }
       </FieldRow>
+      {field.kind === 'model' && ctx.modelNote(text) ? (
+        <p className="field-help muted" data-testid={`field-${fieldPath}-note`}>
+          {ctx.modelNote(text)}
+        </p>
+      ) : null}
       {field.kind === 'model' && field.schema.examples?.length ? (
         // the tiers and the type's own examples first (e.g. "fast", "strong"), then the catalogue with prices
         <datalist id={`${ctx.modelListId}-${fieldPath}`}>

@@ -9,11 +9,13 @@ import { ChoiceListField } from './ChoiceListField';
 import { CredentialField } from './CredentialField';
 import { EnumField } from './EnumField';
 import { JsonField } from './JsonField';
+import { KnowledgeBaseField } from './KnowledgeBaseField';
 import { NumberField } from './NumberField';
 import { ObjectGroupField } from './ObjectGroupField';
 import { ObjectListField } from './ObjectListField';
 import { StringListField } from './StringListField';
 import { TextField } from './TextField';
+import { ToolPickerField } from './ToolPickerField';
 import { WorkflowField } from './WorkflowField';
 
 export type Widget = ComponentType<WidgetProps>;
@@ -30,8 +32,10 @@ export const WIDGETS: Readonly<Record<FieldKind, Widget>> = {
   model: TextField,
   credential: CredentialField,
   workflow: WorkflowField,
+  'knowledge-base': KnowledgeBaseField,
   'array-strings': StringListField,
   'array-enum': ChoiceListField,
+  tools: ToolPickerField,
   'array-objects': ObjectListField,
   object: ObjectGroupField,
   json: JsonField,
