@@ -99,6 +99,10 @@ class StepSerializer(serializers.ModelSerializer[Step]):
         help_text="the subflow step or workflow tool call whose flow this step belongs to (a "
         "workflow tool call's own: the step that called it; null: the run's own flow)"
     )
+    tool_calls = serializers.SerializerMethodField(
+        help_text="the step's tool calls as its step.tool_call events last said them (running, "
+        "succeeded or failed), in the order they were made, over all its attempts"
+    )
 
     class Meta:
         model = Step
@@ -127,7 +131,13 @@ class StepSerializer(serializers.ModelSerializer[Step]):
             "reused_from",
             "flow",
             "in_flow",
+            "tool_calls",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_tool_calls(self, step: Step) -> list[dict[str, Any]]:
+        calls: dict[str, list[dict[str, Any]]] = self.context.get("tool_calls", {})
+        return calls.get(step.key, [])
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_flow(self, step: Step) -> dict[str, Any] | None:
@@ -269,8 +279,25 @@ class RunSerializer(RunSummarySerializer):
     def get_steps(self, run: Run) -> list[dict[str, Any]]:
         steps = list(run.steps.order_by("id"))
         keys = {step.pk: step.key for step in steps}
-        context = {"step_keys": keys, "subtrees": subtree_totals(steps)}
+        context = {
+            "step_keys": keys,
+            "subtrees": subtree_totals(steps),
+            "tool_calls": tool_calls_by_step(run),
+        }
         return StepSerializer(steps, many=True, context=context).data  # type: ignore[return-value]
+
+
+def tool_calls_by_step(run: Run) -> dict[str, list[dict[str, Any]]]:
+    """Each step's tool calls as its ``step.tool_call`` events left them: a call's end replaces
+    its start (as the run view's reducer does live), so a page that loads the run after a call
+    began shows it, and a finished run shows every call it made."""
+    found: dict[str, dict[tuple[Any, Any], dict[str, Any]]] = {}
+    rows = run.events.filter(type="step.tool_call").order_by("seq")
+    for key, data in rows.values_list("step_key", "data"):
+        if key is None or not isinstance(data, dict):
+            continue
+        found.setdefault(key, {})[(data.get("id"), data.get("phase"))] = data
+    return {key: list(calls.values()) for key, calls in found.items()}
 
 
 def subtree_totals(steps: list[Step]) -> dict[int, dict[str, Any]]:

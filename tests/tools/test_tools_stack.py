@@ -118,6 +118,17 @@ def test_a_worker_calls_an_mcp_an_http_and_a_workflow_tool_in_one_run(
     assert look.model == "local/echo" and look.parent.parent_id == step.pk
     assert "local/echo" in Run.objects.get(pk=run_id).by_model
     assert all(e["duration_ms"] >= 0 for e in done.values())
+    # A page that opens the run later reads the calls from its detail, each as it ended, in
+    # the order they were made.
+    detail = api.get(f"/api/runs/{run_id}/").json()
+    agent = next(s for s in detail["steps"] if s["id"] == "agent")
+    assert [(c["id"], c["status"]) for c in agent["tool_calls"]] == [
+        ("m", "succeeded"),
+        ("h", "succeeded"),
+        ("w", "succeeded"),
+    ]
+    assert agent["tool_calls"][0]["result"] == "42.0"
+    assert next(s for s in detail["steps"] if s["id"] == "brief")["tool_calls"] == []
 
 
 def test_a_server_killed_mid_call_gives_an_error_result_and_the_run_goes_on(

@@ -2,7 +2,7 @@
 // contract does not promise are optional so the app degrades instead of crashing.
 
 import { request } from './client';
-import type { FlowRef, ReusedLink, RunStatus, StepError, StepStatus, Totals } from './events';
+import type { FlowRef, ReusedLink, RunStatus, StepError, StepStatus, ToolCallData, Totals } from './events';
 import type { Graph, Issue, NodeTypeSpec } from './graph';
 
 export interface Page<T> {
@@ -113,6 +113,8 @@ export interface StepRecord {
   in_flow?: string | null;
   /** tokens and cost of this step and everything under it, at any depth */
   subtree?: { tokens_in: number; tokens_out: number; cost: number };
+  /** its tool calls as their events last said them, in the order they were made */
+  tool_calls?: ToolCallData[];
 }
 
 export interface RunSummary {

@@ -834,6 +834,7 @@ function stepFromRecord(record: StepRecord): StepView {
     reusedFrom: record.reused_from ?? null,
     inFlow: record.in_flow !== undefined ? record.in_flow : flowOfKey(record.id),
     flow: record.flow ?? null,
+    toolCalls: record.tool_calls ?? [],
   };
 }
 

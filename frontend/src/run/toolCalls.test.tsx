@@ -1,7 +1,8 @@
 import { render, screen } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import type { RunEvent, ToolCallData } from '../api/events';
-import { applyEvents, initialRunView } from './reducer';
+import type { RunDetail } from '../api/resources';
+import { applyEvents, fromSnapshot, initialRunView } from './reducer';
 import { ToolCalls, toolCallSummary } from './ToolCalls';
 
 function events(calls: Partial<ToolCallData>[]): RunEvent[] {
@@ -27,6 +28,25 @@ describe('tool calls in the run view', () => {
     ]);
     expect(view.nodes.agent.toolCalls).toHaveLength(2);
     expect(toolCallSummary(calls)).toEqual({ total: 2, failed: 1, running: 0 });
+  });
+
+  it('reads the calls a snapshot holds, and a later event ends the one still running', () => {
+    // A page opened after the call began: its start is in the snapshot (and below its last seq),
+    // so only the end comes live.
+    const detail = {
+      id: 'r',
+      status: 'running',
+      last_seq: 3,
+      steps: [
+        { id: 'agent', node: 'agent', type: 'worker', status: 'running', parent: null, input: null, output: null, branch: null, error: null, attempt: 1, model: null, tokens_in: 0, tokens_out: 0, cost: 0, started_at: 1000, finished_at: null, duration_ms: null, tool_calls: [running] },
+      ],
+    } as unknown as RunDetail;
+    const snapshot = fromSnapshot(detail);
+    expect(snapshot.steps.agent.toolCalls.map((c) => [c.id, c.status])).toEqual([['c1', 'running']]);
+    expect(snapshot.nodes.agent.toolCalls).toHaveLength(1);
+    const end = { ...events([{ ...running, status: 'succeeded', result: '3.0' }])[2], seq: 4 } as RunEvent;
+    const view = applyEvents(snapshot, [end]);
+    expect(view.steps.agent.toolCalls.map((c) => [c.id, c.status, c.result])).toEqual([['c1', 'succeeded', '3.0']]);
   });
 
   it('shows the arguments, the result or error and the duration', () => {
