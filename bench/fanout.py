@@ -342,10 +342,16 @@ def daphne_spans(daphne: Any, asked: float) -> str:
         lasts.append(f"{mark} {max(times) - first:.2f}" if times else f"{mark} -")
     collected = sum(taken["gc"].values())
     full = taken["gc"].get("gen2", 0.0)
+    trips = "".join(
+        f"; {name}: "
+        + ", ".join(f"{n} at {at - first:.2f} for {took * 1000:.0f} ms" for n, at, took in done)
+        for name, done in (taken.get("trips") or {}).items()
+        if done
+    )
     return (
         f"first arrived in Daphne {first - asked:.2f} s after the clients were told to connect; "
         f"from then, last {', '.join(lasts)} s; gc {collected:.2f} s (full {full:.2f}), "
-        f"{taken['tracked']:,} objects tracked"
+        f"{taken['tracked']:,} objects tracked{trips}"
     )
 
 

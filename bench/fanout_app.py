@@ -16,6 +16,7 @@ process spent collecting garbage meanwhile: where a connect's time goes, from in
 
 from __future__ import annotations
 
+import cProfile
 import gc
 import json
 import os
@@ -85,6 +86,57 @@ async def bare(scope: Any, receive: Any, send: Any) -> None:
             return
 
 
+class LoopProfile:
+    """With ``FANOUT_BENCH_PROFILE=<dir>``: cProfile of the event loop's thread from the first
+    socket after each ``/bench/spans/`` until the next, written there as ``<n>.prof``."""
+
+    def __init__(self, directory: str | None) -> None:
+        self.directory = directory
+        self.profiler: cProfile.Profile | None = None
+        self.taken = 0
+
+    def socket_opened(self) -> None:
+        if self.directory and self.profiler is None:
+            self.profiler = cProfile.Profile()
+            self.profiler.enable()
+
+    def take(self) -> None:
+        if self.profiler is None:
+            return
+        self.profiler.disable()
+        self.taken += 1
+        self.profiler.dump_stats(os.path.join(str(self.directory), f"{self.taken}.prof"))
+        self.profiler = None
+
+
+profile = LoopProfile(os.environ.get("FANOUT_BENCH_PROFILE"))
+
+
+def timed_trips() -> dict[str, list[tuple[int, float, float]]]:
+    """The database trips of the sockets (logins, run reads), timed where they run, on the
+    database thread: (sockets, start, seconds) of each."""
+    from orchestrator import run_reads, socket_auth
+
+    trips: dict[str, list[tuple[int, float, float]]] = {"logins": [], "reads": []}
+
+    def timing(name: str, work: Any) -> Any:
+        def timed(batch: list[Any]) -> Any:
+            started = time.time()
+            try:
+                return work(batch)
+            finally:
+                trips[name].append((len(batch), started, time.time() - started))
+
+        return timed
+
+    run_reads.read_all = timing("reads", run_reads.read_all)
+    socket_auth.users_of = timing("logins", socket_auth.users_of)
+    return trips
+
+
+trips = timed_trips() if os.environ.get("FANOUT_BENCH_TRIPS") else None
+
+
 class Spans:
     """Per socket: when it reached the application, was accepted, sent its first message (the
     client's ping) and got its pong; and the garbage collector's time, by generation."""
@@ -114,6 +166,7 @@ class Spans:
         async def timed(scope: Any, receive: Any, send: Any) -> Any:
             span = {"app": time.time()}
             self.sockets.append(span)
+            profile.socket_opened()
 
             async def timed_receive() -> Any:
                 message = await receive()
@@ -154,7 +207,13 @@ async def bench_http(scope: Any, receive: Any, send: Any) -> None:
     if scope["path"] != "/bench/spans/":
         await http_app(scope, receive, send)
         return
-    body = json.dumps(spans.take()).encode()
+    profile.take()
+    taken = spans.take()
+    if trips is not None:
+        taken["trips"] = {name: list(done) for name, done in trips.items()}
+        for done in trips.values():
+            done.clear()
+    body = json.dumps(taken).encode()
     await send(
         {
             "type": "http.response.start",

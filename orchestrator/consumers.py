@@ -41,6 +41,7 @@ from orchestrator.access import approvals_of
 from orchestrator.approvals import eligible, role_in
 from orchestrator.models import Approval
 from orchestrator.publisher import run_group, user_group
+from orchestrator.socket_auth import user_of
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         except ValueError:  # a malformed id is simply not a run the user can see
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        user = self.scope.get("user")
+        user = await user_of(self.scope)
         if user is not None and getattr(user, "is_authenticated", False):
             # Followed before the check: a removal committed between the check and the join would
             # otherwise go unheard and leave this socket open.
@@ -352,7 +353,7 @@ class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         await self.accept()
         metrics.WEBSOCKETS_OPEN.labels("notifications").inc()
-        user = self.scope.get("user")
+        user = await user_of(self.scope)
         if user is None or not getattr(user, "is_authenticated", False):
             await self.close(code=CLOSE_FORBIDDEN)
             return

@@ -83,6 +83,7 @@ class Hub:
         self.feeds: dict[str, Feed] = {}  # by group
         self._channel_lock = asyncio.Lock()
         self._tasks: tuple[asyncio.Task[None], ...] = ()
+        self._joins = GroupJoins(self.layer)
 
     async def _own_channel(self) -> str:
         if self.channel is None:
@@ -128,7 +129,7 @@ class Hub:
             if feed.member and time.monotonic() - feed.joined_at < RENEW_SECONDS:
                 return
             try:
-                await self.layer.group_add(group, channel)
+                await self._joins.add(group, channel)
             except BaseException:
                 # This socket's connect fails as it used to; the next watcher tries again.
                 self._drop(feed, watcher)
@@ -221,6 +222,69 @@ class Hub:
                     watcher.recheck(message)
                 except Exception:
                     log.exception("could not pass an access change to a socket")
+
+
+class GroupJoins:
+    """The hub's group joins, those asked while one trip to Redis is under way made together in
+    the next (one pipeline of every group's two commands). A thousand sockets opening over a
+    hundred runs asked for a hundred joins at once, and the layer made them one after another,
+    two round trips each, before any of those runs could be read. A join starts at once when
+    none is under way, so a socket opening alone waits no longer than it did."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self._asked: list[tuple[str, str, asyncio.Future[None]]] | None = None
+
+    async def add(self, group: str, channel: str) -> None:
+        # Checked here (raising as the layer's own join does), so that one bad name fails its
+        # own join, not the trip it would be in.
+        self.layer.require_valid_group_name(group)
+        self.layer.require_valid_channel_name(channel)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._asked is None:
+            self._asked = [(group, channel, done)]
+            asyncio.get_running_loop().create_task(self._trips())
+        else:
+            self._asked.append((group, channel, done))
+        await done
+
+    async def _trips(self) -> None:
+        while self._asked:
+            batch, self._asked = self._asked, []
+            try:
+                await group_add_many(self.layer, [(group, channel) for group, channel, _ in batch])
+            except Exception as exc:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+            else:
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        self._asked = None
+
+
+async def group_add_many(layer: Any, joins: list[tuple[str, str]]) -> None:
+    """``layer.group_add`` of each (group, channel), as channels_redis makes it (the channel
+    added to the group's sorted set with the time as its score, then the group's expiry set),
+    in one pipeline per Redis shard; one by one on another layer."""
+    shards = getattr(layer, "consistent_hash", None)
+    if len(joins) == 1 or shards is None or not hasattr(layer, "_group_key"):
+        for group, channel in joins:
+            await layer.group_add(group, channel)
+        return
+    by_shard: dict[int, list[tuple[str, str]]] = {}
+    for group, channel in joins:
+        layer.require_valid_group_name(group)
+        layer.require_valid_channel_name(channel)
+        by_shard.setdefault(shards(group), []).append((group, channel))
+    for index, shard in by_shard.items():
+        async with layer.connection(index).pipeline(transaction=False) as pipe:
+            for group, channel in shard:
+                key = layer._group_key(group)
+                pipe.zadd(key, {channel: time.time()})
+                pipe.expire(key, layer.group_expiry)
+            await pipe.execute()
 
 
 def _events_of(message: dict[str, Any]) -> list[dict[str, Any]]:

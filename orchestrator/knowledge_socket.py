@@ -20,6 +20,7 @@ from knowledge.api import bases_of
 from knowledge.live import base_group
 from orchestrator import metrics
 from orchestrator.revocation import access_group
+from orchestrator.socket_auth import user_of
 
 CLOSE_FORBIDDEN = 4403
 
@@ -33,7 +34,7 @@ class KnowledgeBaseConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     async def connect(self) -> None:
         await self.accept()
         metrics.WEBSOCKETS_OPEN.labels("knowledge").inc()
-        user = self.scope.get("user")
+        user = await user_of(self.scope)
         if user is None or not getattr(user, "is_authenticated", False):
             await self.close(code=CLOSE_FORBIDDEN)
             return

@@ -185,13 +185,38 @@ _lookups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lookups] = (
 )
 
 
+USER_READY = "user_ready"
+
+
 class SharedAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
+    """Channels' ``AuthMiddleware``, except that the application does not wait for the lookup:
+    it starts (in the trip of the sockets opening with it) and the socket's consumer accepts
+    the handshake meanwhile, then awaits :func:`user_of` before it lets anything through. A
+    thousand sockets opening at once thus finish their handshakes while their logins are read,
+    instead of after. Reading ``scope["user"]`` before that raises (Channels' lazy user), so a
+    consumer that forgot to wait fails closed."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope = dict(scope)
+        self.populate_scope(scope)
+        scope[USER_READY] = asyncio.get_running_loop().create_task(self.resolve_scope(scope))
+        return await self.inner(scope, receive, send)
+
     async def resolve_scope(self, scope: dict[str, Any]) -> None:
         event_loop = asyncio.get_running_loop()
         lookups = _lookups.get(event_loop)
         if lookups is None:
             lookups = _lookups[event_loop] = _Lookups()
         scope["user"]._wrapped = await lookups.user_of(scope)
+
+
+async def user_of(scope: dict[str, Any]) -> Any:
+    """The socket's user (AnonymousUser when signed out), once its lookup is done; None for a
+    scope made without the middleware and no user."""
+    ready = scope.get(USER_READY)
+    if ready is not None:
+        await ready
+    return scope.get("user")
 
 
 def SharedAuthMiddlewareStack(inner: Any) -> Any:  # named as Channels names its own
