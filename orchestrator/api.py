@@ -138,6 +138,9 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     @extend_schema(
         parameters=[
             OpenApiParameter("after", int, description="only events with a larger seq"),
+            OpenApiParameter(
+                "limit", int, description=f"at most this many (1 to {EVENTS_PAGE}, the default)"
+            ),
         ],
         responses={
             200: inline_serializer(
@@ -159,11 +162,18 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise OperationError(
                 "after must be a whole number", fields={"after": ["not a number"]}
             ) from None
-        events = run.events.filter(seq__gt=after).order_by("seq")[:EVENTS_PAGE]
+        try:
+            limit = int(request.query_params.get("limit", str(EVENTS_PAGE)))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= EVENTS_PAGE:
+            raise OperationError(
+                f"limit must be a whole number from 1 to {EVENTS_PAGE}",
+                fields={"limit": [f"not a whole number from 1 to {EVENTS_PAGE}"]},
+            )
+        events = run.events.filter(seq__gt=after).order_by("seq")[:limit]
         data = EventSerializer(events, many=True).data
-        return Response(
-            {"events": data, "last_seq": run.last_seq, "more": len(data) == EVENTS_PAGE}
-        )
+        return Response({"events": data, "last_seq": run.last_seq, "more": len(data) == limit})
 
     @extend_schema(
         parameters=[

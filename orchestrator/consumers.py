@@ -25,7 +25,10 @@ the person lost their place is not pushed once they have lost it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -47,6 +50,12 @@ log = logging.getLogger(__name__)
 
 CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
+CLOSE_SERVER_ERROR = 1011
+# Daphne sends no WebSocket message over 1 MiB (its websocket_max_message_size, which also bounds
+# what clients may send; the text is ASCII, json.dumps escaping the rest): an event longer than
+# this (the output of a map of thousands of items) goes out without its data, marked with its
+# length as "clipped", and the client reads it whole from the events API.
+WIRE_EVENT_CHARS = 512 * 1024
 RUN_ENDED = frozenset({"run.succeeded", "run.failed", "run.cancelled"})
 
 
@@ -70,6 +79,9 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     # catch-up, a gap's repair: ``_holds`` > 0), with their JSON, taken in order when it is done.
     pending: deque[tuple[dict[str, Any], str]]
     _holds: int = 0
+    # When the last read that left nothing unsent after last_seq was set off (time.monotonic()):
+    # every event committed before then has gone out.
+    read_at: float = float("-inf")
 
     async def connect(self) -> None:
         self.snapshot_chunks = {}
@@ -77,26 +89,42 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         self._busy = asyncio.Lock()
         self._repairs: set[asyncio.Task[None]] = set()
         self._connected = asyncio.Event()
-        try:
-            await self._connect()
-        finally:
-            self._connected.set()
-
-    async def _connect(self) -> None:
+        self._opening: asyncio.Task[None] | None = None
         await self.accept()
         metrics.WEBSOCKETS_OPEN.labels("run").inc()
         query = parse_qs(self.scope.get("query_string", b"").decode())
         try:
             self.last_seq = max(int(query.get("after", ["0"])[0]), 0)
         except ValueError:
+            self._connected.set()
             await self.close(code=CLOSE_BAD_REQUEST)
             return
         try:
             # In the form events name their run by (the process's subscriptions are keyed by it).
             self.run_id = str(uuid.UUID(str(self.scope["url_route"]["kwargs"]["run_id"])))
         except ValueError:  # a malformed id is simply not a run the user can see
+            self._connected.set()
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        # The login, the subscription and the reads go on in a task of their own, so that the
+        # socket's messages are heard meanwhile: a ping that came before the opening read set
+        # off is answered by that read (receive_json), not by another trip to the database.
+        self._opening = asyncio.get_running_loop().create_task(self._open())
+
+    async def _open(self) -> None:
+        try:
+            await self._connect()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # As an exception in connect would have ended the socket (Channels' 1011).
+            log.exception("could not open the event stream of run %s", self.run_id)
+            await self._leave_groups()
+            await self.close(code=CLOSE_SERVER_ERROR)
+        finally:
+            self._connected.set()
+
+    async def _connect(self) -> None:
         user = await user_of(self.scope)
         if user is not None and getattr(user, "is_authenticated", False):
             # Followed before the check: a removal committed between the check and the join would
@@ -130,6 +158,8 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             await self._send_event(event)
         if len(opening.events) == run_reads.BATCH:
             await self._catch_up(until=None)
+        else:
+            self.read_at = opening.read_at
         await self._send_snapshots(opening.running)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -144,6 +174,12 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
 
     async def disconnect(self, code: int) -> None:
         metrics.WEBSOCKETS_OPEN.labels("run").dec()
+        opening = self._opening
+        if opening is not None and not opening.done():
+            # Gone before it was subscribed and caught up: no join may land after the leave.
+            opening.cancel()
+            with contextlib.suppress(BaseException):
+                await opening
         await self._leave_groups()
 
     async def _leave_groups(self) -> None:
@@ -188,9 +224,17 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         # transaction, nothing after it would show the gap. So send what the database has
         # after our last seq first.
         if isinstance(content, dict) and content.get("type") == "ping":
+            pinged = time.monotonic()
+            await self._connected.wait()  # the opening read first, as it always went
             if self.group is not None and not self.ended:
-                await self._alone(lambda: self._catch_up(until=None))
+                await self._alone(lambda: self._catch_up_since(pinged))
             await self.send_json({"type": "pong", "last_seq": self.last_seq})
+
+    async def _catch_up_since(self, pinged: float) -> None:
+        """Everything committed before ``pinged`` sent: a read set off since has seen it all
+        (the opening one, for a ping sent as the socket opened), else one now."""
+        if self.read_at < pinged:
+            await self._catch_up(until=None)
 
     # -- live events, from the process's hub (orchestrator.fanout) --------------------------------
 
@@ -207,7 +251,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             return None
         seq = event.get("seq")
         if seq is None:
-            return None if self._in_snapshot(event) else self._write(text)
+            return None if self._in_snapshot(event) else self._write(event, text)
         if seq <= self.last_seq:
             return None
         if seq > self.last_seq + 1:
@@ -220,7 +264,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             task.add_done_callback(self._repairs.discard)
             return None
         self._sent(event)
-        return self._write(text)
+        return self._write(event, text)
 
     async def _alone(self, work: Callable[[], Awaitable[None]] | None, held: bool = False) -> None:
         """Do ``work`` while live events wait in ``pending``, then take those in order.
@@ -250,7 +294,7 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         seq = event.get("seq")
         if seq is None:
             if not self._in_snapshot(event):
-                await self._write(text)
+                await self._write(event, text)
             return
         if seq <= self.last_seq:
             return
@@ -259,10 +303,11 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
             if seq <= self.last_seq:
                 return
         self._sent(event)
-        await self._write(text)
+        await self._write(event, text)
 
-    def _write(self, text: str) -> Awaitable[None]:
-        return self.base_send({"type": "websocket.send", "text": text})  # type: ignore[no-any-return]
+    def _write(self, event: dict[str, Any], text: str) -> Awaitable[None]:
+        message = {"type": "websocket.send", "text": on_the_wire(event, text)}
+        return self.base_send(message)  # type: ignore[no-any-return]
 
     def _sent(self, event: dict[str, Any]) -> None:
         self.last_seq = event["seq"]
@@ -273,14 +318,16 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
         if event["seq"] <= self.last_seq:
             return
         self._sent(event)
-        await self.send_json(event)
+        await self._write(event, json.dumps(event))
 
     async def _catch_up(self, until: int | None) -> None:
         while True:
-            batch = await run_reads.reads().events_after(self.run_id, self.last_seq, until)
-            for event in batch:
+            read = await run_reads.reads().events_after(self.run_id, self.last_seq, until)
+            for event in read.events:
                 await self._send_event(event)
-            if len(batch) < run_reads.BATCH:
+            if len(read.events) < run_reads.BATCH:
+                if until is None:
+                    self.read_at = read.read_at
                 return
 
     async def _send_snapshots(self, running: list[tuple[str, str, int, int]]) -> None:
@@ -337,6 +384,15 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     @database_sync_to_async
     def _watched_workspace(self) -> int | None:
         return run_reads.watched_workspace(self.run_id, self.scope.get("user"))
+
+
+def on_the_wire(event: dict[str, Any], text: str) -> str:
+    """``text`` (the event's JSON), or for an event too long to send, the event without its
+    data and with ``"clipped": <its length>`` (see WIRE_EVENT_CHARS)."""
+    if len(text) <= WIRE_EVENT_CHARS:
+        return text
+    slim = {name: event.get(name) for name in ("seq", "type", "run", "step", "node", "status")}
+    return json.dumps({**slim, "data": {}, "ts": event.get("ts"), "clipped": len(text)})
 
 
 class NotificationConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]

@@ -19,9 +19,10 @@ consumer relies on (subscribe, then read) holds.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -43,6 +44,15 @@ class Opening:
     workspace_id: int | None  # None: the person may not watch the run (or it does not exist)
     running: Running
     events: list[dict[str, Any]]
+    read_at: float = 0.0  # see Events.read_at
+
+
+@dataclass(frozen=True)
+class Events:
+    events: list[dict[str, Any]]
+    # When the read was set off (time.monotonic(), on the event loop, before the trip to the
+    # database thread): it saw at least everything committed before then.
+    read_at: float
 
 
 @dataclass
@@ -51,6 +61,7 @@ class _Ask:
     until: int | None
     user: Any = None  # set for an opening: the membership and running steps are read too
     opening: bool = False
+    read_at: float = 0.0  # set when the trip that reads it sets off
     done: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -64,14 +75,14 @@ class RunReads:
         self._asked: list[tuple[str, _Ask]] | None = None
 
     async def opening(self, run_id: str, user: Any, after: int) -> Opening:
-        result: Opening = await self._ask(run_id, _Ask(after, None, user, opening=True))
-        return result
+        ask = _Ask(after, None, user, opening=True)
+        result: Opening = await self._ask(run_id, ask)
+        return replace(result, read_at=ask.read_at)
 
-    async def events_after(
-        self, run_id: str, after: int, until: int | None
-    ) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = await self._ask(run_id, _Ask(after, until))
-        return result
+    async def events_after(self, run_id: str, after: int, until: int | None) -> Events:
+        ask = _Ask(after, until)
+        result: list[dict[str, Any]] = await self._ask(run_id, ask)
+        return Events(result, ask.read_at)
 
     async def _ask(self, run_id: str, ask: _Ask) -> Any:
         if self._asked is None:
@@ -85,6 +96,9 @@ class RunReads:
     async def _trips(self) -> None:
         while self._asked:
             batch, self._asked = self._asked, []
+            read_at = time.monotonic()
+            for _, ask in batch:
+                ask.read_at = read_at
             try:
                 results = await _read_all(batch)
             except Exception as exc:

@@ -159,3 +159,51 @@ def test_sockets_that_come_and_go_while_a_run_goes_on_each_end_with_the_whole_lo
     assert [e["seq"] for e in last.events] == everything
     for log in logs:
         assert log == everything[: len(log)]  # a prefix: in order, no gap, no duplicate
+
+
+def test_an_event_too_long_for_a_websocket_message_goes_out_clipped_and_is_read_whole(
+    api: httpx.Client,
+    alice: User,
+    alice_workspace: Workspace,
+    stack_daphne: Daphne,
+    stack_worker: CeleryWorker,
+    vendor: VendorServer,
+) -> None:
+    """Daphne sends no message over 1 MiB: a map's output of thousands of items made such
+    events, and sending one failed the socket at every try. Such an event now goes out without
+    its data, and the socket goes on with the events after it; the events API has it whole."""
+    text = "a long answer " * 90_000  # 1.26 MB
+    vendor.push(Completion(text))
+    workflow = make_workflow(alice, alice_workspace, gated_then_worker(), name="Gated writer")
+    run_id = start_run(api, workflow, {"topic": "owls"})
+    wait_until(
+        lambda: Step.objects.filter(run_id=run_id, key="gate", status="waiting").exists(),
+        15,
+        "the run to wait at its gate",
+    )
+    session = session_of(alice)
+    with RunSocket(stack_daphne, run_id, after=0, session=session) as live:
+        live.read_until_type("step.waiting", timeout=15, step="gate")
+        approval = Approval.objects.get(run_id=run_id)
+        decided = api.post(f"/api/approvals/{approval.pk}/decide/", json={"decision": "approve"})
+        assert decided.status_code == 200, decided.text
+        ended = live.read_until_type("run.succeeded", timeout=30)
+        live.read_quiet(quiet=0.3, timeout=5)
+    run = finished(run_id)
+    assert run.status == "succeeded", run.error
+    assert [e["seq"] for e in live.events] == list(range(1, run.last_seq + 1))
+    written = next(
+        e for e in live.events if e["type"] == "step.succeeded" and e["step"] == "writer"
+    )
+    for clipped in (written, ended):  # the step's output, and the run's
+        assert clipped["data"] == {} and clipped["clipped"] > len(text), clipped["type"]
+    # A socket opening later reads them from the database: clipped the same way.
+    with RunSocket(stack_daphne, run_id, after=0, session=session) as later:
+        assert later.read_until_type("run.succeeded", timeout=15)["clipped"] == ended["clipped"]
+    assert [e.get("clipped") for e in later.events] == [e.get("clipped") for e in live.events]
+    page = api.get(f"/api/runs/{run_id}/events/", params={"after": written["seq"] - 1, "limit": 1})
+    assert page.status_code == 200, page.text
+    assert [e["seq"] for e in page.json()["events"]] == [written["seq"]]
+    assert page.json()["events"][0]["data"]["output"] == text
+    refused = api.get(f"/api/runs/{run_id}/events/", params={"limit": 0})
+    assert refused.status_code == 400 and "limit" in refused.text

@@ -201,6 +201,9 @@ export type RunEvent = {
     data: EventDataByType[T];
     /** seconds since the epoch */
     ts: number;
+    /** sent without its data, too long for a WebSocket message (its length): read it whole
+     * from the events API (runSocket.ts does) */
+    clipped?: number;
   };
 }[EventType];
 

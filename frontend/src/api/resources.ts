@@ -2,7 +2,7 @@
 // contract does not promise are optional so the app degrades instead of crashing.
 
 import { request } from './client';
-import type { FlowRef, ReusedLink, RunStatus, StepError, StepStatus, ToolCallData, Totals } from './events';
+import type { FlowRef, ReusedLink, RunEvent, RunStatus, StepError, StepStatus, ToolCallData, Totals } from './events';
 import type { Graph, Issue, NodeTypeSpec } from './graph';
 
 export interface Page<T> {
@@ -251,5 +251,10 @@ export const api = {
       }),
     ),
   getRun: (runId: string, signal?: AbortSignal) => request<RunDetail>(`/api/runs/${runId}/`, { signal }),
+  /** one event of the run's log, whole */
+  getRunEvent: async (runId: string, seq: number): Promise<RunEvent | null> => {
+    const page = await request<{ events: RunEvent[] }>(`/api/runs/${runId}/events/?after=${seq - 1}&limit=1`);
+    return page.events[0]?.seq === seq ? page.events[0] : null;
+  },
   cancelRun: (runId: string) => request<unknown>(`/api/runs/${runId}/cancel/`, { method: 'POST', body: {} }),
 };

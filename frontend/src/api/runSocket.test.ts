@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RunEvent } from './events';
-import { backoffDelay, openRunSocket, runSocketUrl, type SocketState } from './runSocket';
+import { backoffDelay, openRunSocket, runSocketUrl, wholeInOrder, type SocketState } from './runSocket';
 import { FakeSocket } from '../test/fakeSocket';
 
 const event = (seq: number): RunEvent =>
@@ -137,5 +137,52 @@ describe('run socket', () => {
     expect(backoffDelay(1, 500, 15000, () => 0)).toBe(375);
     expect(backoffDelay(1, 500, 15000, () => 1)).toBe(625);
     expect(backoffDelay(10, 500, 15000, () => 0.5)).toBe(15000);
+  });
+});
+
+describe('clipped events', () => {
+  it('reads a clipped event whole and keeps the events after it waiting, in order', async () => {
+    vi.useRealTimers();
+    const got: RunEvent[] = [];
+    let answer: (event: RunEvent) => void = () => undefined;
+    const asked: number[] = [];
+    const fetchEvent = (_run: string, seq: number) => {
+      asked.push(seq);
+      return new Promise<RunEvent | null>((done) => {
+        answer = done;
+      });
+    };
+    const take = wholeInOrder('r1', (e) => got.push(e), fetchEvent);
+    take(event(1));
+    take({ ...event(2), data: {}, clipped: 2_000_000 } as RunEvent);
+    take(event(3));
+    await Promise.resolve();
+    expect(got.map((e) => e.seq)).toEqual([1]);
+    expect(asked).toEqual([2]);
+    answer({ ...event(2), data: { text: 'the whole of it' } } as RunEvent);
+    await vi.waitFor(() => expect(got.map((e) => e.seq)).toEqual([1, 2, 3]));
+    expect((got[1].data as { text: string }).text).toBe('the whole of it');
+    take(event(4)); // nothing waiting any more: at once
+    expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('passes a clipped event on as it came when it cannot be read', async () => {
+    vi.useRealTimers();
+    const got: RunEvent[] = [];
+    let tries = 0;
+    const take = wholeInOrder(
+      'r1',
+      (e) => got.push(e),
+      async () => {
+        tries += 1;
+        throw new Error('offline');
+      },
+      1,
+    );
+    take({ ...event(1), data: {}, clipped: 2_000_000 } as RunEvent);
+    take(event(2));
+    await vi.waitFor(() => expect(got.map((e) => e.seq)).toEqual([1, 2]));
+    expect(tries).toBe(3);
+    expect(got[0].clipped).toBe(2_000_000);
   });
 });

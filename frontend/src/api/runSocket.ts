@@ -4,6 +4,7 @@
 // reconnect that passes the last seq we applied loses nothing and repeats nothing.
 
 import { isRunEvent, type RunEvent } from './events';
+import { api } from './resources';
 import {
   openReconnectingSocket,
   wsUrl,
@@ -27,6 +28,8 @@ export interface RunSocketOptions {
   isFinished?: () => boolean;
   baseDelay?: number;
   maxDelay?: number;
+  /** Reads an event the server sent clipped (default: the events API). Seam for tests. */
+  fetchEvent?: (runId: string, seq: number) => Promise<RunEvent | null>;
   /** Seams for tests. */
   WebSocketImpl?: { new (url: string): WebSocket };
   random?: () => number;
@@ -39,12 +42,53 @@ export function runSocketUrl(runId: string, after: number, loc: Pick<Location, '
   return wsUrl(`/ws/runs/${encodeURIComponent(runId)}/?after=${after}`, loc);
 }
 
+/**
+ * Passes events on in the order they came, an event the server sent clipped (too long for a
+ * WebSocket message: a map's output of thousands of items) read whole first, the events after it
+ * waiting meanwhile. One that cannot be read after a few tries goes on as it came (no data).
+ */
+export function wholeInOrder(
+  runId: string,
+  onEvent: (event: RunEvent) => void,
+  fetchEvent: (runId: string, seq: number) => Promise<RunEvent | null>,
+  retryMs = 1_000,
+): (event: RunEvent) => void {
+  let chain: Promise<void> = Promise.resolve();
+  let waiting = 0;
+  const whole = async (event: RunEvent): Promise<RunEvent> => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      if (attempt) await new Promise((done) => setTimeout(done, retryMs * attempt));
+      try {
+        const found = await fetchEvent(runId, event.seq as number);
+        if (found) return found;
+      } catch {
+        // tried again below
+      }
+    }
+    return event;
+  };
+  return (event) => {
+    if (!event.clipped && waiting === 0) {
+      onEvent(event);
+      return;
+    }
+    waiting += 1;
+    const ready = event.clipped && typeof event.seq === 'number' ? whole(event) : Promise.resolve(event);
+    chain = chain
+      .then(() => ready)
+      .then((full) => {
+        waiting -= 1;
+        onEvent(full);
+      });
+  };
+}
+
 export function openRunSocket(options: RunSocketOptions): RunSocket {
   const loc = options.location ?? window.location;
   return openReconnectingSocket<RunEvent>({
     url: () => runSocketUrl(options.runId, options.lastSeq(), loc),
     accept: isRunEvent,
-    onMessage: options.onEvent,
+    onMessage: wholeInOrder(options.runId, options.onEvent, options.fetchEvent ?? api.getRunEvent),
     onState: options.onState,
     isFinished: options.isFinished,
     resetOnMessage: true,
