@@ -27,6 +27,13 @@ def _close_old_connections(**_: object) -> None:
     close_old_connections()
 
 
+@signals.task_postrun.connect
+def _trim_memory(**_: object) -> None:
+    from orchestrator.memory import trim_if_grown
+
+    trim_if_grown()
+
+
 @signals.after_setup_logger.connect
 @signals.after_setup_task_logger.connect
 def _app_log_format(logger: object, **_: object) -> None:
