@@ -50,6 +50,24 @@ def gated_then_worker() -> dict[str, Any]:
     }
 
 
+def waiting_at_its_gate(api: httpx.Client, alice: User, workspace: Workspace) -> str:
+    """A run of gated_then_worker, started and waiting at its gate: its id."""
+    workflow = make_workflow(alice, workspace, gated_then_worker(), name="Gated writer")
+    run_id = start_run(api, workflow, {"topic": "owls"})
+    wait_until(
+        lambda: Step.objects.filter(run_id=run_id, key="gate", status="waiting").exists(),
+        15,
+        "the run to wait at its gate",
+    )
+    return run_id
+
+
+def approve(api: httpx.Client, run_id: str) -> None:
+    approval = Approval.objects.get(run_id=run_id)
+    decided = api.post(f"/api/approvals/{approval.pk}/decide/", json={"decision": "approve"})
+    assert decided.status_code == 200, decided.text
+
+
 def commit_unbroadcast_event(run_id: str) -> int:
     """An event committed the way the run side commits one, whose broadcast is lost: nothing
     is sent for it. Its seq."""
@@ -76,13 +94,7 @@ def test_every_socket_of_a_run_reads_an_event_whose_broadcast_was_lost_before_th
     vendor: VendorServer,
 ) -> None:
     vendor.push(Completion("written"))
-    workflow = make_workflow(alice, alice_workspace, gated_then_worker(), name="Gated writer")
-    run_id = start_run(api, workflow, {"topic": "owls"})
-    wait_until(
-        lambda: Step.objects.filter(run_id=run_id, key="gate", status="waiting").exists(),
-        15,
-        "the run to wait at its gate",
-    )
+    run_id = waiting_at_its_gate(api, alice, alice_workspace)
     session = session_of(alice)
     sockets = [RunSocket(stack_daphne, run_id, after=0, session=session) for _ in range(WATCHERS)]
     try:
@@ -94,9 +106,7 @@ def test_every_socket_of_a_run_reads_an_event_whose_broadcast_was_lost_before_th
             # Nothing was sent for it, and the sockets do not ping: only a later broadcast can
             # show them the gap.
             assert socket.recv(timeout=0.05) is None
-        approval = Approval.objects.get(run_id=run_id)
-        decided = api.post(f"/api/approvals/{approval.pk}/decide/", json={"decision": "approve"})
-        assert decided.status_code == 200, decided.text
+        approve(api, run_id)
         for socket in sockets:
             socket.read_until_type("run.succeeded", timeout=30)
             socket.read_quiet(quiet=0.5, timeout=5)  # nothing may follow the end (no duplicate)
@@ -174,19 +184,11 @@ def test_an_event_too_long_for_a_websocket_message_goes_out_clipped_and_is_read_
     its data, and the socket goes on with the events after it; the events API has it whole."""
     text = "a long answer " * 90_000  # 1.26 MB
     vendor.push(Completion(text))
-    workflow = make_workflow(alice, alice_workspace, gated_then_worker(), name="Gated writer")
-    run_id = start_run(api, workflow, {"topic": "owls"})
-    wait_until(
-        lambda: Step.objects.filter(run_id=run_id, key="gate", status="waiting").exists(),
-        15,
-        "the run to wait at its gate",
-    )
+    run_id = waiting_at_its_gate(api, alice, alice_workspace)
     session = session_of(alice)
     with RunSocket(stack_daphne, run_id, after=0, session=session) as live:
         live.read_until_type("step.waiting", timeout=15, step="gate")
-        approval = Approval.objects.get(run_id=run_id)
-        decided = api.post(f"/api/approvals/{approval.pk}/decide/", json={"decision": "approve"})
-        assert decided.status_code == 200, decided.text
+        approve(api, run_id)
         ended = live.read_until_type("run.succeeded", timeout=30)
         live.read_quiet(quiet=0.3, timeout=5)
     run = finished(run_id)
