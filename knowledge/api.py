@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor.access import require, workspaces_of
-from editor.api_schema import errors, query_id
+from editor.api_schema import QUERY_ID_SCHEMA, errors, query_id
 from editor.authentication import via_of
 from editor.errors import NotFound, OperationError
 from editor.parsers import SafeJSONParser
@@ -197,7 +197,9 @@ def _described(base: KnowledgeBase) -> dict[str, Any]:
     return dict(BaseSerializer(base).data)
 
 
-WORKSPACE = OpenApiParameter("workspace", int, description="Only this workspace's bases")
+WORKSPACE = OpenApiParameter(
+    "workspace", QUERY_ID_SCHEMA, description="Only this workspace's bases"
+)
 
 
 # -- views -----------------------------------------------------------------------------------------
@@ -352,8 +354,12 @@ class DocumentRetryView(APIView):
 class ChunkListView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("offset", int, description="Chunks to skip"),
-            OpenApiParameter("limit", int, description=f"At most {MAX_CHUNKS_PAGE}"),
+            OpenApiParameter("offset", QUERY_ID_SCHEMA, description="Chunks to skip"),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MAX_CHUNKS_PAGE},
+                description=f"At most {MAX_CHUNKS_PAGE}",
+            ),
         ],
         responses=ChunkSerializer(many=True),
         tags=["knowledge"],

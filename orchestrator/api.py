@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from editor.access import require, workflows_of
-from editor.api_schema import errors
+from editor.api_schema import errors, query_id
 from editor.authentication import via_of
 from editor.errors import OperationError
 from editor.models import Membership
@@ -139,7 +139,9 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         parameters=[
             OpenApiParameter("after", int, description="only events with a larger seq"),
             OpenApiParameter(
-                "limit", int, description=f"at most this many (1 to {EVENTS_PAGE}, the default)"
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": EVENTS_PAGE},
+                description=f"at most this many (the default {EVENTS_PAGE})",
             ),
         ],
         responses={
@@ -162,11 +164,8 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise OperationError(
                 "after must be a whole number", fields={"after": ["not a number"]}
             ) from None
-        try:
-            limit = int(request.query_params.get("limit", str(EVENTS_PAGE)))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= EVENTS_PAGE:
+        limit = query_id(request.query_params.get("limit", str(EVENTS_PAGE)))
+        if limit is None or not 1 <= limit <= EVENTS_PAGE:
             raise OperationError(
                 f"limit must be a whole number from 1 to {EVENTS_PAGE}",
                 fields={"limit": [f"not a whole number from 1 to {EVENTS_PAGE}"]},
