@@ -12,6 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -112,3 +113,25 @@ async def http_client() -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client for the model provider under test (closed after the test)."""
     async with httpx.AsyncClient() as http:
         yield http
+
+
+# -- the stack's processes for the knowledge tests on real processes -------------------------------
+# (those modules import the stack's fixtures, ``stack`` among them)
+
+
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One SQLite knowledge store for this process, the module's Daphne and its worker."""
+    return f"sqlite:///{tmp_path_factory.mktemp('kb') / 'knowledge.sqlite3'}"
+
+
+@pytest.fixture(scope="module")
+def kb_processes(
+    request: pytest.FixtureRequest, stack: Any, shared_store: str
+) -> Iterator[tuple[Any, Any]]:
+    """A Daphne and a Celery worker on the shared store; the worker's pool has the module's
+    ``KB_WORKER_CONCURRENCY`` processes (1 unless it says)."""
+    concurrency = getattr(request.module, "KB_WORKER_CONCURRENCY", 1)
+    env = {"KNOWLEDGE_STORE_URL": shared_store}
+    with stack.daphne(env=env) as daphne, stack.worker(concurrency=concurrency, env=env) as worker:
+        yield daphne, worker

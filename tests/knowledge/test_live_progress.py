@@ -32,21 +32,6 @@ from tests.support.stack import (  # noqa: F401  (fixtures, registered by being 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('kb') / 'knowledge.sqlite3'}"
-
-
-@pytest.fixture(scope="module")
-def kb_processes(
-    stack: Stack,  # noqa: F811
-    shared_store: str,
-) -> Iterator[tuple[Daphne, CeleryWorker]]:
-    env = {"KNOWLEDGE_STORE_URL": shared_store}
-    with stack.daphne(env=env) as daphne, stack.worker(concurrency=1, env=env) as worker:
-        yield daphne, worker
-
-
 @pytest.fixture
 def daphne(
     kb_processes: tuple[Daphne, CeleryWorker], shared_store: str, settings: Any

@@ -46,20 +46,8 @@ HANDBOOK = (
     "# Security\nReport a lost badge to the front desk at once.\n"
 )
 
-
-@pytest.fixture(scope="module")
-def shared_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('kb') / 'knowledge.sqlite3'}"
-
-
-@pytest.fixture(scope="module")
-def kb_processes(
-    stack: Stack,  # noqa: F811
-    shared_store: str,
-) -> Iterator[tuple[Daphne, CeleryWorker]]:
-    env = {"KNOWLEDGE_STORE_URL": shared_store}
-    with stack.daphne(env=env) as daphne, stack.worker(concurrency=2, env=env) as worker:
-        yield daphne, worker
+# The worker of these tests runs two pool processes (tests/knowledge/conftest.py, kb_processes).
+KB_WORKER_CONCURRENCY = 2
 
 
 @pytest.fixture
