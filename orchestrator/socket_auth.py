@@ -154,7 +154,7 @@ class _Lookups:
     def __init__(self) -> None:
         self.asked: list[tuple[dict[str, Any], asyncio.Future[Any]]] | None = None
 
-    async def user_of(self, scope: dict[str, Any]) -> Any:
+    async def lookup(self, scope: dict[str, Any]) -> Any:
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.asked is None:
             self.asked = [(scope, done)]
@@ -207,7 +207,7 @@ class SharedAuthMiddleware(AuthMiddleware):  # type: ignore[misc]
         lookups = _lookups.get(event_loop)
         if lookups is None:
             lookups = _lookups[event_loop] = _Lookups()
-        scope["user"]._wrapped = await lookups.user_of(scope)
+        scope["user"]._wrapped = await lookups.lookup(scope)
 
 
 async def user_of(scope: dict[str, Any]) -> Any:
