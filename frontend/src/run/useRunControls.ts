@@ -80,11 +80,15 @@ export function useRunControls({ workflowId, runId, live, runGraph, catalogue, g
 
   const cancelRun = useCallback(async () => {
     if (!runId) return;
+    // Said before the request: the run's cancellation can reach the page over its socket before
+    // the answer to the request does, and must then find this page waiting for it.
+    cancelling.current = true;
+    toast.show('Cancelling the run…', 'info', { key: `run:${runId}:cancel`, duration: 30_000 });
     try {
       await api.cancelRun(runId);
-      cancelling.current = true;
-      toast.show('Cancelling the run…', 'info', { key: `run:${runId}:cancel`, duration: 30_000 });
     } catch (error) {
+      cancelling.current = false;
+      toast.dismiss(`run:${runId}:cancel`);
       toast.show(`Could not cancel: ${errorMessage(error)}`, 'error');
     }
   }, [runId, toast]);
