@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import ClientCursor
 
@@ -22,6 +23,7 @@ from orchestrator import tracing
 from orchestrator.dispatch import send_new
 from orchestrator.models import Event, Run, Step
 from orchestrator.plans import CompiledVersion, compiled
+from orchestrator.prepared_get import PreparedGet
 from orchestrator.publisher import publish_events
 
 # Step life: pending → queued → running → (waiting) → succeeded | failed | skipped | cancelled.
@@ -53,6 +55,25 @@ class Dispatch:
     # RunTransaction's ``lane``), and their claims (transitions.Claimed) once taken in it.
     follow: list[Step] = field(default_factory=list)
     claimed: list[Any] = field(default_factory=list)
+
+
+def _run_locked() -> QuerySet[Run]:
+    # of=("self",): a bare FOR UPDATE also locks the joined version row, which would make
+    # every transaction of every run of one version wait for each other.
+    # The graph is read only when the plan is not compiled in this process yet (see
+    # plans.compiled): not decoded from JSON again on every transaction. Nor are the run's
+    # input and output, which a map's list can make megabytes: a transaction of each of its
+    # items would decode them (the input is read once per process, see run_input; a deferred
+    # field is still read if something asks for it).
+    return (
+        Run.objects.select_for_update(of=("self",))
+        .select_related("version")
+        .defer("input", "output", "version__graph", "version__issues")
+    )
+
+
+# Every run transaction's first statement: compiled once per connection (see prepared_get).
+_LOCKED_RUN: PreparedGet[Run] = PreparedGet(_run_locked)
 
 
 class RunTransaction:
@@ -125,19 +146,7 @@ class RunTransaction:
             self.locked_seq = self.run.last_seq
             return self
         try:
-            # of=("self",): a bare FOR UPDATE also locks the joined version row, which would make
-            # every transaction of every run of one version wait for each other.
-            # The graph is read only when the plan is not compiled in this process yet (see
-            # plans.compiled): not decoded from JSON again on every transaction. Nor are the
-            # run's input and output, which a map's list can make megabytes: a transaction of
-            # each of its items would decode them (the input is read once per process, see
-            # run_input; a deferred field is still read if something asks for it).
-            self.run = (
-                Run.objects.select_for_update(of=("self",))
-                .select_related("version")
-                .defer("input", "output", "version__graph", "version__issues")
-                .get(pk=self.run_id)
-            )
+            self.run = _LOCKED_RUN.get(self.run_id)
         except BaseException:
             self._atomic.__exit__(*sys.exc_info())
             raise
@@ -373,9 +382,11 @@ class Batch:
                     if then is not None:
                         then(cursor)
                 return
-            cursor.execute(
-                "; ".join(sql for sql, _, _ in parts), [p for _, ps, _ in parts for p in ps]
-            )
+            # Bound statement by statement, then sent as one text with nothing left to bind:
+            # psycopg caches how it splits a statement for its parameters only up to 50 of
+            # them, which the whole batch passes (a step's end and its events), so the joined
+            # text was split anew, character by character, in every transaction.
+            cursor.execute("; ".join(cursor.mogrify(sql, params) for sql, params, _ in parts))
             for index, (_, _, then) in enumerate(parts):
                 if index:
                     cursor.nextset()
