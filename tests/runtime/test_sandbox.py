@@ -352,3 +352,20 @@ def test_it_reports_syntax_errors_when_finding_references(expression: bool) -> N
     error = ExpressionError if expression else TemplateError
     with pytest.raises(error):
         referenced_nodes("{{ nodes.a" if not expression else "nodes.a >", expression=expression)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["joined", "two\r\nlines\n", "", "{% raw %}{{ input }}{% endraw %}", "{# note #}text", "a\n\n"],
+)
+def test_a_template_of_text_alone_renders_as_jinja_renders_it(source: str) -> None:
+    from runtime.sandbox import _ENV
+
+    compiled = compile_template(source)
+    assert compiled._constant is not None  # the fast path is the one taken
+    assert compiled.render({"input": "ignored"}) == _ENV.from_string(source).render()
+
+
+@pytest.mark.parametrize("source", ["x {{ 1 }}", "{% if true %}y{% endif %}", "{{ input }}"])
+def test_a_template_with_markup_is_rendered_by_jinja(source: str) -> None:
+    assert compile_template(source)._constant is None
