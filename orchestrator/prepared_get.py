@@ -46,10 +46,13 @@ class PreparedGet(Generic[M]):
         compiled = self._compiled.get(connection)
         if compiled is None:
             compiled = self._compiled[connection] = self._compile(pk, using)
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, (pk,))
-            row = cursor.fetchone()
         model: type[M] = compiled.compiler.query.model
+        key = model._meta.pk
+        with connection.cursor() as cursor:
+            # Prepared for this database as the ORM's filter prepares it (a UUID is a hex
+            # string on SQLite, for one).
+            cursor.execute(compiled.sql, (key.get_db_prep_value(key.to_python(pk), connection),))
+            row = cursor.fetchone()
         if row is None:
             raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
         if compiled.converters:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django.db import connection
 from django.db.models import IntegerField, Value
 
 from orchestrator.access import runs_of
@@ -199,9 +200,15 @@ def _events(spans: set[Span]) -> dict[Span, list[dict[str, Any]]]:
             events = events.filter(seq__lte=until)
         labelled = events.annotate(span=Value(index, output_field=IntegerField()))
         queries.append(labelled.order_by("seq")[:BATCH])
-    rows = queries[0].union(*queries[1:], all=True) if len(queries) > 1 else queries[0]
-    for event in rows:
-        found[ordered[event.span]].append(event.to_message())
+    if len(queries) == 1:
+        groups: list[Any] = queries
+    elif connection.features.supports_slicing_ordering_in_compound:
+        groups = [queries[0].union(*queries[1:], all=True)]
+    else:  # SQLite takes no LIMIT in a UNION's parts: a query per span there
+        groups = queries
+    for rows in groups:
+        for event in rows:
+            found[ordered[event.span]].append(event.to_message())
     for messages in found.values():
         messages.sort(key=lambda message: message["seq"])
     return found

@@ -362,7 +362,7 @@ class Batch:
         sets = ", ".join(f"{quote(f.column)} = %s" for f in columns)
         sql = f"UPDATE {quote(meta.db_table)} SET {sets} WHERE {quote(meta.pk.column)} = %s"
         params = [f.get_db_prep_save(f.pre_save(obj, False), self._db) for f in columns]
-        params.append(obj.pk)
+        params.append(meta.pk.get_db_prep_value(obj.pk, self._db))  # a run's UUID: hex on SQLite
         then = None
         if where:
             conditions = [meta.get_field(name) for name in where]

@@ -154,3 +154,32 @@ def test_a_wheel_of_a_fresh_clone_starts_the_app_with_flowbuilder_start(
         assert examples.status_code == 200, examples.text[:300]
         assert "research" in examples.text
         assert client.get("/api/workflows/").status_code == 200
+        # A flow saved and run on the embedded stack (SQLite, the worker it started) to its end:
+        # the run side's SQL must hold on SQLite too (a run's UUID once went to it unprepared).
+        csrf = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{url}/"}
+        graph = {
+            "nodes": [
+                {"id": "brief", "type": "input", "config": {}},
+                {"id": "shout", "type": "transform", "config": {"template": "{{ input.topic }}!"}},
+                {"id": "result", "type": "output", "config": {}},
+            ],
+            "edges": [
+                {"id": "e1", "source": "brief", "target": "shout"},
+                {"id": "e2", "source": "shout", "target": "result"},
+            ],
+        }
+        made = client.post("/api/workflows/", json={"name": "Shout", "graph": graph}, headers=csrf)
+        assert made.status_code == 201, made.text[:500]
+        run = client.post(
+            f"/api/workflows/{made.json()['id']}/runs/",
+            json={"input": {"topic": "owls"}},
+            headers=csrf,
+        )
+        assert run.status_code == 201, run.text[:500]
+
+        def ended() -> dict[str, object] | None:
+            found = client.get(f"/api/runs/{run.json()['id']}/").json()
+            return found if found["status"] not in ("queued", "running") else None
+
+        finished = wait_until(ended, 60, "the run to end", interval=0.2)
+        assert (finished["status"], finished["output"]) == ("succeeded", "owls!"), finished

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connection
 from rest_framework.test import APIClient
 
 from editor import operations as editor_operations
@@ -73,7 +74,10 @@ def test_a_batch_of_runs_and_people_reads_what_each_socket_would_alone(
         (str(first.pk), opening(alice, 0)),  # the same read twice
         ("not-a-run", opening(alice, 0)),
     ]
-    with django_assert_max_num_queries(4):  # alice's runs, charlie's, the running steps, events
+    # alice's runs, charlie's, the running steps, the events (SQLite: a query for each of the
+    # five spans, as it takes no LIMIT inside a UNION)
+    union = connection.features.supports_slicing_ordering_in_compound
+    with django_assert_max_num_queries(4 if union else 8):
         found = read_all(batch)
 
     assert found == [
