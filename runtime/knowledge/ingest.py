@@ -139,6 +139,8 @@ async def _embedded(embedder: Embedder, texts: list[str], retry: RetryPolicy) ->
         except StepError as exc:
             delay = retry.next_delay(attempt, exc)
             if delay is None:
+                if attempt > 1:  # the document's error says it was not for want of trying
+                    exc.args = (f"{exc} (gave up after {attempt} tries)", *exc.args[1:])
                 raise
         attempt += 1
         await asyncio.sleep(delay)

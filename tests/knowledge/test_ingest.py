@@ -42,7 +42,7 @@ async def test_an_endpoint_failing_halfway_resumes_without_duplicates(
     embedder = OpenAIEmbedder("e5", base_url=embedding_server.base_url, batch=4)
     source = Source(base_id, "doc", "log.txt", TEXT.encode())
     embedding_server.fail_from = 3  # two batches of 4 go through, the third fails for good
-    with pytest.raises(ProviderUnavailableError):
+    with pytest.raises(ProviderUnavailableError, match=r"\(gave up after 3 tries\)$"):
         await ingest(source, store, embedder, SETTINGS, batch=4, retry=RETRY)
     assert len(embedding_server.requests) == 2 + RETRY.max_attempts  # tried, then given up
     assert store.count(base_id, "doc") == 8  # what was embedded is kept
