@@ -200,12 +200,9 @@ def _events(spans: set[Span]) -> dict[Span, list[dict[str, Any]]]:
             events = events.filter(seq__lte=until)
         labelled = events.annotate(span=Value(index, output_field=IntegerField()))
         queries.append(labelled.order_by("seq")[:BATCH])
-    if len(queries) == 1:
-        groups: list[Any] = queries
-    elif connection.features.supports_slicing_ordering_in_compound:
+    groups: list[Any] = queries  # SQLite takes no LIMIT in a UNION's parts: a query per span
+    if len(queries) > 1 and connection.features.supports_slicing_ordering_in_compound:
         groups = [queries[0].union(*queries[1:], all=True)]
-    else:  # SQLite takes no LIMIT in a UNION's parts: a query per span there
-        groups = queries
     for rows in groups:
         for event in rows:
             found[ordered[event.span]].append(event.to_message())

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from orchestrator.devserver import read_first_login
+from tests.orchestrator.conftest import chain, node
 from tests.support.stack import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,17 +158,11 @@ def test_a_wheel_of_a_fresh_clone_starts_the_app_with_flowbuilder_start(
         # A flow saved and run on the embedded stack (SQLite, the worker it started) to its end:
         # the run side's SQL must hold on SQLite too (a run's UUID once went to it unprepared).
         csrf = {"X-CSRFToken": client.cookies["csrftoken"], "Referer": f"{url}/"}
-        graph = {
-            "nodes": [
-                {"id": "brief", "type": "input", "config": {}},
-                {"id": "shout", "type": "transform", "config": {"template": "{{ input.topic }}!"}},
-                {"id": "result", "type": "output", "config": {}},
-            ],
-            "edges": [
-                {"id": "e1", "source": "brief", "target": "shout"},
-                {"id": "e2", "source": "shout", "target": "result"},
-            ],
-        }
+        graph = chain(
+            node("brief", "input"),
+            node("shout", "transform", template="{{ input.topic }}!"),
+            node("result", "output"),
+        )
         made = client.post("/api/workflows/", json={"name": "Shout", "graph": graph}, headers=csrf)
         assert made.status_code == 201, made.text[:500]
         run = client.post(

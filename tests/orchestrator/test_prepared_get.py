@@ -9,6 +9,7 @@ import time
 import pytest
 from django.contrib.auth.models import User
 from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from editor.models import Workflow
 from orchestrator import runs
@@ -40,10 +41,10 @@ def test_it_gives_the_objects_the_orm_gives(alice: User, workflow: Workflow) -> 
                 assert getattr(got, field.attname) == getattr(theirs, field.attname), field
         assert got.budget == {"cost": 1.5}  # a JSON field decoded, as the ORM's converters do
         # The version came with it (no query), its graph deferred as asked.
-        with django_queries() as queries:
+        with CaptureQueriesContext(connection) as queries:
             assert got.version.pk == theirs.version.pk
             assert got.version.created_at == theirs.version.created_at
-        assert queries == []
+        assert queries.captured_queries == []
         assert got.version.get_deferred_fields() == theirs.version.get_deferred_fields()
         assert got._state.db == "default" and not got._state.adding
     assert ours.input == {"topic": "owls"}  # a deferred field is still read when asked for
@@ -93,20 +94,3 @@ def test_it_holds_the_row_lock_until_its_transaction_ends(alice: User, workflow:
         assert thread.is_alive(), "the second lock was granted while the first was held"
     thread.join(10)
     assert not thread.is_alive() and len(took) == 1
-
-
-class django_queries:
-    """The SQL this thread's connection runs inside the block."""
-
-    def __enter__(self) -> list[str]:
-        self.queries: list[str] = []
-        self._wrapper = connection.execute_wrapper(self._record)
-        self._wrapper.__enter__()
-        return self.queries
-
-    def __exit__(self, *exc: object) -> None:
-        self._wrapper.__exit__(*exc)
-
-    def _record(self, execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        self.queries.append(sql)
-        return execute(sql, params, many, context)
