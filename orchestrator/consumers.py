@@ -37,6 +37,7 @@ from urllib.parse import parse_qs
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from orchestrator import fanout, metrics, run_reads, stream_buffer
@@ -82,6 +83,17 @@ class RunConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
     # When the last read that left nothing unsent after last_seq was set off (time.monotonic()):
     # every event committed before then has gone out.
     read_at: float = float("-inf")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # With no channel layer (above) the client's messages are the only ones, so they are
+        # taken one after another here: Channels' loop made a task and an asyncio.wait for each
+        # message, to listen to a layer's channel beside the client.
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def connect(self) -> None:
         self.snapshot_chunks = {}
