@@ -104,6 +104,11 @@ class StepSerializer(serializers.ModelSerializer[Step]):
         "succeeded or failed), in the order they were made, over all its attempts"
     )
 
+    retries = serializers.SerializerMethodField(
+        help_text="the attempts of the step that failed and were tried again, as its "
+        "step.retrying events said them: {attempt, error, delay (s), ts}, oldest first"
+    )
+
     class Meta:
         model = Step
         fields = [
@@ -132,12 +137,18 @@ class StepSerializer(serializers.ModelSerializer[Step]):
             "flow",
             "in_flow",
             "tool_calls",
+            "retries",
         ]
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_tool_calls(self, step: Step) -> list[dict[str, Any]]:
         calls: dict[str, list[dict[str, Any]]] = self.context.get("tool_calls", {})
         return calls.get(step.key, [])
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_retries(self, step: Step) -> list[dict[str, Any]]:
+        retries: dict[str, list[dict[str, Any]]] = self.context.get("retries", {})
+        return retries.get(step.key, [])
 
     @extend_schema_field(serializers.DictField(allow_null=True))
     def get_flow(self, step: Step) -> dict[str, Any] | None:
@@ -283,6 +294,7 @@ class RunSerializer(RunSummarySerializer):
             "step_keys": keys,
             "subtrees": subtree_totals(steps),
             "tool_calls": tool_calls_by_step(run),
+            "retries": retries_by_step(run),
         }
         return StepSerializer(steps, many=True, context=context).data  # type: ignore[return-value]
 
@@ -298,6 +310,26 @@ def tool_calls_by_step(run: Run) -> dict[str, list[dict[str, Any]]]:
             continue
         found.setdefault(key, {})[(data.get("id"), data.get("phase"))] = data
     return {key: list(calls.values()) for key, calls in found.items()}
+
+
+def retries_by_step(run: Run) -> dict[str, list[dict[str, Any]]]:
+    """Each step's retried attempts from its ``step.retrying`` events, as the run view's reducer
+    collects them live: a page opened after the retries still lists what each attempt failed
+    with, not only how many attempts there were."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    rows = run.events.filter(type="step.retrying").order_by("seq")
+    for key, data, ts in rows.values_list("step_key", "data", "ts"):
+        if key is None or not isinstance(data, dict):
+            continue
+        found.setdefault(key, []).append(
+            {
+                "attempt": data.get("attempt"),
+                "error": data.get("error"),
+                "delay": data.get("delay"),
+                "ts": ts.timestamp(),
+            }
+        )
+    return found
 
 
 def subtree_totals(steps: list[Step]) -> dict[int, dict[str, Any]]:

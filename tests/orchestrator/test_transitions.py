@@ -239,6 +239,28 @@ def test_a_failed_attempt_with_a_retry_left_is_queued_again_after_its_delay(
     assert claimed(writer).step.attempt == 2
 
 
+def test_the_run_detail_lists_what_each_retried_attempt_failed_with(
+    alice: User, alice_workspace: Workspace, alice_client: APIClient
+) -> None:
+    run, writer = at_writer(alice, flow(alice, alice_workspace))
+    held = claimed(writer)
+    error = RateLimitError("slow down", retry_after=None)
+    transitions.fail_step(writer.pk, held.claim, error, Usage(), retry_in=3)
+    second = claimed(writer)
+    transitions.complete_step(writer.pk, second.claim, "done", "out", Usage())
+
+    detail = alice_client.get(f"/api/runs/{run.pk}/").json()
+    steps = {step["id"]: step for step in detail["steps"]}
+    assert steps["writer"]["attempt"] == 2 and steps["writer"]["status"] == "succeeded"
+    retries = steps["writer"]["retries"]
+    assert [
+        (r["attempt"], r["error"]["code"], r["error"]["message"], r["delay"]) for r in retries
+    ] == [(1, "rate_limited", "slow down", 3)]
+    retried = Event.objects.get(run=run, type="step.retrying")
+    assert retries[0]["ts"] == retried.ts.timestamp()
+    assert steps["brief"]["retries"] == []
+
+
 def test_a_step_that_fails_for_good_fails_the_run_and_cancels_what_is_open(
     alice: User, alice_workspace: Workspace
 ) -> None:

@@ -115,6 +115,8 @@ export interface StepRecord {
   subtree?: { tokens_in: number; tokens_out: number; cost: number };
   /** its tool calls as their events last said them, in the order they were made */
   tool_calls?: ToolCallData[];
+  /** the attempts that failed and were tried again (ts in seconds), oldest first */
+  retries?: { attempt: number; error: StepError; delay: number; ts: number }[];
 }
 
 export interface RunSummary {

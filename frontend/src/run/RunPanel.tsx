@@ -586,8 +586,8 @@ function StepDetail({
         <section className="detail-block">
           <h4>Failed attempts</h4>
           <ol className="attempts" data-testid="step-retries">
-            {step.retries.map((retry) => (
-              <li key={retry.attempt}>
+            {step.retries.map((retry, index) => (
+              <li key={index}>
                 Attempt {retry.attempt}: {retry.error?.message ?? 'error'}
                 <span className="muted small"> — retried after {retry.delay}s</span>
               </li>

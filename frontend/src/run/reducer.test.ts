@@ -227,6 +227,7 @@ describe('run reducer: snapshot, then events after its seq', () => {
           started_at: s.startedAt === null ? null : new Date(s.startedAt * 1000).toISOString(),
           finished_at: s.finishedAt === null ? null : new Date(s.finishedAt * 1000).toISOString(),
           duration_ms: s.duration_ms,
+          retries: s.retries,
         };
       }),
     };
@@ -277,6 +278,10 @@ describe('run reducer: snapshot, then events after its seq', () => {
     expect(view.nodes.lead.subtree.cost).toBe(0.0035);
     expect(view.steps.lead.startedAt).toBe(1004);
     expect(nodeStatus(view, 'out')).toBe('idle');
+    // what the retried attempt failed with, not only that there were two attempts
+    expect(view.steps['lead.writer.1'].retries).toEqual([
+      { attempt: 1, error: { code: 'rate_limited', message: 'slow down', retryable: true }, delay: 1, ts: 1010 },
+    ]);
   });
 });
 

@@ -835,6 +835,7 @@ function stepFromRecord(record: StepRecord): StepView {
     inFlow: record.in_flow !== undefined ? record.in_flow : flowOfKey(record.id),
     flow: record.flow ?? null,
     toolCalls: record.tool_calls ?? [],
+    retries: record.retries ?? [],
   };
 }
 
