@@ -5,7 +5,8 @@ encrypts, every one decrypts, so a new key goes first and ``manage.py rotate_cre
 re-encrypts everything with it before the old one is dropped. Without keys a development key is
 derived from SECRET_KEY (system check orchestrator.W002 says so). That derived key also stays a
 decrypt-only fallback once real keys are set, so credentials saved during a first try can be
-rotated onto the real key instead of being lost.
+rotated onto the real key instead of being lost; so do the keys derived from
+SECRET_KEY_FALLBACKS, so a new SECRET_KEY does not lose what the old one's key encrypted.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def bad_keys() -> list[int]:
 
 
 @lru_cache(maxsize=4)
-def _box(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
+def _box(keys: tuple[str, ...], secret_key: str, fallbacks: tuple[str, ...]) -> MultiFernet:
     fernets = []
     for position, key in enumerate(keys, start=1):
         try:
@@ -71,12 +72,14 @@ def _box(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
                 "print(Fernet.generate_key().decode())'`)"
             ) from None
     fernets.append(Fernet(derived_dev_key(secret_key)))
+    fernets.extend(Fernet(derived_dev_key(fallback)) for fallback in fallbacks)
     return MultiFernet(fernets)
 
 
 def box() -> MultiFernet:
     # Keyed on the settings' values so tests that override them get a matching box.
-    return _box(tuple(configured_keys()), settings.SECRET_KEY)
+    fallbacks = tuple(getattr(settings, "SECRET_KEY_FALLBACKS", ()))
+    return _box(tuple(configured_keys()), settings.SECRET_KEY, fallbacks)
 
 
 def encrypt(value: str) -> str:

@@ -42,6 +42,10 @@ def env_list(name: str, default: str = "") -> list[str]:
 # `check --deploy`) whenever it is in use. `./dev start` writes a random key to var/ instead.
 DEV_SECRET_KEY = "django-insecure-dev-only-set-SECRET_KEY-in-the-environment"
 SECRET_KEY = os.environ.get("SECRET_KEY", "").strip() or DEV_SECRET_KEY
+# Earlier keys, comma-separated, while a new SECRET_KEY is rolled out: sessions signed with them
+# stay signed in (pages and sockets alike), and credentials encrypted with a key derived from one
+# still decrypt until `manage.py rotate_credentials` moves them onto the current key.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 # Fernet keys for workspace credentials (editor.secret_box): the first encrypts, all decrypt.
 # Unset: a key derived from SECRET_KEY (system check orchestrator.W002; an error in --deploy).
 CREDENTIALS_KEYS = env_list("CREDENTIALS_KEY")

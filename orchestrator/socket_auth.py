@@ -14,7 +14,8 @@ Who a socket belongs to is decided as Channels' ``get_user`` decides it (tests/o
 test_socket_auth.py compares the two on the same sessions): an unknown or expired session is
 anonymous, a user is found by the backend the session names (if it is still configured) and must
 be allowed to sign in, and a session whose hash no longer matches the user's (the password
-changed) is flushed and anonymous. Each socket gets its own user instance.
+changed) is flushed and anonymous; except that a hash made with one of SECRET_KEY_FALLBACKS is
+accepted, as Django accepts it for HTTP. Each socket gets its own user instance.
 """
 
 from __future__ import annotations
@@ -137,10 +138,24 @@ def _verified(session: Any, want: tuple[Any, str], found: dict[Any, Any]) -> Any
         user = backend.get_user(user_id)
     if hasattr(user, "get_session_auth_hash"):
         session_hash = session.get(HASH_SESSION_KEY)
-        if not (session_hash and constant_time_compare(session_hash, user.get_session_auth_hash())):
+        if not (session_hash and _hash_verified(user, session_hash)):
             session.flush()
             user = None
     return user or AnonymousUser()
+
+
+def _hash_verified(user: Any, session_hash: str) -> bool:
+    """The session's hash made with the current SECRET_KEY or one of SECRET_KEY_FALLBACKS, as
+    Django's own ``get_user`` accepts it (Channels' refuses the fallbacks: after a key rotation
+    every page's sockets were anonymous while its HTTP requests were signed in). Django then moves
+    the session to the current key; a socket cannot set the browser's cookie, so it leaves that to
+    the page's next request."""
+    if constant_time_compare(session_hash, user.get_session_auth_hash()):
+        return True
+    return any(
+        constant_time_compare(session_hash, fallback)
+        for fallback in user.get_session_auth_fallback_hash()
+    )
 
 
 @database_sync_to_async

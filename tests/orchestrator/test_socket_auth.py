@@ -127,6 +127,34 @@ def test_a_batch_decides_every_socket_as_channels_decides_it_alone(alice: User, 
     assert outcome(found["malformed user id"], ours["malformed user id"])[0] == "raised"
 
 
+def test_a_session_signed_before_a_key_rotation_is_signed_in_as_it_is_over_http(
+    alice: User, settings: Any
+) -> None:
+    old_key = settings.SECRET_KEY
+    key, for_channels = logged_in(alice), logged_in(alice)
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    # The socket's check accepts it, where Channels' get_user alone would make it anonymous ...
+    scope = scope_of(key)
+    assert outcome(users_of([scope])[0], scope) == (True, alice.pk, True)
+    assert not get_user.func(scope_of(for_channels)).is_authenticated  # (and flushes it)
+    # ... as Django's own does for the page's requests (which move the session to the new key).
+    page = Client()
+    page.cookies["sessionid"] = key
+    assert page.get("/api/workspaces/").status_code == 200
+
+
+def test_a_session_of_a_key_no_longer_listed_is_anonymous(alice: User, settings: Any) -> None:
+    key = logged_in(alice)
+    settings.SECRET_KEY = "a-new-key-" + "x" * 50
+    settings.SECRET_KEY_FALLBACKS = []
+    page = Client()
+    page.cookies["sessionid"] = key
+    assert page.get("/api/workspaces/").status_code == 401  # nor over HTTP
+    scope = scope_of(key)
+    assert outcome(users_of([scope])[0], scope)[:2] == (False, None)
+
+
 def test_sockets_of_one_person_each_get_a_user_of_their_own(alice: User) -> None:
     key = logged_in(alice)
     first, second = users_of([scope_of(key), scope_of(key)])

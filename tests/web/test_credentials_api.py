@@ -305,6 +305,25 @@ def test_values_saved_with_the_development_key_rotate_onto_a_real_key(
     assert Fernet(key).decrypt(sealed.encode()).decode() == VALUE
 
 
+def test_a_new_secret_key_with_the_old_one_as_fallback_keeps_and_rotates_derived_values(
+    alice_client: APIClient, alice_workspace: Workspace, settings: Any
+) -> None:
+    settings.CREDENTIALS_KEYS = []
+    create(alice_client, alice_workspace)  # encrypted with the key derived from SECRET_KEY
+    old_secret = settings.SECRET_KEY
+    settings.SECRET_KEY = "the-next-secret-key-" + "y" * 40
+    settings.SECRET_KEY_FALLBACKS = []
+    sealed = Credential.objects.get().ciphertext
+    with pytest.raises(secret_box.SecretBoxError):
+        secret_box.decrypt(sealed)  # without the fallback the value is lost
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    assert secret_box.decrypt(sealed) == VALUE
+    call_command("rotate_credentials", stdout=StringIO())
+    resealed = Credential.objects.get().ciphertext
+    settings.SECRET_KEY_FALLBACKS = []  # the old key can go now
+    assert secret_box.decrypt(resealed) == VALUE
+
+
 def test_a_malformed_key_stops_rotation_without_echoing_it(settings: Any, db: None) -> None:
     settings.CREDENTIALS_KEYS = ["not-a-fernet-key-but-secret"]
     with pytest.raises(CommandError) as caught:
