@@ -161,6 +161,13 @@ def _die_with_parent() -> None:
             libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def answers(base_url: str) -> bool:
+    """Whether an OpenAI-compatible server at ``base_url`` lists its models."""
+    with contextlib.suppress(httpx.HTTPError):
+        return httpx.get(f"{base_url}/models", timeout=2, trust_env=False).is_success
+    return False
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -243,9 +250,8 @@ class LocalLLMServer:
                 raise RuntimeError(
                     f"the model server exited ({self.process.returncode}):\n{self.tail()}"
                 )
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/models", timeout=2).is_success:
-                    return
+            if answers(self.base_url):
+                return
             time.sleep(0.3)
         raise RuntimeError(f"the model server did not answer within {within:g}s:\n{self.tail()}")
 
@@ -282,9 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve the tiny model on loopback until interrupted")
     serve.add_argument("--port", type=int, default=None)
+    ping = sub.add_parser("ping", help="exit 0 if a model server answers on --port, else 1")
+    ping.add_argument("--port", type=int, required=True)
     sub.add_parser("check", help="say whether the server and the model are installed")
     sub.add_parser("install", help=f"build {LLAMA_CPP} once (cached) and install it and the model")
     args = parser.parse_args(argv)
+    if args.command == "ping":
+        return 0 if answers(f"http://127.0.0.1:{args.port}/v1") else 1
     if args.command == "install":
         install()
         args.command = "check"
@@ -301,7 +311,12 @@ def main(argv: list[str] | None = None) -> int:
     # dies with it), rather than leaving a server to bind its port after ./dev start is gone.
     _die_with_parent()
     parent = os.getppid()
-    with LocalLLMServer.start(args.port, log_path=None) as server:
+    try:
+        server = LocalLLMServer.start(args.port, log_path=None)
+    except RuntimeError as error:  # not installed, or it exited or hung while loading: why
+        print(f"error: the model server did not start: {error}", file=sys.stderr, flush=True)
+        return 1
+    with server:
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, lambda *_: stop.set())
