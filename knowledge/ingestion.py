@@ -154,35 +154,33 @@ class _Reporter:
         self.generation = generation
         self.stage = ""
         self.last = 0.0
+        self.retrying = ""  # the note on the row: why a batch waits to be tried again
 
     async def report(self, progress: Progress) -> None:
         now = time.monotonic()
         same_stage = progress.stage == self.stage and progress.done != progress.total
-        if same_stage and now - self.last < PROGRESS_EVERY:
+        if same_stage and progress.retrying == self.retrying and now - self.last < PROGRESS_EVERY:
             return
         self.stage, self.last = progress.stage, now
-        await asyncio.to_thread(self._write, progress)
+        fields: dict[str, Any] = {
+            "status": progress.stage,
+            "chunks_done": progress.done,
+            "chunks_total": progress.total,
+        }
+        if progress.retrying != self.retrying:
+            # Shown where a failed document's error is, while the document waits; cleared by
+            # the next report once the batch went through.
+            fields["error_message"] = progress.retrying
+            self.retrying = progress.retrying
+        await asyncio.to_thread(self._write, fields)
         # After the row: a page that reads the rows on (re)connecting never goes backwards.
-        await live.push(
-            self.base_id,
-            self.document_id,
-            {
-                "status": progress.stage,
-                "chunks_done": progress.done,
-                "chunks_total": progress.total,
-            },
-        )
+        await live.push(self.base_id, self.document_id, fields)
 
-    def _write(self, progress: Progress) -> None:
+    def _write(self, fields: dict[str, Any]) -> None:
         try:
             updated = Document.objects.filter(
                 pk=self.document_id, generation=self.generation, status__in=ACTIVE_STATUSES
-            ).update(
-                status=progress.stage,
-                chunks_done=progress.done,
-                chunks_total=progress.total,
-                updated_at=timezone.now(),
-            )
+            ).update(**fields, updated_at=timezone.now())
             gone = not updated and not Document.objects.filter(pk=self.document_id).exists()
         finally:
             connection.close()  # this thread's own connection

@@ -15,7 +15,7 @@ requests should not need a person to press Retry.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,9 @@ class Progress:
     stage: str
     done: int = 0  # chunks embedded and stored so far
     total: int = 0  # chunks of the document
+    # While a batch waits to be tried again after a transient error: what failed and when the
+    # next try comes ("… trying again in 2 s (try 2 of 4)"); empty otherwise.
+    retrying: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +107,13 @@ async def ingest(
     todo = [c for c in chunks if stored.get(c.position) != text_hash(c.text)]
     done = len(chunks) - len(todo)
     await _report(report, Progress("embedding", done, len(chunks)))
+
+    async def waiting(note: str) -> None:
+        await _report(report, Progress("embedding", done, len(chunks), retrying=note))
+
     for start in range(0, len(todo), batch):
         group = todo[start : start + batch]
-        vectors = await _embedded(embedder, [chunk.text for chunk in group], retry)
+        vectors = await _embedded(embedder, [chunk.text for chunk in group], retry, waiting)
         if dimensions is not None and vectors.shape[1] != dimensions:
             raise DimensionMismatch(
                 f"{embedder.model} gave {vectors.shape[1]}-dimension vectors; this knowledge "
@@ -130,8 +137,14 @@ async def ingest(
     )
 
 
-async def _embedded(embedder: Embedder, texts: list[str], retry: RetryPolicy) -> Vectors:
-    """The texts' vectors, trying again after a transient error as ``retry`` says."""
+async def _embedded(
+    embedder: Embedder,
+    texts: list[str],
+    retry: RetryPolicy,
+    waiting: Callable[[str], Awaitable[None]],
+) -> Vectors:
+    """The texts' vectors, trying again after a transient error as ``retry`` says; ``waiting``
+    is told what failed before each wait, so the document does not look stuck meanwhile."""
     attempt = 1
     while True:
         try:
@@ -142,8 +155,15 @@ async def _embedded(embedder: Embedder, texts: list[str], retry: RetryPolicy) ->
                 if attempt > 1:  # the document's error says it was not for want of trying
                     exc.args = (f"{exc} (gave up after {attempt} tries)", *exc.args[1:])
                 raise
+            when = f"trying again in {_seconds(delay)} s"
+            note = f"{exc}; {when} (try {attempt + 1} of {retry.max_attempts})"
         attempt += 1
+        await waiting(note)
         await asyncio.sleep(delay)
+
+
+def _seconds(delay: float) -> str:
+    return f"{delay:.2g}" if delay < 10 else f"{delay:.0f}"
 
 
 async def _report(report: Callable[[Progress], Any], progress: Progress) -> None:

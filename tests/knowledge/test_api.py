@@ -262,6 +262,57 @@ def test_an_endpoint_failing_halfway_fails_the_document_and_a_retry_resumes(
     assert alice_client.get(f"/api/knowledge/{base['id']}/").json()["dimensions"] == 384
 
 
+def test_a_document_waiting_to_try_a_batch_again_says_why_and_when(
+    alice_client: APIClient,
+    alice_workspace: Workspace,
+    embedding_server: EmbeddingServer,
+    settings: Any,
+) -> None:
+    settings.KNOWLEDGE_EMBED_ATTEMPTS, settings.KNOWLEDGE_EMBED_RETRY_SECONDS = 3, 0.05
+    credential = {
+        "name": "embeddings",
+        "kind": "openai",
+        "value": "sk-embed",
+        "config": {"base_url": embedding_server.base_url},
+    }
+    made = alice_client.post(
+        f"/api/workspaces/{alice_workspace.pk}/credentials/", credential, format="json"
+    )
+    assert made.status_code == 201
+    openai = {"embedding_model": "openai/e5-small", "embedding_credential": "embeddings"}
+    base = make_base(alice_client, alice_workspace, chunk_size=100, **openai)
+    text = "\n\n".join(f"Paragraph {i}: ship {i} docked at pier {i % 5}." for i in range(300))
+    document = upload(alice_client, base, ("log.txt", text.encode())).json()[0]
+    # The third batch's first try gets a 503; its second try is held until the test has looked.
+    embedding_server.fail_from, embedding_server.fail_count = 3, 1
+    embedding_server.hold_at = 4
+    outcome: list[str] = []
+
+    def ingestion() -> None:
+        try:
+            outcome.append(ingest_document(document["id"]))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=ingestion)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(embedding_server.requests) < 4 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        shown = alice_client.get(f"/api/knowledge/{base['id']}/documents/").json()
+        [waiting] = shown["results"] if isinstance(shown, dict) else shown
+        assert (waiting["status"], waiting["chunks_done"]) == ("embedding", 64)
+        assert "503" in waiting["error_message"]
+        assert waiting["error_message"].endswith("trying again in 0.05 s (try 2 of 3)")
+    finally:
+        embedding_server.release()
+        worker.join(timeout=120)
+    assert outcome == ["ready"]
+    done = Document.objects.get(pk=document["id"])
+    assert (done.status, done.error_message) == ("ready", "")
+
+
 def test_a_reindex_while_the_document_ingests_leaves_no_old_chunk(
     alice_client: APIClient,
     alice_workspace: Workspace,

@@ -70,7 +70,16 @@ async def test_a_transient_failure_is_tried_again_without_failing_the_document(
     embedder = OpenAIEmbedder("e5", base_url=embedding_server.base_url, batch=4)
     source = Source(base_id, "doc", "log.txt", TEXT.encode())
     embedding_server.fail_from, embedding_server.fail_count = 3, 2  # two 503s, then well again
-    done = await ingest(source, store, embedder, SETTINGS, batch=4, retry=RETRY)
+    seen: list[Progress] = []
+    done = await ingest(source, store, embedder, SETTINGS, seen.append, batch=4, retry=RETRY)
+    # While it waited it said why and when the next try comes, then the next batch cleared it.
+    notes = [(p.done, p.retrying) for p in seen if p.retrying]
+    assert [(done_then, note.rsplit("; ", 1)[1]) for done_then, note in notes] == [
+        (8, "trying again in 0.05 s (try 2 of 3)"),
+        (8, "trying again in 0.1 s (try 3 of 3)"),
+    ]
+    assert all("503" in note for _, note in notes)
+    assert seen[-1].retrying == ""
     batches = -(-done.chunks // 4)
     assert len(embedding_server.requests) == batches + 2
     assert done.embedded == done.chunks == store.count(base_id, "doc")
