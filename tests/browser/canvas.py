@@ -48,6 +48,15 @@ def card(page: Page, node_id: str) -> Locator:
     return page.get_by_test_id(f"node-{node_id}")
 
 
+def delete_node(page: Page, node_id: str) -> None:
+    """Click the card, and once it shows selected press Delete, as a person does (a key pressed
+    before the click's selection landed deletes nothing); the card is gone."""
+    card(page, node_id).locator(".node-label").click()
+    expect(card(page, node_id)).to_have_class(re.compile(r"\bselected\b"))
+    page.keyboard.press("Delete")
+    expect(card(page, node_id)).to_have_count(0)
+
+
 def label_truncated(page: Page, node_id: str) -> bool:
     """Whether the card's title is cut short (an ellipsis instead of its end)."""
     truncated: bool = (

@@ -24,6 +24,7 @@ from orchestrator.models import Step
 from tests.browser.canvas import (
     centre,
     connect,
+    delete_node,
     drop_from_palette,
     edges,
     handle,
@@ -113,9 +114,7 @@ def test_a_map_built_on_the_canvas_shows_its_progress_live_and_lists_its_items(
     expect(page.get_by_test_id(f"node-error-{each}")).to_contain_text("2 body node(s)")
 
     # -- the transform goes; the worker, wired at its ordinary input handle, is the body
-    page.get_by_test_id(f"node-{scout}").locator(".node-label").click()
-    page.keyboard.press("Delete")
-    expect(page.get_by_test_id(f"node-{scout}")).to_have_count(0)
+    delete_node(page, scout)
     expect(page.get_by_test_id(f"node-error-{each}")).to_have_count(0)
     assert edges(page) == {(brief, each), (each, result), (each, qualifier)}
 

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
-from tests.browser.canvas import card
+from tests.browser.canvas import card, delete_node
 from tests.browser.session import make_workflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -76,8 +76,7 @@ def test_it_compares_a_version_with_the_current_one_and_any_two(app: Page, alice
     page.get_by_test_id("field-template").fill(NEW_TEMPLATE)
     expect(card(page, "shout")).to_contain_text("TOPIC:")
     page.get_by_role("button", name="Close settings").click()
-    card(page, "spare").locator(".node-label").click()
-    page.keyboard.press("Delete")
+    delete_node(page, "spare")
     expect(page.locator(".react-flow__node")).to_have_count(3)
     save(page, 3)
 
