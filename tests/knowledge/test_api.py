@@ -11,6 +11,7 @@ import io
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -62,6 +63,51 @@ def upload(client: APIClient, base: dict[str, Any], *items: tuple[str, bytes], *
     return client.post(
         f"/api/knowledge/{base['id']}/documents/", {**files(*items), **extra}, format="multipart"
     )
+
+
+# 300 short paragraphs: ten batches of 32 chunks at a chunk size of 100.
+SHIPS = "\n\n".join(f"Paragraph {i}: ship {i} docked at pier {i % 5}." for i in range(300))
+OPENAI = {"embedding_model": "openai/e5-small", "embedding_credential": "embeddings"}
+
+
+def openai_base(client: APIClient, workspace: Workspace, server: EmbeddingServer) -> dict[str, Any]:
+    """A base (chunk size 100) embedding with ``server`` through the workspace's "embeddings"
+    credential."""
+    credential = {
+        "name": "embeddings",
+        "kind": "openai",
+        "value": "sk-embed",
+        "config": {"base_url": server.base_url},
+    }
+    made = client.post(f"/api/workspaces/{workspace.pk}/credentials/", credential, format="json")
+    assert made.status_code == 201, made.json()
+    return make_base(client, workspace, chunk_size=100, **OPENAI)
+
+
+@contextmanager
+def held_ingestion(document_id: str, server: EmbeddingServer, held_at: int) -> Iterator[list[str]]:
+    """The document ingested on a thread of its own (as a worker ingests it) while the block
+    runs, from when ``server`` holds its request number ``held_at``; the list the block gets
+    holds the ingestion's outcome once the block is over (the request let go)."""
+    server.hold_at = held_at
+    outcome: list[str] = []
+
+    def ingestion() -> None:
+        try:
+            outcome.append(ingest_document(document_id))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=ingestion)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(server.requests) < held_at and time.monotonic() < deadline:
+            time.sleep(0.05)
+        yield outcome
+    finally:
+        server.release()
+        worker.join(timeout=120)
 
 
 def ingest_all(base: dict[str, Any]) -> dict[str, Document]:
@@ -220,27 +266,8 @@ def test_an_endpoint_failing_halfway_fails_the_document_and_a_retry_resumes(
     settings: Any,
 ) -> None:
     settings.KNOWLEDGE_EMBED_ATTEMPTS, settings.KNOWLEDGE_EMBED_RETRY_SECONDS = 3, 0.05
-    credential = {
-        "name": "embeddings",
-        "kind": "openai",
-        "value": "sk-embed",
-        "config": {"base_url": embedding_server.base_url},
-    }
-    assert (
-        alice_client.post(
-            f"/api/workspaces/{alice_workspace.pk}/credentials/", credential, format="json"
-        ).status_code
-        == 201
-    )
-    base = make_base(
-        alice_client,
-        alice_workspace,
-        embedding_model="openai/e5-small",
-        embedding_credential="embeddings",
-        chunk_size=100,
-    )
-    text = "\n\n".join(f"Paragraph {i}: ship {i} docked at pier {i % 5}." for i in range(300))
-    document = upload(alice_client, base, ("log.txt", text.encode())).json()[0]
+    base = openai_base(alice_client, alice_workspace, embedding_server)
+    document = upload(alice_client, base, ("log.txt", SHIPS.encode())).json()[0]
     embedding_server.fail_from = 3  # two batches of 32 go through, then 503s
     ingest_all(base)
     failed = Document.objects.get(pk=document["id"])
@@ -269,45 +296,16 @@ def test_a_document_waiting_to_try_a_batch_again_says_why_and_when(
     settings: Any,
 ) -> None:
     settings.KNOWLEDGE_EMBED_ATTEMPTS, settings.KNOWLEDGE_EMBED_RETRY_SECONDS = 3, 0.05
-    credential = {
-        "name": "embeddings",
-        "kind": "openai",
-        "value": "sk-embed",
-        "config": {"base_url": embedding_server.base_url},
-    }
-    made = alice_client.post(
-        f"/api/workspaces/{alice_workspace.pk}/credentials/", credential, format="json"
-    )
-    assert made.status_code == 201
-    openai = {"embedding_model": "openai/e5-small", "embedding_credential": "embeddings"}
-    base = make_base(alice_client, alice_workspace, chunk_size=100, **openai)
-    text = "\n\n".join(f"Paragraph {i}: ship {i} docked at pier {i % 5}." for i in range(300))
-    document = upload(alice_client, base, ("log.txt", text.encode())).json()[0]
+    base = openai_base(alice_client, alice_workspace, embedding_server)
+    document = upload(alice_client, base, ("log.txt", SHIPS.encode())).json()[0]
     # The third batch's first try gets a 503; its second try is held until the test has looked.
     embedding_server.fail_from, embedding_server.fail_count = 3, 1
-    embedding_server.hold_at = 4
-    outcome: list[str] = []
-
-    def ingestion() -> None:
-        try:
-            outcome.append(ingest_document(document["id"]))
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=ingestion)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while len(embedding_server.requests) < 4 and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with held_ingestion(document["id"], embedding_server, held_at=4) as outcome:
         shown = alice_client.get(f"/api/knowledge/{base['id']}/documents/").json()
         [waiting] = shown["results"] if isinstance(shown, dict) else shown
         assert (waiting["status"], waiting["chunks_done"]) == ("embedding", 64)
         assert "503" in waiting["error_message"]
         assert waiting["error_message"].endswith("trying again in 0.05 s (try 2 of 3)")
-    finally:
-        embedding_server.release()
-        worker.join(timeout=120)
     assert outcome == ["ready"]
     done = Document.objects.get(pk=document["id"])
     assert (done.status, done.error_message) == ("ready", "")
@@ -322,48 +320,20 @@ def test_a_reindex_while_the_document_ingests_leaves_no_old_chunk(
     changes (a re-index) and the document is ingested again; then the first one goes on, on
     its worker thread, and must store nothing: the store holds what a clean ingestion with the
     new chunking holds, once."""
-    credential = {
-        "name": "embeddings",
-        "kind": "openai",
-        "value": "sk-embed",
-        "config": {"base_url": embedding_server.base_url},
-    }
-    made = alice_client.post(
-        f"/api/workspaces/{alice_workspace.pk}/credentials/", credential, format="json"
-    )
-    assert made.status_code == 201
-    openai = {"embedding_model": "openai/e5-small", "embedding_credential": "embeddings"}
-    base = make_base(alice_client, alice_workspace, chunk_size=100, **openai)
-    text = "\n\n".join(f"Paragraph {i}: ship {i} docked at pier {i % 5}." for i in range(300))
-    document = upload(alice_client, base, ("log.txt", text.encode())).json()[0]
-    embedding_server.hold_at = 3  # two batches of 32 stored, the third waits
-    outcome: list[str] = []
-
-    def first_ingestion() -> None:
-        try:
-            outcome.append(ingest_document(document["id"]))
-        finally:
-            connection.close()
-
-    worker = threading.Thread(target=first_ingestion)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 60
-        while len(embedding_server.requests) < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
+    base = openai_base(alice_client, alice_workspace, embedding_server)
+    document = upload(alice_client, base, ("log.txt", SHIPS.encode())).json()[0]
+    # two batches of 32 stored, the third waits
+    with held_ingestion(document["id"], embedding_server, held_at=3) as outcome:
         assert stores.store().count(base["id"], document["id"]) == 64
         changed = alice_client.patch(
             f"/api/knowledge/{base['id']}/", {"chunk_size": 300}, format="json"
         )
         assert changed.status_code == 200, changed.json()
         assert ingest_document(document["id"]) == "ready"
-    finally:
-        embedding_server.release()
-        worker.join(timeout=120)
     assert outcome == ["superseded"]
 
-    reference = make_base(alice_client, alice_workspace, name="Reference", chunk_size=300, **openai)
-    upload(alice_client, reference, ("log.txt", text.encode()))
+    reference = make_base(alice_client, alice_workspace, name="Reference", chunk_size=300, **OPENAI)
+    upload(alice_client, reference, ("log.txt", SHIPS.encode()))
     clean = ingest_all(reference)["log.txt"]
     assert clean.status == "ready", clean.error_message
     done = Document.objects.get(pk=document["id"])
