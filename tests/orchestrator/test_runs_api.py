@@ -46,6 +46,7 @@ STEP_FIELDS = {
     "flow",
     "in_flow",
     "tool_calls",
+    "retries",
 }
 
 
@@ -284,6 +285,7 @@ def test_it_shows_a_run_with_every_step_field_and_the_totals(
     assert result["output"] == writer["output"] == body["output"]
     assert brief["model"] is None and brief["tokens_in"] == 0
     assert all(step["tool_calls"] == [] for step in body["steps"])  # a worker without tools
+    assert all(step["retries"] == [] for step in body["steps"])  # nothing failed
     totals = body["totals"]
     assert totals["tokens_in"] == sum(step["tokens_in"] for step in body["steps"])
     assert totals["tokens_out"] == sum(step["tokens_out"] for step in body["steps"])
