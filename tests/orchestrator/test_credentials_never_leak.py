@@ -152,7 +152,9 @@ def test_the_database_holds_no_plaintext(alice_client: Any, alice_workspace: Wor
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT * FROM editor_credential")
-        stored = json.dumps(cursor.fetchall(), default=str)
+        # ensure_ascii=False: escaped, the hint's "…" reads "\u2026", and a value whose tail
+        # was "2026" + its last four characters was found "in" it (CI met one).
+        stored = json.dumps(cursor.fetchall(), default=str, ensure_ascii=False)
     assert "at-rest" in stored  # the row is there
     assert value not in stored
     assert value[-8:] not in stored  # not even a long tail of it (the hint has four characters)
