@@ -188,7 +188,7 @@ Span = tuple[str, int, "int | None"]  # run, after, until
 
 def _events(spans: set[Span]) -> dict[Span, list[dict[str, Any]]]:
     """The events of each span (after its ``after``, up to its ``until``, at most BATCH), in seq
-    order; all the spans in one query."""
+    order; on PostgreSQL all the spans in one statement."""
     ordered = sorted(spans, key=repr)
     found: dict[Span, list[dict[str, Any]]] = {span: [] for span in ordered}
     if not ordered:
@@ -197,10 +197,8 @@ def _events(spans: set[Span]) -> dict[Span, list[dict[str, Any]]]:
         rows: Any = _spans_in_one_statement(ordered)
     else:
         rows = _spans_one_by_one(ordered)
-    for event in rows:
+    for event in rows:  # each span's in seq order
         found[ordered[event.span]].append(event.to_message())
-    for messages in found.values():
-        messages.sort(key=lambda message: message["seq"])
     return found
 
 
@@ -216,6 +214,7 @@ _SPANS_SQL = f"""
             AND (s.until IS NULL OR event.seq <= s.until)
         ORDER BY event.seq LIMIT {BATCH}
     ) AS e
+    ORDER BY s.span, e.seq
 """
 
 

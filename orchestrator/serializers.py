@@ -290,46 +290,37 @@ class RunSerializer(RunSummarySerializer):
     def get_steps(self, run: Run) -> list[dict[str, Any]]:
         steps = list(run.steps.order_by("id"))
         keys = {step.pk: step.key for step in steps}
+        tool_calls, retries = step_histories(run)
         context = {
             "step_keys": keys,
             "subtrees": subtree_totals(steps),
-            "tool_calls": tool_calls_by_step(run),
-            "retries": retries_by_step(run),
+            "tool_calls": tool_calls,
+            "retries": retries,
         }
         return StepSerializer(steps, many=True, context=context).data  # type: ignore[return-value]
 
 
-def tool_calls_by_step(run: Run) -> dict[str, list[dict[str, Any]]]:
-    """Each step's tool calls as its ``step.tool_call`` events left them: a call's end replaces
-    its start (as the run view's reducer does live), so a page that loads the run after a call
-    began shows it, and a finished run shows every call it made."""
-    found: dict[str, dict[tuple[Any, Any], dict[str, Any]]] = {}
-    rows = run.events.filter(type="step.tool_call").order_by("seq")
-    for key, data in rows.values_list("step_key", "data"):
+def step_histories(
+    run: Run,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """Each step's tool calls and retried attempts, from its events in one read, as the run
+    view's reducer collects them live: a page that loads the run later still shows them.
+
+    Tool calls as their ``step.tool_call`` events left them (a call's end replaces its start,
+    so a call under way shows and a finished run shows every call it made); retries from the
+    ``step.retrying`` events, what each attempt failed with, not only how many there were."""
+    calls: dict[str, dict[tuple[Any, Any], dict[str, Any]]] = {}
+    retries: dict[str, list[dict[str, Any]]] = {}
+    rows = run.events.filter(type__in=("step.tool_call", "step.retrying")).order_by("seq")
+    for kind, key, data, ts in rows.values_list("type", "step_key", "data", "ts"):
         if key is None or not isinstance(data, dict):
             continue
-        found.setdefault(key, {})[(data.get("id"), data.get("phase"))] = data
-    return {key: list(calls.values()) for key, calls in found.items()}
-
-
-def retries_by_step(run: Run) -> dict[str, list[dict[str, Any]]]:
-    """Each step's retried attempts from its ``step.retrying`` events, as the run view's reducer
-    collects them live: a page opened after the retries still lists what each attempt failed
-    with, not only how many attempts there were."""
-    found: dict[str, list[dict[str, Any]]] = {}
-    rows = run.events.filter(type="step.retrying").order_by("seq")
-    for key, data, ts in rows.values_list("step_key", "data", "ts"):
-        if key is None or not isinstance(data, dict):
-            continue
-        found.setdefault(key, []).append(
-            {
-                "attempt": data.get("attempt"),
-                "error": data.get("error"),
-                "delay": data.get("delay"),
-                "ts": ts.timestamp(),
-            }
-        )
-    return found
+        if kind == "step.tool_call":
+            calls.setdefault(key, {})[(data.get("id"), data.get("phase"))] = data
+        else:
+            retry = {name: data.get(name) for name in ("attempt", "error", "delay")}
+            retries.setdefault(key, []).append({**retry, "ts": ts.timestamp()})
+    return {key: list(made.values()) for key, made in calls.items()}, retries
 
 
 def subtree_totals(steps: list[Step]) -> dict[int, dict[str, Any]]:

@@ -65,14 +65,22 @@ def upload(client: APIClient, base: dict[str, Any], *items: tuple[str, bytes], *
     )
 
 
+@pytest.fixture
+def three_quick_tries(settings: Any) -> None:
+    """A batch whose embedding fails is tried three times, 0.05 s apart at first."""
+    settings.KNOWLEDGE_EMBED_ATTEMPTS, settings.KNOWLEDGE_EMBED_RETRY_SECONDS = 3, 0.05
+
+
 # 300 short paragraphs: ten batches of 32 chunks at a chunk size of 100.
 SHIPS = "\n\n".join(f"Paragraph {i}: ship {i} docked at pier {i % 5}." for i in range(300))
 OPENAI = {"embedding_model": "openai/e5-small", "embedding_credential": "embeddings"}
 
 
-def openai_base(client: APIClient, workspace: Workspace, server: EmbeddingServer) -> dict[str, Any]:
+def ships(
+    client: APIClient, workspace: Workspace, server: EmbeddingServer
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """A base (chunk size 100) embedding with ``server`` through the workspace's "embeddings"
-    credential."""
+    credential, and SHIPS uploaded to it (not ingested yet)."""
     credential = {
         "name": "embeddings",
         "kind": "openai",
@@ -81,7 +89,8 @@ def openai_base(client: APIClient, workspace: Workspace, server: EmbeddingServer
     }
     made = client.post(f"/api/workspaces/{workspace.pk}/credentials/", credential, format="json")
     assert made.status_code == 201, made.json()
-    return make_base(client, workspace, chunk_size=100, **OPENAI)
+    base = make_base(client, workspace, chunk_size=100, **OPENAI)
+    return base, upload(client, base, ("log.txt", SHIPS.encode())).json()[0]
 
 
 @contextmanager
@@ -263,11 +272,9 @@ def test_an_endpoint_failing_halfway_fails_the_document_and_a_retry_resumes(
     alice_client: APIClient,
     alice_workspace: Workspace,
     embedding_server: EmbeddingServer,
-    settings: Any,
+    three_quick_tries: None,
 ) -> None:
-    settings.KNOWLEDGE_EMBED_ATTEMPTS, settings.KNOWLEDGE_EMBED_RETRY_SECONDS = 3, 0.05
-    base = openai_base(alice_client, alice_workspace, embedding_server)
-    document = upload(alice_client, base, ("log.txt", SHIPS.encode())).json()[0]
+    base, document = ships(alice_client, alice_workspace, embedding_server)
     embedding_server.fail_from = 3  # two batches of 32 go through, then 503s
     ingest_all(base)
     failed = Document.objects.get(pk=document["id"])
@@ -293,11 +300,9 @@ def test_a_document_waiting_to_try_a_batch_again_says_why_and_when(
     alice_client: APIClient,
     alice_workspace: Workspace,
     embedding_server: EmbeddingServer,
-    settings: Any,
+    three_quick_tries: None,
 ) -> None:
-    settings.KNOWLEDGE_EMBED_ATTEMPTS, settings.KNOWLEDGE_EMBED_RETRY_SECONDS = 3, 0.05
-    base = openai_base(alice_client, alice_workspace, embedding_server)
-    document = upload(alice_client, base, ("log.txt", SHIPS.encode())).json()[0]
+    base, document = ships(alice_client, alice_workspace, embedding_server)
     # The third batch's first try gets a 503; its second try is held until the test has looked.
     embedding_server.fail_from, embedding_server.fail_count = 3, 1
     with held_ingestion(document["id"], embedding_server, held_at=4) as outcome:
@@ -320,8 +325,7 @@ def test_a_reindex_while_the_document_ingests_leaves_no_old_chunk(
     changes (a re-index) and the document is ingested again; then the first one goes on, on
     its worker thread, and must store nothing: the store holds what a clean ingestion with the
     new chunking holds, once."""
-    base = openai_base(alice_client, alice_workspace, embedding_server)
-    document = upload(alice_client, base, ("log.txt", SHIPS.encode())).json()[0]
+    base, document = ships(alice_client, alice_workspace, embedding_server)
     # two batches of 32 stored, the third waits
     with held_ingestion(document["id"], embedding_server, held_at=3) as outcome:
         assert stores.store().count(base["id"], document["id"]) == 64
